@@ -1,0 +1,47 @@
+"""django-expect's settings, read from ``django.conf.settings`` on every access.
+
+Reading on access (not at import) keeps ``override_settings`` working in tests. Each property is
+one documented setting; see the README's "Settings" section.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+
+__all__ = ["CHUNKED_MODES", "conf"]
+
+CHUNKED_MODES = ("stream", "refuse")
+
+
+class Settings:
+    @property
+    def EXPECT_DEFAULT_POLICY(self) -> dict[str, Any]:
+        """upload_policy() arguments for views without a decorator. Default: {} (no limits)."""
+        return dict(getattr(django_settings, "EXPECT_DEFAULT_POLICY", {}) or {})
+
+    @property
+    def EXPECT_REJECTION_HANDLER(self) -> str | None:
+        """Dotted path to ``handler(request, rejection) -> HttpResponse``. Default: None (built in)."""
+        return getattr(django_settings, "EXPECT_REJECTION_HANDLER", None)
+
+    @property
+    def EXPECT_REJECTION_TEMPLATE(self) -> str:
+        """Template for HTML rejections. Default: 'django_expect/rejected.html'."""
+        return str(
+            getattr(django_settings, "EXPECT_REJECTION_TEMPLATE", "django_expect/rejected.html")
+        )
+
+    @property
+    def EXPECT_CHUNKED(self) -> str:
+        """'stream' (read bodies of undeclared length up to max_size) or 'refuse' (411)."""
+        return str(getattr(django_settings, "EXPECT_CHUNKED", "stream"))
+
+    @property
+    def EXPECT_WWW_AUTHENTICATE(self) -> str:
+        """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
+        return str(getattr(django_settings, "EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
+
+
+conf = Settings()

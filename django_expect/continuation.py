@@ -1,0 +1,150 @@
+"""The ``wsgi.input`` that sends ``100 Continue`` on first read (PEP 3333, option 2).
+
+This is the one object a server adapter (``django_expect.gunicorn``) and the Django adapter
+(``django_expect.middleware``) share; it imports neither. The server adapter builds it around the
+server's own body stream with two callbacks, and the Django adapter finds it as
+``environ["wsgi.input"]``.
+
+States (plain, inspectable, like h11's ``they_are_waiting_for_100_continue``)::
+
+    NOT_EXPECTED -- the client is not waiting for a 100 (no Expect, HTTP/1.0, no body)
+    AWAITING     -- the client is waiting; the first read (or send_continue()) sends the 100
+    SENT         -- the 100 went out; reads pass through
+    WITHHELD     -- a final status goes out without a 100; the body is never invited, reading
+                    it is an error, and the connection closes after the response
+
+Invariants: at most one 100 per request; no 100 once ``seal()`` (the final response) has
+happened; every path that leaves an announced body unread ends with ``close_connection``
+having been called, so leftover bytes are never parsed as another request.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+__all__ = ["BodyNotRequested", "ContinueState", "ExpectContinueInput"]
+
+
+class BodyNotRequested(OSError):
+    """The body was read after the server decided not to ask for it (a rejection was sent)."""
+
+
+class ContinueState(enum.Enum):
+    NOT_EXPECTED = "not-expected"
+    AWAITING = "awaiting"
+    SENT = "sent"
+    WITHHELD = "withheld"
+
+
+class _Readable(Protocol):
+    def read(self, size: int | None = ..., /) -> bytes: ...
+
+    def readline(self, size: int | None = ..., /) -> bytes: ...
+
+
+class ExpectContinueInput:
+    """Wrap a server's body stream; invite the body (``100 Continue``) only when it is read.
+
+    ``send_continue`` writes the interim response on the connection; ``close_connection`` makes
+    the server close the connection after the response instead of keeping it alive.
+    """
+
+    def __init__(
+        self,
+        stream: _Readable,
+        *,
+        awaiting: bool,
+        send_continue: Callable[[], None],
+        close_connection: Callable[[], None],
+    ) -> None:
+        self._stream = stream
+        self._send_continue = send_continue
+        self._close_connection = close_connection
+        self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
+        self.sealed = False  # the final response has started
+        self.closing = False  # the connection will close after the response
+        self.bytes_read = 0
+
+    # -- decisions -------------------------------------------------------------------------
+
+    def send_continue(self) -> bool:
+        """Invite the body now if the client is waiting. Returns whether a 100 was sent."""
+        if self.state is not ContinueState.AWAITING or self.sealed:
+            return False
+        self.state = ContinueState.SENT
+        self._send_continue()
+        return True
+
+    def withhold(self) -> None:
+        """A final status goes out instead of the body: never invite it; close afterwards."""
+        if self.state is ContinueState.AWAITING:
+            self.state = ContinueState.WITHHELD
+        self.close_connection()
+
+    def close_connection(self) -> None:
+        """Close the connection after the response (the body is not, or not fully, read)."""
+        if not self.closing:
+            self.closing = True
+            self._close_connection()
+
+    def seal(self) -> None:
+        """The final response is starting: a client still waiting will not be invited."""
+        self.sealed = True
+        if self.state is ContinueState.AWAITING:
+            self.withhold()
+
+    @property
+    def awaiting_continue(self) -> bool:
+        return self.state is ContinueState.AWAITING
+
+    @property
+    def failed(self) -> bool:
+        """gunicorn's keep-alive drain reads this: True means 'close, do not drain'."""
+        return self.closing or bool(getattr(self._stream, "failed", False))
+
+    # -- the file-like interface -----------------------------------------------------------
+
+    def _before_read(self) -> None:
+        if self.state is ContinueState.AWAITING:
+            self.send_continue()
+        elif self.state is ContinueState.WITHHELD:
+            raise BodyNotRequested("the request body was not requested: a final status was sent")
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size == 0:
+            return b""
+        self._before_read()
+        data = self._stream.read(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if size == 0:
+            return b""
+        self._before_read()
+        data = self._stream.readline(size)
+        self.bytes_read += len(data)
+        return data
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines = []
+        total = 0
+        while True:
+            line = self.readline()
+            if not line:
+                return lines
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line

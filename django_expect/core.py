@@ -1,0 +1,486 @@
+"""The decision core: request head + upload policy -> decision. No Django, no gunicorn.
+
+Invariants this module keeps:
+
+* Everything is decided from the request *head* (method, version, header values). Nothing here
+  reads, or may cause anyone to read, a body byte.
+* A decision is a plain frozen value. ``Decision.proceed`` says whether the view may run;
+  ``Decision.send_continue`` says when ``100 Continue`` may go out (never, when the body is first
+  read, or right now); a rejection carries the precise status and a machine-readable reason.
+* 417 is produced only for expectations the server cannot meet (an unknown token, or a policy
+  that refuses ``100-continue``), never for a size, type or permission failure: clients such as
+  curl re-send the whole body after a 417 (see PROTOCOL.md).
+* The order of checks is fixed and documented: expectation, framing, login, permission, size,
+  media type. The view's own ``check`` callable runs after all of these (in the Django adapter).
+* Requests that carry no body (no Transfer-Encoding, Content-Length absent or 0) are not subject
+  to the policy at all: an upload view may render its form on GET.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "ContinueTiming",
+    "Decision",
+    "ExpectMode",
+    "Identity",
+    "PolicyError",
+    "Reason",
+    "RequestHead",
+    "UploadPolicy",
+    "decide",
+    "format_size",
+    "media_type_allowed",
+    "parse_size",
+]
+
+
+class PolicyError(ValueError):
+    """An upload policy argument is invalid. The message says which one and why."""
+
+
+class ExpectMode(enum.Enum):
+    """When ``100 Continue`` goes out once the policy has passed."""
+
+    ON_READ = "on-read"  # when the view (or Django) first reads the body (PEP 3333, option 2)
+    AFTER_CHECKS = "after-checks"  # as soon as the policy has passed, before the view runs
+    REFUSE = "refuse"  # answer 417 to requests that carry Expect: 100-continue
+
+
+class ContinueTiming(enum.Enum):
+    """What the server should do about ``100 Continue`` for one request."""
+
+    NOT_EXPECTED = "not-expected"  # the client is not waiting (no Expect, HTTP/1.0, no body)
+    WITHHOLD = "withhold"  # a final status goes out instead; the body must not be invited
+    ON_READ = "on-read"
+    NOW = "now"
+
+
+class Reason(enum.Enum):
+    """Why a request was rejected before its body. The value is the JSON ``code``."""
+
+    EXPECTATION_FAILED = "expectation_failed"  # 417
+    BAD_REQUEST = "bad_request"  # 400: malformed framing headers
+    LENGTH_REQUIRED = "length_required"  # 411
+    LOGIN_REQUIRED = "login_required"  # 401
+    PERMISSION_DENIED = "permission_denied"  # 403
+    CONTENT_TOO_LARGE = "content_too_large"  # 413
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
+    REJECTED_BY_CHECK = "rejected_by_check"  # the view's own check answered
+
+    @property
+    def status(self) -> int:
+        return _REASON_STATUS[self]
+
+
+_REASON_STATUS = {
+    Reason.EXPECTATION_FAILED: 417,
+    Reason.BAD_REQUEST: 400,
+    Reason.LENGTH_REQUIRED: 411,
+    Reason.LOGIN_REQUIRED: 401,
+    Reason.PERMISSION_DENIED: 403,
+    Reason.CONTENT_TOO_LARGE: 413,
+    Reason.UNSUPPORTED_MEDIA_TYPE: 415,
+    Reason.REJECTED_BY_CHECK: 400,
+}
+
+
+# --------------------------------------------------------------------------- sizes
+
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*$")
+_SIZE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 10**3,
+    "mb": 10**6,
+    "gb": 10**9,
+    "tb": 10**12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+}
+
+
+def parse_size(value: int | str) -> int:
+    """Bytes from an int or a string with a unit.
+
+    Decimal units are powers of ten (``"10MB"`` = 10,000,000), binary units powers of two
+    (``"10MiB"`` = 10,485,760); units are case-insensitive, a bare number means bytes.
+    Fractions are allowed with a unit when they come to a whole number of bytes (``"1.5MB"``).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise PolicyError(f"a size must be an int or a string like '10MB', not {value!r}")
+    if isinstance(value, int):
+        if value < 0:
+            raise PolicyError(f"a size cannot be negative: {value!r}")
+        return value
+    match = _SIZE_RE.match(value)
+    if match is None or match.group(2).lower() not in _SIZE_UNITS:
+        raise PolicyError(
+            f"cannot read {value!r} as a size; use bytes or a unit: "
+            "B, KB, MB, GB, TB (powers of 10) or KiB, MiB, GiB, TiB (powers of 2)"
+        )
+    number, unit = match.group(1), match.group(2).lower()
+    multiplier = _SIZE_UNITS[unit]
+    if "." in number:
+        whole, frac = number.split(".")
+        numerator = int(whole + frac) * multiplier
+        denominator = 10 ** len(frac)
+        if numerator % denominator:
+            raise PolicyError(f"{value!r} is not a whole number of bytes")
+        return numerator // denominator
+    return int(number) * multiplier
+
+
+def format_size(size: int) -> str:
+    """A short human form of a byte count, exact where possible (``10 MB``, ``10 MiB``)."""
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if size >= factor and size % factor == 0:
+            return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+# --------------------------------------------------------------------------- media types
+
+_TOKEN_RE = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+
+def _media_type(value: str) -> str:
+    """The ``type/subtype`` of a Content-Type value, lowercased, parameters dropped."""
+    return value.split(";", 1)[0].strip().lower()
+
+
+def _validate_media_range(value: object) -> str:
+    if not isinstance(value, str):
+        raise PolicyError(f"content_types entries must be strings, not {value!r}")
+    media = _media_type(value)
+    parts = media.split("/")
+    if (
+        len(parts) != 2
+        or not all(_TOKEN_RE.match(p) for p in parts)
+        or (parts[0] == "*" and parts[1] != "*")
+        or ("*" in parts[1] and parts[1] != "*")
+        or ("*" in parts[0] and parts[0] != "*")
+    ):
+        raise PolicyError(
+            f"{value!r} is not a media type or range (expected 'type/subtype', 'type/*' or '*/*')"
+        )
+    return media
+
+
+def media_type_allowed(content_type: str | None, allowed: Iterable[str]) -> bool:
+    """Whether a Content-Type value matches one of the allowed media ranges.
+
+    Parameters (``; charset=...``, ``; boundary=...``) are ignored; matching is case-insensitive;
+    ``image/*`` matches any image type and ``*/*`` anything that names a type.
+    """
+    if not content_type:
+        return False
+    media = _media_type(content_type)
+    if media.count("/") != 1:
+        return False
+    main, _, _sub = media.partition("/")
+    for allowed_range in allowed:
+        if allowed_range == "*/*" or allowed_range == media:
+            return True
+        if allowed_range.endswith("/*") and allowed_range[:-2] == main:
+            return True
+    return False
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def _validate_expect(value: object) -> ExpectMode:
+    if isinstance(value, ExpectMode):
+        return value
+    try:
+        return ExpectMode(value)
+    except ValueError:
+        choices = ", ".join(repr(m.value) for m in ExpectMode)
+        raise PolicyError(f"expect must be one of {choices}, not {value!r}") from None
+
+
+def _validate_permissions(value: object) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    names: Sequence[object] = (value,) if isinstance(value, str) else value  # type: ignore[assignment]
+    try:
+        names = tuple(names)
+    except TypeError:
+        raise PolicyError(
+            f"permission must be a name like 'app.add_thing' or a list of them, not {value!r}"
+        ) from None
+    for name in names:
+        if not isinstance(name, str) or name.count(".") < 1 or not all(name.split(".", 1)):
+            raise PolicyError(
+                f"permission names look like 'app_label.codename', not {name!r}"
+            )
+    return tuple(names)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    """What a view accepts as a request body, decided from the head alone.
+
+    Build it with :meth:`build` (which validates and normalises user input) or directly from
+    already-normalised values.
+    """
+
+    max_size: int | None = None
+    content_types: tuple[str, ...] | None = None
+    login_required: bool = False
+    permissions: tuple[str, ...] = ()
+    check: Callable[..., object] | None = field(default=None, compare=False)
+    expect: ExpectMode = ExpectMode.ON_READ
+
+    @classmethod
+    def build(
+        cls,
+        max_size: int | str | None = None,
+        content_types: str | Iterable[str] | None = None,
+        login_required: bool = False,
+        permission: str | Iterable[str] | None = None,
+        check: Callable[..., object] | None = None,
+        expect: str | ExpectMode = "on-read",
+    ) -> UploadPolicy:
+        """Validate user-facing arguments (``upload_policy``'s) into a policy, or raise PolicyError."""
+        size = None if max_size is None else parse_size(max_size)
+        types: tuple[str, ...] | None
+        if content_types is None:
+            types = None
+        else:
+            raw = (content_types,) if isinstance(content_types, str) else tuple(content_types)
+            if not raw:
+                raise PolicyError("content_types is empty: nothing could ever be uploaded")
+            types = tuple(_validate_media_range(v) for v in raw)
+        if not isinstance(login_required, bool):
+            raise PolicyError(f"login_required must be True or False, not {login_required!r}")
+        if check is not None and not callable(check):
+            raise PolicyError(f"check must be a callable (request) -> None | HttpResponse, not {check!r}")
+        return cls(
+            max_size=size,
+            content_types=types,
+            login_required=login_required,
+            permissions=_validate_permissions(permission),
+            check=check,
+            expect=_validate_expect(expect),
+        )
+
+
+# --------------------------------------------------------------------------- request head
+
+
+@dataclass(frozen=True)
+class RequestHead:
+    """The parts of a request head the decision needs; header values as received (or None)."""
+
+    method: str = "POST"
+    http_version: tuple[int, int] = (1, 1)
+    expect: str | None = None
+    content_length: str | None = None
+    transfer_encoding: str | None = None
+    content_type: str | None = None
+
+    @classmethod
+    def from_wsgi(cls, environ: dict[str, object] | object) -> RequestHead:
+        """Build from a WSGI environ (or Django's ``request.META``)."""
+        get = environ.get  # type: ignore[attr-defined]
+        protocol = str(get("SERVER_PROTOCOL") or "HTTP/1.1")
+        return cls(
+            method=str(get("REQUEST_METHOD") or "GET").upper(),
+            http_version=_parse_protocol(protocol),
+            expect=get("HTTP_EXPECT"),
+            content_length=get("CONTENT_LENGTH") or None,
+            transfer_encoding=get("HTTP_TRANSFER_ENCODING"),
+            content_type=get("CONTENT_TYPE") or None,
+        )
+
+
+def _parse_protocol(protocol: str) -> tuple[int, int]:
+    match = re.match(r"^HTTP/(\d)\.(\d)$", protocol.strip(), re.IGNORECASE)
+    if match is None:
+        return (1, 1)
+    return (int(match.group(1)), int(match.group(2)))
+
+
+class Identity(Protocol):
+    """What the core needs to know about the requesting user (Django's user objects fit)."""
+
+    @property
+    def is_authenticated(self) -> bool: ...
+
+    def has_perms(self, perm_list: Iterable[str], obj: object = None) -> bool: ...
+
+
+# --------------------------------------------------------------------------- decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome for one request head under one policy."""
+
+    proceed: bool
+    send_continue: ContinueTiming
+    reason: Reason | None = None
+    message: str = ""
+    limit: int | None = None  # the size limit, for CONTENT_TOO_LARGE
+    allowed: tuple[str, ...] | None = None  # the allowed media ranges, for UNSUPPORTED_MEDIA_TYPE
+    has_body: bool = False  # the request carries a body (Content-Length > 0 or Transfer-Encoding)
+    chunked: bool = False  # the body length is not declared (Transfer-Encoding)
+    declared_length: int | None = None
+
+    @property
+    def status(self) -> int | None:
+        return None if self.reason is None else self.reason.status
+
+    @property
+    def close_connection(self) -> bool:
+        """A rejection leaves the body unread: the connection must close after the response."""
+        return not self.proceed and self.has_body
+
+
+@dataclass(frozen=True)
+class _Framing:
+    expects_continue: bool
+    unknown_expectation: str | None
+    has_body: bool
+    chunked: bool
+    declared_length: int | None
+    error: str | None
+
+
+def _framing(head: RequestHead) -> _Framing:
+    tokens = [t.strip().lower() for t in (head.expect or "").split(",")]
+    tokens = [t for t in tokens if t]
+    unknown = next((t for t in tokens if t != "100-continue"), None)
+    expects = bool(tokens) and unknown is None and head.http_version >= (1, 1)
+
+    error = None
+    declared: int | None = None
+    chunked = False
+    if head.transfer_encoding is not None and head.transfer_encoding.strip():
+        # RFC 9112 6.3: Transfer-Encoding overrides Content-Length; a request with both is a
+        # smuggling risk and is refused. Only 'chunked' as the final coding frames a request.
+        codings = [c.strip().lower() for c in head.transfer_encoding.split(",")]
+        if codings[-1] != "chunked":
+            error = "Transfer-Encoding must end with 'chunked'"
+        elif head.content_length is not None:
+            error = "a request cannot carry both Transfer-Encoding and Content-Length"
+        chunked = True
+    elif head.content_length is not None:
+        values = {v.strip() for v in head.content_length.split(",")}
+        if len(values) != 1 or not next(iter(values)).isdigit():
+            error = f"malformed Content-Length: {head.content_length!r}"
+        else:
+            declared = int(next(iter(values)))
+    has_body = chunked or bool(declared)
+    return _Framing(expects, unknown, has_body, chunked, declared, error)
+
+
+def _reject(framing: _Framing, reason: Reason, message: str, **extra: object) -> Decision:
+    return Decision(
+        proceed=False,
+        send_continue=(
+            ContinueTiming.WITHHOLD if framing.expects_continue else ContinueTiming.NOT_EXPECTED
+        ),
+        reason=reason,
+        message=message,
+        has_body=framing.has_body,
+        chunked=framing.chunked,
+        declared_length=framing.declared_length,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def decide(
+    head: RequestHead,
+    policy: UploadPolicy,
+    user: Identity | None = None,
+    *,
+    allow_chunked: bool = True,
+) -> Decision:
+    """Decide, from the head alone, whether the view may have this request's body.
+
+    ``user`` is consulted only when the policy asks for a login or permissions (``None`` counts
+    as anonymous). ``allow_chunked=False`` answers 411 to bodies of undeclared length.
+    """
+    framing = _framing(head)
+
+    if framing.unknown_expectation is not None:
+        return _reject(
+            framing,
+            Reason.EXPECTATION_FAILED,
+            f"the expectation {framing.unknown_expectation!r} is not supported",
+        )
+    if not framing.has_body and framing.error is None:
+        # Nothing will be uploaded: the policy has nothing to decide. RFC 9110 10.1.1: the 100
+        # may be omitted when there is no content.
+        return Decision(proceed=True, send_continue=ContinueTiming.NOT_EXPECTED,
+                        declared_length=framing.declared_length)
+    if policy.expect is ExpectMode.REFUSE and framing.expects_continue:
+        return _reject(
+            framing,
+            Reason.EXPECTATION_FAILED,
+            "this resource does not take 'Expect: 100-continue'; send the request without it",
+        )
+    if framing.error is not None:
+        return _reject(framing, Reason.BAD_REQUEST, framing.error)
+    if framing.chunked and not allow_chunked:
+        return _reject(
+            framing, Reason.LENGTH_REQUIRED, "this resource needs a Content-Length for uploads"
+        )
+    if policy.login_required or policy.permissions:
+        authenticated = user is not None and bool(user.is_authenticated)
+        if policy.login_required and not authenticated:
+            return _reject(framing, Reason.LOGIN_REQUIRED, "log in to upload here")
+        if policy.permissions and (user is None or not user.has_perms(policy.permissions)):
+            return _reject(
+                framing, Reason.PERMISSION_DENIED, "you are not allowed to upload here"
+            )
+    if (
+        policy.max_size is not None
+        and framing.declared_length is not None
+        and framing.declared_length > policy.max_size
+    ):
+        return _reject(
+            framing,
+            Reason.CONTENT_TOO_LARGE,
+            f"the body is {framing.declared_length} bytes; the limit is {policy.max_size} bytes"
+            f" ({format_size(policy.max_size)})",
+            limit=policy.max_size,
+        )
+    if policy.content_types is not None and not media_type_allowed(
+        head.content_type, policy.content_types
+    ):
+        shown = head.content_type or "no Content-Type"
+        return _reject(
+            framing,
+            Reason.UNSUPPORTED_MEDIA_TYPE,
+            f"{shown} is not accepted here; send one of: {', '.join(policy.content_types)}",
+            allowed=policy.content_types,
+        )
+
+    if not framing.expects_continue:
+        timing = ContinueTiming.NOT_EXPECTED
+    elif policy.expect is ExpectMode.AFTER_CHECKS:
+        timing = ContinueTiming.NOW
+    else:
+        timing = ContinueTiming.ON_READ
+    return Decision(
+        proceed=True,
+        send_continue=timing,
+        has_body=True,
+        chunked=framing.chunked,
+        declared_length=framing.declared_length,
+    )
+

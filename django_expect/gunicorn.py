@@ -1,0 +1,145 @@
+"""The gunicorn adapter: hooks that stop gunicorn's eager ``100 Continue``.
+
+Use it as a config module::
+
+    gunicorn -c python:django_expect.gunicorn myproject.wsgi
+
+or import the hooks into your own ``gunicorn.conf.py`` (see the README for combining them with
+hooks of your own). Works with the sync, gthread and gevent workers on gunicorn >= 25.
+
+What the hooks do:
+
+* ``pre_request`` runs just before gunicorn builds the WSGI environ (where gunicorn 25+ would send
+  the 100 eagerly). It takes the pending expectation off the request and replaces the body stream,
+  which becomes ``environ["wsgi.input"]``, with an :class:`ExpectContinueInput` that sends the 100
+  on first read, and lets the Django middleware withhold it and close the connection instead.
+* ``post_request`` runs after the response. It seals the input (no 100 after a final response)
+  and, when the body was left unread, closes the connection after a short bounded drain
+  (lingering close), so a client that sends the body anyway still reads the response and
+  leftover bytes are never parsed as another request.
+
+Only names that are gunicorn settings are read from this module by ``-c python:``; everything
+else here is private.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import time
+from typing import Any
+
+from django_expect.continuation import ExpectContinueInput
+
+__all__ = ["post_request", "pre_request"]
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Upper bounds of the drain before closing a connection whose body was left unread.
+LINGER_SECONDS = 2.0
+LINGER_MAX_BYTES = 64 * 1024 * 1024
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """gunicorn hook: install the lazy ``100 Continue`` input for this request."""
+    worker.log.debug("%s %s", req.method, req.path)
+    install(req)
+
+
+def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
+    """gunicorn hook: no 100 after the response; close (after a short drain) if the body is unread."""
+    finish(req)
+
+
+def install(req: Any) -> ExpectContinueInput | None:
+    """Wrap ``req.body`` (the future ``wsgi.input``) unless already wrapped."""
+    body = getattr(req, "body", None)
+    if body is None or isinstance(body, ExpectContinueInput):
+        return body
+    sock = _socket_of(req)
+    awaiting = take_eager_continue(req) and sock is not None and not _declares_empty_body(req)
+
+    def send_continue() -> None:
+        assert sock is not None
+        sock.sendall(_CONTINUE)
+
+    def close_connection() -> None:
+        req.must_close = True
+
+    wrapped = ExpectContinueInput(
+        body, awaiting=awaiting, send_continue=send_continue, close_connection=close_connection
+    )
+    req.body = wrapped
+    return wrapped
+
+
+def finish(req: Any) -> None:
+    body = getattr(req, "body", None)
+    if not isinstance(body, ExpectContinueInput):
+        return
+    body.seal()
+    if body.closing:
+        req.must_close = True
+        sock = _socket_of(req)
+        if sock is not None:
+            linger(sock)
+
+
+def take_eager_continue(req: Any) -> bool:
+    """Take the pending ``Expect: 100-continue`` off the request so gunicorn does not answer it.
+
+    This is the only place that knows gunicorn's internals: since 25.0 the header policy in
+    ``gunicorn/http/message.py`` sets ``req._expected_100_continue`` (False for HTTP/1.0, where
+    the expectation must be ignored; unknown expectations were already answered 417), and
+    ``wsgi.create()`` sends the 100 when it is set.
+    """
+    expected = bool(getattr(req, "_expected_100_continue", False))
+    if expected:
+        req._expected_100_continue = False
+    return expected
+
+
+def _socket_of(req: Any) -> socket.socket | None:
+    """The client socket of an HTTP/1 request (HTTP/2 streams have none: they are lazy already)."""
+    sock = getattr(getattr(req, "unreader", None), "sock", None)
+    return sock if hasattr(sock, "sendall") else None
+
+
+def _declares_empty_body(req: Any) -> bool:
+    for name, value in req.headers:
+        if name == "TRANSFER-ENCODING":
+            return False
+        if name == "CONTENT-LENGTH":
+            return value.strip() == "0"
+    return True  # neither header: no body (RFC 9112 6.3)
+
+
+def linger(sock: socket.socket) -> None:
+    """Half-close, drain what the client still sends (bounded), then shut the read side.
+
+    After this, reads on the socket return EOF at once, so gunicorn's own close does not wait
+    again and nothing that arrived is parsed as another request.
+    """
+    if isinstance(sock, ssl.SSLSocket):
+        return  # TLS close_notify needs the full socket; gunicorn closes it itself.
+    try:
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        return
+    deadline = time.monotonic() + LINGER_SECONDS
+    drained = 0
+    try:
+        while drained < LINGER_MAX_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            sock.settimeout(remaining)
+            data = sock.recv(65536)
+            if not data:
+                break
+            drained += len(data)
+    except OSError:
+        pass
+    try:
+        sock.shutdown(socket.SHUT_RD)
+    except OSError:
+        pass

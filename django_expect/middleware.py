@@ -1,0 +1,179 @@
+"""ExpectMiddleware: the view's upload policy, checked before anything reads the body.
+
+Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMiddleware`` reads
+``request.POST`` in ``process_view``). Per request it:
+
+1. in ``process_view`` (the view is resolved, nothing has read the body yet): finds the view's
+   policy, decides from the head (``core.decide``), runs the view's ``check``, and either returns
+   the rejection (the 100 is withheld, the connection will close) or lets the request through
+   (the 100 goes out on first read, or now for ``expect="after-checks"``);
+2. on the way out: turns a body that grew past ``max_size`` while being read into 413, and seals
+   the input so no 100 follows a final response and an unread body closes the connection.
+
+With the gunicorn hook, the 100 and the connection are controlled through the
+``ExpectContinueInput`` found as ``wsgi.input``. Without it (runserver, another server, ASGI) the
+policy is still enforced before the body is read, rejections carry ``Connection: close``, and the
+process logs one warning that 100-continue coordination is inactive.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.handlers.wsgi import WSGIRequest
+from django.http import HttpRequest, HttpResponseBase
+
+from django_expect.conf import conf
+from django_expect.continuation import ExpectContinueInput
+from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.policies import default_policy, policy_of
+from django_expect.responses import rejection_response
+from django_expect.streams import CappedStream
+
+__all__ = ["ExpectMiddleware"]
+
+logger = logging.getLogger("django_expect")
+
+_STATE_ATTRIBUTE = "_django_expect"
+
+
+@dataclass
+class _RequestState:
+    """What the middleware knows about one request between process_view and the response."""
+
+    body: ExpectContinueInput | None
+    decision: Decision | None = None
+    rejected: bool = False
+    overflow_limit: int | None = None
+
+
+class ExpectMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    _warned_inactive = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self.__acall__(request)
+        return self._finish(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        return self._finish(request, response)
+
+    # -- before the view -------------------------------------------------------------------
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        meta = request.META
+        body = self._input_of(request)
+        if (
+            meta.get("CONTENT_LENGTH", "0") in ("", "0")
+            and "HTTP_TRANSFER_ENCODING" not in meta
+            and "HTTP_EXPECT" not in meta
+        ):
+            return None  # no body: nothing to decide (the common GET)
+
+        policy = policy_of(view_func) or default_policy()
+        decision = decide(
+            RequestHead.from_wsgi(meta),
+            policy,
+            getattr(request, "user", None),
+            allow_chunked=conf.EXPECT_CHUNKED != "refuse",
+        )
+        state = _RequestState(body=body, decision=decision)
+        setattr(request, _STATE_ATTRIBUTE, state)
+        if not decision.proceed:
+            return self._reject(request, state, decision)
+        if not decision.has_body:
+            return None
+
+        if policy.check is not None:
+            response = policy.check(request)
+            if response is not None:
+                state.rejected = True
+                if body is not None:
+                    body.withhold()
+                response["Connection"] = "close"
+                return response  # type: ignore[no-any-return]
+
+        if decision.chunked:
+            self._read_undeclared_length(request, state, policy.max_size)
+        if decision.send_continue is ContinueTiming.NOW and body is not None:
+            body.send_continue()
+        return None
+
+    def _reject(
+        self, request: HttpRequest, state: _RequestState, decision: Decision
+    ) -> HttpResponseBase:
+        state.rejected = True
+        if state.body is not None:
+            state.body.withhold()
+        response = rejection_response(request, decision)
+        if decision.close_connection:
+            response["Connection"] = "close"
+        return response
+
+    def _read_undeclared_length(
+        self, request: HttpRequest, state: _RequestState, limit: int | None
+    ) -> None:
+        """Let the view read a chunked body whole, up to ``limit``."""
+
+        def overflow() -> None:
+            state.overflow_limit = limit
+
+        source = request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream  # type: ignore[attr-defined]
+        request._stream = CappedStream(source, limit, overflow)  # type: ignore[attr-defined]
+
+    # -- after the view --------------------------------------------------------------------
+
+    def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+        body = state.body if state is not None else self._input_of(request)
+        if state is not None and state.overflow_limit is not None and not state.rejected:
+            response = self._reject(
+                request,
+                state,
+                Decision(
+                    proceed=False,
+                    send_continue=ContinueTiming.NOT_EXPECTED,
+                    reason=Reason.CONTENT_TOO_LARGE,
+                    message=f"the body is larger than the limit of {state.overflow_limit} bytes",
+                    limit=state.overflow_limit,
+                    has_body=True,
+                    chunked=True,
+                ),
+            )
+        if body is not None:
+            body.seal()
+        return response
+
+    def _input_of(self, request: HttpRequest) -> ExpectContinueInput | None:
+        stream = getattr(request, "environ", {}).get("wsgi.input")
+        if isinstance(stream, ExpectContinueInput):
+            return stream
+        if not ExpectMiddleware._warned_inactive:
+            ExpectMiddleware._warned_inactive = True
+            logger.warning(
+                "django-expect: 100-continue coordination is inactive (the server is not running "
+                "the django_expect.gunicorn hooks). Upload policies are still enforced before "
+                "the body is read, but the server may already have invited the body."
+            )
+        return None
+

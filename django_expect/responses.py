@@ -1,0 +1,79 @@
+"""Rejection responses: JSON for API clients, HTML for browsers, or the project's own handler.
+
+A rejection body never contains a stack trace or request data; it says what failed and, where it
+helps the client, the limit (413) or the accepted media types (415). Setting
+``EXPECT_REJECTION_HANDLER`` to a dotted path replaces all of this with
+``handler(request, decision) -> HttpResponse``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template import TemplateDoesNotExist
+from django.template.loader import render_to_string
+from django.utils.html import escape
+from django.utils.module_loading import import_string
+
+from django_expect.conf import conf
+from django_expect.core import Decision, Reason
+
+__all__ = ["error_document", "rejection_response"]
+
+
+def error_document(decision: Decision) -> dict[str, Any]:
+    """The JSON document for a rejection: ``{"error": {"status", "code", "message", ...}}``."""
+    assert decision.reason is not None
+    error: dict[str, Any] = {
+        "status": decision.status,
+        "code": decision.reason.value,
+        "message": decision.message,
+    }
+    if decision.limit is not None:
+        error["limit"] = decision.limit
+    if decision.allowed is not None:
+        error["allowed"] = list(decision.allowed)
+    return {"error": error}
+
+
+def _wants_html(request: HttpRequest) -> bool:
+    accept = request.META.get("HTTP_ACCEPT", "")
+    return "text/html" in accept and "application/json" not in accept
+
+
+def _default_response(request: HttpRequest, decision: Decision) -> HttpResponse:
+    document = error_document(decision)
+    if _wants_html(request):
+        context = dict(document["error"])
+        try:
+            body = render_to_string(conf.EXPECT_REJECTION_TEMPLATE, context, request=request)
+        except TemplateDoesNotExist:
+            body = (
+                f"<!doctype html><title>{decision.status}</title>"
+                f"<h1>{decision.status}</h1><p>{escape(decision.message)}</p>"
+            )
+        return HttpResponse(body, status=decision.status, content_type="text/html; charset=utf-8")
+    return HttpResponse(
+        json.dumps(document), status=decision.status, content_type="application/json"
+    )
+
+
+def _handler() -> Callable[[HttpRequest, Decision], HttpResponse]:
+    path = conf.EXPECT_REJECTION_HANDLER
+    if not path:
+        return _default_response
+    handler: Callable[[HttpRequest, Decision], HttpResponse] = import_string(path)
+    return handler
+
+
+def rejection_response(request: HttpRequest, decision: Decision) -> HttpResponse:
+    """The response for a rejected request, with the headers its status calls for."""
+    response = _handler()(request, decision)
+    if decision.reason is Reason.LOGIN_REQUIRED and not response.has_header("WWW-Authenticate"):
+        response["WWW-Authenticate"] = conf.EXPECT_WWW_AUTHENTICATE
+    if decision.allowed is not None and not response.has_header("Accept"):
+        response["Accept"] = ", ".join(decision.allowed)  # RFC 9110 15.5.16
+    return response

@@ -1,0 +1,85 @@
+"""Reading bodies of undeclared length (``Transfer-Encoding: chunked``) up to the policy's limit.
+
+Plain Django reads such a body as empty (``LimitedStream(stream, 0)``). For requests that pass a
+policy, the middleware replaces ``request._stream`` with a :class:`CappedStream` over the server's
+input, so the view reads the whole body; reading past ``max_size`` raises :class:`UploadTooLarge`
+and the middleware answers 413 and closes the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from django.core.exceptions import RequestDataTooBig
+
+__all__ = ["CappedStream", "UploadTooLarge"]
+
+
+class UploadTooLarge(RequestDataTooBig):
+    """The body grew past the view's ``max_size`` while being read."""
+
+
+class _Readable(Protocol):
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+class CappedStream:
+    """A read-only stream that ends at EOF and raises once more than ``limit`` bytes arrive."""
+
+    def __init__(
+        self, source: _Readable, limit: int | None, on_overflow: Callable[[], None]
+    ) -> None:
+        self._source = source
+        self._limit = limit
+        self._on_overflow = on_overflow
+        self._buffer = b""
+        self.bytes_read = 0
+        self._eof = False
+
+    def _take(self, size: int) -> bytes:
+        if self._eof:
+            return b""
+        want = size
+        if self._limit is not None:
+            want = min(size, self._limit - self.bytes_read + 1)  # one more byte reveals overflow
+        data = self._source.read(want)
+        if not data:
+            self._eof = True
+            return b""
+        self.bytes_read += len(data)
+        if self._limit is not None and self.bytes_read > self._limit:
+            self._eof = True
+            self._on_overflow()
+            raise UploadTooLarge(f"the request body exceeds {self._limit} bytes")
+        return data
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            chunks = [self._buffer]
+            self._buffer = b""
+            while chunk := self._take(64 * 1024):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        while len(self._buffer) < size:
+            chunk = self._take(max(size - len(self._buffer), 8192))
+            if not chunk:
+                break
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        while b"\n" not in self._buffer and (size is None or size < 0 or len(self._buffer) < size):
+            chunk = self._take(8192)
+            if not chunk:
+                break
+            self._buffer += chunk
+        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        if size is not None and size >= 0:
+            end = min(end, size)
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
+
+    def close(self) -> None:
+        pass

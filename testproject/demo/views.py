@@ -1,0 +1,199 @@
+"""Demo views: an S3-style object store, a multipart form, a login-required upload API.
+
+The ``lab_*`` views at /lab/ exercise each policy option; the end-to-end tests drive them.
+"""
+import hashlib
+import os
+from pathlib import Path
+
+from django.conf import settings
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.decorators import method_decorator
+from django.views import View
+from django.views.decorators.csrf import csrf_exempt
+
+from demo.forms import DocumentForm
+from demo.models import StoredObject
+from django_expect import upload_policy
+
+CHUNK = 1024 * 1024
+
+
+def _digest_body(request):
+    """Stream the body through sha256 and md5; never hold it in memory."""
+    sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
+    while chunk := request.read(CHUNK):
+        sha.update(chunk)
+        md5.update(chunk)
+        size += len(chunk)
+    return size, sha.hexdigest(), md5.hexdigest()
+
+
+def index(request):
+    return render(request, "demo/index.html")
+
+
+# -- S3-style object store: PUT /objects/<key> (10 MiB), GET to read it back -------------------
+
+
+def _object_path(key):
+    root = Path(settings.MEDIA_ROOT) / "objects"
+    root.mkdir(parents=True, exist_ok=True)
+    return root / hashlib.sha256(key.encode()).hexdigest()
+
+
+@csrf_exempt
+@upload_policy(max_size="10MiB")
+def objects(request, key):
+    path = _object_path(key)
+    if request.method == "PUT":
+        md5, size = hashlib.md5(), 0
+        partial = path.with_suffix(".part")
+        with open(partial, "wb") as out:
+            while chunk := request.read(CHUNK):
+                md5.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        os.replace(partial, path)
+        StoredObject.objects.update_or_create(
+            key=key,
+            defaults={"size": size, "md5": md5.hexdigest(),
+                      "content_type": request.content_type or ""},
+        )
+        response = HttpResponse(status=200)
+        response["ETag"] = f'"{md5.hexdigest()}"'
+        return response
+    if request.method in ("GET", "HEAD"):
+        if not path.exists():
+            raise Http404(key)
+        return FileResponse(open(path, "rb"))
+    if request.method == "DELETE":
+        path.unlink(missing_ok=True)
+        StoredObject.objects.filter(key=key).delete()
+        return HttpResponse(status=204)
+    return HttpResponse(status=405)
+
+
+# -- a multipart form: 5 MB, images or PDF ---------------------------------------------------
+
+
+@upload_policy(max_size="5MB", content_types=["multipart/form-data"])
+def document_form(request):
+    if request.method == "POST":
+        form = DocumentForm(request.POST, request.FILES)
+        if form.is_valid():
+            document = form.cleaned_data["document"]
+            return render(request, "demo/form.html",
+                          {"form": DocumentForm(), "stored": document.name, "size": document.size})
+    else:
+        form = DocumentForm()
+    return render(request, "demo/form.html", {"form": form})
+
+
+# -- a login-required upload API ---------------------------------------------------------------
+
+
+@csrf_exempt
+@upload_policy(max_size="50MB", login_required=True)
+def api_upload(request):
+    if request.method != "POST":
+        return JsonResponse({"detail": "POST a body here"}, status=405)
+    size, sha256, _ = _digest_body(request)
+    return JsonResponse({"user": request.user.get_username(), "size": size, "sha256": sha256})
+
+
+# -- lab: one view per policy option -------------------------------------------------------------
+
+
+def _report(request, **extra):
+    size, sha256, _ = _digest_body(request)
+    return JsonResponse({"size": size, "sha256": sha256, **extra})
+
+
+@csrf_exempt
+def lab_echo(request):  # undecorated: EXPECT_DEFAULT_POLICY applies
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(max_size=1000)
+def lab_small(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(max_size=1000)
+def lab_noread(request):
+    return JsonResponse({"read": False})
+
+
+@csrf_exempt
+@upload_policy(content_types=["image/*", "application/pdf"])
+def lab_types(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(login_required=True)
+def lab_login(request):
+    return _report(request, user=request.user.get_username())
+
+
+@csrf_exempt
+@upload_policy(permission="demo.add_storedobject")
+def lab_permission(request):
+    return _report(request)
+
+
+def _deny_without_ticket(request):
+    if request.headers.get("X-Upload-Ticket") != "valid":
+        return JsonResponse({"error": {"status": 409, "code": "no_ticket"}}, status=409)
+    return None
+
+
+@csrf_exempt
+@upload_policy(check=_deny_without_ticket)
+def lab_check(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(expect="after-checks")
+def lab_after_checks(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(expect="refuse")
+def lab_refuse(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(max_size=100_000)
+def lab_body(request):  # reads request.body: chunked bodies arrive whole, capped at max_size
+    body = request.body
+    return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+@csrf_exempt
+@upload_policy(max_size=1000)
+async def lab_async(request):
+    body = request.body
+    return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@upload_policy(max_size=1000)
+class LabClassView(View):
+    def post(self, request):
+        return _report(request)
+
+
+@method_decorator(csrf_exempt, name="dispatch")
+@method_decorator(upload_policy(max_size=1000), name="dispatch")
+class LabMethodDecoratedView(View):
+    def post(self, request):
+        return _report(request)
+

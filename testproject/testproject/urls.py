@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.urls import path
+
+from demo import views
+
+urlpatterns = [
+    path("", views.index, name="index"),
+    path("admin/", admin.site.urls),
+    path("objects/<path:key>", views.objects, name="objects"),
+    path("upload/form", views.document_form, name="document-form"),
+    path("api/uploads", views.api_upload, name="api-upload"),
+    path("lab/echo", views.lab_echo, name="lab-echo"),
+    path("lab/small", views.lab_small, name="lab-small"),
+    path("lab/noread", views.lab_noread, name="lab-noread"),
+    path("lab/types", views.lab_types, name="lab-types"),
+    path("lab/login", views.lab_login, name="lab-login"),
+    path("lab/permission", views.lab_permission, name="lab-permission"),
+    path("lab/check", views.lab_check, name="lab-check"),
+    path("lab/after-checks", views.lab_after_checks, name="lab-after-checks"),
+    path("lab/refuse", views.lab_refuse, name="lab-refuse"),
+    path("lab/body", views.lab_body, name="lab-body"),
+    path("lab/async", views.lab_async, name="lab-async"),
+    path("lab/class", views.LabClassView.as_view(), name="lab-class"),
+    path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
+]
