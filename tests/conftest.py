@@ -1,0 +1,58 @@
+"""Shared fixtures: a migrated demo database and real gunicorn servers (one per worker class)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.server import PROJECT, WORKERS, Server, prepare_database, project_env
+
+sys.path.insert(0, str(PROJECT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+
+
+@pytest.fixture(scope="session")
+def project_env_vars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    base = tmp_path_factory.mktemp("project")
+    env = project_env(base / "db.sqlite3", base / "media")
+    prepare_database(env)
+    return env
+
+
+class ServerPool:
+    """Starts each (worker, hook) server once per session and stops them all at the end."""
+
+    def __init__(self, env: dict[str, str], logs: Path) -> None:
+        self.env = env
+        self.logs = logs
+        self.servers: dict[tuple[str, bool], Server] = {}
+
+    def get(self, worker: str, hook: bool = True) -> Server:
+        key = (worker, hook)
+        if key not in self.servers:
+            name = f"{worker}-{'hook' if hook else 'stock'}.log"
+            self.servers[key] = Server(worker, hook, self.logs / name, self.env).start()
+        return self.servers[key]
+
+    def stop_all(self) -> None:
+        for server in self.servers.values():
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def server_pool(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerPool]:
+    pool = ServerPool(project_env_vars, tmp_path_factory.mktemp("logs"))
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(params=WORKERS)
+def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Server:
+    """A gunicorn server with django-expect's hooks, once per worker class."""
+    return server_pool.get(request.param)

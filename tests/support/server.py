@@ -1,0 +1,123 @@
+"""Real gunicorn processes for the end-to-end tests: start, wait until serving, stop by PID.
+
+Each server binds 127.0.0.1:0 (the port is read from gunicorn's own log line), logs to a file the
+tests can read, and is stopped with SIGTERM (then SIGKILL) of the PID this module started.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = ROOT / "testproject"
+WORKERS = ("sync", "gthread", "gevent")
+_LISTENING = re.compile(r"Listening at: https?://127\.0\.0\.1:(\d+)")
+
+
+@dataclass
+class Server:
+    worker: str
+    hook: bool
+    log_path: Path
+    env: dict[str, str]
+    extra_args: list[str] = field(default_factory=list)
+    process: subprocess.Popen[bytes] | None = None
+    port: int = 0
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def start(self, timeout: float = 30.0) -> Server:
+        args = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT)]
+        if self.hook:
+            args += ["-c", "python:django_expect.gunicorn"]
+        args += [
+            "--bind", "127.0.0.1:0",
+            "--worker-class", self.worker,
+            "--workers", "1",
+            "--log-level", "debug",
+            "--error-logfile", "-",
+            "--graceful-timeout", "3",
+        ]
+        if self.worker == "gthread":
+            args += ["--threads", "4"]
+        args += self.extra_args + ["testproject.wsgi:application"]
+        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited early:\n{self.log()}")
+            match = _LISTENING.search(self.log())
+            if match and "Booting worker" in self.log():
+                self.port = int(match.group(1))
+                if _accepts(self.address):
+                    return self
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not start within {timeout}s:\n{self.log()}")
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def worker_pids(self) -> list[int]:
+        """PIDs of this arbiter's workers (children), read from /proc."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in children.read_text().split()]
+
+
+def _accepts(address: tuple[str, int]) -> bool:
+    try:
+        with socket.create_connection(address, timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def project_env(db_path: Path, media_root: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="testproject.settings",
+        DEMO_DB=str(db_path),
+        DEMO_MEDIA_ROOT=str(media_root),
+        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def prepare_database(env: dict[str, str]) -> None:
+    """Migrate a fresh SQLite database and create the demo users and tokens."""
+    for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command], cwd=PROJECT, env=env, check=True,
+            capture_output=True, timeout=120,
+        )
