@@ -45,8 +45,9 @@ class Server:
 
     def start(self, timeout: float = 30.0) -> Server:
         args = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT)]
-        if self.hook:
-            args += ["-c", "python:django_expect.gunicorn"]
+        # Always name a config: gunicorn would otherwise load the demo's ./gunicorn.conf.py.
+        config = "django_expect.gunicorn" if self.hook else "tests.support.stock_gunicorn"
+        args += ["-c", f"python:{config}"]
         args += [
             "--bind", "127.0.0.1:0",
             "--worker-class", self.worker,

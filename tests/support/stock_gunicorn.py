@@ -1,0 +1,1 @@
+"""An empty gunicorn config: stock gunicorn, without django-expect's hooks (for comparisons)."""
