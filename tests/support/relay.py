@@ -1,0 +1,232 @@
+"""A TCP relay between a client and a server that counts the bytes each side put on the wire.
+
+Used by the client tests ("a rejected upload costs 0 body bytes": counted here, not by the client)
+and by the benchmarks, which also use its WAN emulation: a one-way delay and a rate limit per
+direction (the kernel's netem is not available on these machines).
+
+Invariants: it listens on 127.0.0.1 only; every thread it starts is a daemon bounded by socket
+timeouts and stopped by ``close()``; buffering per direction is bounded (``max_queue`` chunks), so
+TCP back-pressure still reaches the sender when the rate limit holds data back.
+"""
+
+from __future__ import annotations
+
+import queue
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+
+__all__ = ["ConnectionStats", "Relay"]
+
+_CHUNK = 64 * 1024
+_HEAD_END = b"\r\n\r\n"
+
+
+@dataclass
+class ConnectionStats:
+    """Bytes of one client connection, as they crossed the relay."""
+
+    from_client: int = 0  # bytes the client put on the wire
+    to_client: int = 0  # bytes the server sent back
+    client_prefix: bytearray = field(default_factory=bytearray)  # first 64 KiB from the client
+    opened: float = field(default_factory=time.monotonic)
+    closed: float | None = None
+
+    @property
+    def head_bytes(self) -> int:
+        """Length of the first request head (through the blank line), or all bytes if unfinished."""
+        end = self.client_prefix.find(_HEAD_END)
+        return self.from_client if end < 0 else end + len(_HEAD_END)
+
+    @property
+    def body_bytes(self) -> int:
+        """Bytes the client sent after its first request head: the upload that crossed the wire."""
+        return self.from_client - self.head_bytes
+
+
+class Relay:
+    """``with Relay(("127.0.0.1", port)) as relay:`` then point the client at ``relay.address``."""
+
+    def __init__(
+        self,
+        target: tuple[str, int],
+        *,
+        delay: float = 0.0,
+        rate: float | None = None,
+        max_queue: int = 64,
+    ) -> None:
+        self.target = target
+        self.delay = delay  # one-way seconds, each direction (RTT = 2 * delay)
+        self.rate = rate  # bytes per second, each direction; None = unlimited
+        self.max_queue = max_queue
+        self.connections: list[ConnectionStats] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.2)
+        self._closing = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._accepter = threading.Thread(target=self._accept_loop, daemon=True)
+        self._accepter.start()
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._listener.getsockname()[:2]
+        return (host, port)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.address[1]}"
+
+    # -- totals --------------------------------------------------------------------------------
+
+    def body_bytes(self) -> int:
+        """Upload bytes over all connections (each connection's bytes after its first head)."""
+        with self._lock:
+            return sum(c.body_bytes for c in self.connections)
+
+    def from_client(self) -> int:
+        with self._lock:
+            return sum(c.from_client for c in self.connections)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.connections.clear()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Relay:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._closing.set()
+        self._listener.close()
+        with self._lock:
+            for sock in self._sockets:
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+        self._accepter.join(timeout=2)
+
+    def _accept_loop(self) -> None:
+        while not self._closing.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                server = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            for sock in (client, server):
+                sock.settimeout(None)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            stats = ConnectionStats()
+            with self._lock:
+                self.connections.append(stats)
+                self._sockets += [client, server]
+            up_done, down_done = threading.Event(), threading.Event()
+            self._pipe(client, server, stats, upstream=True, done=up_done)
+            self._pipe(server, client, stats, upstream=False, done=down_done)
+            threading.Thread(
+                target=self._reap, args=(client, server, stats, up_done, down_done), daemon=True
+            ).start()
+
+    def _reap(
+        self,
+        client: socket.socket,
+        server: socket.socket,
+        stats: ConnectionStats,
+        up_done: threading.Event,
+        down_done: threading.Event,
+    ) -> None:
+        while not (up_done.wait(0.2) and down_done.wait(0.2)):
+            if self._closing.is_set():
+                break
+        stats.closed = time.monotonic()
+        for sock in (client, server):
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    # -- one direction -------------------------------------------------------------------------
+
+    def _pipe(
+        self,
+        source: socket.socket,
+        sink: socket.socket,
+        stats: ConnectionStats,
+        *,
+        upstream: bool,
+        done: threading.Event,
+    ) -> None:
+        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue(maxsize=self.max_queue)
+        stopped = threading.Event()
+
+        def put(item: tuple[float, bytes]) -> bool:
+            while not stopped.is_set() and not self._closing.is_set():
+                try:
+                    chunks.put(item, timeout=0.2)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def read() -> None:
+            while True:
+                try:
+                    data = source.recv(_CHUNK)
+                except OSError:
+                    data = b""
+                if upstream:
+                    stats.from_client += len(data)
+                    if len(stats.client_prefix) < _CHUNK:
+                        stats.client_prefix += data[: _CHUNK - len(stats.client_prefix)]
+                if not put((time.monotonic() + self.delay, data)) or not data:
+                    return
+
+        def write() -> None:
+            free_at = 0.0
+            try:
+                while True:
+                    deliver_at, data = chunks.get()
+                    now = time.monotonic()
+                    if deliver_at > now:
+                        time.sleep(deliver_at - now)
+                    if not data:
+                        try:
+                            sink.shutdown(socket.SHUT_WR)
+                        except OSError:
+                            pass
+                        return
+                    if self.rate:
+                        free_at = max(free_at, time.monotonic()) + len(data) / self.rate
+                        pause = free_at - time.monotonic()
+                        if pause > 0:
+                            time.sleep(pause)
+                    try:
+                        sink.sendall(data)
+                    except OSError:
+                        # The peer is gone: stop reading from the source as well, so the
+                        # sender sees the failure (as it would without a relay).
+                        try:
+                            source.shutdown(socket.SHUT_RDWR)
+                        except OSError:
+                            pass
+                        return
+                    if not upstream:
+                        stats.to_client += len(data)
+            finally:
+                stopped.set()
+                done.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        threading.Thread(target=write, daemon=True).start()
