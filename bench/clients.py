@@ -66,7 +66,8 @@ def _s3(endpoint: str):  # type: ignore[no-untyped-def]
     return client, marks
 
 
-def botocore_put(endpoint: str, file: Path, key: str = "bench") -> tuple[int, float]:
+def botocore_put(endpoint: str, file: Path, bucket: str = "objects",
+                 key: str = "bench") -> tuple[int, float]:
     """S3 PutObject with a file body (botocore sends ``Expect: 100-continue``); one attempt."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -74,7 +75,7 @@ def botocore_put(endpoint: str, file: Path, key: str = "bench") -> tuple[int, fl
     marks.clear()
     with open(file, "rb") as body:
         try:
-            reply = client.put_object(Bucket="objects", Key=key, Body=body)
+            reply = client.put_object(Bucket=bucket, Key=key, Body=body)
             status = reply["ResponseMetadata"]["HTTPStatusCode"]
         except ClientError as error:
             status = error.response["ResponseMetadata"]["HTTPStatusCode"]

@@ -1,4 +1,4 @@
-"""`make bench` / `make bench-smoke`: every scenario of issue 4, stock vs django-expect (vs uvicorn).
+"""`make bench` / `make bench-smoke`: issue 4, stock vs django-expect (vs uvicorn).
 
     python -m bench.run            # full run (< 10 min): bench/results.{json,md,png}
     python -m bench.run --smoke    # each scenario once at small sizes: bench/.work/smoke/
@@ -41,8 +41,9 @@ FULL = {
     "uvicorn_wan_max": 1000 * MB,  # largest body sent to uvicorn over the slow WAN
     "form_size": 300 * MB,
     "accept_size": GiB,
-    "small_requests": 2000,
-    "latency": {"1": (1, 300), "50": (50, 10)},
+    "accept_pairs": 5,
+    "small_requests": 3000,
+    "latency": {"1": (1, 500), "50": (50, 10)},
 }
 SMOKE = {
     "reject_sizes": [6 * MB],
@@ -51,6 +52,7 @@ SMOKE = {
     "uvicorn_wan_max": 6 * MB,
     "form_size": 6 * MB,
     "accept_size": 8 * MiB,
+    "accept_pairs": 1,
     "small_requests": 50,
     "latency": {"1": (1, 10), "50": (5, 2)},
 }
@@ -69,11 +71,18 @@ def expect_status(what: str, status: int, wanted: int) -> None:
         raise HarnessError(f"{what}: status {status}, expected {wanted}")
 
 
-def wait_idle(relay: Relay, timeout: float = 10.0) -> None:
-    """Until every connection through the relay is closed (its byte counts are final)."""
+def wait_idle(relay: Relay, timeout: float = 10.0, quiet: float = 0.3) -> None:
+    """Until the relay's byte counts are final: every connection closed, or no client byte for
+    ``quiet`` seconds (a client may keep an idle keep-alive connection in its pool)."""
     deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
     while time.monotonic() < deadline:
         if all(c.closed is not None for c in list(relay.connections)):
+            return
+        now_bytes = relay.from_client()
+        if now_bytes != last:
+            last, since = now_bytes, time.monotonic()
+        elif time.monotonic() - since >= quiet:
             return
         time.sleep(0.02)
 
@@ -96,6 +105,17 @@ def _through(relay: Relay, send) -> dict:  # type: ignore[no-untyped-def]
             "connections": len(relay.connections)}
 
 
+#: The rejected-PUT columns: (label, server, URL prefix). "stock" checks Content-Length before
+#: reading; "stock-read" streams the body and gives up past the limit.
+PUT_TARGETS = {
+    "stock": ("stock", "objects"),
+    "stock-read": ("stock", "objects-read"),
+    "expect": ("expect", "objects"),
+    "uvicorn": ("uvicorn", "objects"),
+}
+PAIRED = ("stock", "stock-read", "expect")
+
+
 def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
     rows = []
     for net, shape in NETS.items():
@@ -104,21 +124,25 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
             for size in cfg["reject_sizes"]:
                 file = sparse_file(work, size)
                 senders = {
-                    "curl": lambda relay, f=file: clients.curl_put(f"{relay.url}/objects/k", f),
-                    "botocore": lambda relay, f=file: clients.botocore_put(relay.url, f),
+                    "curl": lambda relay, prefix, f=file: clients.curl_put(
+                        f"{relay.url}/{prefix}/k", f),
+                    "botocore": lambda relay, prefix, f=file: clients.botocore_put(
+                        relay.url, f, bucket=prefix),
                 }
                 for client, send in senders.items():
-                    runs = [("stock", "expect")[i % 2] for i in range(2 * cfg["pairs"])]
+                    runs = list(PAIRED) * cfg["pairs"]
                     if net == "loopback" or size <= cfg["uvicorn_wan_max"]:
                         runs += ["uvicorn"] * cfg["uvicorn_reps"]
-                    for i, server in enumerate(runs):
-                        row = _through(relays[server], lambda s=send, r=relays[server]: s(r))
+                    for i, target in enumerate(runs):
+                        server, prefix = PUT_TARGETS[target]
+                        relay = relays[server]
+                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p))
                         row.update(scenario="put", net=net, size=size, client=client,
-                                   server=server, pair=i // 2)
-                        log(f"reject {net} {client} {size / MB:g} MB {server}: {row['status']} "
+                                   server=target, pair=i // len(PAIRED))
+                        log(f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
                             f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
-                        if server != "stock":
-                            expect_status(f"{server} {client} PUT {size}", row["status"], 413)
+                        if target in ("expect", "uvicorn"):
+                            expect_status(f"{target} {client} PUT {size}", row["status"], 413)
                         rows.append(row)
                 file.unlink()
         finally:
@@ -153,27 +177,28 @@ def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
 # -- scenarios 3 and 5: accepted 1 GiB upload, CPU and peak RSS ------------------------------------
 
 def accepted(cfg: dict, work: Path) -> dict:
+    """Fresh servers for every pair, so each run's peak RSS (VmHWM) is its own."""
     size = cfg["accept_size"]
-    with ExitStack() as stack:
-        servers = {}
-        for mode in ("stock", "expect"):
-            server = gunicorn(mode, work, f"accept-{mode}")
-            stack.callback(server.stop)
-            clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-            servers[mode] = server
-        rss_before = {m: peak_rss(s.worker_pids()[0]) for m, s in servers.items()}
-        runs = []
-        for i in range(2 * cfg["pairs"]):
-            mode = ("stock", "expect")[i % 2]
-            server = servers[mode]
-            before = cpu_seconds(server.worker_pids())
-            status, seconds = clients.streaming_put(server.address, "/accept/big", size)
-            cpu = cpu_seconds(server.worker_pids()) - before
+    runs = []
+    for pair in range(cfg["accept_pairs"]):
+        for mode in ("stock", "expect") if pair % 2 == 0 else ("expect", "stock"):
+            server = gunicorn(mode, work, f"accept-{mode}-{pair}")
+            try:
+                clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+                pid = server.worker_pids()[0]
+                rss_before = peak_rss(pid)
+                before = cpu_seconds([pid])
+                status, seconds = clients.streaming_put(server.address, "/accept/big", size)
+                cpu = cpu_seconds([pid]) - before
+                rss = peak_rss(pid)
+            finally:
+                server.stop()
             expect_status(f"{mode} accepted upload", status, 200)
-            log(f"accept {mode}: {seconds:.2f} s wall, {cpu:.2f} s worker CPU")
-            runs.append({"server": mode, "pair": i // 2, "seconds": seconds, "cpu": cpu})
-        rss_after = {m: peak_rss(s.worker_pids()[0]) for m, s in servers.items()}
-    return {"size": size, "runs": runs, "rss_before": rss_before, "rss_peak": rss_after}
+            log(f"accept {mode}: {seconds:.2f} s wall, {cpu:.2f} s worker CPU, "
+                f"peak RSS {rss / MB:.1f} MB")
+            runs.append({"server": mode, "pair": pair, "seconds": seconds, "cpu": cpu,
+                         "rss_before": rss_before, "rss_peak": rss})
+    return {"size": size, "runs": runs}
 
 
 # -- scenario 4: small requests --------------------------------------------------------------------

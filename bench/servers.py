@@ -41,7 +41,10 @@ def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
         hook=(mode == "expect"),
         log_path=work / f"{name}.log",
         env=bench_env(mode, work),
-        extra_args=["--log-level", "info", "--no-control-socket", "--threads", str(threads), "--timeout", "120"],
+        extra_args=[
+            "--log-level", "info", "--no-control-socket",
+            "--threads", str(threads), "--timeout", "120",
+        ],
     ).start()
 
 

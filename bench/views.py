@@ -20,6 +20,16 @@ def put_object(request, key):
     return _drain(request)
 
 
+def put_object_reading(request, key):
+    """S3-style PUT, the other everyday way: stream the body, give up once it passes the limit."""
+    size = 0
+    while chunk := request.read(CHUNK):
+        size += len(chunk)
+        if size > PUT_LIMIT:
+            return JsonResponse({"error": "too large", "limit": PUT_LIMIT}, status=413)
+    return JsonResponse({"size": size})
+
+
 def accept_stream(request, key):
     """Accepted streaming upload: read everything in 1 MiB chunks, keep nothing."""
     return _drain(request)
