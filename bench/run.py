@@ -41,7 +41,7 @@ FULL = {
     "uvicorn_wan_max": 1000 * MB,  # largest body sent to uvicorn over the slow WAN
     "form_size": 300 * MB,
     "accept_size": GiB,
-    "accept_pairs": 5,
+    "accept_pairs": 7,
     "small_requests": 3000,
     "latency": {"1": (1, 500), "50": (50, 10)},
 }
