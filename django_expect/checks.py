@@ -51,8 +51,11 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
     default = getattr(settings, "EXPECT_DEFAULT_POLICY", {})
     if not isinstance(default, dict):
-        messages.append(Error(f"EXPECT_DEFAULT_POLICY must be a dict, not {default!r}.",
-                              id="django_expect.E001"))
+        messages.append(
+            Error(
+                f"EXPECT_DEFAULT_POLICY must be a dict, not {default!r}.", id="django_expect.E001"
+            )
+        )
     else:
         try:
             UploadPolicy.build(**default)
@@ -61,24 +64,37 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
     chunked = getattr(settings, "EXPECT_CHUNKED", "stream")
     if chunked not in CHUNKED_MODES:
-        messages.append(Error(f"EXPECT_CHUNKED must be one of {CHUNKED_MODES}, not {chunked!r}.",
-                              id="django_expect.E002"))
+        messages.append(
+            Error(
+                f"EXPECT_CHUNKED must be one of {CHUNKED_MODES}, not {chunked!r}.",
+                id="django_expect.E002",
+            )
+        )
 
     handler = getattr(settings, "EXPECT_REJECTION_HANDLER", None)
     if handler is not None:
         try:
             target = import_string(handler)
         except ImportError as error:
-            messages.append(Error(f"EXPECT_REJECTION_HANDLER {handler!r} cannot be imported: "
-                                  f"{error}", id="django_expect.E003"))
+            messages.append(
+                Error(
+                    f"EXPECT_REJECTION_HANDLER {handler!r} cannot be imported: {error}",
+                    id="django_expect.E003",
+                )
+            )
         else:
             if not callable(target):
-                messages.append(Error(f"EXPECT_REJECTION_HANDLER {handler!r} is not callable.",
-                                      id="django_expect.E003"))
+                messages.append(
+                    Error(
+                        f"EXPECT_REJECTION_HANDLER {handler!r} is not callable.",
+                        id="django_expect.E003",
+                    )
+                )
 
     for name in ("EXPECT_REJECTION_TEMPLATE", "EXPECT_WWW_AUTHENTICATE"):
         value = getattr(settings, name, "")
         if not isinstance(value, str):
-            messages.append(Error(f"{name} must be a string, not {value!r}.",
-                                  id="django_expect.E004"))
+            messages.append(
+                Error(f"{name} must be a string, not {value!r}.", id="django_expect.E004")
+            )
     return messages

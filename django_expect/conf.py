@@ -23,7 +23,7 @@ class Settings:
 
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
-        """Dotted path to ``handler(request, rejection) -> HttpResponse``. Default: None (built in)."""
+        """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
         return getattr(django_settings, "EXPECT_REJECTION_HANDLER", None)
 
     @property

@@ -129,7 +129,7 @@ class ExpectContinueInput:
         return data
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         total = 0
         while True:
             line = self.readline()

@@ -107,11 +107,16 @@ class ExpectMiddleware:
         if policy.check is not None:
             response = policy.check(request)
             if response is not None:
+                if not isinstance(response, HttpResponseBase):
+                    raise TypeError(
+                        f"the upload_policy check of {view_func!r} returned {response!r}; "
+                        "it must return None or an HttpResponse"
+                    )
                 state.rejected = True
                 if body is not None:
                     body.withhold()
                 response["Connection"] = "close"
-                return response  # type: ignore[no-any-return]
+                return response
 
         if decision.chunked:
             self._read_undeclared_length(request, state, policy.max_size)
@@ -138,8 +143,10 @@ class ExpectMiddleware:
         def overflow() -> None:
             state.overflow_limit = limit
 
-        source = request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream  # type: ignore[attr-defined]
-        request._stream = CappedStream(source, limit, overflow)  # type: ignore[attr-defined]
+        source = (
+            request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
+        )
+        request._stream = CappedStream(source, limit, overflow)  # type: ignore[assignment]
 
     # -- after the view --------------------------------------------------------------------
 
@@ -176,4 +183,3 @@ class ExpectMiddleware:
                 "the body is read, but the server may already have invited the body."
             )
         return None
-

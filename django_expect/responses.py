@@ -48,6 +48,7 @@ def _default_response(request: HttpRequest, decision: Decision) -> HttpResponse:
     document = error_document(decision)
     if _wants_html(request):
         context = dict(document["error"])
+        body: str
         try:
             body = render_to_string(conf.EXPECT_REJECTION_TEMPLATE, context, request=request)
         except TemplateDoesNotExist:
