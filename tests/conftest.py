@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import PROJECT, WORKERS, Server, prepare_database, project_env
-
-sys.path.insert(0, str(PROJECT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+from tests.support.server import WORKERS, Server, prepare_database, project_env
 
 
 @pytest.fixture(scope="session")
