@@ -7,11 +7,15 @@ Each test speaks raw HTTP/1.1 over a socket so it sees exactly what gunicorn sen
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.raw import Exchange, chunked
 from tests.support.server import Server
+
+if TYPE_CHECKING:
+    from tests.conftest import ServerPool
 
 pytestmark = pytest.mark.e2e
 
@@ -215,3 +219,31 @@ def test_declared_length_over_the_limit_without_expect_is_refused_unread(server:
         assert interim == []
         assert final.status == 413
         assert conn.closed_by_server()
+
+
+# -- 7. without the hook: still enforced, one warning; stock gunicorn shows the problem -----------
+
+
+def test_without_the_hook_the_policy_still_holds_and_one_warning_is_logged(
+    server_pool: ServerPool,
+) -> None:
+    stock = server_pool.get("gthread", hook=False)
+    for _ in range(2):
+        with Exchange(stock.address) as conn:
+            conn.request_head("POST", "/lab/small", upload_head("", 5000, expect=False))
+            _, final = conn.read_final()  # the body was never sent: decided from the head
+            assert final.status == 413
+    assert stock.log().count("100-continue coordination is inactive") == 1
+
+
+@pytest.mark.parametrize("worker", ["sync", "gthread", "gevent"])
+def test_stock_gunicorn_invites_the_body_before_django_runs(
+    server_pool: ServerPool, worker: str
+) -> None:
+    """Why the hook exists: without it, the 100 precedes even a rejection."""
+    stock = server_pool.get(worker, hook=False)
+    with Exchange(stock.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head("", 5000))
+        interim, final = conn.read_final()
+        assert [r.status for r in interim] == [100]
+        assert final.status == 413
