@@ -30,6 +30,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django_expect.conf import conf
 from django_expect.continuation import ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.identity import LazyIdentity
 from django_expect.policies import default_policy, policy_of
 from django_expect.responses import rejection_response
 from django_expect.streams import CappedStream
@@ -94,7 +95,7 @@ class ExpectMiddleware:
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,
-            getattr(request, "user", None),
+            LazyIdentity(request, view_func),
             allow_chunked=conf.EXPECT_CHUNKED != "refuse",
         )
         state = _RequestState(body=body, decision=decision)

@@ -247,3 +247,24 @@ def test_stock_gunicorn_invites_the_body_before_django_runs(
         interim, final = conn.read_final()
         assert [r.status for r in interim] == [100]
         assert final.status == 413
+
+
+# -- Django REST framework views: their own header authenticators count --------------------------
+
+
+def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> None:
+    pytest.importorskip("rest_framework")
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY)))
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 401
+        assert conn.closed_by_server()
+    basic = "Basic " + __import__("base64").b64encode(b"demo:demo").decode()
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY), Authorization=basic))
+        assert conn.read_response().status == 100
+        conn.send_body(BODY)
+        final = conn.read_final()[1]
+        assert final.status == 200, final.body
+        assert final.json() == {"size": len(BODY), "sha256": SHA, "user": "demo"}

@@ -197,3 +197,22 @@ class LabMethodDecoratedView(View):
     def post(self, request):
         return _report(request)
 
+
+
+try:  # Django REST framework is optional: the DRF lab view exists when it is installed.
+    from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+except ImportError:  # pragma: no cover
+    LabDrfView = None
+else:
+
+    @upload_policy(max_size=1000, login_required=True)
+    class LabDrfView(APIView):
+        authentication_classes = [SessionAuthentication, BasicAuthentication]
+        permission_classes = [IsAuthenticated]
+
+        def post(self, request):
+            size, sha256, _ = _digest_body(request)
+            return Response({"size": size, "sha256": sha256, "user": request.user.username})

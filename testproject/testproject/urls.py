@@ -22,3 +22,5 @@ urlpatterns = [
     path("lab/class", views.LabClassView.as_view(), name="lab-class"),
     path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
 ]
+if views.LabDrfView is not None:
+    urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))
