@@ -210,8 +210,8 @@ else:
 
     @upload_policy(max_size=1000, login_required=True)
     class LabDrfView(APIView):
-        authentication_classes = [SessionAuthentication, BasicAuthentication]
-        permission_classes = [IsAuthenticated]
+        authentication_classes = (SessionAuthentication, BasicAuthentication)
+        permission_classes = (IsAuthenticated,)
 
         def post(self, request):
             size, sha256, _ = _digest_body(request)
