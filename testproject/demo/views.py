@@ -97,8 +97,8 @@ def document_form(request):
 @csrf_exempt
 @upload_policy(max_size="50MB", login_required=True)
 def api_upload(request):
-    if request.method != "POST":
-        return JsonResponse({"detail": "POST a body here"}, status=405)
+    if request.method not in ("POST", "PUT"):
+        return JsonResponse({"detail": "POST or PUT a body here"}, status=405)
     size, sha256, _ = _digest_body(request)
     return JsonResponse({"user": request.user.get_username(), "size": size, "sha256": sha256})
 
