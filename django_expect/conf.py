@@ -43,5 +43,27 @@ class Settings:
         """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
         return str(getattr(django_settings, "EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
 
+    # -- operations (overrides, statistics): see docs/operations.md ------------------------
+
+    @property
+    def EXPECT_OVERRIDES_REFRESH(self) -> float:
+        """Seconds between a process's checks for changed overrides. Default: 5."""
+        return float(getattr(django_settings, "EXPECT_OVERRIDES_REFRESH", 5.0))
+
+    @property
+    def EXPECT_OVERRIDES_CACHE(self) -> str:
+        """The cache alias (in CACHES) holding the overrides' version. Default: 'default'."""
+        return str(getattr(django_settings, "EXPECT_OVERRIDES_CACHE", "default"))
+
+    @property
+    def EXPECT_STATS(self) -> bool:
+        """Count rejections per route, reason and day in the database. Default: True."""
+        return bool(getattr(django_settings, "EXPECT_STATS", True))
+
+    @property
+    def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
+        """Seconds between a process's writes of its rejection counts. Default: 10."""
+        return float(getattr(django_settings, "EXPECT_STATS_FLUSH_INTERVAL", 10.0))
+
 
 conf = Settings()

@@ -66,6 +66,8 @@ class ExpectContinueInput:
         self.sealed = False  # the final response has started
         self.closing = False  # the connection will close after the response
         self.bytes_read = 0
+        #: Called after the 100 went out (the Django adapter hooks ``continue_sent`` here).
+        self.continue_listeners: list[Callable[[], None]] = []
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -75,6 +77,8 @@ class ExpectContinueInput:
             return False
         self.state = ContinueState.SENT
         self._send_continue()
+        for listener in self.continue_listeners:
+            listener()
         return True
 
     def withhold(self) -> None:

@@ -27,12 +27,16 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
 from django_expect.identity import LazyIdentity
+from django_expect.overrides import effective_policy
 from django_expect.policies import default_policy, policy_of
 from django_expect.responses import rejection_response
+from django_expect.signals import continue_sent
+from django_expect.stats import record_rejection, route_name
 from django_expect.streams import CappedStream
 
 __all__ = ["ExpectMiddleware"]
@@ -60,6 +64,8 @@ class ExpectMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        if (missing := app_missing_message()) is not None:
+            logger.error(missing)
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -91,7 +97,7 @@ class ExpectMiddleware:
         ):
             return None  # no body: nothing to decide (the common GET)
 
-        policy = policy_of(view_func) or default_policy()
+        policy = effective_policy(request, policy_of(view_func) or default_policy())
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,
@@ -117,10 +123,24 @@ class ExpectMiddleware:
                 if body is not None:
                     body.withhold()
                 response["Connection"] = "close"
+                rejected = Decision(
+                    proceed=False,
+                    send_continue=ContinueTiming.WITHHOLD,
+                    reason=Reason.REJECTED_BY_CHECK,
+                    has_body=True,
+                    declared_length=decision.declared_length,
+                )
+                record_rejection(type(self), request, rejected, response.status_code)
                 return response
 
         if decision.chunked:
             self._read_undeclared_length(request, state, policy.max_size)
+        if body is not None and body.awaiting_continue and continue_sent.has_listeners():
+
+            def announce() -> None:
+                continue_sent.send(sender=type(self), request=request, route=route_name(request))
+
+            body.continue_listeners.append(announce)
         if decision.send_continue is ContinueTiming.NOW and body is not None:
             body.send_continue()
         return None
@@ -131,6 +151,7 @@ class ExpectMiddleware:
         state.rejected = True
         if state.body is not None:
             state.body.withhold()
+        record_rejection(type(self), request, decision)
         response = rejection_response(request, decision)
         if decision.close_connection:
             response["Connection"] = "close"

@@ -10,6 +10,14 @@ import pytest
 from tests.support.server import WORKERS, Server, prepare_database, project_env
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_stats_writes() -> None:
+    """Rejection counts are flushed by hand in tests (no thread writing into the test DB)."""
+    from django_expect.stats import buffer
+
+    buffer.autoflush = False
+
+
 @pytest.fixture(scope="session")
 def project_env_vars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("project")
