@@ -10,11 +10,11 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 
+from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
 from django_expect.models import PolicyOverride, RejectionCount
 from django_expect.overrides import load_overrides
 from django_expect.routes import describe_routes, iter_routes, unknown_override_routes
-from django_expect.stats import buffer
 
 
 class SizeField(forms.CharField):
@@ -105,5 +105,5 @@ class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        buffer.flush()  # this process's pending counts, so the page is current
+        stats.buffer.flush()  # this process's pending counts, so the page is current
         return super().changelist_view(request, extra_context)
