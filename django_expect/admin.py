@@ -81,8 +81,10 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     ) -> HttpResponse:
         overrides = load_overrides()
         entries = describe_routes(overrides)
+        prefix = f"{self.admin_site.name}:"
         context = {
-            "expect_routes": entries,
+            "expect_routes": [e for e in entries if not e.route.name.startswith(prefix)],
+            "expect_admin_routes": [e for e in entries if e.route.name.startswith(prefix)],
             "expect_unknown": unknown_override_routes(overrides, entries),
             **(extra_context or {}),
         }

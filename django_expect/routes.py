@@ -99,7 +99,7 @@ class RoutePolicy:
     @property
     def size_display(self) -> str:
         size = self.policy.max_size
-        return "unlimited" if size is None else f"{format_size(size)} ({size} bytes)"
+        return "no limit" if size is None else format_size(size)
 
     @property
     def source_summary(self) -> str:

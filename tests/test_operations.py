@@ -437,7 +437,8 @@ def test_admin_edits_overrides_in_human_units(
     listing = admin_client.get("/admin/django_expect/policyoverride/")
     html = listing.content.decode()
     assert 'id="expect-routes"' in html
-    assert "2 kB (2000 bytes)" in html
+    assert 'title="2000 bytes">2 kB</td>' in html
+    assert "routes of the admin site</summary>" in html
     assert "<strong>override; login_required: decorator, permissions: decorator</strong>" in html
 
 
