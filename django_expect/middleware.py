@@ -50,6 +50,15 @@ class _RequestState:
     decision: Decision | None = None
     rejected: bool = False
     overflow_limit: int | None = None
+    undeclared_length_stream: CappedStream | None = None
+
+    def body_left_unread(self) -> bool:
+        """Whether the view answered without reading the whole body it accepted."""
+        if self.body is None or self.decision is None or not self.decision.has_body:
+            return False
+        if self.undeclared_length_stream is not None:
+            return not self.undeclared_length_stream.at_eof
+        return self.body.bytes_read < (self.decision.declared_length or 0)
 
 
 class ExpectMiddleware:
@@ -169,6 +178,9 @@ class ExpectMiddleware:
                 ),
             )
         if body is not None:
+            if state is not None and state.body_left_unread():
+                # What is left would have to be drained, or be read as the next request: close.
+                body.close_connection()
             body.seal()
         return response
 
