@@ -197,3 +197,21 @@ class LabMethodDecoratedView(View):
     def post(self, request):
         return _report(request)
 
+
+
+# -- lab: faults (stalled, short and broken bodies) --------------------------------------------
+
+
+@csrf_exempt
+@upload_policy(max_size="10MB", body_timeout=1)
+def lab_timeout(request):  # a body that stops arriving for 1 s gets 408
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(max_size="10MB", body_timeout=1)
+def lab_swallow(request):  # a careless view that swallows read errors: the middleware still answers
+    try:
+        return _report(request)
+    except OSError:
+        return JsonResponse({"size": -1, "sha256": "swallowed"})

@@ -22,4 +22,6 @@ urlpatterns = [
     path("lab/async", views.lab_async, name="lab-async"),
     path("lab/class", views.LabClassView.as_view(), name="lab-class"),
     path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
+    path("lab/timeout", views.lab_timeout, name="lab-timeout"),
+    path("lab/swallow", views.lab_swallow, name="lab-swallow"),
 ]
