@@ -67,6 +67,8 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # django-expect: views without a decorator get this policy.
 EXPECT_DEFAULT_POLICY = {"max_size": "100MiB"}
+# Seconds a body may stop arriving before 408 (views without their own body_timeout).
+EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
 
 LOGGING = {
     "version": 1,
