@@ -10,9 +10,10 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
-__all__ = ["CHUNKED_MODES", "conf"]
+__all__ = ["CHUNKED_MODES", "DEFAULT_BODY_TIMEOUT", "conf"]
 
 CHUNKED_MODES = ("stream", "refuse")
+DEFAULT_BODY_TIMEOUT = 20.0
 
 
 class Settings:
@@ -42,6 +43,16 @@ class Settings:
     def EXPECT_WWW_AUTHENTICATE(self) -> str:
         """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
         return str(getattr(django_settings, "EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
+
+    @property
+    def EXPECT_BODY_TIMEOUT(self) -> float | None:
+        """Seconds a body may stop arriving before 408, for views without ``body_timeout``.
+
+        Default: 20.0. None turns the limit off (a stalled client then holds a worker until
+        gunicorn's own ``--timeout``).
+        """
+        value = getattr(django_settings, "EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
+        return None if value is None else float(value)
 
     # -- operations (overrides, statistics): see docs/operations.md ------------------------
 

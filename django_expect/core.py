@@ -37,6 +37,7 @@ __all__ = [
     "format_size",
     "media_type_allowed",
     "parse_size",
+    "validate_timeout",
 ]
 
 
@@ -72,6 +73,9 @@ class Reason(enum.Enum):
     CONTENT_TOO_LARGE = "content_too_large"  # 413
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     REJECTED_BY_CHECK = "rejected_by_check"  # the view's own check answered
+    # Not decided from the head: the body itself failed while the view was reading it.
+    BODY_TIMEOUT = "body_timeout"  # 408: the body stopped arriving for longer than body_timeout
+    INCOMPLETE_BODY = "incomplete_body"  # 400: the client closed before the declared length
 
     @property
     def status(self) -> int:
@@ -87,6 +91,8 @@ _REASON_STATUS = {
     Reason.CONTENT_TOO_LARGE: 413,
     Reason.UNSUPPORTED_MEDIA_TYPE: 415,
     Reason.REJECTED_BY_CHECK: 400,
+    Reason.BODY_TIMEOUT: 408,
+    Reason.INCOMPLETE_BODY: 400,
 }
 
 
@@ -210,6 +216,17 @@ def _validate_expect(value: object) -> ExpectMode:
         raise PolicyError(f"expect must be one of {choices}, not {value!r}") from None
 
 
+def validate_timeout(value: object, name: str = "body_timeout") -> float | None:
+    """Seconds as a positive float, or None (no limit of its own)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise PolicyError(f"{name} must be a positive number of seconds or None, not {value!r}")
+    if value == float("inf"):
+        raise PolicyError(f"{name} must be finite; use None for the default")
+    return float(value)
+
+
 def _validate_permissions(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -240,6 +257,9 @@ class UploadPolicy:
     permissions: tuple[str, ...] = ()
     check: Callable[..., object] | None = field(default=None, compare=False)
     expect: ExpectMode = ExpectMode.ON_READ
+    #: Seconds the body may stop arriving (and the client may take to start it after the 100)
+    #: before the request is answered 408; None means the server-wide default applies.
+    body_timeout: float | None = None
 
     @classmethod
     def build(
@@ -250,6 +270,7 @@ class UploadPolicy:
         permission: str | Iterable[str] | None = None,
         check: Callable[..., object] | None = None,
         expect: str | ExpectMode = "on-read",
+        body_timeout: float | None = None,
     ) -> UploadPolicy:
         """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError."""
         size = None if max_size is None else parse_size(max_size)
@@ -274,6 +295,7 @@ class UploadPolicy:
             permissions=_validate_permissions(permission),
             check=check,
             expect=_validate_expect(expect),
+            body_timeout=validate_timeout(body_timeout),
         )
 
 

@@ -24,9 +24,11 @@ else here is private.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
+from collections.abc import Iterator
 from typing import Any, cast
 
 from django_expect.continuation import ExpectContinueInput
@@ -65,8 +67,27 @@ def install(req: Any) -> ExpectContinueInput | None:
     def close_connection() -> None:
         req.must_close = True
 
+    @contextlib.contextmanager
+    def receive_timeout(seconds: float | None) -> Iterator[None]:
+        """Bound each receive from the client (and the 100's send) while the app reads."""
+        if seconds is None or sock is None:
+            yield
+            return
+        prior = sock.gettimeout()
+        sock.settimeout(seconds)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(prior)
+
     wrapped = ExpectContinueInput(
-        body, awaiting=awaiting, send_continue=send_continue, close_connection=close_connection
+        body,
+        awaiting=awaiting,
+        send_continue=send_continue,
+        close_connection=close_connection,
+        length=_declared_length(req),
+        receive_timeout=receive_timeout,
     )
     req.body = wrapped
     return wrapped
@@ -103,6 +124,17 @@ def _socket_of(req: Any) -> socket.socket | None:
     sock = getattr(getattr(req, "unreader", None), "sock", None)
     # Duck-typed: the gevent worker's sockets are gevent's own class.
     return cast(socket.socket, sock) if hasattr(sock, "sendall") else None
+
+
+def _declared_length(req: Any) -> int | None:
+    """The Content-Length gunicorn framed the body with (None for chunked bodies)."""
+    if any(name == "TRANSFER-ENCODING" for name, _ in req.headers):
+        return None
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            text = value.strip()
+            return int(text) if text.isdigit() else None
+    return 0
 
 
 def _declares_empty_body(req: Any) -> bool:

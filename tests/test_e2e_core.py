@@ -268,3 +268,14 @@ def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> N
         final = conn.read_final()[1]
         assert final.status == 200, final.body
         assert final.json() == {"size": len(BODY), "sha256": SHA, "user": "demo"}
+
+
+def test_a_body_left_unread_without_expect_closes_the_connection(server: Server) -> None:
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/noread", upload_head("", len(BODY), expect=False))
+        conn.send_body(BODY)
+        _, final = conn.read_final()
+        assert final.status == 200
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.buffer == b""

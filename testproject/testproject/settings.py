@@ -89,6 +89,8 @@ EXPECT_DEFAULT_POLICY = {"max_size": "100MiB"}
 # Operations: how fast overrides spread and counts are written (the tests shorten both).
 EXPECT_OVERRIDES_REFRESH = float(os.environ.get("DEMO_EXPECT_REFRESH", "5"))
 EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
+# Seconds a body may stop arriving before 408 (views without their own body_timeout).
+EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
 
 LOGGING = {
     "version": 1,
