@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import clients, report
-from bench.servers import Uvicorn, cpu_seconds, gunicorn, peak_rss
+from bench.servers import Uvicorn, cpu_seconds, gunicorn, peak_rss, prepare
 from tests.support.relay import Relay
 
 HERE = Path(__file__).resolve().parent
@@ -292,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
                      "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    prepare(work)
     try:
         with ExitStack() as stack:
             servers = {}

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.server import PROJECT, ROOT, Server
+from tests.support.server import PROJECT, ROOT, Server, prepare_database
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -28,10 +28,16 @@ def bench_env(mode: str, work: Path) -> dict[str, str]:
         DEMO_MEDIA_ROOT=str(work / "media"),
         PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
         PYTHONUNBUFFERED="1",
+        DEMO_CACHE_DIR=str(work / "cache"),  # the overrides' version token
         TMPDIR=str(work / "tmp"),  # Django's upload temp files, uvicorn's spooled bodies
     )
     (work / "tmp").mkdir(parents=True, exist_ok=True)
     return env
+
+
+def prepare(work: Path) -> None:
+    """Migrate the bench's own SQLite database (django-expect's overrides and statistics)."""
+    prepare_database(bench_env("expect", work))
 
 
 def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
