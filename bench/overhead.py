@@ -33,6 +33,7 @@ from django_expect.continuation import ExpectContinueInput  # noqa: E402
 from django_expect.middleware import ExpectMiddleware  # noqa: E402
 
 BODY = b"x" * 1024
+ROUNDS = 9  # best of: the machine is shared, the minimum is the least disturbed round
 
 
 class _Sock:
@@ -79,7 +80,7 @@ def _request(method: str, body: bytes) -> WSGIRequest:
 
 def _best(run, setup, iterations: int) -> float:  # type: ignore[no-untyped-def]
     best = float("inf")
-    for _ in range(5):
+    for _ in range(ROUNDS):
         items = [setup() for _ in range(iterations)]
         started = time.perf_counter()
         for item in items:

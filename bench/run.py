@@ -25,7 +25,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import clients, report
-from bench.servers import Uvicorn, cpu_seconds, gunicorn, peak_rss, prepare
+from bench.servers import Uvicorn, bench_env, cpu_seconds, gunicorn, peak_rss, prepare
 from tests.support.relay import Relay
 
 HERE = Path(__file__).resolve().parent
@@ -43,6 +43,8 @@ FULL = {
     "accept_size": GiB,
     "accept_pairs": 7,
     "small_requests": 3000,
+    "small_pairs": 5,
+    "overhead_iterations": 20000,
     "latency": {"1": (1, 500), "50": (50, 10)},
 }
 SMOKE = {
@@ -54,6 +56,8 @@ SMOKE = {
     "accept_size": 8 * MiB,
     "accept_pairs": 1,
     "small_requests": 50,
+    "small_pairs": 1,
+    "overhead_iterations": 200,
     "latency": {"1": (1, 10), "50": (5, 2)},
 }
 
@@ -210,7 +214,7 @@ def small_requests(servers: dict, cfg: dict) -> list[dict]:
     for method, body in kinds.items():
         for server in ("stock", "expect"):  # warm up both
             clients.keepalive_requests(servers[server].address, method, "/small", 50, body)
-        for i in range(2 * cfg["pairs"]):
+        for i in range(2 * cfg["small_pairs"]):
             mode = ("stock", "expect")[i % 2]
             server = servers[mode]
             before = cpu_seconds(server.worker_pids())
@@ -223,11 +227,12 @@ def small_requests(servers: dict, cfg: dict) -> list[dict]:
     return rows
 
 
-def hook_overhead(count: int) -> dict:
+def hook_overhead(count: int, work: Path) -> dict:
     """The middleware + hook per request, in-process (no sockets): µs per GET and per small POST."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.overhead", str(count)],
         capture_output=True, text=True, timeout=300, cwd=HERE.parent, check=True,
+        env=bench_env("expect", work),
     )
     return json.loads(out.stdout)
 
@@ -308,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
             results["small"] = small_requests(servers, cfg)
             results["latency"] = latency(servers, cfg)
         results["accepted"] = accepted(cfg, work)
-        results["overhead"] = hook_overhead(cfg["small_requests"] * 5)
+        results["overhead"] = hook_overhead(cfg["overhead_iterations"], work)
     except HarnessError as error:
         log(f"HARNESS BROKEN: {error}")
         return 1
