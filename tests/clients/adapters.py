@@ -112,11 +112,12 @@ class CurlCLI(Client):
 class PyCurl(Client):
     name = "pycurl"
 
-    def __init__(self, cainfo: str | None = None) -> None:
+    def __init__(self, cainfo: str | None = None, http2: bool = False) -> None:
         pycurl = tools.python_module("pycurl", "pip install pycurl")
         self.pycurl: Any = pycurl
         self.handle = pycurl.Curl()  # type: ignore[attr-defined]
         self.cainfo = cainfo
+        self.http_version = pycurl.CURL_HTTP_VERSION_2TLS if http2 else pycurl.CURL_HTTP_VERSION_1_1  # type: ignore[attr-defined]
 
     def request(self, method: str, url: str, body: Path | None = None,
                 headers: dict[str, str] | None = None) -> Result:
@@ -127,6 +128,7 @@ class PyCurl(Client):
         c.setopt(pycurl.HEADERFUNCTION, head.extend)
         c.setopt(pycurl.WRITEFUNCTION, out.extend)
         c.setopt(pycurl.TIMEOUT, int(TIMEOUT))
+        c.setopt(pycurl.HTTP_VERSION, self.http_version)
         if self.cainfo:
             c.setopt(pycurl.CAINFO, self.cainfo)
         c.setopt(pycurl.HTTPHEADER, [f"{k}: {v}" for k, v in (headers or {}).items()])
