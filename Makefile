@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,3 +47,21 @@ typecheck: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
+
+# The end-to-end tests on each supported gunicorn major version, each in its own virtualenv
+# (.venv-gunicornNN). `make test-matrix GUNICORN_VERSIONS=27` runs one.
+GUNICORN_VERSIONS ?= 25 26 27
+E2E_TESTS ?= tests/test_e2e_core.py tests/test_clients.py tests/test_proxies.py tests/test_tls.py
+
+test-matrix:
+	@set -e; for v in $(GUNICORN_VERSIONS); do \
+	  venv=.venv-gunicorn$$v; \
+	  if [ ! -x $$venv/bin/pytest ]; then \
+	    $(PYTHON) -m venv $$venv; \
+	    $$venv/bin/python -m pip install -q --upgrade pip; \
+	    $$venv/bin/python -m pip install -q -r requirements-dev.txt -e .; \
+	  fi; \
+	  $$venv/bin/python -m pip install -q "gunicorn[gevent,http2]==$$v.*"; \
+	  echo "== gunicorn $$($$venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)')"; \
+	  $$venv/bin/pytest -q -p no:cacheprovider $(E2E_TESTS); \
+	done

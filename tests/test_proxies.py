@@ -77,7 +77,12 @@ def test_nginx_auth_request_passes_only_401_and_403(
         result = CurlCLI().request("POST", relay.url + path, bodies.mid,
                                    {"Content-Type": content_type, **headers})
         assert result.status == nginx_status
-        assert wire_body_bytes(relay) == 0
+        if nginx_status == 500:
+            # nginx's own 500 page discards the body, and may send 100 Continue to do so: the
+            # body sometimes crosses the wire (seen: 0 and 2 MiB). Never rely on it.
+            print(f"nginx auth_request 500: {wire_body_bytes(relay)} body bytes")
+        else:
+            assert wire_body_bytes(relay) == 0
 
 
 def test_nginx_precheck_passes_an_authorised_upload(
