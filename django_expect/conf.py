@@ -10,9 +10,10 @@ from typing import Any
 
 from django.conf import settings as django_settings
 
-__all__ = ["CHUNKED_MODES", "conf"]
+__all__ = ["CHUNKED_MODES", "DEFAULT_BODY_TIMEOUT", "conf"]
 
 CHUNKED_MODES = ("stream", "refuse")
+DEFAULT_BODY_TIMEOUT = 20.0
 
 
 class Settings:
@@ -23,7 +24,7 @@ class Settings:
 
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
-        """Dotted path to ``handler(request, rejection) -> HttpResponse``. Default: None (built in)."""
+        """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
         return getattr(django_settings, "EXPECT_REJECTION_HANDLER", None)
 
     @property
@@ -42,6 +43,38 @@ class Settings:
     def EXPECT_WWW_AUTHENTICATE(self) -> str:
         """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
         return str(getattr(django_settings, "EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
+
+    @property
+    def EXPECT_BODY_TIMEOUT(self) -> float | None:
+        """Seconds a body may stop arriving before 408, for views without ``body_timeout``.
+
+        Default: 20.0. None turns the limit off (a stalled client then holds a worker until
+        gunicorn's own ``--timeout``).
+        """
+        value = getattr(django_settings, "EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
+        return None if value is None else float(value)
+
+    # -- operations (overrides, statistics): see docs/operations.md ------------------------
+
+    @property
+    def EXPECT_OVERRIDES_REFRESH(self) -> float:
+        """Seconds between a process's checks for changed overrides. Default: 5."""
+        return float(getattr(django_settings, "EXPECT_OVERRIDES_REFRESH", 5.0))
+
+    @property
+    def EXPECT_OVERRIDES_CACHE(self) -> str:
+        """The cache alias (in CACHES) holding the overrides' version. Default: 'default'."""
+        return str(getattr(django_settings, "EXPECT_OVERRIDES_CACHE", "default"))
+
+    @property
+    def EXPECT_STATS(self) -> bool:
+        """Count rejections per route, reason and day in the database. Default: True."""
+        return bool(getattr(django_settings, "EXPECT_STATS", True))
+
+    @property
+    def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
+        """Seconds between a process's writes of its rejection counts. Default: 10."""
+        return float(getattr(django_settings, "EXPECT_STATS_FLUSH_INTERVAL", 10.0))
 
 
 conf = Settings()

@@ -16,19 +16,50 @@ States (plain, inspectable, like h11's ``they_are_waiting_for_100_continue``)::
 Invariants: at most one 100 per request; no 100 once ``seal()`` (the final response) has
 happened; every path that leaves an announced body unread ends with ``close_connection``
 having been called, so leftover bytes are never parsed as another request.
+
+Failures while the body is read are never silent: a body that stops arriving for
+``body_timeout`` seconds raises :class:`BodyTimeout`, a body that ends before its declared
+length (or whose connection breaks) raises :class:`IncompleteBody`. Both are ``OSError`` (Django
+re-raises them as ``UnreadablePostError`` with this one as the cause), both are remembered in
+``failure`` and close the connection, so a partial body never passes for a whole one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Protocol
 
-__all__ = ["BodyNotRequested", "ContinueState", "ExpectContinueInput"]
+__all__ = [
+    "BodyFailed",
+    "BodyNotRequested",
+    "BodyTimeout",
+    "ContinueState",
+    "ExpectContinueInput",
+    "IncompleteBody",
+]
 
 
 class BodyNotRequested(OSError):
     """The body was read after the server decided not to ask for it (a rejection was sent)."""
+
+
+class BodyFailed(OSError):
+    """Reading the request body failed; the request cannot be completed on this connection."""
+
+
+class BodyTimeout(BodyFailed, TimeoutError):
+    """No body byte arrived for ``body_timeout`` seconds (answered 408)."""
+
+
+class IncompleteBody(BodyFailed):
+    """The body ended (or the connection broke) before its declared length (answered 400)."""
+
+
+def _no_timeout(seconds: float | None) -> AbstractContextManager[None]:
+    return contextlib.nullcontext()
 
 
 class ContinueState(enum.Enum):
@@ -58,14 +89,22 @@ class ExpectContinueInput:
         awaiting: bool,
         send_continue: Callable[[], None],
         close_connection: Callable[[], None],
+        length: int | None = None,
+        receive_timeout: Callable[[float | None], AbstractContextManager[None]] = _no_timeout,
     ) -> None:
         self._stream = stream
         self._send_continue = send_continue
         self._close_connection = close_connection
+        self._receive_timeout = receive_timeout
         self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
         self.sealed = False  # the final response has started
         self.closing = False  # the connection will close after the response
         self.bytes_read = 0
+        self.length = length  # the declared Content-Length (None: chunked or unknown)
+        self.body_timeout: float | None = None  # set by the Django adapter from the policy
+        self.failure: BodyFailed | None = None  # the first failure while reading, if any
+        #: Called after the 100 went out (the Django adapter hooks ``continue_sent`` here).
+        self.continue_listeners: list[Callable[[], None]] = []
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -75,6 +114,8 @@ class ExpectContinueInput:
             return False
         self.state = ContinueState.SENT
         self._send_continue()
+        for listener in self.continue_listeners:
+            listener()
         return True
 
     def withhold(self) -> None:
@@ -102,34 +143,76 @@ class ExpectContinueInput:
     @property
     def failed(self) -> bool:
         """gunicorn's keep-alive drain reads this: True means 'close, do not drain'."""
-        return self.closing or bool(getattr(self._stream, "failed", False))
+        return (
+            self.closing or self.failure is not None or bool(getattr(self._stream, "failed", False))
+        )
 
     # -- the file-like interface -----------------------------------------------------------
 
-    def _before_read(self) -> None:
-        if self.state is ContinueState.AWAITING:
-            self.send_continue()
-        elif self.state is ContinueState.WITHHELD:
+    def _fail(self, failure: BodyFailed, cause: BaseException | None) -> BodyFailed:
+        if self.failure is None:
+            self.failure = failure
+        self.close_connection()
+        failure.__cause__ = cause
+        return failure
+
+    def _receive(self, read: Callable[[], bytes], size: int | None, *, line: bool) -> bytes:
+        """One read of the server's stream: 100 first if due, bounded in time, checked for EOF."""
+        if self.failure is not None:
+            raise self.failure
+        if self.state is ContinueState.WITHHELD:
             raise BodyNotRequested("the request body was not requested: a final status was sent")
+        remaining = None if self.length is None else self.length - self.bytes_read
+        if remaining == 0:
+            return b""
+        try:
+            with self._receive_timeout(self.body_timeout):
+                if self.state is ContinueState.AWAITING:
+                    self.send_continue()
+                data = read()
+        except TimeoutError as error:
+            raise self._fail(
+                BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"), error
+            ) from error
+        except BodyNotRequested:
+            raise
+        except OSError as error:  # reset, broken pipe, gunicorn's NoMoreData on a chunked body
+            raise self._fail(
+                IncompleteBody(f"the connection broke while reading the body: {error!r}"), error
+            ) from error
+        self.bytes_read += len(data)
+        if remaining is not None:
+            wanted = remaining if size is None or size < 0 else min(size, remaining)
+            short = len(data) < wanted
+            if short and not (line and data.endswith(b"\n")):
+                raise self._fail(
+                    IncompleteBody(
+                        f"the body ended after {self.bytes_read} of {self.length} declared bytes"
+                    ),
+                    None,
+                )
+        return data
 
     def read(self, size: int | None = -1) -> bytes:
         if size == 0:
             return b""
-        self._before_read()
-        data = self._stream.read(size)
-        self.bytes_read += len(data)
-        return data
+
+        def read() -> bytes:
+            return self._stream.read(size)
+
+        return self._receive(read, size, line=False)
 
     def readline(self, size: int | None = -1) -> bytes:
         if size == 0:
             return b""
-        self._before_read()
-        data = self._stream.readline(size)
-        self.bytes_read += len(data)
-        return data
+
+        def readline() -> bytes:
+            return self._stream.readline(size)
+
+        return self._receive(readline, size, line=True)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         total = 0
         while True:
             line = self.readline()

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "ContinueTiming",
@@ -37,6 +37,7 @@ __all__ = [
     "format_size",
     "media_type_allowed",
     "parse_size",
+    "validate_timeout",
 ]
 
 
@@ -72,6 +73,9 @@ class Reason(enum.Enum):
     CONTENT_TOO_LARGE = "content_too_large"  # 413
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     REJECTED_BY_CHECK = "rejected_by_check"  # the view's own check answered
+    # Not decided from the head: the body itself failed while the view was reading it.
+    BODY_TIMEOUT = "body_timeout"  # 408: the body stopped arriving for longer than body_timeout
+    INCOMPLETE_BODY = "incomplete_body"  # 400: the client closed before the declared length
 
     @property
     def status(self) -> int:
@@ -87,6 +91,8 @@ _REASON_STATUS = {
     Reason.CONTENT_TOO_LARGE: 413,
     Reason.UNSUPPORTED_MEDIA_TYPE: 415,
     Reason.REJECTED_BY_CHECK: 400,
+    Reason.BODY_TIMEOUT: 408,
+    Reason.INCOMPLETE_BODY: 400,
 }
 
 
@@ -134,7 +140,7 @@ def parse_size(value: int | str) -> int:
         denominator = 10 ** len(frac)
         if numerator % denominator:
             raise PolicyError(f"{value!r} is not a whole number of bytes")
-        return numerator // denominator
+        return int(numerator // denominator)
     return int(number) * multiplier
 
 
@@ -210,6 +216,17 @@ def _validate_expect(value: object) -> ExpectMode:
         raise PolicyError(f"expect must be one of {choices}, not {value!r}") from None
 
 
+def validate_timeout(value: object, name: str = "body_timeout") -> float | None:
+    """Seconds as a positive float, or None (no limit of its own)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise PolicyError(f"{name} must be a positive number of seconds or None, not {value!r}")
+    if value == float("inf"):
+        raise PolicyError(f"{name} must be finite; use None for the default")
+    return float(value)
+
+
 def _validate_permissions(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -222,9 +239,7 @@ def _validate_permissions(value: object) -> tuple[str, ...]:
         ) from None
     for name in names:
         if not isinstance(name, str) or name.count(".") < 1 or not all(name.split(".", 1)):
-            raise PolicyError(
-                f"permission names look like 'app_label.codename', not {name!r}"
-            )
+            raise PolicyError(f"permission names look like 'app_label.codename', not {name!r}")
     return tuple(names)  # type: ignore[arg-type]
 
 
@@ -242,6 +257,9 @@ class UploadPolicy:
     permissions: tuple[str, ...] = ()
     check: Callable[..., object] | None = field(default=None, compare=False)
     expect: ExpectMode = ExpectMode.ON_READ
+    #: Seconds the body may stop arriving (and the client may take to start it after the 100)
+    #: before the request is answered 408; None means the server-wide default applies.
+    body_timeout: float | None = None
 
     @classmethod
     def build(
@@ -252,8 +270,9 @@ class UploadPolicy:
         permission: str | Iterable[str] | None = None,
         check: Callable[..., object] | None = None,
         expect: str | ExpectMode = "on-read",
+        body_timeout: float | None = None,
     ) -> UploadPolicy:
-        """Validate user-facing arguments (``upload_policy``'s) into a policy, or raise PolicyError."""
+        """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError."""
         size = None if max_size is None else parse_size(max_size)
         types: tuple[str, ...] | None
         if content_types is None:
@@ -266,7 +285,9 @@ class UploadPolicy:
         if not isinstance(login_required, bool):
             raise PolicyError(f"login_required must be True or False, not {login_required!r}")
         if check is not None and not callable(check):
-            raise PolicyError(f"check must be a callable (request) -> None | HttpResponse, not {check!r}")
+            raise PolicyError(
+                f"check must be a callable (request) -> None | HttpResponse, not {check!r}"
+            )
         return cls(
             max_size=size,
             content_types=types,
@@ -274,6 +295,7 @@ class UploadPolicy:
             permissions=_validate_permissions(permission),
             check=check,
             expect=_validate_expect(expect),
+            body_timeout=validate_timeout(body_timeout),
         )
 
 
@@ -292,17 +314,20 @@ class RequestHead:
     content_type: str | None = None
 
     @classmethod
-    def from_wsgi(cls, environ: dict[str, object] | object) -> RequestHead:
+    def from_wsgi(cls, environ: Mapping[str, Any]) -> RequestHead:
         """Build from a WSGI environ (or Django's ``request.META``)."""
-        get = environ.get  # type: ignore[attr-defined]
-        protocol = str(get("SERVER_PROTOCOL") or "HTTP/1.1")
+
+        def text(key: str) -> str | None:
+            value = environ.get(key)
+            return str(value) if value else None
+
         return cls(
-            method=str(get("REQUEST_METHOD") or "GET").upper(),
-            http_version=_parse_protocol(protocol),
-            expect=get("HTTP_EXPECT"),
-            content_length=get("CONTENT_LENGTH") or None,
-            transfer_encoding=get("HTTP_TRANSFER_ENCODING"),
-            content_type=get("CONTENT_TYPE") or None,
+            method=(text("REQUEST_METHOD") or "GET").upper(),
+            http_version=_parse_protocol(text("SERVER_PROTOCOL") or "HTTP/1.1"),
+            expect=text("HTTP_EXPECT"),
+            content_length=text("CONTENT_LENGTH"),
+            transfer_encoding=text("HTTP_TRANSFER_ENCODING"),
+            content_type=text("CONTENT_TYPE"),
         )
 
 
@@ -425,8 +450,11 @@ def decide(
     if not framing.has_body and framing.error is None:
         # Nothing will be uploaded: the policy has nothing to decide. RFC 9110 10.1.1: the 100
         # may be omitted when there is no content.
-        return Decision(proceed=True, send_continue=ContinueTiming.NOT_EXPECTED,
-                        declared_length=framing.declared_length)
+        return Decision(
+            proceed=True,
+            send_continue=ContinueTiming.NOT_EXPECTED,
+            declared_length=framing.declared_length,
+        )
     if policy.expect is ExpectMode.REFUSE and framing.expects_continue:
         return _reject(
             framing,
@@ -444,9 +472,7 @@ def decide(
         if policy.login_required and not authenticated:
             return _reject(framing, Reason.LOGIN_REQUIRED, "log in to upload here")
         if policy.permissions and (user is None or not user.has_perms(policy.permissions)):
-            return _reject(
-                framing, Reason.PERMISSION_DENIED, "you are not allowed to upload here"
-            )
+            return _reject(framing, Reason.PERMISSION_DENIED, "you are not allowed to upload here")
     if (
         policy.max_size is not None
         and framing.declared_length is not None
@@ -483,4 +509,3 @@ def decide(
         chunked=framing.chunked,
         declared_length=framing.declared_length,
     )
-

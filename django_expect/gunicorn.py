@@ -24,10 +24,12 @@ else here is private.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, cast
 
 from django_expect.continuation import ExpectContinueInput
 
@@ -46,7 +48,7 @@ def pre_request(worker: Any, req: Any) -> None:
 
 
 def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
-    """gunicorn hook: no 100 after the response; close (after a short drain) if the body is unread."""
+    """gunicorn hook: no 100 after the response; close after a short drain if the body is unread."""
     finish(req)
 
 
@@ -65,8 +67,27 @@ def install(req: Any) -> ExpectContinueInput | None:
     def close_connection() -> None:
         req.must_close = True
 
+    @contextlib.contextmanager
+    def receive_timeout(seconds: float | None) -> Iterator[None]:
+        """Bound each receive from the client (and the 100's send) while the app reads."""
+        if seconds is None or sock is None:
+            yield
+            return
+        prior = sock.gettimeout()
+        sock.settimeout(seconds)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                sock.settimeout(prior)
+
     wrapped = ExpectContinueInput(
-        body, awaiting=awaiting, send_continue=send_continue, close_connection=close_connection
+        body,
+        awaiting=awaiting,
+        send_continue=send_continue,
+        close_connection=close_connection,
+        length=_declared_length(req),
+        receive_timeout=receive_timeout,
     )
     req.body = wrapped
     return wrapped
@@ -101,7 +122,19 @@ def take_eager_continue(req: Any) -> bool:
 def _socket_of(req: Any) -> socket.socket | None:
     """The client socket of an HTTP/1 request (HTTP/2 streams have none: they are lazy already)."""
     sock = getattr(getattr(req, "unreader", None), "sock", None)
-    return sock if hasattr(sock, "sendall") else None
+    # Duck-typed: the gevent worker's sockets are gevent's own class.
+    return cast(socket.socket, sock) if hasattr(sock, "sendall") else None
+
+
+def _declared_length(req: Any) -> int | None:
+    """The Content-Length gunicorn framed the body with (None for chunked bodies)."""
+    if any(name == "TRANSFER-ENCODING" for name, _ in req.headers):
+        return None
+    for name, value in req.headers:
+        if name == "CONTENT-LENGTH":
+            text = value.strip()
+            return int(text) if text.isdigit() else None
+    return 0
 
 
 def _declares_empty_body(req: Any) -> bool:
@@ -109,7 +142,7 @@ def _declares_empty_body(req: Any) -> bool:
         if name == "TRANSFER-ENCODING":
             return False
         if name == "CONTENT-LENGTH":
-            return value.strip() == "0"
+            return str(value).strip() == "0"
     return True  # neither header: no body (RFC 9112 6.3)
 
 

@@ -7,8 +7,10 @@ Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMid
    policy, decides from the head (``core.decide``), runs the view's ``check``, and either returns
    the rejection (the 100 is withheld, the connection will close) or lets the request through
    (the 100 goes out on first read, or now for ``expect="after-checks"``);
-2. on the way out: turns a body that grew past ``max_size`` while being read into 413, and seals
-   the input so no 100 follows a final response and an unread body closes the connection.
+2. on the way out: turns a body that grew past ``max_size`` while being read into 413, a body
+   that stalled for ``body_timeout`` into 408 and a body cut short into 400 (whatever the view or
+   another middleware made of the read error), and seals the input so no 100 follows a final
+   response and an unread body closes the connection.
 
 With the gunicorn hook, the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (runserver, another server, ASGI) the
@@ -27,11 +29,16 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect.checks import app_missing_message
 from django_expect.conf import conf
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.identity import LazyIdentity
+from django_expect.overrides import effective_policy
 from django_expect.policies import default_policy, policy_of
 from django_expect.responses import rejection_response
+from django_expect.signals import continue_sent
+from django_expect.stats import record_rejection, route_name
 from django_expect.streams import CappedStream
 
 __all__ = ["ExpectMiddleware"]
@@ -49,6 +56,17 @@ class _RequestState:
     decision: Decision | None = None
     rejected: bool = False
     overflow_limit: int | None = None
+    undeclared_length_stream: CappedStream | None = None
+
+    def body_left_unread(self) -> bool:
+        """Whether the view answered without reading the whole body it accepted."""
+        if self.body is None or self.decision is None or not self.decision.has_body:
+            return False
+        if self.undeclared_length_stream is not None:
+            return not self.undeclared_length_stream.at_eof
+        return self.body.bytes_read < (self.decision.declared_length or 0)
+
+    failure_answered: bool = False
 
 
 class ExpectMiddleware:
@@ -59,6 +77,8 @@ class ExpectMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        if (missing := app_missing_message()) is not None:
+            logger.error(missing)
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -90,11 +110,11 @@ class ExpectMiddleware:
         ):
             return None  # no body: nothing to decide (the common GET)
 
-        policy = policy_of(view_func) or default_policy()
+        policy = effective_policy(request, policy_of(view_func) or default_policy())
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,
-            getattr(request, "user", None),
+            LazyIdentity(request, view_func),
             allow_chunked=conf.EXPECT_CHUNKED != "refuse",
         )
         state = _RequestState(body=body, decision=decision)
@@ -107,14 +127,37 @@ class ExpectMiddleware:
         if policy.check is not None:
             response = policy.check(request)
             if response is not None:
+                if not isinstance(response, HttpResponseBase):
+                    raise TypeError(
+                        f"the upload_policy check of {view_func!r} returned {response!r}; "
+                        "it must return None or an HttpResponse"
+                    )
                 state.rejected = True
                 if body is not None:
                     body.withhold()
                 response["Connection"] = "close"
-                return response  # type: ignore[no-any-return]
+                rejected = Decision(
+                    proceed=False,
+                    send_continue=ContinueTiming.WITHHOLD,
+                    reason=Reason.REJECTED_BY_CHECK,
+                    has_body=True,
+                    declared_length=decision.declared_length,
+                )
+                record_rejection(type(self), request, rejected, response.status_code)
+                return response
 
+        if body is not None:
+            body.body_timeout = (
+                policy.body_timeout if policy.body_timeout is not None else conf.EXPECT_BODY_TIMEOUT
+            )
         if decision.chunked:
             self._read_undeclared_length(request, state, policy.max_size)
+        if body is not None and body.awaiting_continue and continue_sent.has_listeners():
+
+            def announce() -> None:
+                continue_sent.send(sender=type(self), request=request, route=route_name(request))
+
+            body.continue_listeners.append(announce)
         if decision.send_continue is ContinueTiming.NOW and body is not None:
             body.send_continue()
         return None
@@ -125,6 +168,7 @@ class ExpectMiddleware:
         state.rejected = True
         if state.body is not None:
             state.body.withhold()
+        record_rejection(type(self), request, decision)
         response = rejection_response(request, decision)
         if decision.close_connection:
             response["Connection"] = "close"
@@ -138,14 +182,50 @@ class ExpectMiddleware:
         def overflow() -> None:
             state.overflow_limit = limit
 
-        source = request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream  # type: ignore[attr-defined]
-        request._stream = CappedStream(source, limit, overflow)  # type: ignore[attr-defined]
+        source = (
+            request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
+        )
+        request._stream = CappedStream(source, limit, overflow)  # type: ignore[assignment]
 
     # -- after the view --------------------------------------------------------------------
+
+    def process_exception(
+        self, request: HttpRequest, exception: Exception
+    ) -> HttpResponseBase | None:
+        """A body that stalled or broke while the view read it: 408 or 400, not a 500."""
+        failure = _body_failure(exception)
+        if failure is None:
+            return None
+        return self._failure_response(request, failure)
+
+    def _failure_response(self, request: HttpRequest, failure: BodyFailed) -> HttpResponseBase:
+        state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+        if state is None:
+            state = _RequestState(body=self._input_of(request))
+            setattr(request, _STATE_ATTRIBUTE, state)
+        state.failure_answered = True
+        timeout = isinstance(failure, BodyTimeout)
+        decision = Decision(
+            proceed=False,
+            send_continue=ContinueTiming.NOT_EXPECTED,
+            reason=Reason.BODY_TIMEOUT if timeout else Reason.INCOMPLETE_BODY,
+            message=str(failure),
+            has_body=True,
+        )
+        logger.info("django-expect: %s %s: %s", request.method, request.path, failure)
+        return self._reject(request, state, decision)
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
         body = state.body if state is not None else self._input_of(request)
+        if (
+            body is not None
+            and body.failure is not None
+            and not (state is not None and state.failure_answered)
+        ):
+            # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and
+            # answered as if the body were whole: a partial upload must never pass for one.
+            response = self._failure_response(request, body.failure)
         if state is not None and state.overflow_limit is not None and not state.rejected:
             response = self._reject(
                 request,
@@ -161,6 +241,9 @@ class ExpectMiddleware:
                 ),
             )
         if body is not None:
+            if state is not None and state.body_left_unread():
+                # What is left would have to be drained, or be read as the next request: close.
+                body.close_connection()
             body.seal()
         return response
 
@@ -177,3 +260,14 @@ class ExpectMiddleware:
             )
         return None
 
+
+def _body_failure(exception: BaseException) -> BodyFailed | None:
+    """The BodyFailed behind an exception (Django re-raises it as UnreadablePostError)."""
+    seen: set[int] = set()
+    current: BaseException | None = exception
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BodyFailed):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

@@ -41,11 +41,14 @@ def upload_policy(
     permission: str | Iterable[str] | None = None,
     check: Callable[..., Any] | None = None,
     expect: str | ExpectMode = "on-read",
+    body_timeout: float | None = None,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
     Works on function views (sync or async), on class-based views used as a class decorator, and
-    through ``method_decorator(upload_policy(...), name="dispatch")``. Invalid arguments raise
+    through ``method_decorator(upload_policy(...), name="dispatch")``. ``body_timeout`` (seconds)
+    bounds how long the body may stop arriving once invited; None means ``EXPECT_BODY_TIMEOUT``.
+    Invalid arguments raise
     ``ImproperlyConfigured`` naming the view, when the module is imported.
     """
 
@@ -58,6 +61,7 @@ def upload_policy(
                 permission=permission,
                 check=check,
                 expect=expect,
+                body_timeout=body_timeout,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None
@@ -96,7 +100,7 @@ _default: UploadPolicy | None = None
 
 
 def default_policy() -> UploadPolicy:
-    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; raises ImproperlyConfigured if invalid)."""
+    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; ImproperlyConfigured if invalid)."""
     global _default
     if _default is None:
         try:

@@ -1,7 +1,6 @@
+from demo import views
 from django.contrib import admin
 from django.urls import include, path
-
-from demo import views
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -23,4 +22,8 @@ urlpatterns = [
     path("lab/async", views.lab_async, name="lab-async"),
     path("lab/class", views.LabClassView.as_view(), name="lab-class"),
     path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
+    path("lab/timeout", views.lab_timeout, name="lab-timeout"),
+    path("lab/swallow", views.lab_swallow, name="lab-swallow"),
 ]
+if views.LabDrfView is not None:
+    urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))

