@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
+import gunicorn
 import pytest
 
 from tests.clients import tools
@@ -32,6 +33,16 @@ HANDSHAKE_AND_HEAD_BOUND = 16 * 1024
 # before any answer arrives, Expect or not; gunicorn's --http2-initial-window-size (tried: 0 and
 # 1024) did not change what curl sent. One window is what a refusal can cost there.
 H2_BOUND = HANDSHAKE_AND_HEAD_BOUND + 65_535
+# gunicorn 25 and 26 take the whole HTTP/2 body whatever the application does (measured with
+# `make test-matrix`): there the tests assert that the body crossed, as docs/deployment.md says.
+H2_DECIDES_BEFORE_THE_BODY = tuple(int(p) for p in gunicorn.__version__.split(".")[:2]) >= (27, 0)
+
+
+def check_h2_cost(sent: int, body_size: int) -> None:
+    if H2_DECIDES_BEFORE_THE_BODY:
+        assert sent < H2_BOUND, sent
+    else:
+        assert sent >= body_size, sent
 
 
 @pytest.fixture(scope="session")
@@ -94,8 +105,10 @@ def test_curl_over_tls_rejection_before_the_body_then_an_upload(
         refused = curl.request("PUT", https(relay, "/objects/tls-big"), bodies.big)
         assert refused.status == 413
         assert (curl.tmp / "h0").read_text().startswith(version)
-        bound = H2_BOUND if protocol == "http2" else HANDSHAKE_AND_HEAD_BOUND
-        assert relay.from_client() < bound, relay.from_client()
+        if protocol == "http2":
+            check_h2_cost(relay.from_client(), bodies.big.stat().st_size)
+        else:
+            assert relay.from_client() < HANDSHAKE_AND_HEAD_BOUND, relay.from_client()
         print(f"{worker} {protocol}: 11 MiB refused after {relay.from_client()} client bytes")
 
         data = bodies.ok.read_bytes()
@@ -122,8 +135,10 @@ def test_pycurl_over_tls_keeps_its_handle_usable(
         with Relay(server.address) as relay:
             refused = client.request("POST", https(relay, "/api/uploads"), bodies.mid)
             assert refused.status == 401
-            bound = H2_BOUND if protocol == "http2" else HANDSHAKE_AND_HEAD_BOUND
-            assert relay.from_client() < bound, relay.from_client()
+            if protocol == "http2":
+                check_h2_cost(relay.from_client(), bodies.mid.stat().st_size)
+            else:
+                assert relay.from_client() < HANDSHAKE_AND_HEAD_BOUND, relay.from_client()
             print(f"pycurl {worker} {protocol}: 2 MiB refused after {relay.from_client()} bytes")
             data = bodies.mid.read_bytes()
             ok = client.request("POST", https(relay, "/api/uploads"), bodies.mid,
