@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +44,20 @@ lint: setup
 
 typecheck: setup
 	cd testproject && ../$(BIN)/mypy --config-file ../pyproject.toml ../django_expect
+
+# Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn. `make bench` (< 10 min) rewrites
+# bench/results.{md,png,json}; `make bench-smoke` runs every scenario once at tiny sizes.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run --smoke
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
