@@ -57,7 +57,7 @@ lengths = st.one_of(
     st.none(),
     st.just("0"),
     st.integers(0, 10**20).map(str),
-    st.sampled_from(["-1", "1e3", "abc", "", " 12 ", "0x10", "1 2", "+5", "１２"]),
+    st.sampled_from(["-1", "1e3", "abc", "", " 12 ", "0x10", "1 2", "+5", "\uff11\uff12"]),
     st.integers(0, 5000).flatmap(
         lambda n: st.sampled_from([f"{n}, {n}", f"{n},{n + 1}", f"{n},"])
     ),
@@ -102,7 +102,8 @@ def oracle(head: RequestHead, policy: UploadPolicy, user: User | None) -> Reason
     length: int | None = None
     malformed = False
     if te:
-        malformed = te.split(",")[-1].strip().lower() != "chunked" or head.content_length is not None
+        last = te.split(",")[-1].strip().lower()
+        malformed = last != "chunked" or head.content_length is not None
     elif head.content_length is not None:
         values = {v.strip() for v in head.content_length.split(",")}
         value = values.pop() if len(values) == 1 else ""
@@ -126,7 +127,8 @@ def oracle(head: RequestHead, policy: UploadPolicy, user: User | None) -> Reason
         return Reason.CONTENT_TOO_LARGE
     if policy.content_types is not None:
         media = (head.content_type or "").split(";")[0].strip().lower()
-        if not (media.startswith("image/") and media.count("/") == 1) and media != "application/pdf":
+        image = media.startswith("image/") and media.count("/") == 1
+        if not image and media != "application/pdf":
             return Reason.UNSUPPORTED_MEDIA_TYPE
     return None
 
@@ -205,7 +207,7 @@ def test_body_timeout_accepts_only_positive_finite_seconds(value: object) -> Non
 
 
 def test_regression_non_ascii_digits_are_not_a_content_length() -> None:
-    """Found by the oracle: str.isdigit() took '１２' as 12 and int('²') raised ValueError."""
-    for value in ("１２", "²", "١٢"):
+    """Found by the oracle: str.isdigit() took fullwidth '12' as 12 and int('²') raised ValueError."""
+    for value in ("\uff11\uff12", "\u00b2", "\u0661\u0662"):
         decision = decide(RequestHead(content_length=value), UploadPolicy())
         assert decision.reason is Reason.BAD_REQUEST, value
