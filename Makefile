@@ -47,3 +47,10 @@ typecheck: setup
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
+
+# The large runs behind docs/reliability.md (100,000 fuzz exchanges, 1,000 concurrent rejections,
+# slowloris, 100 MB never-wait clients); about 10 minutes on 2 CPUs. Figures: stress/results.json.
+.PHONY: stress
+stress: setup
+	$(BIN)/python -m pip install -q -r stress/requirements.txt
+	$(BIN)/python -m stress.run
