@@ -24,7 +24,6 @@ import hashlib
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -39,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support import fuzz  # noqa: E402
-from tests.support.fds import fd_count, quiescent_sockets, socket_count  # noqa: E402
+from tests.support.fds import fd_count, quiescent_sockets  # noqa: E402
 from tests.support.server import Server, prepare_database, project_env  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
@@ -70,7 +69,7 @@ class Lab:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def server_health(server: Server, pids: list[int], log_start: int) -> dict[str, Any]:
@@ -118,9 +117,9 @@ async def _rejected_upload(address: tuple[str, int], go: asyncio.Event) -> tuple
     reader, writer = await asyncio.open_connection(*address)
     await go.wait()
     head = (
-        "POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-        "Content-Type: application/octet-stream\r\nContent-Length: 50000000\r\n\r\n"
-    ).encode()
+        b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Length: 50000000\r\n\r\n"
+    )
     started = time.monotonic()
     writer.write(head)
     await writer.drain()
@@ -283,7 +282,9 @@ async def _good_client(address: tuple[str, int], stop: float) -> int:
     body = b"g" * 800
     while time.monotonic() < stop:
         reader, writer = await asyncio.open_connection(*address)
-        writer.write(b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n" + body)
+        writer.write(
+            b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n" + body
+        )
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
         done += head.startswith(b"HTTP/1.1 200 ")
@@ -339,7 +340,8 @@ def _curl(url: str, path: Path) -> str:
         capture_output=True, text=True, timeout=120)
     if done.stdout.strip() not in ("", "000"):
         return done.stdout.strip()
-    return {55: "reset(send)", 56: "reset(recv)"}.get(done.returncode, f"curl-exit-{done.returncode}")
+    named = {55: "reset(send)", 56: "reset(recv)"}
+    return named.get(done.returncode, f"curl-exit-{done.returncode}")
 
 
 def _requests(url: str, data: bytes) -> str:
@@ -416,8 +418,10 @@ def main() -> int:
     RESULTS["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     Path(args.out).write_text(json.dumps(RESULTS, indent=2, default=str) + "\n")
     log(f"total {RESULTS['total_seconds']} s; results in {args.out}")
-    failed = [w for w, r in RESULTS.get("fuzz", {}).items() if r["violations"] or r["error_lines"]
-              or not r["workers_unchanged"]]
+    failed = [
+        w for w, r in RESULTS.get("fuzz", {}).items()
+        if r["violations"] or r["error_lines"] or not r["workers_unchanged"]
+    ]
     return 1 if failed else 0
 
 

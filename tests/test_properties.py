@@ -203,11 +203,12 @@ def test_body_timeout_accepts_only_positive_finite_seconds(value: object) -> Non
         assert not ok
     else:
         assert ok
-        assert policy.body_timeout == (None if value is None else float(value))  # type: ignore[arg-type]
+        expected = None if value is None else float(value)  # type: ignore[arg-type]
+        assert policy.body_timeout == expected
 
 
 def test_regression_non_ascii_digits_are_not_a_content_length() -> None:
-    """Found by the oracle: str.isdigit() took fullwidth '12' as 12 and int('²') raised ValueError."""
+    """Found by the oracle: str.isdigit() took fullwidth 12 as 12; int() raised on superscripts."""
     for value in ("\uff11\uff12", "\u00b2", "\u0661\u0662"):
         decision = decide(RequestHead(content_length=value), UploadPolicy())
         assert decision.reason is Reason.BAD_REQUEST, value

@@ -7,6 +7,7 @@ counts at quiescence (after the server's own bounded lingering close has finishe
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
@@ -18,10 +19,8 @@ def descriptors(pid: int) -> list[str]:
     """What each open descriptor of ``pid`` points at (``socket:[...]``, a path, a pipe)."""
     targets = []
     for entry in Path(f"/proc/{pid}/fd").iterdir():
-        try:
+        with contextlib.suppress(OSError):  # closed while listing
             targets.append(os.readlink(entry))
-        except OSError:
-            pass  # closed while listing
     return targets
 
 

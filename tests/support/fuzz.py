@@ -28,6 +28,7 @@ PIDs never change, no socket stays open afterwards, nothing is logged as an erro
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import random
@@ -186,8 +187,8 @@ def generate(seed: str) -> Scenario:
     scenario = Scenario(seed, requests, mode)
     if mode in ("partial", "abort"):
         scenario.cut = rng.randint(0, total)
-    if mode == "split":
-        scenario.splits = sorted(rng.sample(range(1, total), min(6, total - 1))) if total > 1 else []
+    if mode == "split" and total > 1:
+        scenario.splits = sorted(rng.sample(range(1, total), min(6, total - 1)))
     scenario.send_body_after_rejection = rng.random() < 0.5
     return scenario
 
@@ -252,10 +253,8 @@ def run_one(address: tuple[str, int], scenario: Scenario, timeout: float = 15.0)
             got_final = chunk is not None and not chunk.startswith(b"HTTP/1.1 100 ")
             if chunk != b"" and (not got_final or scenario.send_body_after_rejection):
                 _send_all(sock, request.wire[request.head_len:])
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
