@@ -189,9 +189,9 @@ class ExpectContinueInput:
             ) from error
         except BodyNotRequested:
             raise
-        except OSError as error:  # reset, broken pipe, gunicorn's NoMoreData on a chunked body
+        except Exception as error:  # reset, broken pipe; gunicorn's NoMoreData, InvalidChunkSize
             raise self._fail(
-                IncompleteBody(f"the connection broke while reading the body: {error!r}"), error
+                IncompleteBody(f"the body is incomplete or malformed: {error!r}"), error
             ) from error
         self.bytes_read += len(data)
         if remaining is not None:

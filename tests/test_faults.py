@@ -147,6 +147,22 @@ def test_a_truncated_chunked_body_is_incomplete(guarded: Server) -> None:
         assert final.json()["error"]["code"] == "incomplete_body"
 
 
+@pytest.mark.parametrize("cut", [b"1a\r\nabc", b"1", b"1a\r\n" + b"z" * 26 + b"\r", b"zz\r\n"])
+def test_a_chunked_body_cut_or_malformed_mid_chunk_is_400_not_500(
+    guarded: Server, cut: bytes
+) -> None:
+    """Found by the fuzzer (seed 2026:28429): gunicorn's InvalidChunkSize is no OSError."""
+    with Exchange(guarded.address) as conn:
+        conn.request_head("PATCH", "/lab/small", head(None))
+        assert conn.read_response().status == 100
+        conn.send(cut)
+        conn.sock.shutdown(socket.SHUT_WR)
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 400
+        assert final.json()["error"]["code"] == "incomplete_body"
+        assert final.header("Connection") == "close"
+
+
 def test_bytes_past_the_declared_length_never_join_the_upload(guarded: Server) -> None:
     extra = b"garbage that is not a request\r\n\r\n"
     with Exchange(guarded.address) as conn:

@@ -127,7 +127,7 @@ def _build_request(rng: random.Random) -> Request:
         payload = _chunk(rng, body)
     elif framing == "short":  # declares more than it sends: only EOF ends it
         headers.append(("Content-Length", str(len(body) + rng.randint(1, 5000))))
-        framed = None
+        framed, well_formed = None, False  # what follows is read as its body
     elif framing == "long":  # sends more than it declares: the rest is the next "request"
         cut = rng.randint(0, len(body))
         headers.append(("Content-Length", str(cut)))
