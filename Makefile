@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -79,3 +79,9 @@ test-matrix:
 	  echo "== gunicorn $$($$venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)')"; \
 	  $$venv/bin/pytest -q -p no:cacheprovider $(E2E_TESTS); \
 	done
+
+# The large runs behind docs/reliability.md (100,000 fuzz exchanges, 1,000 concurrent rejections,
+# slowloris, 100 MB never-wait clients); about 10 minutes on 2 CPUs. Figures: stress/results.json.
+stress: setup
+	$(BIN)/python -m pip install -q -r stress/requirements.txt
+	$(BIN)/python -m stress.run
