@@ -6,6 +6,7 @@
 * ``django_expect.E002``: EXPECT_CHUNKED is not 'stream' or 'refuse'.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
+* ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
 
 Operations (overrides and statistics; see docs/operations.md):
 
@@ -33,7 +34,7 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_expect.conf import CHUNKED_MODES
-from django_expect.core import PolicyError, UploadPolicy
+from django_expect.core import PolicyError, UploadPolicy, validate_timeout
 
 MIDDLEWARE_PATH = "django_expect.middleware.ExpectMiddleware"
 #: Middleware known to read the request body before the view runs.
@@ -112,6 +113,10 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
             messages.append(
                 Error(f"{name} must be a string, not {value!r}.", id="django_expect.E004")
             )
+    try:
+        validate_timeout(getattr(settings, "EXPECT_BODY_TIMEOUT", None), "EXPECT_BODY_TIMEOUT")
+    except PolicyError as error:
+        messages.append(Error(str(error), id="django_expect.E007"))
     return messages
 
 

@@ -157,7 +157,22 @@ class ExpectContinueInput:
         return failure
 
     def _receive(self, read: Callable[[], bytes], size: int | None, *, line: bool) -> bytes:
-        """One read of the server's stream: 100 first if due, bounded in time, checked for EOF."""
+        """One read of the server's stream: 100 first if due, bounded in time, checked for EOF.
+
+        Once sealed, the reader is the server draining what the app left unread (gthread's
+        keep-alive ``finish_body``): a failure then ends the drain (EOF, connection closes)
+        instead of raising into the server, which would log it as a socket error.
+        """
+        if self.sealed:
+            try:
+                return self._receive_unsealed(read, size, line=line)
+            except BodyFailed:
+                return b""
+        return self._receive_unsealed(read, size, line=line)
+
+    def _receive_unsealed(
+        self, read: Callable[[], bytes], size: int | None, *, line: bool
+    ) -> bytes:
         if self.failure is not None:
             raise self.failure
         if self.state is ContinueState.WITHHELD:
@@ -176,9 +191,9 @@ class ExpectContinueInput:
             ) from error
         except BodyNotRequested:
             raise
-        except OSError as error:  # reset, broken pipe, gunicorn's NoMoreData on a chunked body
+        except Exception as error:  # reset, broken pipe; gunicorn's NoMoreData, InvalidChunkSize
             raise self._fail(
-                IncompleteBody(f"the connection broke while reading the body: {error!r}"), error
+                IncompleteBody(f"the body is incomplete or malformed: {error!r}"), error
             ) from error
         self.bytes_read += len(data)
         if remaining is not None:

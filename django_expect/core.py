@@ -384,6 +384,9 @@ class _Framing:
     error: str | None
 
 
+_DIGITS_RE = re.compile(r"[0-9]+")
+
+
 def _framing(head: RequestHead) -> _Framing:
     tokens = [t.strip().lower() for t in (head.expect or "").split(",")]
     tokens = [t for t in tokens if t]
@@ -404,7 +407,8 @@ def _framing(head: RequestHead) -> _Framing:
         chunked = True
     elif head.content_length is not None:
         values = {v.strip() for v in head.content_length.split(",")}
-        if len(values) != 1 or not next(iter(values)).isdigit():
+        # RFC 9110 8.6: 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth and superscripts).
+        if len(values) != 1 or not _DIGITS_RE.fullmatch(next(iter(values))):
             error = f"malformed Content-Length: {head.content_length!r}"
         else:
             declared = int(next(iter(values)))

@@ -212,7 +212,7 @@ class ExpectMiddleware:
             message=str(failure),
             has_body=True,
         )
-        logger.info("django-expect: %s %s: %s", request.method, request.path, failure)
+        logger.debug("django-expect: %s %s: %s", request.method, request.path, failure)
         return self._reject(request, state, decision)
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:

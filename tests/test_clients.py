@@ -8,58 +8,15 @@ next requests on the same client pool still work. The scenario is in tests/clien
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
-
 import pytest
 
-from tests.clients.adapters import Aiohttp, Boto3, Client, CurlCLI, GoHTTP, NodeHTTP, PyCurl
+from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.support.relay import Relay
 from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
-
-CLIENTS = ("curl", "pycurl", "boto3", "aiohttp", "node", "go")
-
-ClientFactory = Callable[[str, str], Client]
-
-
-@pytest.fixture(scope="session")
-def bodies(tmp_path_factory: pytest.TempPathFactory) -> Bodies:
-    return Bodies.make(tmp_path_factory.mktemp("bodies"))
-
-
-@pytest.fixture(scope="session")
-def go_build_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("go")
-
-
-@pytest.fixture
-def make_client(go_build_dir: Path) -> Iterator[ClientFactory]:
-    """``make_client(name, base_url)``: a fresh client session, closed after the test."""
-    made: list[Client] = []
-
-    def make(name: str, base_url: str) -> Client:
-        client: Client
-        if name == "curl":
-            client = CurlCLI()
-        elif name == "pycurl":
-            client = PyCurl()
-        elif name == "boto3":
-            client = Boto3(base_url)
-        elif name == "aiohttp":
-            client = Aiohttp()
-        elif name == "node":
-            client = NodeHTTP()
-        else:
-            client = GoHTTP(go_build_dir)
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        client.close()
+__all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
 
 
 def cases() -> list[tuple[str, str]]:

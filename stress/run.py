@@ -1,0 +1,429 @@
+"""``make stress``: the large runs behind docs/reliability.md, against real gunicorn on 127.0.0.1.
+
+Sections (each prints its figures; all of them go to stress/results.json):
+
+* fuzz        -- 100,000 seeded raw-socket exchanges (tests/support/fuzz.py) over sync, gthread
+                 and gevent, every invariant checked, then worker PIDs, sockets and logs;
+* load        -- 1,000 concurrent rejected Expect uploads (gevent, gthread): all answered, p50/p99
+                 time to the rejection, worker fds before/after;
+* mixed       -- accepted and rejected uploads interleaved, every accepted digest verified;
+* slowloris   -- connections that send a head and then stop or trickle: 408 within the view's
+                 ``body_timeout`` (1 s), and the throughput other clients get meanwhile;
+* never-wait  -- curl -H 'Expect:', requests and httpx send 100 MB to a rejecting view: 413 or
+                 reset, counted over 50 tries per client and worker.
+
+Run one section with ``python -m stress.run fuzz`` (``--quick`` divides the counts by 20).
+Every gunicorn process started here is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.support import fuzz  # noqa: E402
+from tests.support.fds import fd_count, quiescent_sockets  # noqa: E402
+from tests.support.server import Server, prepare_database, project_env  # noqa: E402
+
+RESULTS: dict[str, Any] = {}
+QUICK = 1
+
+
+def log(message: str) -> None:
+    print(message, flush=True)
+
+
+class Lab:
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="django-expect-stress-"))
+        self.env = project_env(self.dir / "db.sqlite3", self.dir / "media")
+        prepare_database(self.env)
+
+    @contextmanager
+    def server(self, worker: str, *extra: str) -> Iterator[Server]:
+        args = ["--backlog", "4096", "--worker-connections", "4000", "--log-level", "info", *extra]
+        server = Server(worker, True, self.dir / f"{worker}-{time.monotonic_ns()}.log", self.env,
+                        extra_args=args)
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def server_health(server: Server, pids: list[int], log_start: int) -> dict[str, Any]:
+    text = server.log()[log_start:]
+    return {
+        "workers_unchanged": server.worker_pids() == pids,
+        "sockets_after": quiescent_sockets(server, settle=10),
+        "error_lines": text.count("[ERROR]") + text.count("Traceback"),
+    }
+
+
+# --------------------------------------------------------------------------- fuzz
+
+
+def section_fuzz(lab: Lab) -> None:
+    plan = {"sync": 20_000, "gthread": 40_000, "gevent": 40_000}
+    out = {}
+    for worker, count in plan.items():
+        count //= QUICK
+        with lab.server(worker) as server:
+            pids = server.worker_pids()
+            start = len(server.log())
+            report = fuzz.run(server.address, 2026, count, concurrency=24)
+            health = server_health(server, pids, start)
+        out[worker] = {
+            "exchanges": report.exchanges,
+            "requests": report.requests,
+            "final_statuses": report.finals,
+            "continues": report.continues,
+            "violations": len(report.violations),
+            "first_violations": report.violations[:5],
+            "statuses": dict(sorted(report.statuses.items())),
+            "modes": dict(report.modes),
+            "seconds": round(report.seconds, 1),
+            **health,
+        }
+        log(f"fuzz {worker}: {json.dumps(out[worker])}")
+    RESULTS["fuzz"] = out
+
+
+# --------------------------------------------------------------------------- load
+
+
+async def _rejected_upload(address: tuple[str, int], go: asyncio.Event) -> tuple[float, int]:
+    reader, writer = await asyncio.open_connection(*address)
+    await go.wait()
+    head = (
+        b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Type: application/octet-stream\r\nContent-Length: 50000000\r\n\r\n"
+    )
+    started = time.monotonic()
+    writer.write(head)
+    await writer.drain()
+    line = await asyncio.wait_for(reader.readline(), 60)
+    elapsed = time.monotonic() - started
+    status = int(line.split()[1]) if line.startswith(b"HTTP/") else 0
+    await asyncio.wait_for(reader.read(), 30)  # until the server closes
+    writer.close()
+    return elapsed, status
+
+
+async def _load(address: tuple[str, int], n: int) -> list[tuple[float, int] | BaseException]:
+    go = asyncio.Event()
+    tasks = [asyncio.ensure_future(_rejected_upload(address, go)) for _ in range(n)]
+    await asyncio.sleep(0.5)
+    while sum(1 for t in tasks if t.done()) == 0 and not all(t for t in tasks):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(1.0)  # every connection is open (or failed) by now
+    go.set()
+    return await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def section_load(lab: Lab) -> None:
+    out = {}
+    n = 1000 // QUICK
+    for worker, extra in (("gevent", ()), ("gthread", ("--threads", "16"))):
+        with lab.server(worker, *extra) as server:
+            pids = server.worker_pids()
+            start = len(server.log())
+            fds_before = fd_count(server)
+            began = time.monotonic()
+            results = asyncio.run(_load(server.address, n))
+            wall = time.monotonic() - began - 1.5
+            ok = [r for r in results if isinstance(r, tuple)]
+            times = [t for t, status in ok if status == 413]
+            health = server_health(server, pids, start)
+            out[worker] = {
+                "concurrent": n,
+                "answered_413": len(times),
+                "other": dict(Counter(str(s) for _, s in ok if s != 413)),
+                "client_errors": dict(Counter(type(r).__name__ for r in results
+                                              if not isinstance(r, tuple))),
+                "p50_ms": round(percentile(times, 50) * 1000, 1) if times else None,
+                "p99_ms": round(percentile(times, 99) * 1000, 1) if times else None,
+                "max_ms": round(max(times) * 1000, 1) if times else None,
+                "wall_s": round(wall, 2),
+                "fds_before": fds_before,
+                "fds_after": fd_count(server),
+                **health,
+            }
+        log(f"load {worker}: {json.dumps(out[worker])}")
+    RESULTS["load"] = out
+
+
+# --------------------------------------------------------------------------- mixed
+
+
+async def _mixed_one(address: tuple[str, int], rng: random.Random, sem: asyncio.Semaphore
+                     ) -> tuple[str, bool]:
+    async with sem:
+        reader, writer = await asyncio.open_connection(*address)
+        try:
+            if rng.random() < 0.5:  # accepted: Expect, wait for the 100, then the body
+                body = rng.randbytes(rng.randint(1, 512 * 1024))
+                writer.write(
+                    f"PUT /lab/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                    f"Content-Length: {len(body)}\r\n\r\n".encode())
+                await writer.drain()
+                interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                if not interim.startswith(b"HTTP/1.1 100 "):
+                    return "accepted", False
+                writer.write(body)
+                await writer.drain()
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+                length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+                document = json.loads(await reader.readexactly(length))
+                return "accepted", (
+                    head.startswith(b"HTTP/1.1 200 ")
+                    and document == {"size": len(body),
+                                     "sha256": hashlib.sha256(body).hexdigest()}
+                )
+            path, extra = rng.choice([
+                ("/lab/small", "Content-Length: 5000000\r\n"),
+                ("/lab/types", "Content-Length: 1000\r\nContent-Type: text/plain\r\n"),
+                ("/lab/login", "Content-Length: 1000\r\n"),
+            ])
+            writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                         f"{extra}\r\n".encode())
+            await writer.drain()
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
+            return "rejected", head.split(b" ")[1] in (b"413", b"415", b"401")
+        finally:
+            writer.close()
+
+
+def section_mixed(lab: Lab) -> None:
+    out = {}
+    n = 4000 // QUICK
+    for worker, extra in (("gevent", ()), ("gthread", ("--threads", "16")), ("sync", ())):
+        with lab.server(worker, *extra) as server:
+            pids = server.worker_pids()
+            start = len(server.log())
+
+            async def main(address: tuple[str, int] = server.address) -> list[Any]:
+                rng = random.Random(7)
+                sem = asyncio.Semaphore(100)
+                return await asyncio.gather(
+                    *(_mixed_one(address, random.Random(rng.random()), sem) for _ in range(n)),
+                    return_exceptions=True)
+
+            began = time.monotonic()
+            results = asyncio.run(main())
+            wall = time.monotonic() - began
+            good = Counter(kind for r in results if isinstance(r, tuple) for kind in [r[0]] if r[1])
+            kinds = Counter(r[0] for r in results if isinstance(r, tuple))
+            out[worker] = {
+                "requests": n,
+                "accepted_verified": good["accepted"],
+                "accepted": kinds["accepted"],
+                "rejected_correctly": good["rejected"],
+                "rejected": kinds["rejected"],
+                "errors": dict(Counter(type(r).__name__ for r in results
+                                       if not isinstance(r, tuple))),
+                "wall_s": round(wall, 1),
+                **server_health(server, pids, start),
+            }
+        log(f"mixed {worker}: {json.dumps(out[worker])}")
+    RESULTS["mixed"] = out
+
+
+# --------------------------------------------------------------------------- slowloris
+
+
+async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float]:
+    reader, writer = await asyncio.open_connection(*address)
+    writer.write(b"POST /lab/timeout HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                 b"Content-Length: 100000\r\n\r\n")
+    await writer.drain()
+    first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
+    if not first.startswith(b"HTTP/1.1 100 "):
+        return first.split(b" ")[1].decode(), 0.0
+    stalled = time.monotonic()
+    read = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
+    while trickle and not read.done():
+        try:
+            writer.write(b"x")
+            await writer.drain()
+        except OSError:
+            break
+        stalled = time.monotonic()
+        await asyncio.wait([read], timeout=1.5)  # slower than the 1 s body_timeout
+    head = await asyncio.wait_for(read, 120)
+    waited = time.monotonic() - stalled
+    writer.close()
+    return head.split(b" ")[1].decode(), waited
+
+
+async def _good_client(address: tuple[str, int], stop: float) -> int:
+    done = 0
+    body = b"g" * 800
+    while time.monotonic() < stop:
+        reader, writer = await asyncio.open_connection(*address)
+        writer.write(
+            b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n" + body
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
+        done += head.startswith(b"HTTP/1.1 200 ")
+        writer.close()
+    return done
+
+
+async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dict[str, Any]:
+    base_stop = time.monotonic() + seconds
+    baseline = sum(await asyncio.gather(*(_good_client(address, base_stop) for _ in range(8))))
+    slow_tasks = [asyncio.ensure_future(_slow(address, trickle=i % 2 == 1)) for i in range(slow)]
+    await asyncio.sleep(0.5)
+    stop = time.monotonic() + seconds
+    during = sum(await asyncio.gather(*(_good_client(address, stop) for _ in range(8))))
+    results = await asyncio.gather(*slow_tasks, return_exceptions=True)
+    ok = [r for r in results if isinstance(r, tuple)]
+    waits = [w for status, w in ok if status == "408"]
+    return {
+        "slow_connections": slow,
+        "answered_408": len(waits),
+        "other": dict(Counter(s for s, _ in ok if s != "408")),
+        "client_errors": dict(Counter(type(r).__name__ for r in results
+                                      if not isinstance(r, tuple))),
+        "stall_to_408_p50_s": round(percentile(waits, 50), 2) if waits else None,
+        "stall_to_408_max_s": round(max(waits), 2) if waits else None,
+        "good_rps_alone": round(baseline / seconds, 1),
+        "good_rps_during": round(during / seconds, 1),
+    }
+
+
+def section_slowloris(lab: Lab) -> None:
+    out = {}
+    for worker, extra, slow in (("gevent", (), 500 // QUICK),
+                                ("gthread", ("--threads", "32"), 24)):
+        with lab.server(worker, *extra) as server:
+            pids = server.worker_pids()
+            start = len(server.log())
+            out[worker] = asyncio.run(_slowloris(server.address, slow, 4.0))
+            if extra:
+                out[worker]["threads"] = int(extra[1])
+            out[worker].update(server_health(server, pids, start))
+        log(f"slowloris {worker}: {json.dumps(out[worker])}")
+    RESULTS["slowloris"] = out
+
+
+# --------------------------------------------------------------------------- never-wait clients
+
+
+def _curl(url: str, path: Path) -> str:
+    done = subprocess.run(
+        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:",
+         "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{path}", url],
+        capture_output=True, text=True, timeout=120)
+    if done.stdout.strip() not in ("", "000"):
+        return done.stdout.strip()
+    named = {55: "reset(send)", 56: "reset(recv)"}
+    return named.get(done.returncode, f"curl-exit-{done.returncode}")
+
+
+def _requests(url: str, data: bytes) -> str:
+    import requests
+
+    try:
+        return str(requests.post(url, data=data, timeout=60,
+                                 headers={"Content-Type": "application/octet-stream"}).status_code)
+    except requests.ConnectionError as error:
+        return "reset" if "reset" in str(error).lower() or "aborted" in str(error).lower() \
+            else f"error:{type(error).__name__}"
+
+
+def _httpx(url: str, data: bytes) -> str:
+    import httpx
+
+    try:
+        return str(httpx.post(url, content=data, timeout=60,
+                              headers={"Content-Type": "application/octet-stream"}).status_code)
+    except httpx.TransportError as error:
+        return f"reset:{type(error).__name__}"
+
+
+def section_never_wait(lab: Lab) -> None:
+    out: dict[str, Any] = {}
+    tries = 50 // QUICK
+    data = os.urandom(1024 * 1024) * 100  # 100 MiB
+    path = lab.dir / "100MiB.bin"
+    path.write_bytes(data)
+    clients: dict[str, Callable[[str], str]] = {
+        "curl": lambda url: _curl(url, path),
+        "requests": lambda url: _requests(url, data),
+        "httpx": lambda url: _httpx(url, data),
+    }
+    for worker in ("sync", "gthread", "gevent"):
+        with lab.server(worker) as server:
+            pids = server.worker_pids()
+            start = len(server.log())
+            out[worker] = {}
+            for name, client in clients.items():
+                began = time.monotonic()
+                outcomes = Counter(client(server.url + "/lab/small") for _ in range(tries))
+                out[worker][name] = {**dict(outcomes),
+                                     "seconds_each": round((time.monotonic() - began) / tries, 3)}
+            out[worker].update(server_health(server, pids, start))
+        log(f"never-wait {worker}: {json.dumps(out[worker])}")
+    RESULTS["never_wait"] = out
+
+
+SECTIONS = {
+    "fuzz": section_fuzz,
+    "load": section_load,
+    "mixed": section_mixed,
+    "slowloris": section_slowloris,
+    "never-wait": section_never_wait,
+}
+
+
+def main() -> int:
+    global QUICK
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("sections", nargs="*", default=list(SECTIONS))
+    parser.add_argument("--quick", action="store_true", help="counts divided by 20")
+    parser.add_argument("--out", default=str(ROOT / "stress" / "results.json"))
+    args = parser.parse_args()
+    QUICK = 20 if args.quick else 1
+    lab = Lab()
+    began = time.monotonic()
+    for name in args.sections:
+        t0 = time.monotonic()
+        SECTIONS[name](lab)
+        log(f"[{name}: {time.monotonic() - t0:.0f} s]")
+    RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
+    RESULTS["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    Path(args.out).write_text(json.dumps(RESULTS, indent=2, default=str) + "\n")
+    log(f"total {RESULTS['total_seconds']} s; results in {args.out}")
+    failed = [
+        w for w, r in RESULTS.get("fuzz", {}).items()
+        if r["violations"] or r["error_lines"] or not r["workers_unchanged"]
+    ]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

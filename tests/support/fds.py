@@ -1,0 +1,51 @@
+"""Open file descriptors of gunicorn workers, read from /proc/<pid>/fd.
+
+Client connections are sockets; the listener, the arbiter pipe and SQLite files are steady. A
+worker that leaks shows more sockets once every client has gone, so the tests compare socket
+counts at quiescence (after the server's own bounded lingering close has finished).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+from tests.support.server import Server
+
+
+def descriptors(pid: int) -> list[str]:
+    """What each open descriptor of ``pid`` points at (``socket:[...]``, a path, a pipe)."""
+    targets = []
+    for entry in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(OSError):  # closed while listing
+            targets.append(os.readlink(entry))
+    return targets
+
+
+def socket_count(server: Server) -> int:
+    return sum(
+        target.startswith("socket:")
+        for pid in server.worker_pids()
+        for target in descriptors(pid)
+    )
+
+
+def fd_count(server: Server) -> int:
+    return sum(len(descriptors(pid)) for pid in server.worker_pids())
+
+
+def quiescent_sockets(server: Server, settle: float = 8.0) -> int:
+    """The workers' socket count once only listeners remain, or after ``settle`` seconds.
+
+    An idle worker of any class holds exactly one socket per listener (measured: sync, gthread
+    and gevent all hold 1 with one bind); closes and lingering closes finish within seconds.
+    """
+    idle = len(server.worker_pids())
+    deadline = time.monotonic() + settle
+    count = socket_count(server)
+    while count > idle and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = socket_count(server)
+    return count

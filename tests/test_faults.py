@@ -1,0 +1,236 @@
+"""Faults on the wire: stalled bodies, lying lengths, clients that disconnect.
+
+Every test drives real gunicorn workers (sync, gthread, gevent) over 127.0.0.1. A sleep here only
+*creates* a stall; assertions are on statuses, bytes, closes, worker PIDs and open descriptors.
+/lab/timeout and /lab/swallow have ``body_timeout=1``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import socket
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.fds import quiescent_sockets
+from tests.support.raw import ConnectionClosed, Exchange, chunked
+from tests.support.server import Server
+
+pytestmark = pytest.mark.e2e
+
+BODY = bytes(range(256)) * 40  # 10,240 bytes
+
+
+def head(length: int | None, *, expect: bool = True, **extra: str) -> dict[str, str]:
+    headers = {"Content-Type": "application/octet-stream"}
+    if length is None:
+        headers["Transfer-Encoding"] = "chunked"
+    else:
+        headers["Content-Length"] = str(length)
+    if expect:
+        headers["Expect"] = "100-continue"
+    headers.update(extra)
+    return headers
+
+
+@pytest.fixture
+def guarded(server: Server) -> Iterator[Server]:
+    """The server, checked afterwards: same workers, no socket left open, no error logged."""
+    pids = server.worker_pids()
+    log_start = len(server.log())
+    baseline = quiescent_sockets(server)
+    yield server
+    assert server.worker_pids() == pids, "a worker died or was replaced"
+    assert quiescent_sockets(server) <= baseline, "a client socket was left open"
+    new_log = server.log()[log_start:]
+    for marker in ("[ERROR]", "Traceback", "Internal Server Error", "WORKER TIMEOUT"):
+        assert marker not in new_log, new_log
+
+
+# -- stalled bodies ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/lab/timeout", "/lab/swallow"])
+def test_a_body_that_never_starts_after_the_100_gets_408(guarded: Server, path: str) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", path, head(len(BODY)))
+        assert conn.read_response().status == 100
+        started = time.monotonic()
+        interim, final = conn.read_final(timeout=10)  # the client never sends the body
+        waited = time.monotonic() - started
+        assert interim == []
+        assert final.status == 408
+        assert final.json()["error"]["code"] == "body_timeout"
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert 0.9 < waited < 5
+
+
+@pytest.mark.parametrize("expect", [True, False])
+def test_a_body_that_stops_halfway_gets_408(guarded: Server, expect: bool) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/timeout", head(len(BODY), expect=expect))
+        if expect:
+            assert conn.read_response().status == 100
+        conn.send_body(BODY[:5000])  # ... and then nothing
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 408
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+def test_a_trickle_slower_than_the_timeout_gets_408(guarded: Server) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/timeout", head(None))
+        assert conn.read_response().status == 100
+        conn.send(b"400\r\n" + b"x" * 100)
+        time.sleep(1.5)  # creates the stall; the server's timeout is 1 s
+        with contextlib.suppress(OSError):  # the server may already have closed its side
+            conn.send(b"y" * 100)
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 408
+        assert conn.closed_by_server()
+
+
+def test_a_stalled_chunked_body_gets_408(guarded: Server) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/timeout", head(None, expect=False))
+        conn.send(b"10\r\n0123456789abcdef\r\n")  # one chunk, then silence
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 408
+        assert conn.closed_by_server()
+
+
+def test_the_worker_serves_others_after_a_timeout(guarded: Server) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+        assert conn.read_response().status == 100
+        assert conn.read_final(timeout=10)[1].status == 408
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+        assert conn.read_response().status == 100
+        conn.send_body(BODY)
+        final = conn.read_final()[1]
+        assert final.status == 200
+        assert final.json()["sha256"] == hashlib.sha256(BODY).hexdigest()
+
+
+# -- lying lengths -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/lab/timeout", "/lab/swallow", "/lab/echo"])
+def test_a_body_shorter_than_its_length_never_passes_for_a_whole_one(
+    guarded: Server, path: str
+) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", path, head(len(BODY)))
+        assert conn.read_response().status == 100
+        conn.send_body(BODY[:3000])
+        conn.sock.shutdown(socket.SHUT_WR)  # the client is done sending, and still listening
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 400
+        assert final.json()["error"]["code"] == "incomplete_body"
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+def test_a_truncated_chunked_body_is_incomplete(guarded: Server) -> None:
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/body", head(None, expect=False))
+        conn.send(chunked(b"a" * 5000)[:-5])  # no last chunk
+        conn.sock.shutdown(socket.SHUT_WR)
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 400
+        assert final.json()["error"]["code"] == "incomplete_body"
+
+
+@pytest.mark.parametrize("cut", [b"1a\r\nabc", b"1", b"1a\r\n" + b"z" * 26 + b"\r", b"zz\r\n"])
+def test_a_chunked_body_cut_or_malformed_mid_chunk_is_400_not_500(
+    guarded: Server, cut: bytes
+) -> None:
+    """Found by the fuzzer (seed 2026:28429): gunicorn's InvalidChunkSize is no OSError."""
+    with Exchange(guarded.address) as conn:
+        conn.request_head("PATCH", "/lab/small", head(None))
+        assert conn.read_response().status == 100
+        conn.send(cut)
+        conn.sock.shutdown(socket.SHUT_WR)
+        _, final = conn.read_final(timeout=10)
+        assert final.status == 400
+        assert final.json()["error"]["code"] == "incomplete_body"
+        assert final.header("Connection") == "close"
+
+
+def test_bytes_past_the_declared_length_never_join_the_upload(guarded: Server) -> None:
+    extra = b"garbage that is not a request\r\n\r\n"
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/small", head(800, expect=False))
+        conn.send_body(BODY[:800] + extra)
+        final = conn.read_final()[1]
+        assert final.status == 200
+        assert final.json() == {"size": 800, "sha256": hashlib.sha256(BODY[:800]).hexdigest()}
+        # The extra bytes are read as the next request (they can be nothing else): gunicorn
+        # answers them 400 and closes, or the sync worker closes without reading them.
+        try:
+            more = conn.read_response(timeout=5)
+        except ConnectionClosed:
+            more = None
+        if more is not None:
+            assert more.status == 400
+        assert conn.closed_by_server()
+
+
+def test_bytes_past_a_rejected_length_get_no_response(guarded: Server) -> None:
+    smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/small", head(5000))
+        _, final = conn.read_final()
+        assert final.status == 413
+        conn.send(b"x" * 5000 + smuggled)  # the body anyway, and a request behind it
+        assert conn.closed_by_server()
+        assert conn.buffer == b""
+
+
+# -- clients that disconnect ---------------------------------------------------------------------
+
+
+def _abort(conn: Exchange) -> None:
+    """Close with a reset (SO_LINGER 0), the most abrupt way a client can leave."""
+    conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()
+
+
+@pytest.mark.parametrize("how", ["close", "reset"])
+@pytest.mark.parametrize("when", ["before-100", "after-100", "mid-body", "after-rejection"])
+def test_client_disconnects_leave_nothing_behind(guarded: Server, when: str, how: str) -> None:
+    for _ in range(3):
+        conn = Exchange(guarded.address)
+        if when == "after-rejection":
+            conn.request_head("POST", "/lab/small", head(50_000))
+            conn.read_final()
+        else:
+            conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+            if when != "before-100":
+                assert conn.read_response().status == 100
+            if when == "mid-body":
+                conn.send_body(BODY[:4000])
+        if how == "reset":
+            _abort(conn)
+        else:
+            conn.close()
+    # the worker is free: the next upload is served at once
+    with Exchange(guarded.address) as conn:
+        conn.request_head("POST", "/lab/small", head(800))
+        assert conn.read_response().status == 100
+        conn.send_body(BODY[:800])
+        assert conn.read_final()[1].status == 200
+
+
+def test_many_aborted_uploads_leak_no_descriptor(guarded: Server) -> None:
+    for i in range(60):
+        conn = Exchange(guarded.address)
+        conn.request_head("PUT", f"/objects/abort-{i % 3}", head(len(BODY), expect=i % 2 == 0))
+        conn.send_body(BODY[: 1000 * (i % 7)])
+        _abort(conn)
