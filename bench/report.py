@@ -210,15 +210,23 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
                     if by[column] and max(by[column]) != med(by[column]):
                         cell += f" ({fmt_bytes(max(by[column]))})"
                     cells.append(cell)
-                cells += [fmt_time(med(x["seconds"] for x in rows if x["server"] == column))
-                          for column in PUT_COLUMNS]
+                for column in PUT_COLUMNS:
+                    runs = [x for x in rows if x["server"] == column]
+                    cell = fmt_time(med(x["seconds"] for x in runs))
+                    if runs and sum(x["status"] != 413 for x in runs) * 2 > len(runs):
+                        cell += " †"
+                    cells.append(cell)
                 out.append("| " + " | ".join(cells) + " |")
     stock_statuses = sorted({x["status"] for x in r["put"] if x["server"].startswith("stock")})
-    out += ["", f"Statuses the clients saw from stock: {stock_statuses} (0 = the client "
-            "reported a connection error instead of a status); from django-expect and uvicorn: "
-            "always 413. botocore with django-expect: the time includes botocore (urllib3 2) "
-            "reading the rest of the file locally after the 413 and discarding it (0 bytes "
-            "reach the wire), about 80 ms per GB from the page cache.", ""]
+    out += ["", "†: most runs ended without a final status: the time is when the client gave "
+            "up on a reset connection. botocore then also opened a second connection and sent "
+            "the body again (even with retries off), hence twice the bytes.",
+            "", f"Statuses the clients saw from stock: {stock_statuses} (0: botocore reported "
+            "a connection error instead of a status; 100: curl saw the 100 Continue, then the "
+            "connection was reset before the final status); from django-expect and uvicorn: "
+            "always 413. botocore with django-expect: the 413 arrives at once, but put_object "
+            "returns only after urllib3 2 has read the rest of the file locally and thrown it "
+            "away (0 bytes reach the wire), 0.1-0.2 s per GB here.", ""]
 
     form = r["form"]
     by = {s: [x for x in form if x["server"] == s] for s in SERVERS}
@@ -367,7 +375,7 @@ def plot(r: dict, path: Path) -> None:
             ax.set_xscale("log")
             if metric == "body_bytes":
                 ax.set_yscale("symlog", linthresh=0.1)
-                ax.set_ylim(bottom=0)
+                ax.set_ylim(bottom=-0.03)
                 ax.set_ylabel(label + ", mean")
             else:
                 ax.set_yscale("log")
