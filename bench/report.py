@@ -340,6 +340,155 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(out)
 
 
+# -- the README's Performance section -----------------------------------------------------------
+
+def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
+    """docs/performance.md: the summary a user reads first (bench/results.md has every table)."""
+    f = figures(r)
+    env = r["environment"]
+    big = max(r["config"]["reject_sizes"])
+
+    def put(net, client, column, metric):  # type: ignore[no-untyped-def]
+        runs = [x for x in r["put"] if x["net"] == net and x["client"] == client
+                and x["size"] == big and x["server"] == column]
+        if metric == "body_bytes":
+            return fmt_bytes(med(x["body_bytes"] for x in runs))
+        cell = fmt_time(med(x["seconds"] for x in runs))
+        return cell + (" †" if sum(x["status"] != 413 for x in runs) * 2 > len(runs) else "")
+
+    def form(column, metric):  # type: ignore[no-untyped-def]
+        values = [x[metric] for x in r["form"] if x["server"] == column]
+        return fmt_bytes(med(values)) if metric == "body_bytes" else fmt_time(med(values))
+
+    acc = r["accepted"]["runs"]
+    cpu = {s: med(x["cpu"] for x in acc if x["server"] == s) for s in ("stock", "expect")}
+    wall = {s: med(x["seconds"] for x in acc if x["server"] == s) for s in ("stock", "expect")}
+    small = {(m, s): med(x["cpu"] / x["count"] for x in r["small"]
+                         if x["method"] == m and x["server"] == s)
+             for m in ("GET", "POST") for s in ("stock", "expect")}
+    lat = {(x["clients"], x["kind"], x["server"]): x for x in r["latency"]}
+    many = max(x["clients"] for x in r["latency"])
+    size = r["accepted"]["size"]
+    ov = r["overhead"]
+    out = [
+        "## Performance",
+        "",
+        "Measured by `make bench` on a 2-CPU shared virtual machine (Python "
+        f"{env['python']}, Django {env['django']}, gunicorn {env['gunicorn']} gthread, uvicorn "
+        f"{env['uvicorn']}, curl {env['curl']}, botocore {env['botocore']}): the same Django "
+        "project and views, served by stock gunicorn, by gunicorn with django-expect, and by "
+        "uvicorn (ASGI). Bytes are counted by a relay between client and server, which also "
+        "emulates a WAN (40 ms RTT, 200 Mbit/s). All tables: "
+        "[bench/results.md](bench/results.md).",
+        "",
+        f"**A {fmt_size(big)} PUT to a view that accepts 5 MiB** (median of "
+        f"{r['config']['pairs']} runs; the stock views either check `Content-Length` and "
+        "answer 413 without reading, or read and give up past the limit, as an S3-style view "
+        "does: gunicorn has invited the body either way):",
+        "",
+        "| client, network | | stock, checks length | stock, reads then 413 | django-expect "
+        "| uvicorn |",
+        "|---|---|---|---|---|---|",
+    ]
+    for client, net, label in (("curl", "loopback", "curl, loopback"),
+                               ("curl", "wan", "curl, WAN"),
+                               ("botocore", "wan", "botocore (S3 PutObject), WAN")):
+        out.append(f"| {label} | body bytes sent | "
+                   + " | ".join(put(net, client, c, "body_bytes") for c in PUT_COLUMNS) + " |")
+        out.append("| | time to the 413 | "
+                   + " | ".join(put(net, client, c, "seconds") for c in PUT_COLUMNS) + " |")
+    out += [
+        "",
+        "†: no 413 at all: the connection was reset under the client, which reports an error "
+        "(botocore had also sent the body a second time on a new connection). botocore with "
+        "django-expect gets its 413 at once, but `put_object` returns only after urllib3 has "
+        "read the rest of the file locally and discarded it; not a byte of it is sent.",
+        "",
+        f"**The everyday Django form**: a {fmt_size(r['config']['form_size'])} file posted to a "
+        "view that validates `request.FILES` with a form and rejects files over 5 MB; the "
+        "django-expect column is the same view with `@upload_policy(max_size=5_000_000, "
+        "content_types=['multipart/form-data'])` (curl `-F`, loopback):",
+        "",
+        "| | stock gunicorn | django-expect | uvicorn |",
+        "|---|---|---|---|",
+        "| body bytes sent | " + " | ".join(form(c, "body_bytes") for c in SERVERS) + " |",
+        "| time to the 413 | " + " | ".join(form(c, "seconds") for c in SERVERS) + " |",
+        "",
+        "**What accepting costs** (stock gunicorn and django-expect runs alternate; medians, "
+        "and the median of the per-pair differences):",
+        "",
+        "| | stock gunicorn | django-expect | difference |",
+        "|---|---|---|---|",
+        f"| {fmt_binary(size)} PUT read by the view: worker CPU | {cpu['stock']:.2f} s "
+        f"| {cpu['expect']:.2f} s | {(f['accept_cpu_ratio'] - 1) * 100:+.0f}% |",
+        f"| {fmt_binary(size)} PUT: throughput | {size / wall['stock'] / MB:,.0f} MB/s "
+        f"| {size / wall['expect'] / MB:,.0f} MB/s "
+        f"| {(1 / f['accept_wall_ratio'] - 1) * 100:+.0f}% |",
+        f"| small GET, keep-alive: worker CPU per request | {small['GET', 'stock'] * 1e6:.0f} µs "
+        f"| {small['GET', 'expect'] * 1e6:.0f} µs | {f['small_GET_us']:+.0f} µs "
+        f"({(f['small_GET_cpu_ratio'] - 1) * 100:+.1f}%) |",
+        f"| small POST (1 KiB): worker CPU per request | {small['POST', 'stock'] * 1e6:.0f} µs "
+        f"| {small['POST', 'expect'] * 1e6:.0f} µs | {f['small_POST_us']:+.0f} µs "
+        f"({(f['small_POST_cpu_ratio'] - 1) * 100:+.1f}%) |",
+        f"| worker peak RSS during the {fmt_binary(size)} upload "
+        f"| {med(x['rss_peak'] for x in acc if x['server'] == 'stock') / MB:.1f} MB "
+        f"| {med(x['rss_peak'] for x in acc if x['server'] == 'expect') / MB:.1f} MB "
+        f"| {f['rss_delta'] / MB:+.2f} MB |",
+        f"| head sent to `100 Continue` received, 1 client: p50 / p99 "
+        f"| {fmt_time(lat[1, 'continue', 'stock']['p50'])} / "
+        f"{fmt_time(lat[1, 'continue', 'stock']['p99'])} "
+        f"| {fmt_time(lat[1, 'continue', 'expect']['p50'])} / "
+        f"{fmt_time(lat[1, 'continue', 'expect']['p99'])} | |",
+        f"| head sent to 413 received, 1 client: p50 / p99 | (sends 100) "
+        f"| {fmt_time(lat[1, 'reject', 'expect']['p50'])} / "
+        f"{fmt_time(lat[1, 'reject', 'expect']['p99'])} | |",
+        f"| head sent to first status, {many} concurrent clients: p50 / p99 "
+        f"| {fmt_time(lat[many, 'continue', 'stock']['p50'])} / "
+        f"{fmt_time(lat[many, 'continue', 'stock']['p99'])} "
+        f"| {fmt_time(lat[many, 'continue', 'expect']['p50'])} / "
+        f"{fmt_time(lat[many, 'continue', 'expect']['p99'])} | |",
+        "",
+        "Measured in-process, without sockets and their noise, django-expect adds "
+        f"{ov['hook_get_us'] + ov['middleware_get_us']:.0f} µs to a GET, "
+        f"{ov['hook_post_us'] + ov['middleware_post_us']:.0f} µs to a POST with a policy, and "
+        f"{ov['wrapper_read_us_per_gib'] / 1000:.1f} ms per GiB of body read.",
+        "",
+        "![Body bytes sent and time to the rejection against the declared size: stock gunicorn, "
+        "django-expect and uvicorn, over loopback and an emulated WAN](bench/results.png)",
+        "",
+        "### Targets",
+        "",
+        "| target | goal | measured | met |",
+        "|---|---|---|---|",
+    ]
+    for name, goal, measured, met in targets(r, f):
+        out.append(f"| {name} | {goal} | {measured} | {'yes' if met else '**no**'} |")
+    out += [
+        "",
+        "On reading the misses: this machine has 2 shared CPUs, and the CPU a gunicorn worker "
+        "spends on the same 1 GiB upload varies 2-5x from run to run in both columns (its "
+        "receive sizes follow how full the socket buffer happens to be), so the end-to-end "
+        "upload figure cannot resolve 3%; the in-process read cost is the figure to trust. "
+        "The per-request figures come from the kernel's CPU accounting of the worker and move "
+        "by a few percent between runs; the in-process cost (hook + middleware) is the stable "
+        "part of them. Decision latency includes connection setup and scheduling: stock "
+        "gunicorn's own `100 Continue`, sent before Django runs, already has a p99 above 1 ms "
+        f"with one client, and with {many} concurrent clients on one worker the time is spent "
+        "queueing for the worker, with or without django-expect. The RSS difference before any "
+        "upload is the cost of importing django-expect.",
+        "",
+        "Reproduce (under 10 minutes; rewrites bench/results.md, bench/results.png, "
+        "bench/results.json and this section, docs/performance.md):",
+        "",
+        "```sh",
+        "make bench         # every scenario, stock and django-expect alternating",
+        "make bench-smoke   # every scenario once at small sizes (CI runs it)",
+        "```",
+        "",
+    ]
+    return "\n".join(out)
+
+
 # -- plot ---------------------------------------------------------------------------------------
 
 def plot(r: dict, path: Path) -> None:
@@ -392,13 +541,16 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(r: dict, out_dir: Path) -> str:
+def write(r: dict, out_dir: Path, docs: Path | None = None) -> str:
     text = markdown(r)
     (out_dir / "results.md").write_text(text)
+    (docs or out_dir / "performance.md").write_text(readme_section(r))
     plot(r, out_dir / "results.png")
     return "\n".join(line for line in text.splitlines()[:20])
 
 
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
-    write(json.loads(source.read_text()), source.parent)
+    results = json.loads(source.read_text())
+    docs = None if results["smoke"] else Path(__file__).parents[1] / "docs" / "performance.md"
+    write(results, source.parent, docs)
