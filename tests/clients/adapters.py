@@ -87,7 +87,8 @@ class CurlCLI(Client):
 
     def _result(self, n: int) -> Result:
         status, headers = _parse_head((self.tmp / f"h{n}").read_bytes())
-        return Result(status, headers, (self.tmp / f"b{n}").read_bytes())
+        body = self.tmp / f"b{n}"
+        return Result(status, headers, body.read_bytes() if body.exists() else b"")
 
     def request(
         self, method: str, url: str, body: Path | None = None, headers: dict[str, str] | None = None
