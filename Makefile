@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -45,12 +45,43 @@ lint: setup
 typecheck: setup
 	cd testproject && ../$(BIN)/mypy --config-file ../pyproject.toml ../django_expect
 
+# Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn. `make bench` (< 10 min) rewrites
+# bench/results.{md,png,json}; `make bench-smoke` runs every scenario once at tiny sizes.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run
+
+bench-smoke: $(BENCH_STAMP)
+	$(BIN)/python -m bench.run --smoke
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
 
+# The end-to-end tests on each supported gunicorn major version, each in its own virtualenv
+# (.venv-gunicornNN). `make test-matrix GUNICORN_VERSIONS=27` runs one.
+GUNICORN_VERSIONS ?= 25 26 27
+E2E_TESTS ?= tests/test_e2e_core.py tests/test_clients.py tests/test_proxies.py tests/test_tls.py
+
+test-matrix:
+	@set -e; for v in $(GUNICORN_VERSIONS); do \
+	  venv=.venv-gunicorn$$v; \
+	  if [ ! -x $$venv/bin/pytest ]; then \
+	    $(PYTHON) -m venv $$venv; \
+	    $$venv/bin/python -m pip install -q --upgrade pip; \
+	    $$venv/bin/python -m pip install -q -r requirements-dev.txt -e .; \
+	  fi; \
+	  $$venv/bin/python -m pip install -q "gunicorn[gevent,http2]==$$v.*"; \
+	  echo "== gunicorn $$($$venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)')"; \
+	  $$venv/bin/pytest -q -p no:cacheprovider $(E2E_TESTS); \
+	done
+
 # The large runs behind docs/reliability.md (100,000 fuzz exchanges, 1,000 concurrent rejections,
 # slowloris, 100 MB never-wait clients); about 10 minutes on 2 CPUs. Figures: stress/results.json.
-.PHONY: stress
 stress: setup
 	$(BIN)/python -m pip install -q -r stress/requirements.txt
 	$(BIN)/python -m stress.run

@@ -1,16 +1,25 @@
-"""The Django app: registers django-expect's system checks."""
+"""The Django app: registers django-expect's system checks and the overrides' invalidation."""
 
 from __future__ import annotations
 
 from django.apps import AppConfig
 from django.core import checks
+from django.db.models.signals import post_delete, post_save
 
 
 class DjangoExpectConfig(AppConfig):
     name = "django_expect"
     verbose_name = "django-expect"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_expect.checks import check_settings
+        from django_expect.checks import check_operations, check_overrides, check_settings
+        from django_expect.overrides import override_changed
 
         checks.register(check_settings)
+        checks.register(check_operations)
+        checks.register(check_overrides, checks.Tags.database)
+
+        override_model = self.get_model("PolicyOverride")
+        post_save.connect(override_changed, sender=override_model, dispatch_uid="django_expect")
+        post_delete.connect(override_changed, sender=override_model, dispatch_uid="django_expect")

@@ -6,7 +6,22 @@
 * ``django_expect.E002``: EXPECT_CHUNKED is not 'stream' or 'refuse'.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
-* ``django_expect.E005``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
+* ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
+
+Operations (overrides and statistics; see docs/operations.md):
+
+* ``django_expect.W003``: a policy override names no URL pattern (database check: run
+  ``manage.py check --database default``; ``expect_policies`` and the admin show it too).
+* ``django_expect.W004``: EXPECT_OVERRIDES_CACHE is a per-process cache (LocMemCache): other
+  processes never see an override change.
+* ``django_expect.W005``: ExpectMiddleware comes before AuthenticationMiddleware: login and
+  permission policies see every request as anonymous.
+* ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
+  EXPECT_OVERRIDES_CACHE, EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL).
+* ``django_expect.E006``: ExpectMiddleware is in MIDDLEWARE but ``django_expect`` is not in
+  INSTALLED_APPS. Django runs no check of an app that is not installed, so this one is logged
+  (logger ``django_expect``, level ERROR) when the middleware starts; overrides and statistics
+  are off until the app is installed.
 """
 
 from __future__ import annotations
@@ -52,8 +67,11 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
     default = getattr(settings, "EXPECT_DEFAULT_POLICY", {})
     if not isinstance(default, dict):
-        messages.append(Error(f"EXPECT_DEFAULT_POLICY must be a dict, not {default!r}.",
-                              id="django_expect.E001"))
+        messages.append(
+            Error(
+                f"EXPECT_DEFAULT_POLICY must be a dict, not {default!r}.", id="django_expect.E001"
+            )
+        )
     else:
         try:
             UploadPolicy.build(**default)
@@ -62,28 +80,152 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
 
     chunked = getattr(settings, "EXPECT_CHUNKED", "stream")
     if chunked not in CHUNKED_MODES:
-        messages.append(Error(f"EXPECT_CHUNKED must be one of {CHUNKED_MODES}, not {chunked!r}.",
-                              id="django_expect.E002"))
+        messages.append(
+            Error(
+                f"EXPECT_CHUNKED must be one of {CHUNKED_MODES}, not {chunked!r}.",
+                id="django_expect.E002",
+            )
+        )
 
     handler = getattr(settings, "EXPECT_REJECTION_HANDLER", None)
     if handler is not None:
         try:
             target = import_string(handler)
         except ImportError as error:
-            messages.append(Error(f"EXPECT_REJECTION_HANDLER {handler!r} cannot be imported: "
-                                  f"{error}", id="django_expect.E003"))
+            messages.append(
+                Error(
+                    f"EXPECT_REJECTION_HANDLER {handler!r} cannot be imported: {error}",
+                    id="django_expect.E003",
+                )
+            )
         else:
             if not callable(target):
-                messages.append(Error(f"EXPECT_REJECTION_HANDLER {handler!r} is not callable.",
-                                      id="django_expect.E003"))
+                messages.append(
+                    Error(
+                        f"EXPECT_REJECTION_HANDLER {handler!r} is not callable.",
+                        id="django_expect.E003",
+                    )
+                )
 
     for name in ("EXPECT_REJECTION_TEMPLATE", "EXPECT_WWW_AUTHENTICATE"):
         value = getattr(settings, name, "")
         if not isinstance(value, str):
-            messages.append(Error(f"{name} must be a string, not {value!r}.",
-                                  id="django_expect.E004"))
+            messages.append(
+                Error(f"{name} must be a string, not {value!r}.", id="django_expect.E004")
+            )
     try:
         validate_timeout(getattr(settings, "EXPECT_BODY_TIMEOUT", None), "EXPECT_BODY_TIMEOUT")
     except PolicyError as error:
-        messages.append(Error(str(error), id="django_expect.E005"))
+        messages.append(Error(str(error), id="django_expect.E007"))
     return messages
+
+
+AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+LOCAL_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
+
+
+def _number_error(name: str, value: object, minimum: float, strict: bool) -> Error | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problem = "a number of seconds"
+    elif (value <= minimum) if strict else (value < minimum):
+        problem = f"{'greater than' if strict else 'at least'} {minimum}"
+    else:
+        return None
+    return Error(f"{name} must be {problem}, not {value!r}.", id="django_expect.E005")
+
+
+def check_operations(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Settings of the overrides and statistics, and middleware order relative to auth."""
+    messages: list[CheckMessage] = []
+    for name, default, minimum, strict in (
+        ("EXPECT_OVERRIDES_REFRESH", 5.0, 0.0, False),
+        ("EXPECT_STATS_FLUSH_INTERVAL", 10.0, 0.0, True),
+    ):
+        error = _number_error(name, getattr(settings, name, default), minimum, strict)
+        if error is not None:
+            messages.append(error)
+    stats = getattr(settings, "EXPECT_STATS", True)
+    if not isinstance(stats, bool):
+        messages.append(
+            Error(f"EXPECT_STATS must be True or False, not {stats!r}.", id="django_expect.E005")
+        )
+    alias = getattr(settings, "EXPECT_OVERRIDES_CACHE", "default")
+    caches = getattr(settings, "CACHES", {})
+    if not isinstance(alias, str) or alias not in caches:
+        messages.append(
+            Error(
+                f"EXPECT_OVERRIDES_CACHE {alias!r} is not a cache alias in CACHES "
+                f"({', '.join(map(repr, caches)) or 'none'}).",
+                id="django_expect.E005",
+            )
+        )
+    elif caches[alias].get("BACKEND") in LOCAL_CACHES:
+        messages.append(
+            Warning(
+                f"EXPECT_OVERRIDES_CACHE {alias!r} is a per-process cache: other worker processes "
+                "and hosts never see an override change until they restart.",
+                hint="Use a shared cache (Redis, Memcached, the database or file cache) or a "
+                "DummyCache (each process then reads the overrides every EXPECT_OVERRIDES_REFRESH "
+                "seconds).",
+                id="django_expect.W004",
+            )
+        )
+
+    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
+    if (
+        MIDDLEWARE_PATH in middleware
+        and AUTHENTICATION_MIDDLEWARE in middleware
+        and (middleware.index(MIDDLEWARE_PATH) < middleware.index(AUTHENTICATION_MIDDLEWARE))
+    ):
+        messages.append(
+            Warning(
+                f"{MIDDLEWARE_PATH} comes before {AUTHENTICATION_MIDDLEWARE}: policies with "
+                "login_required or permission see every request as anonymous.",
+                hint=f"Move {MIDDLEWARE_PATH} below {AUTHENTICATION_MIDDLEWARE} (and above "
+                "CsrfViewMiddleware).",
+                id="django_expect.W005",
+            )
+        )
+    return messages
+
+
+def check_overrides(
+    app_configs: Sequence[Any] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Overrides that name no URL pattern (reads the database: tagged ``database``)."""
+    if not databases:
+        return []
+    from django.db import DatabaseError
+
+    from django_expect.overrides import load_overrides
+    from django_expect.routes import unknown_override_routes
+
+    try:
+        overrides = load_overrides()
+    except DatabaseError:
+        return []  # not migrated yet: nothing to check
+    return [
+        Warning(
+            f"The upload policy override for {route!r} names no URL pattern: it has no effect.",
+            hint="Fix or delete it in the admin (django-expect > upload policy overrides); "
+            "`manage.py expect_policies` lists the route names.",
+            id="django_expect.W003",
+        )
+        for route in unknown_override_routes(overrides)
+    ]
+
+
+def app_missing_message() -> str | None:
+    """The E006 text when the middleware runs without the app installed, else None."""
+    from django.apps import apps
+
+    if apps.is_installed("django_expect"):
+        return None
+    return (
+        "django_expect.E006: django_expect.middleware.ExpectMiddleware is in MIDDLEWARE but "
+        "'django_expect' is not in INSTALLED_APPS: upload policies are enforced, but the "
+        "system checks, admin overrides and rejection statistics are off. Add 'django_expect' "
+        "to INSTALLED_APPS."
+    )

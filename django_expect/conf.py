@@ -24,7 +24,7 @@ class Settings:
 
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
-        """Dotted path to ``handler(request, rejection) -> HttpResponse``. Default: None (built in)."""
+        """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
         return getattr(django_settings, "EXPECT_REJECTION_HANDLER", None)
 
     @property
@@ -53,6 +53,28 @@ class Settings:
         """
         value = getattr(django_settings, "EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
         return None if value is None else float(value)
+
+    # -- operations (overrides, statistics): see docs/operations.md ------------------------
+
+    @property
+    def EXPECT_OVERRIDES_REFRESH(self) -> float:
+        """Seconds between a process's checks for changed overrides. Default: 5."""
+        return float(getattr(django_settings, "EXPECT_OVERRIDES_REFRESH", 5.0))
+
+    @property
+    def EXPECT_OVERRIDES_CACHE(self) -> str:
+        """The cache alias (in CACHES) holding the overrides' version. Default: 'default'."""
+        return str(getattr(django_settings, "EXPECT_OVERRIDES_CACHE", "default"))
+
+    @property
+    def EXPECT_STATS(self) -> bool:
+        """Count rejections per route, reason and day in the database. Default: True."""
+        return bool(getattr(django_settings, "EXPECT_STATS", True))
+
+    @property
+    def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
+        """Seconds between a process's writes of its rejection counts. Default: 10."""
+        return float(getattr(django_settings, "EXPECT_STATS_FLUSH_INTERVAL", 10.0))
 
 
 conf = Settings()

@@ -103,6 +103,8 @@ class ExpectContinueInput:
         self.length = length  # the declared Content-Length (None: chunked or unknown)
         self.body_timeout: float | None = None  # set by the Django adapter from the policy
         self.failure: BodyFailed | None = None  # the first failure while reading, if any
+        #: Called after the 100 went out (the Django adapter hooks ``continue_sent`` here).
+        self.continue_listeners: list[Callable[[], None]] = []
 
     # -- decisions -------------------------------------------------------------------------
 
@@ -112,6 +114,8 @@ class ExpectContinueInput:
             return False
         self.state = ContinueState.SENT
         self._send_continue()
+        for listener in self.continue_listeners:
+            listener()
         return True
 
     def withhold(self) -> None:
@@ -140,9 +144,7 @@ class ExpectContinueInput:
     def failed(self) -> bool:
         """gunicorn's keep-alive drain reads this: True means 'close, do not drain'."""
         return (
-            self.closing
-            or self.failure is not None
-            or bool(getattr(self._stream, "failed", False))
+            self.closing or self.failure is not None or bool(getattr(self._stream, "failed", False))
         )
 
     # -- the file-like interface -----------------------------------------------------------
@@ -225,7 +227,7 @@ class ExpectContinueInput:
         return self._receive(readline, size, line=True)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines = []
+        lines: list[bytes] = []
         total = 0
         while True:
             line = self.readline()

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 __all__ = [
     "ContinueTiming",
@@ -140,7 +140,7 @@ def parse_size(value: int | str) -> int:
         denominator = 10 ** len(frac)
         if numerator % denominator:
             raise PolicyError(f"{value!r} is not a whole number of bytes")
-        return numerator // denominator
+        return int(numerator // denominator)
     return int(number) * multiplier
 
 
@@ -239,9 +239,7 @@ def _validate_permissions(value: object) -> tuple[str, ...]:
         ) from None
     for name in names:
         if not isinstance(name, str) or name.count(".") < 1 or not all(name.split(".", 1)):
-            raise PolicyError(
-                f"permission names look like 'app_label.codename', not {name!r}"
-            )
+            raise PolicyError(f"permission names look like 'app_label.codename', not {name!r}")
     return tuple(names)  # type: ignore[arg-type]
 
 
@@ -274,7 +272,7 @@ class UploadPolicy:
         expect: str | ExpectMode = "on-read",
         body_timeout: float | None = None,
     ) -> UploadPolicy:
-        """Validate user-facing arguments (``upload_policy``'s) into a policy, or raise PolicyError."""
+        """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError."""
         size = None if max_size is None else parse_size(max_size)
         types: tuple[str, ...] | None
         if content_types is None:
@@ -287,7 +285,9 @@ class UploadPolicy:
         if not isinstance(login_required, bool):
             raise PolicyError(f"login_required must be True or False, not {login_required!r}")
         if check is not None and not callable(check):
-            raise PolicyError(f"check must be a callable (request) -> None | HttpResponse, not {check!r}")
+            raise PolicyError(
+                f"check must be a callable (request) -> None | HttpResponse, not {check!r}"
+            )
         return cls(
             max_size=size,
             content_types=types,
@@ -314,17 +314,20 @@ class RequestHead:
     content_type: str | None = None
 
     @classmethod
-    def from_wsgi(cls, environ: dict[str, object] | object) -> RequestHead:
+    def from_wsgi(cls, environ: Mapping[str, Any]) -> RequestHead:
         """Build from a WSGI environ (or Django's ``request.META``)."""
-        get = environ.get  # type: ignore[attr-defined]
-        protocol = str(get("SERVER_PROTOCOL") or "HTTP/1.1")
+
+        def text(key: str) -> str | None:
+            value = environ.get(key)
+            return str(value) if value else None
+
         return cls(
-            method=str(get("REQUEST_METHOD") or "GET").upper(),
-            http_version=_parse_protocol(protocol),
-            expect=get("HTTP_EXPECT"),
-            content_length=get("CONTENT_LENGTH") or None,
-            transfer_encoding=get("HTTP_TRANSFER_ENCODING"),
-            content_type=get("CONTENT_TYPE") or None,
+            method=(text("REQUEST_METHOD") or "GET").upper(),
+            http_version=_parse_protocol(text("SERVER_PROTOCOL") or "HTTP/1.1"),
+            expect=text("HTTP_EXPECT"),
+            content_length=text("CONTENT_LENGTH"),
+            transfer_encoding=text("HTTP_TRANSFER_ENCODING"),
+            content_type=text("CONTENT_TYPE"),
         )
 
 
@@ -404,7 +407,7 @@ def _framing(head: RequestHead) -> _Framing:
         chunked = True
     elif head.content_length is not None:
         values = {v.strip() for v in head.content_length.split(",")}
-        # RFC 9110 8.6: 1*DIGIT, ASCII only (str.isdigit() also accepts '１２' and '²').
+        # RFC 9110 8.6: 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth and superscripts).
         if len(values) != 1 or not _DIGITS_RE.fullmatch(next(iter(values))):
             error = f"malformed Content-Length: {head.content_length!r}"
         else:
@@ -451,8 +454,11 @@ def decide(
     if not framing.has_body and framing.error is None:
         # Nothing will be uploaded: the policy has nothing to decide. RFC 9110 10.1.1: the 100
         # may be omitted when there is no content.
-        return Decision(proceed=True, send_continue=ContinueTiming.NOT_EXPECTED,
-                        declared_length=framing.declared_length)
+        return Decision(
+            proceed=True,
+            send_continue=ContinueTiming.NOT_EXPECTED,
+            declared_length=framing.declared_length,
+        )
     if policy.expect is ExpectMode.REFUSE and framing.expects_continue:
         return _reject(
             framing,
@@ -470,9 +476,7 @@ def decide(
         if policy.login_required and not authenticated:
             return _reject(framing, Reason.LOGIN_REQUIRED, "log in to upload here")
         if policy.permissions and (user is None or not user.has_perms(policy.permissions)):
-            return _reject(
-                framing, Reason.PERMISSION_DENIED, "you are not allowed to upload here"
-            )
+            return _reject(framing, Reason.PERMISSION_DENIED, "you are not allowed to upload here")
     if (
         policy.max_size is not None
         and framing.declared_length is not None
@@ -509,4 +513,3 @@ def decide(
         chunked=framing.chunked,
         declared_length=framing.declared_length,
     )
-

@@ -29,7 +29,7 @@ import socket
 import ssl
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from django_expect.continuation import ExpectContinueInput
 
@@ -48,7 +48,7 @@ def pre_request(worker: Any, req: Any) -> None:
 
 
 def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
-    """gunicorn hook: no 100 after the response; close (after a short drain) if the body is unread."""
+    """gunicorn hook: no 100 after the response; close after a short drain if the body is unread."""
     finish(req)
 
 
@@ -122,7 +122,8 @@ def take_eager_continue(req: Any) -> bool:
 def _socket_of(req: Any) -> socket.socket | None:
     """The client socket of an HTTP/1 request (HTTP/2 streams have none: they are lazy already)."""
     sock = getattr(getattr(req, "unreader", None), "sock", None)
-    return sock if hasattr(sock, "sendall") else None
+    # Duck-typed: the gevent worker's sockets are gevent's own class.
+    return cast(socket.socket, sock) if hasattr(sock, "sendall") else None
 
 
 def _declared_length(req: Any) -> int | None:
@@ -141,7 +142,7 @@ def _declares_empty_body(req: Any) -> bool:
         if name == "TRANSFER-ENCODING":
             return False
         if name == "CONTENT-LENGTH":
-            return value.strip() == "0"
+            return str(value).strip() == "0"
     return True  # neither header: no body (RFC 9112 6.3)
 
 

@@ -29,11 +29,16 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.identity import LazyIdentity
+from django_expect.overrides import effective_policy
 from django_expect.policies import default_policy, policy_of
 from django_expect.responses import rejection_response
+from django_expect.signals import continue_sent
+from django_expect.stats import record_rejection, route_name
 from django_expect.streams import CappedStream
 
 __all__ = ["ExpectMiddleware"]
@@ -51,6 +56,16 @@ class _RequestState:
     decision: Decision | None = None
     rejected: bool = False
     overflow_limit: int | None = None
+    undeclared_length_stream: CappedStream | None = None
+
+    def body_left_unread(self) -> bool:
+        """Whether the view answered without reading the whole body it accepted."""
+        if self.body is None or self.decision is None or not self.decision.has_body:
+            return False
+        if self.undeclared_length_stream is not None:
+            return not self.undeclared_length_stream.at_eof
+        return self.body.bytes_read < (self.decision.declared_length or 0)
+
     failure_answered: bool = False
 
 
@@ -62,6 +77,8 @@ class ExpectMiddleware:
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        if (missing := app_missing_message()) is not None:
+            logger.error(missing)
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
@@ -93,11 +110,11 @@ class ExpectMiddleware:
         ):
             return None  # no body: nothing to decide (the common GET)
 
-        policy = policy_of(view_func) or default_policy()
+        policy = effective_policy(request, policy_of(view_func) or default_policy())
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,
-            getattr(request, "user", None),
+            LazyIdentity(request, view_func),
             allow_chunked=conf.EXPECT_CHUNKED != "refuse",
         )
         state = _RequestState(body=body, decision=decision)
@@ -110,11 +127,24 @@ class ExpectMiddleware:
         if policy.check is not None:
             response = policy.check(request)
             if response is not None:
+                if not isinstance(response, HttpResponseBase):
+                    raise TypeError(
+                        f"the upload_policy check of {view_func!r} returned {response!r}; "
+                        "it must return None or an HttpResponse"
+                    )
                 state.rejected = True
                 if body is not None:
                     body.withhold()
                 response["Connection"] = "close"
-                return response  # type: ignore[no-any-return]
+                rejected = Decision(
+                    proceed=False,
+                    send_continue=ContinueTiming.WITHHOLD,
+                    reason=Reason.REJECTED_BY_CHECK,
+                    has_body=True,
+                    declared_length=decision.declared_length,
+                )
+                record_rejection(type(self), request, rejected, response.status_code)
+                return response
 
         if body is not None:
             body.body_timeout = (
@@ -122,6 +152,12 @@ class ExpectMiddleware:
             )
         if decision.chunked:
             self._read_undeclared_length(request, state, policy.max_size)
+        if body is not None and body.awaiting_continue and continue_sent.has_listeners():
+
+            def announce() -> None:
+                continue_sent.send(sender=type(self), request=request, route=route_name(request))
+
+            body.continue_listeners.append(announce)
         if decision.send_continue is ContinueTiming.NOW and body is not None:
             body.send_continue()
         return None
@@ -132,6 +168,7 @@ class ExpectMiddleware:
         state.rejected = True
         if state.body is not None:
             state.body.withhold()
+        record_rejection(type(self), request, decision)
         response = rejection_response(request, decision)
         if decision.close_connection:
             response["Connection"] = "close"
@@ -145,8 +182,10 @@ class ExpectMiddleware:
         def overflow() -> None:
             state.overflow_limit = limit
 
-        source = request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream  # type: ignore[attr-defined]
-        request._stream = CappedStream(source, limit, overflow)  # type: ignore[attr-defined]
+        source = (
+            request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
+        )
+        request._stream = CappedStream(source, limit, overflow)  # type: ignore[assignment]
 
     # -- after the view --------------------------------------------------------------------
 
@@ -202,6 +241,9 @@ class ExpectMiddleware:
                 ),
             )
         if body is not None:
+            if state is not None and state.body_left_unread():
+                # What is left would have to be drained, or be read as the next request: close.
+                body.close_connection()
             body.seal()
         return response
 
@@ -217,7 +259,6 @@ class ExpectMiddleware:
                 "the body is read, but the server may already have invited the body."
             )
         return None
-
 
 
 def _body_failure(exception: BaseException) -> BodyFailed | None:

@@ -100,7 +100,7 @@ _default: UploadPolicy | None = None
 
 
 def default_policy() -> UploadPolicy:
-    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; raises ImproperlyConfigured if invalid)."""
+    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; ImproperlyConfigured if invalid)."""
     global _default
     if _default is None:
         try:

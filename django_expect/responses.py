@@ -48,6 +48,7 @@ def _default_response(request: HttpRequest, decision: Decision) -> HttpResponse:
     document = error_document(decision)
     if _wants_html(request):
         context = dict(document["error"])
+        body: str
         try:
             body = render_to_string(conf.EXPECT_REJECTION_TEMPLATE, context, request=request)
         except TemplateDoesNotExist:
@@ -55,10 +56,18 @@ def _default_response(request: HttpRequest, decision: Decision) -> HttpResponse:
                 f"<!doctype html><title>{decision.status}</title>"
                 f"<h1>{decision.status}</h1><p>{escape(decision.message)}</p>"
             )
-        return HttpResponse(body, status=decision.status, content_type="text/html; charset=utf-8")
-    return HttpResponse(
-        json.dumps(document), status=decision.status, content_type="application/json"
+        return _rfc9110_reason(
+            HttpResponse(body, status=decision.status, content_type="text/html; charset=utf-8")
+        )
+    return _rfc9110_reason(
+        HttpResponse(json.dumps(document), status=decision.status, content_type="application/json")
     )
+
+
+def _rfc9110_reason(response: HttpResponse) -> HttpResponse:
+    if response.status_code == 413:
+        response.reason_phrase = "Content Too Large"  # RFC 9110 15.5.14's name
+    return response
 
 
 def _handler() -> Callable[[HttpRequest, Decision], HttpResponse]:

@@ -81,5 +81,10 @@ class CappedStream:
         data, self._buffer = self._buffer[:end], self._buffer[end:]
         return data
 
+    @property
+    def at_eof(self) -> bool:
+        """The whole body has been read (or the limit was crossed)."""
+        return self._eof and not self._buffer
+
     def close(self) -> None:
         pass

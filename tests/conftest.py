@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import PROJECT, WORKERS, Server, prepare_database, project_env
+from tests.support.server import WORKERS, Server, prepare_database, project_env
 
-sys.path.insert(0, str(PROJECT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testproject.settings")
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_background_stats_writes() -> None:
+    """Rejection counts are flushed by hand in tests (no thread writing into the test DB)."""
+    from django_expect.stats import buffer
+
+    buffer.autoflush = False
 
 
 @pytest.fixture(scope="session")

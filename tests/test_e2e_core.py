@@ -7,11 +7,15 @@ Each test speaks raw HTTP/1.1 over a socket so it sees exactly what gunicorn sen
 from __future__ import annotations
 
 import hashlib
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.raw import Exchange, chunked
 from tests.support.server import Server
+
+if TYPE_CHECKING:
+    from tests.conftest import ServerPool
 
 pytestmark = pytest.mark.e2e
 
@@ -30,8 +34,10 @@ def upload_head(path: str, length: int, *, expect: bool = True, **headers: str) 
 # -- 1. the 100 goes out only after the policy passed, when the body is first read ------------
 
 
-@pytest.mark.parametrize("path", ["/lab/small", "/lab/echo", "/lab/after-checks", "/lab/class",
-                                  "/lab/method", "/lab/async"])
+@pytest.mark.parametrize(
+    "path",
+    ["/lab/small", "/lab/echo", "/lab/after-checks", "/lab/class", "/lab/method", "/lab/async"],
+)
 def test_accepted_upload_gets_one_100_then_the_final_status(server: Server, path: str) -> None:
     with Exchange(server.address) as conn:
         conn.request_head("POST", path, upload_head(path, len(BODY)))
@@ -74,10 +80,7 @@ def test_no_100_for_an_empty_body(server: Server) -> None:
         assert final.json()["size"] == 0
 
 
-@pytest.mark.parametrize("worker_keeps_alive", [True])
-def test_keep_alive_survives_an_accepted_expect_upload(
-    server: Server, worker_keeps_alive: bool
-) -> None:
+def test_keep_alive_survives_an_accepted_expect_upload(server: Server) -> None:
     if server.worker == "sync":
         pytest.skip("the sync worker closes every connection by design")
     with Exchange(server.address) as conn:
@@ -86,6 +89,7 @@ def test_keep_alive_survives_an_accepted_expect_upload(
             assert conn.read_response().status == 100
             conn.send_body(BODY)
             interim, final = conn.read_final()
+            assert interim == []
             assert final.status == 200 and final.json()["sha256"] == SHA
             assert final.header("Connection") != "close"
 
@@ -144,11 +148,15 @@ def test_an_unknown_expectation_gets_417(server: Server) -> None:
 
 
 def test_authorised_uploads_pass(server: Server) -> None:
-    for path, token in (("/lab/login", "plain-token"), ("/lab/permission", "demo-token"),
-                        ("/api/uploads", "demo-token")):
+    for path, token in (
+        ("/lab/login", "plain-token"),
+        ("/lab/permission", "demo-token"),
+        ("/api/uploads", "demo-token"),
+    ):
         with Exchange(server.address) as conn:
-            conn.request_head("POST", path, upload_head("", len(BODY),
-                                                        Authorization=f"Token {token}"))
+            conn.request_head(
+                "POST", path, upload_head("", len(BODY), Authorization=f"Token {token}")
+            )
             assert conn.read_response().status == 100
             conn.send_body(BODY)
             final = conn.read_final()[1]
@@ -166,7 +174,7 @@ def test_a_client_that_sends_the_body_anyway_reads_the_response_and_nothing_more
     with Exchange(server.address) as conn:
         conn.request_head("POST", "/lab/small", upload_head("", len(body), expect=False))
         conn.send_body(body)
-        interim, final = conn.read_final()
+        _, final = conn.read_final()
         assert final.status == 413
         assert final.header("Connection") == "close"
         assert conn.closed_by_server()
@@ -179,8 +187,9 @@ def test_a_client_that_sends_the_body_anyway_reads_the_response_and_nothing_more
 def test_a_chunked_body_is_read_whole(server: Server) -> None:
     data = bytes(range(256)) * 200  # 51,200 bytes, under /lab/body's 100,000
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/body", {"Transfer-Encoding": "chunked",
-                                                "Expect": "100-continue"})
+        conn.request_head(
+            "POST", "/lab/body", {"Transfer-Encoding": "chunked", "Expect": "100-continue"}
+        )
         assert conn.read_response().status == 100
         conn.send_body(chunked(data))
         final = conn.read_final()[1]
@@ -210,3 +219,63 @@ def test_declared_length_over_the_limit_without_expect_is_refused_unread(server:
         assert interim == []
         assert final.status == 413
         assert conn.closed_by_server()
+
+
+# -- 7. without the hook: still enforced, one warning; stock gunicorn shows the problem -----------
+
+
+def test_without_the_hook_the_policy_still_holds_and_one_warning_is_logged(
+    server_pool: ServerPool,
+) -> None:
+    stock = server_pool.get("gthread", hook=False)
+    for _ in range(2):
+        with Exchange(stock.address) as conn:
+            conn.request_head("POST", "/lab/small", upload_head("", 5000, expect=False))
+            _, final = conn.read_final()  # the body was never sent: decided from the head
+            assert final.status == 413
+    assert stock.log().count("100-continue coordination is inactive") == 1
+
+
+@pytest.mark.parametrize("worker", ["sync", "gthread", "gevent"])
+def test_stock_gunicorn_invites_the_body_before_django_runs(
+    server_pool: ServerPool, worker: str
+) -> None:
+    """Why the hook exists: without it, the 100 precedes even a rejection."""
+    stock = server_pool.get(worker, hook=False)
+    with Exchange(stock.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head("", 5000))
+        interim, final = conn.read_final()
+        assert [r.status for r in interim] == [100]
+        assert final.status == 413
+
+
+# -- Django REST framework views: their own header authenticators count --------------------------
+
+
+def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> None:
+    pytest.importorskip("rest_framework")
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY)))
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 401
+        assert conn.closed_by_server()
+    basic = "Basic " + __import__("base64").b64encode(b"demo:demo").decode()
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY), Authorization=basic))
+        assert conn.read_response().status == 100
+        conn.send_body(BODY)
+        final = conn.read_final()[1]
+        assert final.status == 200, final.body
+        assert final.json() == {"size": len(BODY), "sha256": SHA, "user": "demo"}
+
+
+def test_a_body_left_unread_without_expect_closes_the_connection(server: Server) -> None:
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/noread", upload_head("", len(BODY), expect=False))
+        conn.send_body(BODY)
+        _, final = conn.read_final()
+        assert final.status == 200
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.buffer == b""

@@ -2,6 +2,7 @@
 
 The ``lab_*`` views at /lab/ exercise each policy option; the end-to-end tests drive them.
 """
+
 import hashlib
 import os
 from pathlib import Path
@@ -58,8 +59,11 @@ def objects(request, key):
         os.replace(partial, path)
         StoredObject.objects.update_or_create(
             key=key,
-            defaults={"size": size, "md5": md5.hexdigest(),
-                      "content_type": request.content_type or ""},
+            defaults={
+                "size": size,
+                "md5": md5.hexdigest(),
+                "content_type": request.content_type or "",
+            },
         )
         response = HttpResponse(status=200)
         response["ETag"] = f'"{md5.hexdigest()}"'
@@ -84,8 +88,11 @@ def document_form(request):
         form = DocumentForm(request.POST, request.FILES)
         if form.is_valid():
             document = form.cleaned_data["document"]
-            return render(request, "demo/form.html",
-                          {"form": DocumentForm(), "stored": document.name, "size": document.size})
+            return render(
+                request,
+                "demo/form.html",
+                {"form": DocumentForm(), "stored": document.name, "size": document.size},
+            )
     else:
         form = DocumentForm()
     return render(request, "demo/form.html", {"form": form})
@@ -97,8 +104,8 @@ def document_form(request):
 @csrf_exempt
 @upload_policy(max_size="50MB", login_required=True)
 def api_upload(request):
-    if request.method != "POST":
-        return JsonResponse({"detail": "POST a body here"}, status=405)
+    if request.method not in ("POST", "PUT"):
+        return JsonResponse({"detail": "POST or PUT a body here"}, status=405)
     size, sha256, _ = _digest_body(request)
     return JsonResponse({"user": request.user.get_username(), "size": size, "sha256": sha256})
 
@@ -197,6 +204,24 @@ class LabMethodDecoratedView(View):
     def post(self, request):
         return _report(request)
 
+
+try:  # Django REST framework is optional: the DRF lab view exists when it is installed.
+    from rest_framework.authentication import BasicAuthentication, SessionAuthentication
+    from rest_framework.permissions import IsAuthenticated
+    from rest_framework.response import Response
+    from rest_framework.views import APIView
+except ImportError:  # pragma: no cover
+    LabDrfView = None
+else:
+
+    @upload_policy(max_size=1000, login_required=True)
+    class LabDrfView(APIView):
+        authentication_classes = (SessionAuthentication, BasicAuthentication)
+        permission_classes = (IsAuthenticated,)
+
+        def post(self, request):
+            size, sha256, _ = _digest_body(request)
+            return Response({"size": size, "sha256": sha256, "user": request.user.username})
 
 
 # -- lab: faults (stalled, short and broken bodies) --------------------------------------------

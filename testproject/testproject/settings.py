@@ -58,6 +58,25 @@ DATABASES = {
     }
 }
 
+# The tests run the project on PostgreSQL too (DEMO_PG_PORT set by the test that starts it).
+if os.environ.get("DEMO_PG_PORT"):
+    DATABASES["default"] = {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": os.environ.get("DEMO_PG_NAME", "demo"),
+        "USER": os.environ.get("DEMO_PG_USER", "postgres"),
+        "HOST": os.environ.get("DEMO_PG_HOST", "127.0.0.1"),
+        "PORT": os.environ["DEMO_PG_PORT"],
+    }
+
+# Overrides' version token: shared by every process (a file cache here; Redis or Memcached in
+# production). DEMO_CACHE_DIR lets the tests give each run its own.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("DEMO_CACHE_DIR", str(BASE_DIR / ".cache")),
+    }
+}
+
 USE_TZ = True
 STATIC_URL = "static/"
 MEDIA_ROOT = Path(os.environ.get("DEMO_MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -67,6 +86,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # django-expect: views without a decorator get this policy.
 EXPECT_DEFAULT_POLICY = {"max_size": "100MiB"}
+# Operations: how fast overrides spread and counts are written (the tests shorten both).
+EXPECT_OVERRIDES_REFRESH = float(os.environ.get("DEMO_EXPECT_REFRESH", "5"))
+EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
 EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
 

@@ -1,11 +1,11 @@
-from django.contrib import admin
-from django.urls import path
-
 from demo import views
+from django.contrib import admin
+from django.urls import include, path
 
 urlpatterns = [
     path("", views.index, name="index"),
     path("admin/", admin.site.urls),
+    path("_expect/", include("django_expect.urls")),  # proxy precheck (docs/deployment.md)
     path("objects/<path:key>", views.objects, name="objects"),
     path("upload/form", views.document_form, name="document-form"),
     path("api/uploads", views.api_upload, name="api-upload"),
@@ -25,3 +25,5 @@ urlpatterns = [
     path("lab/timeout", views.lab_timeout, name="lab-timeout"),
     path("lab/swallow", views.lab_swallow, name="lab-swallow"),
 ]
+if views.LabDrfView is not None:
+    urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))

@@ -107,7 +107,7 @@ class Exchange:
             while len(self.buffer) < int(length):
                 if not self._fill(deadline):
                     raise ConnectionClosed(self.buffer)
-            response.body, self.buffer = self.buffer[: int(length)], self.buffer[int(length):]
+            response.body, self.buffer = self.buffer[: int(length)], self.buffer[int(length) :]
         elif (response.header("Transfer-Encoding") or "").lower() == "chunked":
             response.body = self._read_chunked(deadline)
         else:
@@ -131,7 +131,7 @@ class Exchange:
                 self.buffer = self.buffer[2:]
                 return body
             body += self.buffer[:size]
-            self.buffer = self.buffer[size + 2:]
+            self.buffer = self.buffer[size + 2 :]
 
     def read_final(self, timeout: float | None = None) -> tuple[list[Response], Response]:
         """Interim responses, then the final one."""
@@ -160,7 +160,7 @@ class Exchange:
 
 def chunked(data: bytes, size: int = 8192) -> bytes:
     out = b"".join(
-        f"{len(data[i:i + size]):x}\r\n".encode() + data[i:i + size] + b"\r\n"
+        f"{len(data[i : i + size]):x}\r\n".encode() + data[i : i + size] + b"\r\n"
         for i in range(0, len(data), size)
     )
     return out + b"0\r\n\r\n"

@@ -49,16 +49,22 @@ class Server:
         config = "django_expect.gunicorn" if self.hook else "tests.support.stock_gunicorn"
         args += ["-c", f"python:{config}"]
         args += [
-            "--bind", "127.0.0.1:0",
-            "--worker-class", self.worker,
-            "--workers", "1",
-            "--log-level", "debug",
-            "--error-logfile", "-",
-            "--graceful-timeout", "3",
+            "--bind",
+            "127.0.0.1:0",
+            "--worker-class",
+            self.worker,
+            "--workers",
+            "1",
+            "--log-level",
+            "debug",
+            "--error-logfile",
+            "-",
+            "--graceful-timeout",
+            "3",
         ]
         if self.worker == "gthread":
             args += ["--threads", "4"]
-        args += self.extra_args + ["testproject.wsgi:application"]
+        args += [*self.extra_args, "testproject.wsgi:application"]
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
             args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
@@ -119,6 +125,10 @@ def prepare_database(env: dict[str, str]) -> None:
     """Migrate a fresh SQLite database and create the demo users and tokens."""
     for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
         subprocess.run(
-            [sys.executable, "manage.py", *command], cwd=PROJECT, env=env, check=True,
-            capture_output=True, timeout=120,
+            [sys.executable, "manage.py", *command],
+            cwd=PROJECT,
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
         )

@@ -1,0 +1,1 @@
+"""Benchmarks: django-expect against stock gunicorn (and Django under uvicorn). `make bench`."""

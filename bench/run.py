@@ -1,0 +1,327 @@
+"""`make bench` / `make bench-smoke`: issue 4, stock vs django-expect (vs uvicorn).
+
+    python -m bench.run            # full run (< 10 min): bench/results.{json,md,png}
+    python -m bench.run --smoke    # each scenario once at small sizes: bench/.work/smoke/
+
+Method: stock and django-expect runs alternate (A B A B ...); ratios are taken per pair and the
+median is reported. CPU is the server workers' own utime+stime from /proc; bytes are counted by a
+relay between client and server (tests/support/relay.py), which also emulates the WAN.
+Everything binds 127.0.0.1; every process started here is stopped by its PID.
+The run exits non-zero when the harness breaks (an unexpected status, an exception); it never
+fails on a missed target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+from bench import clients, report
+from bench.servers import Uvicorn, cpu_seconds, gunicorn, peak_rss, prepare
+from tests.support.relay import Relay
+
+HERE = Path(__file__).resolve().parent
+MB = 1_000_000
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+NETS = {"loopback": {"delay": 0.0, "rate": None}, "wan": {"delay": 0.02, "rate": 25e6}}
+
+FULL = {
+    "reject_sizes": [10 * MB, 100 * MB, 1000 * MB],
+    "pairs": 3,
+    "uvicorn_reps": 1,
+    "uvicorn_wan_max": 1000 * MB,  # largest body sent to uvicorn over the slow WAN
+    "form_size": 300 * MB,
+    "accept_size": GiB,
+    "accept_pairs": 7,
+    "small_requests": 3000,
+    "latency": {"1": (1, 500), "50": (50, 10)},
+}
+SMOKE = {
+    "reject_sizes": [6 * MB],
+    "pairs": 1,
+    "uvicorn_reps": 1,
+    "uvicorn_wan_max": 6 * MB,
+    "form_size": 6 * MB,
+    "accept_size": 8 * MiB,
+    "accept_pairs": 1,
+    "small_requests": 50,
+    "latency": {"1": (1, 10), "50": (5, 2)},
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class HarnessError(RuntimeError):
+    pass
+
+
+def expect_status(what: str, status: int, wanted: int) -> None:
+    if status != wanted:
+        raise HarnessError(f"{what}: status {status}, expected {wanted}")
+
+
+def wait_idle(relay: Relay, timeout: float = 10.0, quiet: float = 0.3) -> None:
+    """Until the relay's byte counts are final: every connection closed, or no client byte for
+    ``quiet`` seconds (a client may keep an idle keep-alive connection in its pool)."""
+    deadline = time.monotonic() + timeout
+    last, since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        if all(c.closed is not None for c in list(relay.connections)):
+            return
+        now_bytes = relay.from_client()
+        if now_bytes != last:
+            last, since = now_bytes, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            return
+        time.sleep(0.02)
+
+
+def sparse_file(work: Path, size: int) -> Path:
+    """A file of ``size`` zero bytes that takes no disk space (read as zeros)."""
+    path = work / f"body-{size}.bin"
+    with open(path, "wb") as f:
+        f.truncate(size)
+    return path
+
+
+# -- scenarios 1 and 2: rejections -----------------------------------------------------------------
+
+def _through(relay: Relay, send) -> dict:  # type: ignore[no-untyped-def]
+    relay.reset()
+    status, seconds = send()
+    wait_idle(relay)
+    return {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
+            "connections": len(relay.connections)}
+
+
+#: The rejected-PUT columns: (label, server, URL prefix). "stock" checks Content-Length before
+#: reading; "stock-read" streams the body and gives up past the limit.
+PUT_TARGETS = {
+    "stock": ("stock", "objects"),
+    "stock-read": ("stock", "objects-read"),
+    "expect": ("expect", "objects"),
+    "uvicorn": ("uvicorn", "objects"),
+}
+PAIRED = ("stock", "stock-read", "expect")
+
+
+def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
+    rows = []
+    for net, shape in NETS.items():
+        relays = {name: Relay(server.address, **shape) for name, server in servers.items()}
+        try:
+            for size in cfg["reject_sizes"]:
+                file = sparse_file(work, size)
+                senders = {
+                    "curl": lambda relay, prefix, f=file: clients.curl_put(
+                        f"{relay.url}/{prefix}/k", f),
+                    "botocore": lambda relay, prefix, f=file: clients.botocore_put(
+                        relay.url, f, bucket=prefix),
+                }
+                for client, send in senders.items():
+                    runs = list(PAIRED) * cfg["pairs"]
+                    if net == "loopback" or size <= cfg["uvicorn_wan_max"]:
+                        runs += ["uvicorn"] * cfg["uvicorn_reps"]
+                    for i, target in enumerate(runs):
+                        server, prefix = PUT_TARGETS[target]
+                        relay = relays[server]
+                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p))
+                        row.update(scenario="put", net=net, size=size, client=client,
+                                   server=target, pair=i // len(PAIRED))
+                        log(f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
+                            f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                        if target in ("expect", "uvicorn"):
+                            expect_status(f"{target} {client} PUT {size}", row["status"], 413)
+                        rows.append(row)
+                file.unlink()
+        finally:
+            for relay in relays.values():
+                relay.close()
+    return rows
+
+
+def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
+    rows = []
+    file = sparse_file(work, cfg["form_size"])
+    relays = {name: Relay(server.address) for name, server in servers.items()}
+    try:
+        runs = [("stock", "expect")[i % 2] for i in range(2 * cfg["pairs"])]
+        runs += ["uvicorn"] * cfg["uvicorn_reps"]
+        for i, server in enumerate(runs):
+            relay = relays[server]
+            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file))
+            row.update(scenario="form", net="loopback", size=cfg["form_size"], client="curl",
+                       server=server, pair=i // 2)
+            log(f"form {server}: {row['status']} {row['body_bytes']} B "
+                f"{row['seconds'] * 1000:.1f} ms")
+            expect_status(f"{server} form", row["status"], 413)
+            rows.append(row)
+    finally:
+        for relay in relays.values():
+            relay.close()
+        file.unlink()
+    return rows
+
+
+# -- scenarios 3 and 5: accepted 1 GiB upload, CPU and peak RSS ------------------------------------
+
+def accepted(cfg: dict, work: Path) -> dict:
+    """Fresh servers for every pair, so each run's peak RSS (VmHWM) is its own."""
+    size = cfg["accept_size"]
+    runs = []
+    for pair in range(cfg["accept_pairs"]):
+        for mode in ("stock", "expect") if pair % 2 == 0 else ("expect", "stock"):
+            server = gunicorn(mode, work, f"accept-{mode}-{pair}")
+            try:
+                clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+                pid = server.worker_pids()[0]
+                rss_before = peak_rss(pid)
+                before = cpu_seconds([pid])
+                status, seconds = clients.streaming_put(server.address, "/accept/big", size)
+                cpu = cpu_seconds([pid]) - before
+                rss = peak_rss(pid)
+            finally:
+                server.stop()
+            expect_status(f"{mode} accepted upload", status, 200)
+            log(f"accept {mode}: {seconds:.2f} s wall, {cpu:.2f} s worker CPU, "
+                f"peak RSS {rss / MB:.1f} MB")
+            runs.append({"server": mode, "pair": pair, "seconds": seconds, "cpu": cpu,
+                         "rss_before": rss_before, "rss_peak": rss})
+    return {"size": size, "runs": runs}
+
+
+# -- scenario 4: small requests --------------------------------------------------------------------
+
+def small_requests(servers: dict, cfg: dict) -> list[dict]:
+    count = cfg["small_requests"]
+    rows = []
+    kinds = {"GET": b"", "POST": b"x" * 1024}
+    for method, body in kinds.items():
+        for server in ("stock", "expect"):  # warm up both
+            clients.keepalive_requests(servers[server].address, method, "/small", 50, body)
+        for i in range(2 * cfg["pairs"]):
+            mode = ("stock", "expect")[i % 2]
+            server = servers[mode]
+            before = cpu_seconds(server.worker_pids())
+            seconds = clients.keepalive_requests(server.address, method, "/small", count, body)
+            cpu = cpu_seconds(server.worker_pids()) - before
+            rows.append({"method": method, "server": mode, "pair": i // 2, "count": count,
+                         "seconds": seconds, "cpu": cpu})
+            log(f"small {method} {mode}: {count / seconds:.0f} req/s, "
+                f"{cpu / count * 1e6:.0f} us CPU/request")
+    return rows
+
+
+def hook_overhead(count: int) -> dict:
+    """The middleware + hook per request, in-process (no sockets): µs per GET and per small POST."""
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.overhead", str(count)],
+        capture_output=True, text=True, timeout=300, cwd=HERE.parent, check=True,
+    )
+    return json.loads(out.stdout)
+
+
+# -- scenario 6: decision latency ------------------------------------------------------------------
+
+def latency(servers: dict, cfg: dict) -> list[dict]:
+    rows = []
+    kinds = {"continue": ("/accept/x", 1000, 100), "reject": ("/objects/x", 50 * MB, 413)}
+    for label, (concurrency, per_client) in cfg["latency"].items():
+        for kind, (path, length, wanted) in kinds.items():
+            for mode in ("expect", "stock"):
+                samples = clients.decision_latency(
+                    servers[mode].address, path, length, concurrency, per_client)
+                for status, _ in samples:
+                    if mode == "expect" or kind == "continue":
+                        expect_status(f"{mode} latency {kind}", status, wanted)
+                times = sorted(s for _, s in samples)
+                row = {"clients": int(label), "kind": kind, "server": mode,
+                       "samples": len(times), "p50": percentile(times, 50),
+                       "p99": percentile(times, 99), "max": times[-1],
+                       "statuses": sorted({s for s, _ in samples})}
+                log(f"latency {label} clients {kind} {mode}: p50 {row['p50'] * 1000:.2f} ms "
+                    f"p99 {row['p99'] * 1000:.2f} ms")
+                rows.append(row)
+    return rows
+
+
+def percentile(values: list[float], p: float) -> float:
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+# -- main ------------------------------------------------------------------------------------------
+
+def environment() -> dict:
+    def version(module: str) -> str:
+        try:
+            return __import__(module).__version__
+        except Exception:
+            return "?"
+
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()
+    return {
+        "python": platform.python_version(), "machine": platform.machine(),
+        "cpus": __import__("os").cpu_count(), "django": version("django"),
+        "gunicorn": version("gunicorn"), "uvicorn": version("uvicorn"),
+        "botocore": version("botocore"), "curl": curl[1] if len(curl) > 1 else "?",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
+    args = parser.parse_args(argv)
+    cfg = SMOKE if args.smoke else FULL
+    work = HERE / ".work" / ("smoke" if args.smoke else "full")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    out_dir = work if args.smoke else HERE
+    started = time.monotonic()
+    results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
+                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    prepare(work)
+    try:
+        with ExitStack() as stack:
+            servers = {}
+            for mode in ("stock", "expect"):
+                servers[mode] = gunicorn(mode, work, mode)
+                stack.callback(servers[mode].stop)
+            servers["uvicorn"] = Uvicorn(work)
+            stack.callback(servers["uvicorn"].stop)
+            log(f"servers up: { {n: s.address[1] for n, s in servers.items()} }")
+
+            results["put"] = rejections(servers, cfg, work)
+            results["form"] = form_rejections(servers, cfg, work)
+            results["small"] = small_requests(servers, cfg)
+            results["latency"] = latency(servers, cfg)
+        results["accepted"] = accepted(cfg, work)
+        results["overhead"] = hook_overhead(cfg["small_requests"] * 5)
+    except HarnessError as error:
+        log(f"HARNESS BROKEN: {error}")
+        return 1
+    finally:
+        for leftover in work.glob("body-*.bin"):
+            leftover.unlink()
+    results["duration"] = time.monotonic() - started
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    summary = report.write(results, out_dir)
+    print(summary)
+    log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {out_dir / 'results.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The servers under test: gunicorn (stock or with the hook) and uvicorn, each stopped by PID.
+
+gunicorn is started by ``tests.support.server.Server`` (the end-to-end tests' launcher) with the
+bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds``/``peak_rss`` read ``/proc``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.support.server import PROJECT, ROOT, Server, prepare_database
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def bench_env(mode: str, work: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="bench.settings",
+        BENCH_MODE=mode,
+        DEMO_DB=str(work / "db.sqlite3"),
+        DEMO_MEDIA_ROOT=str(work / "media"),
+        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
+        PYTHONUNBUFFERED="1",
+        DEMO_CACHE_DIR=str(work / "cache"),  # the overrides' version token
+        TMPDIR=str(work / "tmp"),  # Django's upload temp files, uvicorn's spooled bodies
+    )
+    (work / "tmp").mkdir(parents=True, exist_ok=True)
+    return env
+
+
+def prepare(work: Path) -> None:
+    """Migrate the bench's own SQLite database (django-expect's overrides and statistics)."""
+    prepare_database(bench_env("expect", work))
+
+
+def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
+    """One gthread worker; ``mode`` 'expect' = the hook + middleware + decorators."""
+    return Server(
+        "gthread",
+        hook=(mode == "expect"),
+        log_path=work / f"{name}.log",
+        env=bench_env(mode, work),
+        extra_args=[
+            "--log-level", "info", "--no-control-socket",
+            "--threads", str(threads), "--timeout", "120",
+        ],
+    ).start()
+
+
+class Uvicorn:
+    """Django's ASGI handler under uvicorn (h11), with the django-expect settings."""
+
+    def __init__(self, work: Path, name: str = "uvicorn") -> None:
+        self.log_path = work / f"{name}.log"
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        args = [
+            sys.executable, "-m", "uvicorn", "testproject.asgi:application",
+            "--host", "127.0.0.1", "--port", str(self.port), "--http", "h11",
+            "--lifespan", "off", "--log-level", "warning", "--no-access-log",
+        ]
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env=bench_env("expect", work),
+                cwd=PROJECT,
+            )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"uvicorn exited early:\n{self.log_path.read_text()}")
+            try:
+                with socket.create_connection(self.address, timeout=1):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("uvicorn did not start in 30 s")
+
+    @property
+    def address(self) -> tuple[str, int]:
+        return ("127.0.0.1", self.port)
+
+    def worker_pids(self) -> list[int]:
+        return [self.process.pid]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of the processes (all their threads), in seconds."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14 and 15 of proc(5)
+    return total / _TICK
+
+
+def peak_rss(pid: int) -> int:
+    """VmHWM (peak resident set size) of a process, in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmHWM for {pid}")

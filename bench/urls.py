@@ -1,0 +1,29 @@
+"""Bench URLs: the same views, stock or with ``@upload_policy`` (``settings.BENCH_MODE``)."""
+
+from django.conf import settings
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
+
+from bench import views
+
+if settings.BENCH_MODE == "expect":
+    from django_expect import upload_policy
+
+    def policy(**kwargs):
+        return upload_policy(**kwargs)
+else:
+
+    def policy(**kwargs):
+        return lambda view: view
+
+
+urlpatterns = [
+    path("objects/<path:key>",
+         csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object))),
+    path("objects-read/<path:key>",
+         csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object_reading))),
+    path("accept/<path:key>", csrf_exempt(policy(max_size="2GiB")(views.accept_stream))),
+    path("upload/form", csrf_exempt(policy(
+        max_size=views.FORM_LIMIT, content_types=["multipart/form-data"])(views.upload_form))),
+    path("small", csrf_exempt(policy(max_size="64KiB")(views.small))),
+]

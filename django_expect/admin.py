@@ -1,0 +1,111 @@
+"""The operators' admin: edit overrides (sizes in human units), see every route's effective
+policy with the source of each value, and read rejection counts per route, reason and day."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+
+from django_expect import stats
+from django_expect.core import PolicyError, format_size, parse_size
+from django_expect.models import PolicyOverride, RejectionCount
+from django_expect.overrides import load_overrides
+from django_expect.routes import describe_routes, iter_routes, unknown_override_routes
+
+
+class SizeField(forms.CharField):
+    """A byte count typed in human units: ``10MB``, ``10 MiB``, ``1.5GB`` or plain bytes."""
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, int):
+            return format_size(value).replace(" bytes", "").replace(" ", "")
+        return value
+
+    def to_python(self, value: Any) -> int | None:  # type: ignore[override]
+        text = super().to_python(value)
+        if not text:
+            return None
+        try:
+            return parse_size(text)
+        except PolicyError as error:
+            raise ValidationError(str(error)) from None
+
+
+def _route_choices(current: str | None) -> list[tuple[str, str]]:
+    names: dict[str, str] = {}
+    for route in iter_routes():
+        names.setdefault(route.name, f"{route.name}  ({route.view})")
+    for route in iter_routes():
+        names.setdefault(route.view, f"{route.view}  (every route of this view)")
+    if current and current not in names:
+        names[current] = f"{current}  (unknown route)"
+    return [("", "---------"), *sorted(names.items())]
+
+
+class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
+    max_size = SizeField(
+        required=False,
+        help_text="e.g. 10MB (10,000,000 bytes) or 10MiB (10,485,760 bytes); empty: keep the "
+        "code's limit.",
+    )
+
+    class Meta:
+        model = PolicyOverride
+        fields = ("route", "max_size", "content_types", "expect", "disabled", "note")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        current = self.instance.route if self.instance.pk else None
+        self.fields["route"] = forms.ChoiceField(
+            choices=_route_choices(current),
+            help_text=PolicyOverride._meta.get_field("route").help_text,
+        )
+
+
+@admin.register(PolicyOverride)
+class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    form = PolicyOverrideForm
+    list_display = ("route", "size", "content_types", "expect", "disabled", "note", "updated")
+    search_fields = ("route", "note")
+
+    @admin.display(description="max size", ordering="max_size")
+    def size(self, obj: PolicyOverride) -> str:
+        return "" if obj.max_size is None else f"{obj.max_size_display} ({obj.max_size} bytes)"
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        overrides = load_overrides()
+        entries = describe_routes(overrides)
+        prefix = f"{self.admin_site.name}:"
+        context = {
+            "expect_routes": [e for e in entries if not e.route.name.startswith(prefix)],
+            "expect_admin_routes": [e for e in entries if e.route.name.startswith(prefix)],
+            "expect_unknown": unknown_override_routes(overrides, entries),
+            **(extra_context or {}),
+        }
+        return super().changelist_view(request, context)
+
+
+@admin.register(RejectionCount)
+class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ("day", "route", "reason", "status", "count")
+    list_filter = ("reason", "status", "route")
+    date_hierarchy = "day"
+    search_fields = ("route",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        stats.buffer.flush()  # this process's pending counts, so the page is current
+        return super().changelist_view(request, extra_context)

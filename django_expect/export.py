@@ -1,0 +1,151 @@
+"""Render the policy audit (:func:`django_expect.routes.describe_routes`) for people and proxies.
+
+* ``text``: one line per route, for a terminal.
+* ``json``: a list of objects, for tools.
+* ``nginx``: ``location`` blocks with ``client_max_body_size`` per route, in resolution order
+  (nginx tries regex locations in the order written and takes the first match, like Django).
+* ``haproxy``: ``http-request`` lines that answer 413 when the declared Content-Length is over the
+  limit of the first route whose regex matches the path.
+
+Edge proxies see the raw path where Django matches the decoded one, and they cannot know about
+login or permission rules: the exports are a first line of defence, not a replacement for the
+middleware.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from django_expect.core import format_size
+from django_expect.routes import RoutePolicy, portable_regex
+
+__all__ = ["FORMATS", "render"]
+
+FORMATS = ("text", "json", "nginx", "haproxy")
+
+
+def _limit(entry: RoutePolicy) -> int | None:
+    return entry.policy.max_size
+
+
+def as_dict(entry: RoutePolicy) -> dict[str, Any]:
+    policy = entry.policy
+    return {
+        "route": entry.route.name,
+        "view": entry.route.view,
+        "regex": entry.route.regex,
+        "max_size": policy.max_size,
+        "max_size_human": None if policy.max_size is None else format_size(policy.max_size),
+        "content_types": None if policy.content_types is None else list(policy.content_types),
+        "login_required": policy.login_required,
+        "permissions": list(policy.permissions),
+        "expect": policy.expect.value,
+        "override": entry.override is not None,
+        "disabled": bool(entry.override and entry.override.disabled),
+        "sources": dict(entry.sources),
+    }
+
+
+def _auth(entry: RoutePolicy) -> str:
+    parts = []
+    if entry.policy.login_required:
+        parts.append("login")
+    parts.extend(entry.policy.permissions)
+    return ", ".join(parts) or "-"
+
+
+def render_text(entries: Sequence[RoutePolicy]) -> str:
+    rows = [("ROUTE", "VIEW", "MAX SIZE", "CONTENT TYPES", "LOGIN/PERMISSION", "EXPECT", "SOURCE")]
+    for entry in entries:
+        size = entry.policy.max_size
+        rows.append(
+            (
+                entry.route.name,
+                entry.route.view,
+                "unlimited" if size is None else f"{size} ({format_size(size)})",
+                ", ".join(entry.policy.content_types or ("any",)),
+                _auth(entry),
+                entry.policy.expect.value,
+                entry.source_summary,
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+        + "  "
+        + row[-1]
+        for row in rows
+    ]
+    return "\n".join(line.rstrip() for line in lines) + "\n"
+
+
+def _nginx_string(value: str) -> str:
+    # nginx unescapes \\ \" \' \t \r \n inside quotes: double every backslash, escape quotes.
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_nginx(entries: Sequence[RoutePolicy], prefix: str, proxy_pass: str) -> str:
+    out = [
+        "# django-expect: per-route upload limits (manage.py expect_policies --format nginx).",
+        "# Include inside the server { } block that proxies to Django. nginx answers 413 before",
+        "# reading a body over client_max_body_size; 0 means no limit (the view decides).",
+    ]
+    for entry in entries:
+        size = _limit(entry)
+        shown = "no limit" if size is None else format_size(size)
+        out += [
+            f"location ~ {_nginx_string(portable_regex(entry.route, prefix))} {{",
+            f"    # {entry.route.name} -> {entry.route.view} ({shown}, {entry.source_summary})",
+            f"    client_max_body_size {0 if size is None else size};",
+            f"    proxy_pass {proxy_pass};",
+            "}",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def _haproxy_string(value: str) -> str:
+    if "'" not in value:
+        return f"'{value}'"  # strong quoting: nothing inside is interpreted
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$") + '"'
+
+
+def render_haproxy(entries: Sequence[RoutePolicy], prefix: str) -> str:
+    out = [
+        "# django-expect: per-route upload limits (manage.py expect_policies --format haproxy).",
+        "# Put these lines in the frontend (or backend) in front of Django, in this order: the",
+        "# first route whose regex matches the path sets txn.expect_limit (-1: no limit); a",
+        "# declared Content-Length over it is answered 413 before the body is forwarded.",
+    ]
+    for entry in entries:
+        size = _limit(entry)
+        out.append(
+            f"http-request set-var(txn.expect_limit) int({-1 if size is None else size}) "
+            f"if !{{ var(txn.expect_limit) -m found }} "
+            f"{{ path_reg {_haproxy_string(portable_regex(entry.route, prefix))} }}"
+            f"  # {entry.route.name}"
+        )
+    out.append(
+        "http-request deny deny_status 413 if { var(txn.expect_limit) -m int ge 0 } "
+        "{ req.hdr_val(content-length),sub(txn.expect_limit) gt 0 }"
+    )
+    return "\n".join(out) + "\n"
+
+
+def render(
+    entries: Sequence[RoutePolicy],
+    fmt: str,
+    *,
+    prefix: str = "",
+    proxy_pass: str = "http://django",
+) -> str:
+    if fmt == "json":
+        return json.dumps([as_dict(e) for e in entries], indent=2) + "\n"
+    if fmt == "nginx":
+        return render_nginx(entries, prefix, proxy_pass)
+    if fmt == "haproxy":
+        return render_haproxy(entries, prefix)
+    if fmt == "text":
+        return render_text(entries)
+    raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")

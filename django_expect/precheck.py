@@ -1,0 +1,91 @@
+"""The precheck view: a proxy asks whether an upload would pass, before it reads the body.
+
+For proxies that read the body themselves (nginx answers ``100 Continue`` on its own), the only
+way to refuse an upload before its body crosses the wire is to ask the application first, from
+the head alone. nginx does this with ``auth_request``; the subrequest carries the original
+request's credentials (``Authorization``, ``Cookie``) and, in headers the proxy sets, its method,
+URI, Content-Length, Content-Type and Transfer-Encoding::
+
+    X-Original-Method, X-Original-URI, X-Original-Content-Length,
+    X-Original-Content-Type, X-Original-Transfer-Encoding
+
+The view resolves the original URI to its view, takes that view's upload policy (or
+``EXPECT_DEFAULT_POLICY``) and runs the same decision as ``ExpectMiddleware``:
+
+* ``precheck`` answers ``204`` when the upload may go ahead; otherwise ``401`` (login required)
+  or ``403`` (everything else), because nginx's ``auth_request`` passes only 401 and 403 on and
+  turns any other status into 500. The precise status and reason are in ``X-Expect-Status`` and
+  ``X-Expect-Reason`` (see docs/deployment.md for mapping them back with ``error_page``).
+* ``precheck_precise`` answers the precise status (413, 415, 401, 403, ...), for proxies whose
+  auth hooks pass any non-2xx response through (Caddy ``forward_auth``, Traefik ``forwardAuth``).
+
+A view's own ``check`` callable is not run here: it is given the real request. URIs that do not
+resolve pass (the real request will get its 404).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.http import HttpRequest, HttpResponse
+from django.urls import Resolver404, get_script_prefix, resolve
+from django.views.decorators.csrf import csrf_exempt
+
+from django_expect.conf import conf
+from django_expect.core import Reason, RequestHead, decide
+from django_expect.policies import default_policy, policy_of
+from django_expect.responses import rejection_response
+
+__all__ = ["precheck", "precheck_precise"]
+
+
+def _header(request: HttpRequest, name: str) -> str | None:
+    value = request.headers.get(name)
+    return value.strip() if value and value.strip() else None
+
+
+def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
+    uri = _header(request, "X-Original-URI") or "/"
+    path = urlsplit(uri).path or "/"
+    prefix = get_script_prefix()
+    if prefix != "/" and path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        match = resolve(path, getattr(request, "urlconf", None))
+    except Resolver404:
+        return HttpResponse(status=204)
+    head = RequestHead(
+        method=(_header(request, "X-Original-Method") or "POST").upper(),
+        content_length=_header(request, "X-Original-Content-Length"),
+        transfer_encoding=_header(request, "X-Original-Transfer-Encoding"),
+        content_type=_header(request, "X-Original-Content-Type"),
+    )
+    policy = policy_of(match.func) or default_policy()
+    decision = decide(
+        head,
+        policy,
+        getattr(request, "user", None),
+        allow_chunked=conf.EXPECT_CHUNKED != "refuse",
+    )
+    if decision.proceed:
+        return HttpResponse(status=204)
+    response = rejection_response(request, decision)
+    assert decision.reason is not None
+    response["X-Expect-Status"] = str(decision.status)
+    response["X-Expect-Reason"] = decision.reason.value
+    if not precise:
+        response.status_code = 401 if decision.reason is Reason.LOGIN_REQUIRED else 403
+        response.reason_phrase = "Unauthorized" if response.status_code == 401 else "Forbidden"
+    return response
+
+
+@csrf_exempt
+def precheck(request: HttpRequest) -> HttpResponse:
+    """204 if the original upload would pass, else 401 or 403 (for nginx auth_request)."""
+    return _decide(request, precise=False)
+
+
+@csrf_exempt
+def precheck_precise(request: HttpRequest) -> HttpResponse:
+    """204 if the original upload would pass its view's policy, else the precise status."""
+    return _decide(request, precise=True)

@@ -1,0 +1,20 @@
+"""django-expect's signals, for projects that want to react to decisions as they happen.
+
+* ``upload_rejected``: a request was answered with a final status before its body was read.
+  Keyword arguments: ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
+  (the URL pattern's view name, e.g. ``"api-upload"`` or ``"admin:index"``).
+* ``continue_sent``: ``100 Continue`` went out, inviting the body. Keyword arguments: ``request``,
+  ``route``. Sent only through the gunicorn hook (the only server where django-expect sends the
+  100 itself), and only wired up for a request while the signal has receivers.
+
+Receivers run in the request's thread: keep them short, and do not read the body in them.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+__all__ = ["continue_sent", "upload_rejected"]
+
+upload_rejected = Signal()
+continue_sent = Signal()

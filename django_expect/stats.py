@@ -1,0 +1,185 @@
+"""Rejection statistics: a log record, a signal and a counter for every pre-body rejection.
+
+Invariants this module keeps:
+
+* Recording a rejection never touches the database. Counts are added up in memory per
+  (day, route, reason, status) and written in one batch per process at most every
+  ``EXPECT_STATS_FLUSH_INTERVAL`` seconds, by a daemon thread started on the first rejection:
+  a flood of rejections costs one small batch of writes per interval, not a write per request.
+* A failed write puts the counts back; they are written with the next batch.
+* Days are UTC dates, so processes in different time zones add to the same rows.
+* If ``prometheus-client`` is installed, the same counts are also a Prometheus counter,
+  ``django_expect_rejections_total{route, reason, status}``, in the default registry.
+"""
+
+from __future__ import annotations
+
+import atexit
+import datetime
+import logging
+import threading
+from collections import Counter
+from typing import Any
+
+from django.apps import apps
+from django.db import IntegrityError, close_old_connections, transaction
+from django.db.models import F
+from django.http import HttpRequest
+
+from django_expect.conf import conf
+from django_expect.core import Decision
+from django_expect.overrides import app_installed
+from django_expect.signals import upload_rejected
+
+__all__ = ["StatsBuffer", "buffer", "record_rejection", "route_name"]
+
+logger = logging.getLogger("django_expect")
+
+_Key = tuple[datetime.date, str, str, int]
+
+try:
+    import prometheus_client
+except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
+    PROMETHEUS_REJECTIONS: Any = None
+else:
+    PROMETHEUS_REJECTIONS = prometheus_client.Counter(
+        "django_expect_rejections",
+        "Requests rejected by django-expect before their body was read.",
+        ["route", "reason", "status"],
+    )
+
+
+class StatsBuffer:
+    """This process's pending counts, flushed to ``RejectionCount`` in batches."""
+
+    def __init__(self) -> None:
+        self._pending: Counter[_Key] = Counter()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.flushes = 0
+        #: Write counts from a background thread (and at exit). Test suites that flush by hand
+        #: set this to False.
+        self.autoflush = True
+
+    def add(self, route: str, reason: str, status: int) -> None:
+        day = datetime.datetime.now(datetime.UTC).date()
+        with self._lock:
+            self._pending[(day, route, reason, status)] += 1
+        self._ensure_thread()
+
+    def pending(self) -> dict[_Key, int]:
+        with self._lock:
+            return dict(self._pending)
+
+    def _ensure_thread(self) -> None:
+        if not self.autoflush or (self._thread is not None and self._thread.is_alive()):
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="django-expect-stats", daemon=True
+            )
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(max(conf.EXPECT_STATS_FLUSH_INTERVAL, 0.05))
+            self._wake.clear()
+            try:
+                self.flush()
+            finally:
+                close_old_connections()
+
+    def flush(self) -> int:
+        """Write the pending counts (one batch); returns how many rows were touched."""
+        with self._lock:
+            batch, self._pending = self._pending, Counter()
+        if not batch:
+            return 0
+        try:
+            with transaction.atomic():
+                for key, count in sorted(batch.items()):
+                    _add_to_row(key, count)
+        except Exception as error:
+            with self._lock:
+                self._pending.update(batch)
+            logger.warning(
+                "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them for "
+                "the next flush",
+                len(batch),
+                type(error).__name__,
+                error,
+            )
+            return 0
+        self.flushes += 1
+        return len(batch)
+
+
+def _add_to_row(key: _Key, count: int) -> None:
+    model = apps.get_model("django_expect", "RejectionCount")
+    day, route, reason, status = key
+    rows = model.objects.filter(day=day, route=route, reason=reason, status=status)
+    if rows.update(count=F("count") + count):
+        return
+    try:
+        with transaction.atomic():
+            model.objects.create(day=day, route=route, reason=reason, status=status, count=count)
+    except IntegrityError:  # another process created the row meanwhile
+        rows.update(count=F("count") + count)
+
+
+buffer = StatsBuffer()
+
+
+@atexit.register
+def _flush_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
+    if buffer.autoflush and buffer.pending():
+        buffer.flush()
+
+
+def client_address(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR") or "-")
+
+
+def route_name(request: HttpRequest) -> str:
+    """The route as overrides and statistics name it: the resolved view name."""
+    match = request.resolver_match
+    return match.view_name if match is not None else "-"
+
+
+def record_rejection(
+    sender: type, request: HttpRequest, decision: Decision, status: int | None = None
+) -> None:
+    """Log, signal and count one rejection (called by the middleware; no database access).
+
+    ``status`` is the status actually sent when it differs from the reason's (a view's own
+    ``check`` chooses its response).
+    """
+    assert decision.reason is not None
+    route = route_name(request)
+    reason = decision.reason.value
+    status = decision.reason.status if status is None else status
+    client = client_address(request)
+    logger.info(
+        "upload rejected: route=%s reason=%s status=%d declared_length=%s client=%s",
+        route,
+        reason,
+        status,
+        "-" if decision.declared_length is None else decision.declared_length,
+        client,
+        extra={
+            "route": route,
+            "reason": reason,
+            "status": status,
+            "declared_length": decision.declared_length,
+            "client": client,
+            "method": request.method,
+        },
+    )
+    if conf.EXPECT_STATS and app_installed():
+        buffer.add(route, reason, status)
+    if PROMETHEUS_REJECTIONS is not None:
+        PROMETHEUS_REJECTIONS.labels(route=route, reason=reason, status=str(status)).inc()
+    upload_rejected.send(sender=sender, request=request, decision=decision, route=route)

@@ -1,0 +1,507 @@
+"""Operators' tools without a server: overrides, their per-process cache, statistics, signals,
+Prometheus, the admin, ``manage.py expect_policies`` and the operations checks.
+
+The wire-level and multi-process behaviour is in ``test_e2e_operations.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import DatabaseError
+from django.http import HttpRequest
+from django.test import RequestFactory, override_settings
+from django.urls import resolve
+
+from django_expect import overrides, stats
+from django_expect.checks import app_missing_message, check_operations, check_overrides
+from django_expect.continuation import ExpectContinueInput
+from django_expect.core import ExpectMode, UploadPolicy
+from django_expect.middleware import ExpectMiddleware
+from django_expect.models import PolicyOverride, RejectionCount
+from django_expect.overrides import Override, OverrideRegistry, apply_override
+from django_expect.routes import describe_routes, iter_routes
+from django_expect.signals import continue_sent, upload_rejected
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(overrides.time, "monotonic", fake)
+    return fake
+
+
+@pytest.fixture
+def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[OverrideRegistry]:
+    """A fresh per-process override copy and a fresh cache for each test."""
+    with override_settings(CACHES=LOCMEM, EXPECT_OVERRIDES_REFRESH=5):
+        fresh = OverrideRegistry()
+        monkeypatch.setattr(overrides, "registry", fresh)
+        yield fresh
+
+
+@pytest.fixture
+def counts(monkeypatch: pytest.MonkeyPatch) -> stats.StatsBuffer:
+    fresh = stats.StatsBuffer()
+    fresh.autoflush = False
+    monkeypatch.setattr(stats, "buffer", fresh)
+    return fresh
+
+
+def upload(path: str, length: int, awaiting: bool = True) -> tuple[HttpRequest, list[str]]:
+    """A request as the gunicorn hook would hand it over, resolved like Django does."""
+    wire: list[str] = []
+    stream = ExpectContinueInput(
+        io.BytesIO(b"x" * length),
+        awaiting=awaiting,
+        send_continue=lambda: wire.append("100"),
+        close_connection=lambda: wire.append("close"),
+    )
+    request = RequestFactory().post(
+        path, data=b"x" * length, content_type="application/octet-stream",
+        HTTP_EXPECT="100-continue", REMOTE_ADDR="192.0.2.7", **{"wsgi.input": stream},
+    )
+    request.resolver_match = resolve(path)
+    return request, wire
+
+
+def run_view(request: HttpRequest) -> Any:
+    middleware = ExpectMiddleware(lambda r: None)
+    match = request.resolver_match
+    assert match is not None
+    return middleware.process_view(request, match.func, match.args, match.kwargs)
+
+
+# -- applying an override is a pure function ----------------------------------------------------
+
+
+def test_apply_override_table() -> None:
+    code = UploadPolicy(max_size=1000, content_types=("image/*",), login_required=True)
+    assert apply_override(code, None) is code
+    assert apply_override(code, Override("r", max_size=10)) == UploadPolicy(
+        max_size=10, content_types=("image/*",), login_required=True
+    )
+    assert apply_override(code, Override("r", content_types=("*/*",))).content_types == ("*/*",)
+    assert apply_override(code, Override("r", expect=ExpectMode.REFUSE)).expect is ExpectMode.REFUSE
+    assert apply_override(code, Override("r", max_size=1, disabled=True)) == UploadPolicy()
+    assert apply_override(code, Override("r")) is code
+
+
+# -- the per-process copy: cached, revalidated through the cache, never per request -------------
+
+
+@pytest.mark.django_db
+def test_an_override_applies_to_the_route_by_name_and_by_view_path(
+    registry: OverrideRegistry, clock: Clock, django_capture_on_commit_callbacks: Any
+) -> None:
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request) is None  # 800 <= 1000: passes
+
+    # Saving in this process takes effect here at once (other processes: within the interval).
+    with django_capture_on_commit_callbacks(execute=True):
+        PolicyOverride.objects.create(route="lab-small", max_size=500)
+    request, _ = upload("/lab/small", 800)
+    response = run_view(request)
+    assert response.status_code == 413
+    assert json.loads(response.content)["error"]["limit"] == 500
+
+    with django_capture_on_commit_callbacks(execute=True):
+        PolicyOverride.objects.all().delete()
+        PolicyOverride.objects.create(route="demo.views.lab_small", disabled=True)
+    request, _ = upload("/lab/small", 5000)
+    assert run_view(request) is None  # policy switched off
+
+
+@pytest.mark.django_db
+def test_no_query_per_request_and_reload_only_when_the_version_changes(
+    registry: OverrideRegistry, clock: Clock, django_assert_num_queries: Any
+) -> None:
+    PolicyOverride.objects.create(route="lab-small", max_size=500)
+    registry.current()
+    assert registry.loads == 1
+    with django_assert_num_queries(0):
+        for _ in range(100):
+            request, _wire = upload("/lab/small", 800)
+            assert run_view(request).status_code == 413
+        clock.now += 6  # past the refresh interval: one cache read, no query (same version)
+        run_view(upload("/lab/small", 800)[0])
+    assert registry.loads == 1
+
+    # Another process changes the override: only the cache's version token tells us.
+    PolicyOverride.objects.filter(route="lab-small").update(max_size=5000)  # no signal
+    from django.core.cache import cache
+
+    cache.set(overrides.VERSION_KEY, "changed-elsewhere", None)
+    registry._next_check = clock.now + 5  # as if we had just checked
+    clock.now += 4.9
+    assert run_view(upload("/lab/small", 800)[0]).status_code == 413  # not yet revalidated
+    clock.now += 0.2
+    assert run_view(upload("/lab/small", 800)[0]) is None  # reloaded: 800 <= 5000
+    assert registry.loads == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_saving_or_deleting_bumps_the_version_after_commit(registry: OverrideRegistry) -> None:
+    from django.core.cache import cache
+
+    before = registry._read_version()
+    row = PolicyOverride.objects.create(route="lab-small", max_size=1)
+    after_save = cache.get(overrides.VERSION_KEY)
+    assert after_save != before
+    row.delete()
+    assert cache.get(overrides.VERSION_KEY) not in (before, after_save)
+
+
+@pytest.mark.django_db
+def test_outage_keeps_the_last_known_overrides_and_logs_once(
+    clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    answers: list[Any] = [{"lab-small": Override("lab-small", max_size=5)}]
+
+    def loader() -> dict[str, Override]:
+        answer = answers[-1]
+        if isinstance(answer, Exception):
+            raise answer
+        return dict(answer)
+
+    with override_settings(CACHES=LOCMEM):
+        reg = OverrideRegistry(loader=loader)
+        assert reg.current()["lab-small"].max_size == 5
+        answers.append(DatabaseError("connection refused"))
+        from django.core.cache import cache
+
+        cache.set(overrides.VERSION_KEY, "v2", None)
+        caplog.set_level(logging.INFO, logger="django_expect")
+        for _ in range(3):
+            clock.now += 10
+            assert reg.current()["lab-small"].max_size == 5  # last known stays in force
+        warnings = [r for r in caplog.records if "cannot refresh" in r.getMessage()]
+        assert len(warnings) == 1 and "connection refused" in warnings[0].getMessage()
+
+        answers.append({})
+        clock.now += 10
+        assert reg.current() == {}
+        assert any("refreshed again" in r.getMessage() for r in caplog.records)
+
+
+def test_cache_outage_too(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    reg = OverrideRegistry(loader=lambda: {"x": Override("x", max_size=1)})
+
+    def broken() -> Any:
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr(overrides, "_cache", broken)
+    assert reg.current() == {}  # nothing ever loaded: the code's policies
+    assert reg.policy_for(("x",), UploadPolicy(max_size=9)) == UploadPolicy(max_size=9)
+
+
+# -- statistics, log records, signals, Prometheus -------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_rejections_are_logged_signalled_counted_and_flushed_in_batches(
+    registry: OverrideRegistry,
+    counts: stats.StatsBuffer,
+    caplog: pytest.LogCaptureFixture,
+    django_assert_max_num_queries: Any,
+) -> None:
+    received: list[dict[str, Any]] = []
+
+    def receiver(sender: type, **kwargs: Any) -> None:
+        received.append({"sender": sender, **kwargs})
+
+    upload_rejected.connect(receiver)
+    caplog.set_level(logging.INFO, logger="django_expect")
+    registry.current()  # this process's copy, loaded once
+    try:
+        with django_assert_max_num_queries(0):
+            for _ in range(50):
+                assert run_view(upload("/lab/small", 2000)[0]).status_code == 413
+            assert run_view(upload("/lab/types", 10)[0]).status_code == 415
+    finally:
+        upload_rejected.disconnect(receiver)
+
+    assert len(received) == 51
+    assert received[0]["sender"] is ExpectMiddleware
+    assert received[0]["route"] == "lab-small"
+    assert received[0]["decision"].status == 413
+    record = next(r for r in caplog.records if r.getMessage().startswith("upload rejected"))
+    assert (record.route, record.reason, record.status, record.declared_length, record.client) == (  # type: ignore[attr-defined]
+        "lab-small", "content_too_large", 413, 2000, "192.0.2.7"
+    )
+
+    assert sum(counts.pending().values()) == 51
+    # One batch for 51 rejections: per row UPDATE, SAVEPOINT, INSERT, RELEASE (+ the batch's own).
+    with django_assert_max_num_queries(10):
+        assert counts.flush() == 2
+    rows = {(r.route, r.reason, r.status): r.count for r in RejectionCount.objects.all()}
+    assert rows == {("lab-small", "content_too_large", 413): 50,
+                    ("lab-types", "unsupported_media_type", 415): 1}
+
+    for _ in range(3):
+        run_view(upload("/lab/small", 2000)[0])
+    counts.flush()
+    assert RejectionCount.objects.get(route="lab-small").count == 53
+    assert counts.flush() == 0  # nothing pending: no write at all
+
+
+@pytest.mark.django_db
+def test_a_failed_flush_keeps_the_counts(
+    registry: OverrideRegistry, counts: stats.StatsBuffer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_view(upload("/lab/small", 2000)[0])
+
+    def broken(key: Any, count: int) -> None:
+        raise DatabaseError("disk full")
+
+    monkeypatch.setattr(stats, "_add_to_row", broken)
+    assert counts.flush() == 0
+    assert sum(counts.pending().values()) == 1
+    monkeypatch.undo()
+    monkeypatch.setattr(stats, "buffer", counts)
+    assert counts.flush() == 1
+    assert RejectionCount.objects.get().count == 1
+
+
+@pytest.mark.django_db
+def test_check_rejections_are_counted_with_the_status_sent(
+    registry: OverrideRegistry, counts: stats.StatsBuffer
+) -> None:
+    response = run_view(upload("/lab/check", 10)[0])
+    assert response is not None
+    assert list(counts.pending()) == [
+        (next(iter(counts.pending()))[0], "lab-check", "rejected_by_check", response.status_code)
+    ]
+
+
+@pytest.mark.django_db
+def test_continue_sent_fires_when_the_100_goes_out(
+    registry: OverrideRegistry, counts: stats.StatsBuffer
+) -> None:
+    sent: list[tuple[str, HttpRequest]] = []
+
+    def receiver(sender: type, request: HttpRequest, route: str, **kwargs: Any) -> None:
+        sent.append((route, request))
+
+    continue_sent.connect(receiver)
+    try:
+        request, wire = upload("/lab/small", 800)
+        assert run_view(request) is None
+        assert sent == [] and wire == []
+        request.read()
+        assert wire == ["100"]
+        assert sent == [("lab-small", request)]
+        rejected, _ = upload("/lab/small", 5000)
+        run_view(rejected)
+        assert len(sent) == 1  # no 100, no signal
+    finally:
+        continue_sent.disconnect(receiver)
+
+
+@pytest.mark.django_db
+def test_prometheus_counter(registry: OverrideRegistry, counts: stats.StatsBuffer) -> None:
+    prometheus_client = pytest.importorskip("prometheus_client")
+    labels = {"route": "lab-small", "reason": "content_too_large", "status": "413"}
+    before = prometheus_client.REGISTRY.get_sample_value("django_expect_rejections_total", labels)
+    run_view(upload("/lab/small", 2000)[0])
+    after = prometheus_client.REGISTRY.get_sample_value("django_expect_rejections_total", labels)
+    assert after == (before or 0) + 1
+
+
+# -- the audit: routes, sources, the command ---------------------------------------------------
+
+
+def test_routes_are_named_like_the_resolver_names_them() -> None:
+    routes = {r.name: r for r in iter_routes()}
+    for path in ("/lab/small", "/objects/a/b", "/admin/", "/lab/class"):
+        match = resolve(path)
+        assert match.view_name in routes
+        assert routes[match.view_name].view == match._func_path
+
+
+def test_sources_say_where_each_value_comes_from() -> None:
+    entries = {e.route.name: e for e in describe_routes({
+        "lab-small": Override("lab-small", max_size=10),
+        "demo.views.lab_types": Override("demo.views.lab_types", disabled=True),
+    })}
+    assert entries["lab-small"].sources["max_size"] == "override"
+    assert entries["lab-small"].sources["content_types"] == "decorator"
+    assert entries["lab-small"].source_summary == "decorator; max_size: override"
+    assert entries["lab-echo"].source_summary == "default; max_size: setting"
+    assert entries["lab-types"].policy == UploadPolicy()
+    assert entries["lab-types"].source_summary == "override"
+    assert entries["objects"].policy.max_size == 10 * 2**20
+
+
+@pytest.mark.django_db
+def test_expect_policies_text_and_json() -> None:
+    PolicyOverride.objects.create(route="lab-small", max_size=2000)
+    PolicyOverride.objects.create(route="gone-route", max_size=1)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("expect_policies", stdout=out, stderr=err)
+    text = out.getvalue()
+    assert text.splitlines()[0].split()[:3] == ["ROUTE", "VIEW", "MAX"]
+    line = next(x for x in text.splitlines() if x.startswith("lab-small "))
+    assert "2000 (2 kB)" in line and "decorator; max_size: override" in line
+    assert "'gone-route' names no URL pattern (django_expect.W003)" in err.getvalue()
+
+    out = io.StringIO()
+    call_command("expect_policies", "--format", "json", stdout=out, stderr=io.StringIO())
+    document = {e["route"]: e for e in json.loads(out.getvalue())}
+    assert document["api-upload"] == {
+        "route": "api-upload",
+        "view": "demo.views.api_upload",
+        "regex": "^api/uploads\\Z",
+        "max_size": 50_000_000,
+        "max_size_human": "50 MB",
+        "content_types": None,
+        "login_required": True,
+        "permissions": [],
+        "expect": "on-read",
+        "override": False,
+        "disabled": False,
+        "sources": dict.fromkeys(
+            ("max_size", "content_types", "login_required", "permissions", "expect"), "decorator"
+        ),
+    }
+    assert document["lab-small"]["max_size"] == 2000
+
+
+@pytest.mark.django_db
+def test_expect_policies_proxy_formats() -> None:
+    out = io.StringIO()
+    call_command("expect_policies", "--format", "nginx", "--proxy-pass", "http://app",
+                 stdout=out, stderr=io.StringIO())
+    nginx = out.getvalue()
+    assert 'location ~ "^/lab/small\\\\Z" {\n    # lab-small' in nginx
+    assert "client_max_body_size 1000;\n    proxy_pass http://app;" in nginx
+    assert 'location ~ "^/objects/(?:.+)\\\\Z"' in nginx  # named groups dropped
+
+    out = io.StringIO()
+    call_command("expect_policies", "--format", "haproxy", "--prefix", "/app",
+                 stdout=out, stderr=io.StringIO())
+    haproxy = out.getvalue()
+    assert ("http-request set-var(txn.expect_limit) int(1000) if !{ var(txn.expect_limit) -m "
+            "found } { path_reg '^/app/lab/small\\Z' }  # lab-small") in haproxy
+    assert "int(-1)" in haproxy  # routes without a limit stop the search too
+    assert haproxy.rstrip().endswith("sub(txn.expect_limit) gt 0 }")
+
+
+# -- the admin ------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_admin_edits_overrides_in_human_units(
+    admin_client: Any, registry: OverrideRegistry
+) -> None:
+    page = admin_client.get("/admin/django_expect/policyoverride/add/")
+    assert page.status_code == 200
+    assert b'value="lab-small"' in page.content  # routes offered by name
+
+    bad = admin_client.post("/admin/django_expect/policyoverride/add/", {
+        "route": "lab-small", "max_size": "10 parsecs", "content_types": "images",
+        "expect": "",
+    })
+    assert bad.status_code == 200
+    assert b"cannot read &#x27;10 parsecs&#x27; as a size" in bad.content
+    assert b"is not a media type" in bad.content
+
+    good = admin_client.post("/admin/django_expect/policyoverride/add/", {
+        "route": "lab-small", "max_size": "2KB", "content_types": "IMAGE/png, application/pdf",
+        "expect": "after-checks", "note": "incident 42",
+    })
+    assert good.status_code == 302, good.content
+    row = PolicyOverride.objects.get()
+    assert (row.max_size, row.content_types, row.expect) == (
+        2000, "image/png, application/pdf", "after-checks"
+    )
+    change = admin_client.get(f"/admin/django_expect/policyoverride/{row.pk}/change/")
+    assert b'value="2kB"' in change.content
+
+    listing = admin_client.get("/admin/django_expect/policyoverride/")
+    html = listing.content.decode()
+    assert 'id="expect-routes"' in html
+    assert 'title="2000 bytes">2 kB</td>' in html
+    assert "routes of the admin site</summary>" in html
+    assert "<strong>override; login_required: decorator, permissions: decorator</strong>" in html
+
+
+@pytest.mark.django_db
+def test_admin_shows_counts_per_route_reason_and_day(
+    admin_client: Any, registry: OverrideRegistry, counts: stats.StatsBuffer
+) -> None:
+    for _ in range(3):
+        run_view(upload("/lab/small", 2000)[0])
+    page = admin_client.get("/admin/django_expect/rejectioncount/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "lab-small" in html and "content_too_large" in html
+    assert RejectionCount.objects.get().count == 3  # the page flushed this process's counts
+    assert admin_client.get("/admin/django_expect/rejectioncount/add/").status_code == 403
+
+
+# -- checks -------------------------------------------------------------------------------
+
+
+def operation_ids(**settings: Any) -> list[str]:
+    with override_settings(**settings):
+        return [m.id or "" for m in check_operations()]
+
+
+def test_operations_checks() -> None:
+    assert operation_ids() == []
+    assert operation_ids(EXPECT_OVERRIDES_REFRESH=-1) == ["django_expect.E005"]
+    assert operation_ids(EXPECT_OVERRIDES_REFRESH="5") == ["django_expect.E005"]
+    assert operation_ids(EXPECT_STATS_FLUSH_INTERVAL=0) == ["django_expect.E005"]
+    assert operation_ids(EXPECT_STATS="yes") == ["django_expect.E005"]
+    assert operation_ids(EXPECT_OVERRIDES_CACHE="nope") == ["django_expect.E005"]
+    assert operation_ids(CACHES=LOCMEM) == ["django_expect.W004"]
+    assert operation_ids(CACHES={"default": {
+        "BACKEND": "django.core.cache.backends.dummy.DummyCache"}}) == []
+    from django.conf import settings
+
+    order = list(settings.MIDDLEWARE)
+    order.remove("django_expect.middleware.ExpectMiddleware")
+    order.insert(0, "django_expect.middleware.ExpectMiddleware")
+    assert operation_ids(MIDDLEWARE=order) == ["django_expect.W005"]
+
+
+@pytest.mark.django_db
+def test_override_check_names_unknown_routes() -> None:
+    PolicyOverride.objects.create(route="lab-small", max_size=1)
+    PolicyOverride.objects.create(route="demo.views.objects", max_size=1)
+    assert check_overrides(databases=["default"]) == []
+    PolicyOverride.objects.create(route="old-upload", max_size=1)
+    messages = check_overrides(databases=["default"])
+    assert [m.id for m in messages] == ["django_expect.W003"]
+    assert "'old-upload'" in messages[0].msg
+    assert check_overrides(databases=None) == []  # only with --database
+
+
+def test_app_missing_is_reported_by_the_middleware(caplog: pytest.LogCaptureFixture) -> None:
+    assert app_missing_message() is None
+    from django.conf import settings
+
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django_expect"]
+    with override_settings(INSTALLED_APPS=apps_without):
+        message = app_missing_message()
+        assert message is not None and message.startswith("django_expect.E006")
+        caplog.set_level(logging.ERROR, logger="django_expect")
+        ExpectMiddleware(lambda r: None)
+    assert any(r.getMessage().startswith("django_expect.E006") for r in caplog.records)
