@@ -1,4 +1,4 @@
-"""Render stress/results.json as the Markdown tables of docs/reliability.md (stdout)."""
+"""Render stress/results.json as the Markdown tables of the README's Reliability section (stdout)."""
 
 from __future__ import annotations
 
