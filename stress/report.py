@@ -1,4 +1,4 @@
-"""Render stress/results.json as the Markdown tables of the README's Reliability section (stdout)."""
+"""Render stress/results.json as the Markdown tables of the README's Reliability section."""
 
 from __future__ import annotations
 
