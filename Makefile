@@ -39,7 +39,7 @@ test-fast: setup
 	$(BIN)/pytest -x -q
 
 lint: setup
-	$(BIN)/ruff check django_expect tests testproject
+	$(BIN)/ruff check django_expect tests testproject bench stress
 	$(BIN)/ruff format --check django_expect
 
 typecheck: setup
