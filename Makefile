@@ -39,7 +39,7 @@ test-fast: setup
 	$(BIN)/pytest -x -q
 
 lint: setup
-	$(BIN)/ruff check django_expect tests testproject
+	$(BIN)/ruff check django_expect tests testproject bench stress
 	$(BIN)/ruff format --check django_expect
 
 typecheck: setup
@@ -80,7 +80,7 @@ test-matrix:
 	  $$venv/bin/pytest -q -p no:cacheprovider $(E2E_TESTS); \
 	done
 
-# The large runs behind docs/reliability.md (100,000 fuzz exchanges, 1,000 concurrent rejections,
+# The large runs behind the README's Reliability section (100,000 fuzz exchanges, 1,000 concurrent rejections,
 # slowloris, 100 MB never-wait clients); about 10 minutes on 2 CPUs. Figures: stress/results.json.
 stress: setup
 	$(BIN)/python -m pip install -q -r stress/requirements.txt

@@ -8,7 +8,7 @@
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
 * ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
 
-Operations (overrides and statistics; see docs/operations.md):
+Operations (overrides and statistics; see the README's Operations section):
 
 * ``django_expect.W003``: a policy override names no URL pattern (database check: run
   ``manage.py check --database default``; ``expect_policies`` and the admin show it too).

@@ -54,7 +54,7 @@ class Settings:
         value = getattr(django_settings, "EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
         return None if value is None else float(value)
 
-    # -- operations (overrides, statistics): see docs/operations.md ------------------------
+    # -- operations (overrides, statistics): see the README's Operations section -----
 
     @property
     def EXPECT_OVERRIDES_REFRESH(self) -> float:

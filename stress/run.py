@@ -1,4 +1,4 @@
-"""``make stress``: the large runs behind docs/reliability.md, against real gunicorn on 127.0.0.1.
+"""``make stress``: the runs behind the README's Reliability section (real gunicorn, 127.0.0.1).
 
 Sections (each prints its figures; all of them go to stress/results.json):
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", views.index, name="index"),
     path("admin/", admin.site.urls),
-    path("_expect/", include("django_expect.urls")),  # proxy precheck (docs/deployment.md)
+    path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
     path("objects/<path:key>", views.objects, name="objects"),
     path("upload/form", views.document_form, name="document-form"),
     path("api/uploads", views.api_upload, name="api-upload"),
