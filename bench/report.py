@@ -264,7 +264,7 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
         "loopback (no relay); the view reads 1 MiB chunks and keeps nothing (the worst case "
         "for relative overhead). Fresh servers for each of the "
         f"{len(runs['stock'])} pairs (order alternating), so each peak RSS is its own run's. "
-        "CPU = the worker's utime+stime from /proc.",
+        "CPU = the worker's own CPU time from /proc (per-thread schedstat).",
         "",
         "| | stock gunicorn | django-expect | django-expect / stock (median of pairs; range) |",
         "|---|---|---|---|",
@@ -310,8 +310,8 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
             f"| {1 / f[f'small_{method}_rps_ratio']:.3f} | {f[f'small_{method}_us']:+.0f} µs |")
     out += [
         "",
-        "Measured in-process (no sockets, best of 9 rounds; the end-to-end figures above are "
-        "limited by the kernel's 10 ms CPU accounting tick and by noise): hook "
+        "Measured in-process (no sockets, best of 9 rounds; the end-to-end figures above "
+        "move with the machine's other load): hook "
         f"(pre_request + post_request) {ov['hook_get_us']:.1f} µs per GET, "
         f"{ov['hook_post_us']:.1f} µs per POST; middleware {ov['middleware_get_us']:.1f} µs per "
         f"GET, {ov['middleware_post_us']:.1f} µs per POST with a policy.",
@@ -469,8 +469,8 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
         "spends on the same 1 GiB upload varies 2-5x from run to run in both columns (its "
         "receive sizes follow how full the socket buffer happens to be), so the end-to-end "
         "upload figure cannot resolve 3%; the in-process read cost is the figure to trust. "
-        "The per-request figures come from the kernel's CPU accounting of the worker and move "
-        "by a few percent between runs; the in-process cost (hook + middleware) is the stable "
+        "The per-request figures are the worker's own CPU time and move by several percent "
+        "between runs; the in-process cost (hook + middleware) is the stable "
         "part of them. Decision latency includes connection setup and scheduling: stock "
         "gunicorn's own `100 Continue`, sent before Django runs, already has a p99 above 1 ms "
         f"with one client, and with {many} concurrent clients on one worker the time is spent "

@@ -4,7 +4,7 @@
     python -m bench.run --smoke    # each scenario once at small sizes: bench/.work/smoke/
 
 Method: stock and django-expect runs alternate (A B A B ...); ratios are taken per pair and the
-median is reported. CPU is the server workers' own utime+stime from /proc; bytes are counted by a
+median is reported. CPU is the server workers' own CPU time from /proc; bytes are counted by a
 relay between client and server (tests/support/relay.py), which also emulates the WAN.
 Everything binds 127.0.0.1; every process started here is stopped by its PID.
 The run exits non-zero when the harness breaks (an unexpected status, an exception); it never
@@ -42,8 +42,8 @@ FULL = {
     "form_size": 300 * MB,
     "accept_size": GiB,
     "accept_pairs": 7,
-    "small_requests": 3000,
-    "small_pairs": 5,
+    "small_requests": 1000,
+    "small_pairs": 15,
     "overhead_iterations": 20000,
     "latency": {"1": (1, 500), "50": (50, 10)},
 }
