@@ -26,10 +26,8 @@ re-raises them as ``UnreadablePostError`` with this one as the cause), both are 
 
 from __future__ import annotations
 
-import contextlib
 import enum
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from typing import Protocol
 
 __all__ = [
@@ -58,8 +56,8 @@ class IncompleteBody(BodyFailed):
     """The body ended (or the connection broke) before its declared length (answered 400)."""
 
 
-def _no_timeout(seconds: float | None) -> AbstractContextManager[None]:
-    return contextlib.nullcontext()
+def _no_timeout(seconds: float | None) -> None:
+    return None
 
 
 class ContinueState(enum.Enum):
@@ -90,12 +88,13 @@ class ExpectContinueInput:
         send_continue: Callable[[], None],
         close_connection: Callable[[], None],
         length: int | None = None,
-        receive_timeout: Callable[[float | None], AbstractContextManager[None]] = _no_timeout,
+        set_receive_timeout: Callable[[float | None], None] = _no_timeout,
     ) -> None:
         self._stream = stream
         self._send_continue = send_continue
         self._close_connection = close_connection
-        self._receive_timeout = receive_timeout
+        self._set_receive_timeout = set_receive_timeout
+        self._timeout_applied = False
         self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
         self.sealed = False  # the final response has started
         self.closing = False  # the connection will close after the response
@@ -181,10 +180,14 @@ class ExpectContinueInput:
         if remaining == 0:
             return b""
         try:
-            with self._receive_timeout(self.body_timeout):
-                if self.state is ContinueState.AWAITING:
-                    self.send_continue()
-                data = read()
+            if not self._timeout_applied:
+                # Once per request: the server adapter bounds every later receive (and the
+                # 100's send) and restores the connection's own timeout after the response.
+                self._timeout_applied = True
+                self._set_receive_timeout(self.body_timeout)
+            if self.state is ContinueState.AWAITING:
+                self.send_continue()
+            data = read()
         except TimeoutError as error:
             raise self._fail(
                 BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"), error

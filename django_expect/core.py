@@ -331,7 +331,13 @@ class RequestHead:
         )
 
 
+_COMMON_PROTOCOLS = {"HTTP/1.1": (1, 1), "HTTP/1.0": (1, 0)}
+
+
 def _parse_protocol(protocol: str) -> tuple[int, int]:
+    common = _COMMON_PROTOCOLS.get(protocol)
+    if common is not None:
+        return common
     match = re.match(r"^HTTP/(\d)\.(\d)$", protocol.strip(), re.IGNORECASE)
     if match is None:
         return (1, 1)

@@ -24,11 +24,9 @@ else here is private.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import ssl
 import time
-from collections.abc import Iterator
 from typing import Any, cast
 
 from django_expect.continuation import ExpectContinueInput
@@ -57,52 +55,68 @@ def install(req: Any) -> ExpectContinueInput | None:
     body = getattr(req, "body", None)
     if body is None or isinstance(body, ExpectContinueInput):
         return body
-    sock = _socket_of(req)
-    awaiting = take_eager_continue(req) and sock is not None and not _declares_empty_body(req)
-
-    def send_continue() -> None:
-        assert sock is not None
-        sock.sendall(_CONTINUE)
-
-    def close_connection() -> None:
-        req.must_close = True
-
-    @contextlib.contextmanager
-    def receive_timeout(seconds: float | None) -> Iterator[None]:
-        """Bound each receive from the client (and the 100's send) while the app reads."""
-        if seconds is None or sock is None:
-            yield
-            return
-        prior = sock.gettimeout()
-        sock.settimeout(seconds)
-        try:
-            yield
-        finally:
-            with contextlib.suppress(OSError):
-                sock.settimeout(prior)
-
+    connection = _Connection(req, _socket_of(req))
+    length = _declared_length(req)
+    awaiting = take_eager_continue(req) and connection.sock is not None and length != 0
     wrapped = ExpectContinueInput(
         body,
         awaiting=awaiting,
-        send_continue=send_continue,
-        close_connection=close_connection,
-        length=_declared_length(req),
-        receive_timeout=receive_timeout,
+        send_continue=connection.send_continue,
+        close_connection=connection.close_connection,
+        length=length,
+        set_receive_timeout=connection.set_receive_timeout,
     )
     req.body = wrapped
+    req.django_expect_connection = connection
     return wrapped
 
 
 def finish(req: Any) -> None:
     body = getattr(req, "body", None)
-    if not isinstance(body, ExpectContinueInput):
+    connection: _Connection | None = getattr(req, "django_expect_connection", None)
+    if not isinstance(body, ExpectContinueInput) or connection is None:
         return
     body.seal()
+    connection.restore_timeout()
     if body.closing:
         req.must_close = True
-        sock = _socket_of(req)
-        if sock is not None:
-            linger(sock)
+        if connection.sock is not None:
+            linger(connection.sock)
+
+
+class _Connection:
+    """What the continuation may do to the request's client connection (one per request)."""
+
+    __slots__ = ("prior_timeout", "req", "sock", "timeout_set")
+
+    def __init__(self, req: Any, sock: socket.socket | None) -> None:
+        self.req = req
+        self.sock = sock
+        self.timeout_set = False
+        self.prior_timeout: float | None = None
+
+    def send_continue(self) -> None:
+        assert self.sock is not None
+        self.sock.sendall(_CONTINUE)
+
+    def close_connection(self) -> None:
+        self.req.must_close = True
+
+    def set_receive_timeout(self, seconds: float | None) -> None:
+        """Bound each receive from the client (and the 100's send) while the app reads."""
+        if seconds is None or self.sock is None:
+            return
+        self.prior_timeout = self.sock.gettimeout()
+        self.timeout_set = True
+        self.sock.settimeout(seconds)
+
+    def restore_timeout(self) -> None:
+        if self.timeout_set and self.sock is not None:
+            self.timeout_set = False
+            try:
+                self.sock.settimeout(self.prior_timeout)
+            except OSError:
+                pass
 
 
 def take_eager_continue(req: Any) -> bool:
@@ -127,23 +141,15 @@ def _socket_of(req: Any) -> socket.socket | None:
 
 
 def _declared_length(req: Any) -> int | None:
-    """The Content-Length gunicorn framed the body with (None for chunked bodies)."""
-    if any(name == "TRANSFER-ENCODING" for name, _ in req.headers):
-        return None
-    for name, value in req.headers:
-        if name == "CONTENT-LENGTH":
-            text = value.strip()
-            return int(text) if text.isdigit() else None
-    return 0
-
-
-def _declares_empty_body(req: Any) -> bool:
+    """The Content-Length gunicorn framed the body with: 0 without one, None for chunked."""
+    length: int | None = 0
     for name, value in req.headers:
         if name == "TRANSFER-ENCODING":
-            return False
+            return None
         if name == "CONTENT-LENGTH":
-            return str(value).strip() == "0"
-    return True  # neither header: no body (RFC 9112 6.3)
+            text = value.strip()
+            length = int(text) if text.isascii() and text.isdigit() else None
+    return length
 
 
 def linger(sock: socket.socket) -> None:

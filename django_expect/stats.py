@@ -37,16 +37,29 @@ logger = logging.getLogger("django_expect")
 
 _Key = tuple[datetime.date, str, str, int]
 
-try:
-    import prometheus_client
-except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
-    PROMETHEUS_REJECTIONS: Any = None
-else:
-    PROMETHEUS_REJECTIONS = prometheus_client.Counter(
-        "django_expect_rejections",
-        "Requests rejected by django-expect before their body was read.",
-        ["route", "reason", "status"],
-    )
+_prometheus_counter: Any = None
+_prometheus_missing = False
+
+
+def _prometheus_rejections() -> Any:
+    """The Prometheus counter, created on the first rejection (None without prometheus-client).
+
+    Imported lazily: prometheus-client costs about 2 MB per worker, and a labelled counter
+    exports no sample before its first increment anyway.
+    """
+    global _prometheus_counter, _prometheus_missing
+    if _prometheus_counter is None and not _prometheus_missing:
+        try:
+            import prometheus_client
+        except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
+            _prometheus_missing = True
+            return None
+        _prometheus_counter = prometheus_client.Counter(
+            "django_expect_rejections",
+            "Requests rejected by django-expect before their body was read.",
+            ["route", "reason", "status"],
+        )
+    return _prometheus_counter
 
 
 class StatsBuffer:
@@ -180,6 +193,7 @@ def record_rejection(
     )
     if conf.EXPECT_STATS and app_installed():
         buffer.add(route, reason, status)
-    if PROMETHEUS_REJECTIONS is not None:
-        PROMETHEUS_REJECTIONS.labels(route=route, reason=reason, status=str(status)).inc()
+    counter = _prometheus_rejections()
+    if counter is not None:
+        counter.labels(route=route, reason=reason, status=str(status)).inc()
     upload_rejected.send(sender=sender, request=request, decision=decision, route=route)
