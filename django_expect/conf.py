@@ -1,7 +1,8 @@
-"""django-expect's settings, read from ``django.conf.settings`` on every access.
+"""django-expect's settings: one typed property per documented setting (README: Settings).
 
-Reading on access (not at import) keeps ``override_settings`` working in tests. Each property is
-one documented setting; see the README's "Settings" section.
+Values are read from ``django.conf.settings`` on first access, not at import, and remembered until
+Django's ``setting_changed`` signal says otherwise, so ``override_settings`` works in tests and an
+absent setting does not cost a failed attribute lookup on every request.
 """
 
 from __future__ import annotations
@@ -9,6 +10,24 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+
+_MISSING = object()
+_remembered: dict[str, Any] = {}
+
+
+def _setting(name: str, default: Any) -> Any:
+    value = _remembered.get(name, _MISSING)
+    if value is _MISSING:
+        value = _remembered[name] = getattr(django_settings, name, default)
+    return value
+
+
+def _forget(**kwargs: Any) -> None:
+    _remembered.clear()
+
+
+setting_changed.connect(_forget, dispatch_uid="django_expect.conf")
 
 __all__ = ["CHUNKED_MODES", "DEFAULT_BODY_TIMEOUT", "conf"]
 
@@ -20,29 +39,27 @@ class Settings:
     @property
     def EXPECT_DEFAULT_POLICY(self) -> dict[str, Any]:
         """upload_policy() arguments for views without a decorator. Default: {} (no limits)."""
-        return dict(getattr(django_settings, "EXPECT_DEFAULT_POLICY", {}) or {})
+        return dict(_setting("EXPECT_DEFAULT_POLICY", {}) or {})
 
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
         """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
-        return getattr(django_settings, "EXPECT_REJECTION_HANDLER", None)
+        return _setting("EXPECT_REJECTION_HANDLER", None)
 
     @property
     def EXPECT_REJECTION_TEMPLATE(self) -> str:
         """Template for HTML rejections. Default: 'django_expect/rejected.html'."""
-        return str(
-            getattr(django_settings, "EXPECT_REJECTION_TEMPLATE", "django_expect/rejected.html")
-        )
+        return str(_setting("EXPECT_REJECTION_TEMPLATE", "django_expect/rejected.html"))
 
     @property
     def EXPECT_CHUNKED(self) -> str:
         """'stream' (read bodies of undeclared length up to max_size) or 'refuse' (411)."""
-        return str(getattr(django_settings, "EXPECT_CHUNKED", "stream"))
+        return str(_setting("EXPECT_CHUNKED", "stream"))
 
     @property
     def EXPECT_WWW_AUTHENTICATE(self) -> str:
         """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
-        return str(getattr(django_settings, "EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
+        return str(_setting("EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
 
     @property
     def EXPECT_BODY_TIMEOUT(self) -> float | None:
@@ -51,7 +68,7 @@ class Settings:
         Default: 20.0. None turns the limit off (a stalled client then holds a worker until
         gunicorn's own ``--timeout``).
         """
-        value = getattr(django_settings, "EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
+        value = _setting("EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
         return None if value is None else float(value)
 
     # -- operations (overrides, statistics): see the README's Operations section -----
@@ -59,22 +76,22 @@ class Settings:
     @property
     def EXPECT_OVERRIDES_REFRESH(self) -> float:
         """Seconds between a process's checks for changed overrides. Default: 5."""
-        return float(getattr(django_settings, "EXPECT_OVERRIDES_REFRESH", 5.0))
+        return float(_setting("EXPECT_OVERRIDES_REFRESH", 5.0))
 
     @property
     def EXPECT_OVERRIDES_CACHE(self) -> str:
         """The cache alias (in CACHES) holding the overrides' version. Default: 'default'."""
-        return str(getattr(django_settings, "EXPECT_OVERRIDES_CACHE", "default"))
+        return str(_setting("EXPECT_OVERRIDES_CACHE", "default"))
 
     @property
     def EXPECT_STATS(self) -> bool:
         """Count rejections per route, reason and day in the database. Default: True."""
-        return bool(getattr(django_settings, "EXPECT_STATS", True))
+        return bool(_setting("EXPECT_STATS", True))
 
     @property
     def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
         """Seconds between a process's writes of its rejection counts. Default: 10."""
-        return float(getattr(django_settings, "EXPECT_STATS_FLUSH_INTERVAL", 10.0))
+        return float(_setting("EXPECT_STATS_FLUSH_INTERVAL", 10.0))
 
 
 conf = Settings()
