@@ -44,7 +44,8 @@ class Settings:
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
         """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
-        return _setting("EXPECT_REJECTION_HANDLER", None)
+        value = _setting("EXPECT_REJECTION_HANDLER", None)
+        return None if value is None else str(value)
 
     @property
     def EXPECT_REJECTION_TEMPLATE(self) -> str:
