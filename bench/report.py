@@ -343,7 +343,7 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
 # -- the README's Performance section -----------------------------------------------------------
 
 def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
-    """docs/performance.md: the summary a user reads first (bench/results.md has every table)."""
+    """The README's Performance section: the summary a user reads first (results.md: all tables)."""
     f = figures(r)
     env = r["environment"]
     big = max(r["config"]["reject_sizes"])
@@ -478,7 +478,7 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
         "upload is the cost of importing django-expect.",
         "",
         "Reproduce (under 10 minutes; rewrites bench/results.md, bench/results.png, "
-        "bench/results.json and this section, docs/performance.md):",
+        "bench/results.json and this section of the README):",
         "",
         "```sh",
         "make bench         # every scenario, stock and django-expect alternating",
@@ -541,10 +541,26 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def write(r: dict, out_dir: Path, docs: Path | None = None) -> str:
+README_BEGIN = "<!-- bench:begin (written by make bench) -->"
+README_END = "<!-- bench:end -->"
+
+
+def update_readme(readme: Path, section: str) -> None:
+    """Replace the README's Performance section, between the two markers, with ``section``."""
+    text = readme.read_text()
+    begin, end = text.index(README_BEGIN), text.index(README_END)
+    readme.write_text(text[: begin + len(README_BEGIN)] + "\n" + section + "\n" + text[end:])
+
+
+def write(r: dict, out_dir: Path, readme: Path | None = None) -> str:
+    """Write results.md and results.png to ``out_dir``; the summary into ``readme`` if given."""
     text = markdown(r)
     (out_dir / "results.md").write_text(text)
-    (docs or out_dir / "performance.md").write_text(readme_section(r))
+    section = readme_section(r)
+    if readme is None:
+        (out_dir / "performance.md").write_text(section)
+    else:
+        update_readme(readme, section)
     plot(r, out_dir / "results.png")
     return "\n".join(line for line in text.splitlines()[:20])
 
@@ -552,5 +568,5 @@ def write(r: dict, out_dir: Path, docs: Path | None = None) -> str:
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
     results = json.loads(source.read_text())
-    docs = None if results["smoke"] else Path(__file__).parents[1] / "docs" / "performance.md"
-    write(results, source.parent, docs)
+    readme = None if results["smoke"] else Path(__file__).parents[1] / "README.md"
+    write(results, source.parent, readme)

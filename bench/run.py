@@ -322,8 +322,8 @@ def main(argv: list[str] | None = None) -> int:
             leftover.unlink()
     results["duration"] = time.monotonic() - started
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    docs = None if args.smoke else HERE.parent / "docs" / "performance.md"
-    summary = report.write(results, out_dir, docs)
+    readme = None if args.smoke else HERE.parent / "README.md"
+    summary = report.write(results, out_dir, readme)
     print(summary)
     log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {out_dir / 'results.png'}")
     return 0
