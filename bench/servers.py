@@ -7,14 +7,13 @@ bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds``/``peak_rss`` read 
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from tests.support.server import PROJECT, ROOT, Server, prepare_database
+from tests.support.server import PROJECT, ROOT, Server, prepare_database, stop_process
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -92,13 +91,7 @@ class Uvicorn:
         return [self.process.pid]
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -8,7 +8,6 @@ over a route's limit (no byte reaches gunicorn) while an upload within the limit
 from __future__ import annotations
 
 import hashlib
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.raw import Exchange
-from tests.support.server import PROJECT, Server
+from tests.support.server import PROJECT, Server, stop_process
 from tests.support.tools import free_port, poll, require
 
 pytestmark = pytest.mark.e2e
@@ -52,13 +51,7 @@ class Proxy:
         assert poll(listening, timeout=20), log.read_text()
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        stop_process(self.process)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ the tests substitute free ports, so what is tested is exactly what deploy/ docum
 
 from __future__ import annotations
 
-import signal
 import socket
 import subprocess
 import time
@@ -14,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.clients import tools
+from tests.support.server import stop_process
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 LISTEN, UPSTREAM = "127.0.0.1:8080", "127.0.0.1:8000"
@@ -104,11 +104,4 @@ class Proxy:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
+        stop_process(self.process)

@@ -2,7 +2,7 @@
 
 A missing tool skips its tests with the reason in plain ``make test``; with
 ``DJANGO_EXPECT_REQUIRE_ALL=1`` (set by .ci/run, which installs everything) it fails them, so CI
-cannot go green by skipping.
+cannot go green by skipping (``tests.support.tools.missing`` holds that rule).
 """
 
 from __future__ import annotations
@@ -13,19 +13,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.support.tools import missing
 
-REQUIRE_ALL = os.environ.get("DJANGO_EXPECT_REQUIRE_ALL") == "1"
 VENV_BIN = Path(sys.executable).parent
 CLIENTS = Path(__file__).resolve().parent
-
-
-def missing(what: str, how: str) -> None:
-    """Skip (or fail, under DJANGO_EXPECT_REQUIRE_ALL=1) because ``what`` is not available."""
-    message = f"{what} is not available ({how})"
-    if REQUIRE_ALL:
-        pytest.fail(message + "; DJANGO_EXPECT_REQUIRE_ALL=1 requires it", pytrace=False)
-    pytest.skip(message)
 
 
 def executable(name: str, how: str, *extra_dirs: str) -> str:

@@ -35,15 +35,20 @@ def find(binary: str) -> str | None:
     return None
 
 
+def missing(what: str, how: str) -> None:
+    """Skip (or fail, under DJANGO_EXPECT_REQUIRE_ALL=1) because ``what`` is not available."""
+    message = f"{what} is not available ({how})"
+    if REQUIRE_ALL:
+        pytest.fail(message + "; DJANGO_EXPECT_REQUIRE_ALL=1 requires it", pytrace=False)
+    pytest.skip(message)
+
+
 def require(binary: str, package: str) -> str:
     """The binary's path, or skip (fail under DJANGO_EXPECT_REQUIRE_ALL=1) naming the package."""
     path = find(binary)
     if path is None:
-        reason = f"{binary} is not installed (Debian package {package!r}: "
-        reason += f"apt-get install {package})"
-        if REQUIRE_ALL:
-            pytest.fail(f"{reason}, and DJANGO_EXPECT_REQUIRE_ALL=1 requires it")
-        pytest.skip(reason)
+        missing(binary, f"Debian package {package!r}: apt-get install {package}")
+    assert path is not None
     return path
 
 
@@ -51,10 +56,7 @@ def require_module(name: str, pip_name: str) -> None:
     try:
         __import__(name)
     except ImportError:
-        reason = f"Python package {pip_name} is not installed (pip install {pip_name})"
-        if REQUIRE_ALL:
-            pytest.fail(f"{reason}, and DJANGO_EXPECT_REQUIRE_ALL=1 requires it")
-        pytest.skip(reason)
+        missing(f"the Python package {pip_name}", f"pip install {pip_name}")
 
 
 def free_port() -> int:
