@@ -93,6 +93,8 @@ class ExpectContinueInput:
         self._stream = stream
         self._send_continue = send_continue
         self._close_connection = close_connection
+        #: ``set_receive_timeout(seconds)`` bounds the server's receives from the client;
+        #: ``set_receive_timeout(None)`` lifts the bound again (the body is complete).
         self._set_receive_timeout = set_receive_timeout
         self._timeout_applied = False
         self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
@@ -209,6 +211,9 @@ class ExpectContinueInput:
                     ),
                     None,
                 )
+        if (self.length is not None and self.bytes_read >= self.length) or (not data and size != 0):
+            # The whole body is in: the response is sent without the receive bound.
+            self._set_receive_timeout(None)
         return data
 
     def read(self, size: int | None = -1) -> bytes:

@@ -315,19 +315,15 @@ class RequestHead:
 
     @classmethod
     def from_wsgi(cls, environ: Mapping[str, Any]) -> RequestHead:
-        """Build from a WSGI environ (or Django's ``request.META``)."""
-
-        def text(key: str) -> str | None:
-            value = environ.get(key)
-            return str(value) if value else None
-
+        """Build from a WSGI environ (or Django's ``request.META``); empty values are absent."""
+        get = environ.get
         return cls(
-            method=(text("REQUEST_METHOD") or "GET").upper(),
-            http_version=_parse_protocol(text("SERVER_PROTOCOL") or "HTTP/1.1"),
-            expect=text("HTTP_EXPECT"),
-            content_length=text("CONTENT_LENGTH"),
-            transfer_encoding=text("HTTP_TRANSFER_ENCODING"),
-            content_type=text("CONTENT_TYPE"),
+            method=str(get("REQUEST_METHOD") or "GET").upper(),
+            http_version=_parse_protocol(str(get("SERVER_PROTOCOL") or "HTTP/1.1")),
+            expect=get("HTTP_EXPECT") or None,
+            content_length=get("CONTENT_LENGTH") or None,
+            transfer_encoding=get("HTTP_TRANSFER_ENCODING") or None,
+            content_type=get("CONTENT_TYPE") or None,
         )
 
 
@@ -394,10 +390,12 @@ _DIGITS_RE = re.compile(r"[0-9]+")
 
 
 def _framing(head: RequestHead) -> _Framing:
-    tokens = [t.strip().lower() for t in (head.expect or "").split(",")]
-    tokens = [t for t in tokens if t]
-    unknown = next((t for t in tokens if t != "100-continue"), None)
-    expects = bool(tokens) and unknown is None and head.http_version >= (1, 1)
+    unknown: str | None = None
+    expects = False
+    if head.expect:  # most requests carry none: skip the parsing
+        tokens = [t for t in (t.strip().lower() for t in head.expect.split(",")) if t]
+        unknown = next((t for t in tokens if t != "100-continue"), None)
+        expects = bool(tokens) and unknown is None and head.http_version >= (1, 1)
 
     error = None
     declared: int | None = None
@@ -412,12 +410,15 @@ def _framing(head: RequestHead) -> _Framing:
             error = "a request cannot carry both Transfer-Encoding and Content-Length"
         chunked = True
     elif head.content_length is not None:
-        values = {v.strip() for v in head.content_length.split(",")}
-        # RFC 9110 8.6: 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth and superscripts).
-        if len(values) != 1 or not _DIGITS_RE.fullmatch(next(iter(values))):
-            error = f"malformed Content-Length: {head.content_length!r}"
+        value = head.content_length.strip()
+        if "," in value:  # a list of identical values is one value (RFC 9110 8.6)
+            values = {v.strip() for v in value.split(",")}
+            value = values.pop() if len(values) == 1 else ""
+        # 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth digits and superscripts).
+        if _DIGITS_RE.fullmatch(value):
+            declared = int(value)
         else:
-            declared = int(next(iter(values)))
+            error = f"malformed Content-Length: {head.content_length!r}"
     has_body = chunked or bool(declared)
     return _Framing(expects, unknown, has_body, chunked, declared, error)
 

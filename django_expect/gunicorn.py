@@ -103,12 +103,14 @@ class _Connection:
         self.req.must_close = True
 
     def set_receive_timeout(self, seconds: float | None) -> None:
-        """Bound each receive from the client (and the 100's send) while the app reads."""
-        if seconds is None or self.sock is None:
-            return
-        self.prior_timeout = self.sock.gettimeout()
-        self.timeout_set = True
-        self.sock.settimeout(seconds)
+        """Bound each receive from the client (and the 100's send) while the app reads the body;
+        ``None`` restores the connection's own timeout (the body is complete)."""
+        if seconds is None:
+            self.restore_timeout()
+        elif self.sock is not None and not self.timeout_set:
+            self.prior_timeout = self.sock.gettimeout()
+            self.timeout_set = True
+            self.sock.settimeout(seconds)
 
     def restore_timeout(self) -> None:
         if self.timeout_set and self.sock is not None:
