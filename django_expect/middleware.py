@@ -185,7 +185,8 @@ class ExpectMiddleware:
         source = (
             request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
         )
-        request._stream = CappedStream(source, limit, overflow)  # type: ignore[assignment]
+        state.undeclared_length_stream = CappedStream(source, limit, overflow)
+        request._stream = state.undeclared_length_stream  # type: ignore[assignment]
 
     # -- after the view --------------------------------------------------------------------
 

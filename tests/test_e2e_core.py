@@ -279,3 +279,14 @@ def test_a_body_left_unread_without_expect_closes_the_connection(server: Server)
         assert final.header("Connection") == "close"
         assert conn.closed_by_server()
         assert conn.buffer == b""
+
+
+def test_a_chunked_body_left_unread_closes_the_connection(server: Server) -> None:
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/noread", {"Transfer-Encoding": "chunked"})
+        conn.send_body(chunked(BODY))
+        _, final = conn.read_final()
+        assert final.status == 200
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.buffer == b""
