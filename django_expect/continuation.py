@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Protocol
 
 __all__ = [
@@ -184,7 +185,7 @@ class ExpectContinueInput:
         try:
             if not self._timeout_applied:
                 # Once per request: the server adapter bounds every later receive (and the
-                # 100's send) and restores the connection's own timeout after the response.
+                # 100's send) until the body is complete (below) or the response is done.
                 self._timeout_applied = True
                 self._set_receive_timeout(self.body_timeout)
             if self.state is ContinueState.AWAITING:
@@ -211,7 +212,7 @@ class ExpectContinueInput:
                     ),
                     None,
                 )
-        if (self.length is not None and self.bytes_read >= self.length) or (not data and size != 0):
+        if not data or (self.length is not None and self.bytes_read >= self.length):
             # The whole body is in: the response is sent without the receive bound.
             self._set_receive_timeout(None)
         return data
@@ -219,20 +220,12 @@ class ExpectContinueInput:
     def read(self, size: int | None = -1) -> bytes:
         if size == 0:
             return b""
-
-        def read() -> bytes:
-            return self._stream.read(size)
-
-        return self._receive(read, size, line=False)
+        return self._receive(partial(self._stream.read, size), size, line=False)
 
     def readline(self, size: int | None = -1) -> bytes:
         if size == 0:
             return b""
-
-        def readline() -> bytes:
-            return self._stream.readline(size)
-
-        return self._receive(readline, size, line=True)
+        return self._receive(partial(self._stream.readline, size), size, line=True)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines: list[bytes] = []

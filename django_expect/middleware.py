@@ -54,7 +54,7 @@ class _RequestState:
 
     body: ExpectContinueInput | None
     decision: Decision | None = None
-    rejected: bool = False
+    rejected: bool = False  # a final status was chosen by django-expect (or the view's check)
     overflow_limit: int | None = None
     undeclared_length_stream: CappedStream | None = None
 
@@ -65,8 +65,6 @@ class _RequestState:
         if self.undeclared_length_stream is not None:
             return not self.undeclared_length_stream.at_eof
         return self.body.bytes_read < (self.decision.declared_length or 0)
-
-    failure_answered: bool = False
 
 
 class ExpectMiddleware:
@@ -102,13 +100,13 @@ class ExpectMiddleware:
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
         meta = request.META
-        body = self._input_of(request)
         if (
             meta.get("CONTENT_LENGTH", "0") in ("", "0")
             and "HTTP_TRANSFER_ENCODING" not in meta
             and "HTTP_EXPECT" not in meta
         ):
             return None  # no body: nothing to decide (the common GET)
+        body = self._input_of(request)
 
         policy = effective_policy(request, policy_of(view_func) or default_policy())
         decision = decide(
@@ -204,7 +202,6 @@ class ExpectMiddleware:
         if state is None:
             state = _RequestState(body=self._input_of(request))
             setattr(request, _STATE_ATTRIBUTE, state)
-        state.failure_answered = True
         timeout = isinstance(failure, BodyTimeout)
         decision = Decision(
             proceed=False,
@@ -219,11 +216,7 @@ class ExpectMiddleware:
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
         body = state.body if state is not None else self._input_of(request)
-        if (
-            body is not None
-            and body.failure is not None
-            and not (state is not None and state.failure_answered)
-        ):
+        if body is not None and body.failure is not None and not (state and state.rejected):
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and
             # answered as if the body were whole: a partial upload must never pass for one.
             response = self._failure_response(request, body.failure)
