@@ -13,9 +13,10 @@ Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMid
    response and an unread body closes the connection.
 
 With the gunicorn hook, the 100 and the connection are controlled through the
-``ExpectContinueInput`` found as ``wsgi.input``. Without it (runserver, another server, ASGI) the
-policy is still enforced before the body is read, rejections carry ``Connection: close``, and the
-process logs one warning that 100-continue coordination is inactive.
+``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
+still enforced before the body is read and the process logs one warning that 100-continue
+coordination is inactive; the connection's fate is then the server's (a WSGI application may not
+set ``Connection``, PEP 3333). Under ASGI, rejections carry ``Connection: close``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
@@ -33,9 +35,7 @@ from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
-from django_expect.identity import LazyIdentity
-from django_expect.overrides import effective_policy
-from django_expect.policies import default_policy, policy_of
+from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, route_name
@@ -108,11 +108,12 @@ class ExpectMiddleware:
             return None  # no body: nothing to decide (the common GET)
         body = self._input_of(request)
 
-        policy = effective_policy(request, policy_of(view_func) or default_policy())
+        resolution = request_policy(request, view_func)
+        policy = resolution.policy
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,
-            LazyIdentity(request, view_func),
+            resolution.identity,
             allow_chunked=conf.EXPECT_CHUNKED != "refuse",
         )
         state = _RequestState(body=body, decision=decision)
@@ -133,7 +134,7 @@ class ExpectMiddleware:
                 state.rejected = True
                 if body is not None:
                     body.withhold()
-                response["Connection"] = "close"
+                _close_after(request, response)
                 rejected = Decision(
                     proceed=False,
                     send_continue=ContinueTiming.WITHHOLD,
@@ -169,7 +170,7 @@ class ExpectMiddleware:
         record_rejection(type(self), request, decision)
         response = rejection_response(request, decision)
         if decision.close_connection:
-            response["Connection"] = "close"
+            _close_after(request, response)
         return response
 
     def _read_undeclared_length(
@@ -253,6 +254,18 @@ class ExpectMiddleware:
                 "the body is read, but the server may already have invited the body."
             )
         return None
+
+
+def _close_after(request: HttpRequest, response: HttpResponseBase) -> None:
+    """Have the server close the connection after ``response``, by the server's own means.
+
+    Under a server adapter (the gunicorn hook) the input was already told (``withhold`` or
+    ``close_connection``: gunicorn's ``req.must_close``). ASGI servers honour an application's
+    ``Connection: close`` (uvicorn closes on it). A WSGI application must never set it: PEP 3333
+    forbids hop-by-hop headers, and strict servers (wsgiref/runserver, waitress) answer 500.
+    """
+    if isinstance(request, ASGIRequest):
+        response["Connection"] = "close"
 
 
 def _body_failure(exception: BaseException) -> BodyFailed | None:

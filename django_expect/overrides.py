@@ -27,7 +27,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.apps import apps
-from django.http import HttpRequest
 
 from django_expect.conf import conf
 from django_expect.core import ExpectMode, UploadPolicy
@@ -39,9 +38,7 @@ __all__ = [
     "app_installed",
     "apply_override",
     "bump_version",
-    "effective_policy",
     "registry",
-    "route_keys",
 ]
 
 logger = logging.getLogger("django_expect")
@@ -175,16 +172,20 @@ class OverrideRegistry:
             version = cache.get(VERSION_KEY)
         return None if version is None else str(version)
 
-    def policy_for(self, keys: tuple[str, ...], base: UploadPolicy) -> UploadPolicy:
+    def policy_for(
+        self, keys: tuple[str, ...], base: UploadPolicy
+    ) -> tuple[UploadPolicy, Override | None]:
+        """The policy in force for a route named by ``keys`` whose code policy is ``base``."""
         overrides = self.current()
-        if not overrides:
-            return base
-        for key in keys:
-            override = overrides.get(key)
-            if override is not None:
-                break
-        else:
-            return base
+        if overrides:
+            for key in keys:
+                override = overrides.get(key)
+                if override is not None:
+                    return self.merged(override, base), override
+        return base, None
+
+    def merged(self, override: Override, base: UploadPolicy) -> UploadPolicy:
+        """``apply_override(base, override)``, memoised until the overrides change."""
         memo_key = (override.route, id(base))
         memoised = self._merged.get(memo_key)
         if memoised is None or memoised[0] is not base:
@@ -194,21 +195,6 @@ class OverrideRegistry:
 
 
 registry = OverrideRegistry()
-
-
-def route_keys(request: HttpRequest) -> tuple[str, ...]:
-    """The names an override may use for this request's route: view name, then view path."""
-    match = request.resolver_match
-    if match is None:
-        return ()
-    return (match.view_name, match._func_path)
-
-
-def effective_policy(request: HttpRequest, base: UploadPolicy) -> UploadPolicy:
-    """The code's policy for this request's view, with any override on top."""
-    if not app_installed():
-        return base
-    return registry.policy_for(route_keys(request), base)
 
 
 _installed: bool | None = None

@@ -21,7 +21,7 @@ from django.dispatch import receiver
 from django_expect.conf import conf
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy
 
-__all__ = ["POLICY_ATTRIBUTE", "default_policy", "policy_of", "upload_policy"]
+__all__ = ["POLICY_ATTRIBUTE", "declared_policy", "default_policy", "policy_of", "upload_policy"]
 
 POLICY_ATTRIBUTE = "upload_policy"
 
@@ -94,6 +94,15 @@ def policy_of(view: object) -> UploadPolicy | None:
     view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
     policy = getattr(view_class, POLICY_ATTRIBUTE, None)
     return policy if isinstance(policy, UploadPolicy) else None
+
+
+def declared_policy(view: object, method: str) -> UploadPolicy | None:
+    """The policy the code declared for requests with ``method`` that ``view`` serves, if any.
+
+    Only :func:`django_expect.resolution.resolve` calls this; it is the place where a policy
+    that depends on the method being served is found.
+    """
+    return policy_of(view)
 
 
 _default: UploadPolicy | None = None

@@ -9,8 +9,11 @@ URI, Content-Length, Content-Type and Transfer-Encoding::
     X-Original-Method, X-Original-URI, X-Original-Content-Length,
     X-Original-Content-Type, X-Original-Transfer-Encoding
 
-The view resolves the original URI to its view, takes that view's upload policy (or
-``EXPECT_DEFAULT_POLICY``) and runs the same decision as ``ExpectMiddleware``:
+The view resolves the original URI to its route, asks
+:func:`django_expect.resolution.effective_policy`
+for that route's effective policy and identity (the same answer ``ExpectMiddleware`` gets:
+decorator, default, override, session user and DRF header authenticators) and runs the same
+decision:
 
 * ``precheck`` answers ``204`` when the upload may go ahead; otherwise ``401`` (login required)
   or ``403`` (everything else), because nginx's ``auth_request`` passes only 401 and 403 on and
@@ -33,7 +36,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from django_expect.conf import conf
 from django_expect.core import Reason, RequestHead, decide
-from django_expect.policies import default_policy, policy_of
+from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
 
 __all__ = ["precheck", "precheck_precise"]
@@ -60,11 +63,11 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
         transfer_encoding=_header(request, "X-Original-Transfer-Encoding"),
         content_type=_header(request, "X-Original-Content-Type"),
     )
-    policy = policy_of(match.func) or default_policy()
+    resolution = effective_policy(match.func, head.method, route_keys(match), request)
     decision = decide(
         head,
-        policy,
-        getattr(request, "user", None),
+        resolution.policy,
+        resolution.identity,
         allow_chunked=conf.EXPECT_CHUNKED != "refuse",
     )
     if decision.proceed:

@@ -208,7 +208,7 @@ def test_cache_outage_too(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(overrides, "_cache", broken)
     assert reg.current() == {}  # nothing ever loaded: the code's policies
-    assert reg.policy_for(("x",), UploadPolicy(max_size=9)) == UploadPolicy(max_size=9)
+    assert reg.policy_for(("x",), UploadPolicy(max_size=9)) == (UploadPolicy(max_size=9), None)
 
 
 # -- statistics, log records, signals, Prometheus -------------------------------------------------

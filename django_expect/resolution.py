@@ -1,0 +1,147 @@
+"""The one answer to "what is the effective upload policy of this route, for this request".
+
+Every entry point asks :func:`effective_policy` (or :func:`request_policy`, the same for the
+request being served) and nothing else: the middleware, the proxy precheck (for the original
+request it is asked about), the route audit behind the admin table, ``manage.py
+expect_policies`` and the proxy exports, the browser pre-check and the ASGI entry point. None of
+them combines decorator, settings, overrides or identity on its own.
+
+Layers, strongest first (the admin's effective-policy table shows the same order)::
+
+    override    a PolicyOverride row for the route (an operator's lever, also "disabled")
+    decorator   @upload_policy on the view (or its class, or the method serving the request)
+    setting     EXPECT_DEFAULT_POLICY, for views without a declared policy
+    default     the built-in UploadPolicy() (no limits)
+
+A route is named the way Django's ``ResolverMatch`` names it: its view name (``ns:name``, or
+the dotted view path when unnamed), then the dotted view path; an override may use either.
+:func:`view_path` is the one place that computes the dotted path.
+
+Per request the cost is a few attribute reads and dictionary look-ups: the declared policy is
+read from the view, the default policy and merged override policies are memoised, and the
+identity (session user, then DRF header authenticators) is resolved only if the policy asks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import ResolverMatch
+
+from django_expect import overrides as _overrides
+from django_expect.conf import conf
+from django_expect.core import Identity, UploadPolicy
+from django_expect.identity import LazyIdentity
+from django_expect.overrides import Override, app_installed
+from django_expect.policies import declared_policy, default_policy
+
+__all__ = [
+    "POLICY_FIELDS",
+    "EffectivePolicy",
+    "effective_policy",
+    "request_policy",
+    "route_keys",
+    "view_path",
+]
+
+#: The policy values an audit reports, with the upload_policy argument that sets each.
+POLICY_FIELDS = {
+    "max_size": "max_size",
+    "content_types": "content_types",
+    "login_required": "login_required",
+    "permissions": "permission",
+    "expect": "expect",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class EffectivePolicy:
+    """A route's effective policy for one request (or, for audits, for any request)."""
+
+    policy: UploadPolicy  # the policy in force
+    declared: UploadPolicy | None  # what the code declared for this view and method, if anything
+    override: Override | None  # the operator's override applied on top, if any
+    identity: Identity | None = None  # who is uploading (None when resolved without a request)
+
+    @property
+    def sources(self) -> dict[str, str]:
+        """Where each value in :data:`POLICY_FIELDS` comes from (``override``, ``decorator``,
+        ``setting`` or ``default``)."""
+        if self.declared is not None:
+            sources = dict.fromkeys(POLICY_FIELDS, "decorator")
+        else:
+            setting = conf.EXPECT_DEFAULT_POLICY
+            sources = {
+                field: "setting" if argument in setting else "default"
+                for field, argument in POLICY_FIELDS.items()
+            }
+        if self.override is not None:
+            for field in self.override.changed_fields():
+                if field in sources:
+                    sources[field] = "override"
+        return sources
+
+
+def effective_policy(
+    view: Callable[..., Any],
+    method: str,
+    keys: tuple[str, ...],
+    request: HttpRequest | None = None,
+    overrides: Mapping[str, Override] | None = None,
+) -> EffectivePolicy:
+    """The effective upload policy of the route ``keys`` served by ``view``, for ``method``.
+
+    ``request`` (the request itself, or the one a proxy precheck asks about) supplies the
+    identity; ``overrides`` default to this process's copy (audits may pass their own, or ``{}``
+    for the code's policies alone).
+    """
+    declared = declared_policy(view, method)
+    base = declared if declared is not None else default_policy()
+    registry = _overrides.registry
+    if overrides is None:
+        policy, override = registry.policy_for(keys, base) if app_installed() else (base, None)
+    else:
+        override = next((overrides[k] for k in keys if k in overrides), None)
+        policy = base if override is None else registry.merged(override, base)
+    identity = LazyIdentity(request, view) if request is not None else None
+    return EffectivePolicy(policy, declared, override, identity)
+
+
+def request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy:
+    """:func:`effective_policy` for the request Django is serving (its route and method)."""
+    match = request.resolver_match
+    keys = route_keys(match) if match is not None else ()
+    return effective_policy(view, request.method or "GET", keys, request)
+
+
+_paths: dict[Any, str] = {}
+
+
+def view_path(callback: Any) -> str:
+    """The dotted path of a URL pattern's view, as ``ResolverMatch`` computes it (memoised).
+
+    Mirrors ``django.urls.resolvers.ResolverMatch.__init__`` (``_func_path``, private there):
+    the class for ``as_view()`` views, the instance's class for callable objects.
+    """
+    try:
+        return _paths[callback]
+    except (KeyError, TypeError):
+        pass
+    func = getattr(callback, "view_class", callback)
+    if not hasattr(func, "__name__"):
+        path = f"{func.__class__.__module__}.{func.__class__.__name__}"
+    else:
+        path = f"{func.__module__}.{func.__name__}"
+    try:
+        _paths[callback] = path
+    except TypeError:
+        pass
+    return path
+
+
+def route_keys(match: ResolverMatch) -> tuple[str, ...]:
+    """The names an override may use for a resolved route: view name, then dotted view path."""
+    return (match.view_name, view_path(match.func))
