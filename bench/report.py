@@ -339,7 +339,7 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
                    f"| {fmt_time(row['p99'])} | {fmt_time(stock['p50'])} "
                    f"| {fmt_time(stock['p99'])} | {(row['p99'] - stock['p99']) * 1000:+.2f} ms "
                    f"| {row['samples']} |")
-    out += ["", "Reproduce: `make bench` (writes bench/results.md, bench/results.png and the raw "
+    out += ["", "Reproduce: `make bench` (writes bench/results.md, docs/images/bench-results.png and the raw "
             "bench/results.json).", ""]
     return "\n".join(out)
 
@@ -375,15 +375,13 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
     size = r["accepted"]["size"]
     ov = r["overhead"]
     out = [
-        "## Performance",
-        "",
         "Measured by `make bench` on a 2-CPU shared virtual machine (Python "
         f"{env['python']}, Django {env['django']}, gunicorn {env['gunicorn']} gthread, uvicorn "
         f"{env['uvicorn']}, curl {env['curl']}, botocore {env['botocore']}): the same Django "
         "project and views, served by stock gunicorn, by gunicorn with django-expect, and by "
         "uvicorn (ASGI). Bytes are counted by a relay between client and server, which also "
         "emulates a WAN (40 ms RTT, 200 Mbit/s). All tables: "
-        "[bench/results.md](bench/results.md).",
+        "`bench/results.md`.",
         "",
         f"**A {fmt_size(big)} PUT to a view that accepts 5 MiB** (median of "
         f"{r['config']['pairs']} runs; the stock views either check `Content-Length` and "
@@ -458,9 +456,9 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
         f"{ov['wrapper_read_us_per_gib'] / 1000:.1f} ms per GiB of body read.",
         "",
         "![Body bytes sent and time to the rejection against the declared size: stock gunicorn, "
-        "django-expect and uvicorn, over loopback and an emulated WAN](bench/results.png)",
+        "django-expect and uvicorn, over loopback and an emulated WAN](../images/bench-results.png)",
         "",
-        "### Targets",
+        "## Targets",
         "",
         *targets_table(r, f),
     ]
@@ -478,8 +476,8 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
         "queueing for the worker, with or without django-expect. The RSS difference before any "
         "upload is the cost of importing django-expect.",
         "",
-        "Reproduce (under 10 minutes; rewrites bench/results.md, bench/results.png, "
-        "bench/results.json and this section of the README):",
+        "Reproduce (under 10 minutes; rewrites bench/results.md, docs/images/bench-results.png, "
+        "bench/results.json and this page):",
         "",
         "```sh",
         "make bench         # every scenario, stock and django-expect alternating",
@@ -542,6 +540,8 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+#: The published plot, shown by docs/explanation/performance.md.
+PLOT = Path(__file__).parents[1] / "docs" / "images" / "bench-results.png"
 README_BEGIN = "<!-- bench:begin (written by make bench) -->"
 README_END = "<!-- bench:end -->"
 
@@ -562,12 +562,12 @@ def write(r: dict, out_dir: Path, readme: Path | None = None) -> str:
         (out_dir / "performance.md").write_text(section)
     else:
         update_readme(readme, section)
-    plot(r, out_dir / "results.png")
+    plot(r, out_dir / "results.png" if readme is None else PLOT)
     return "\n".join(line for line in text.splitlines()[:20])
 
 
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
     results = json.loads(source.read_text())
-    readme = None if results["smoke"] else Path(__file__).parents[1] / "README.md"
+    readme = None if results["smoke"] else Path(__file__).parents[1] / "docs" / "explanation" / "performance.md"
     write(results, source.parent, readme)

@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             leftover.unlink()
     results["duration"] = time.monotonic() - started
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    readme = None if args.smoke else HERE.parent / "README.md"
+    readme = None if args.smoke else HERE.parent / "docs" / "explanation" / "performance.md"
     summary = report.write(results, out_dir, readme)
     print(summary)
-    log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {out_dir / 'results.png'}")
+    log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, docs/images/bench-results.png")
     return 0
 
 

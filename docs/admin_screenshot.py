@@ -1,4 +1,4 @@
-"""Render docs/admin.png: the upload policy overrides page of the demo's admin.
+"""Render docs/images/admin.png: the upload policy overrides page of the demo's admin.
 
     .venv/bin/python docs/admin_screenshot.py
 
@@ -63,7 +63,7 @@ def main() -> None:
     html = re.sub(r'(href|src)="/static/', rf'\1="file://{static}/', html)
     page = WORK / "admin.html"
     page.write_text(html)
-    output = ROOT / "docs" / "admin.png"
+    output = ROOT / "docs" / "images" / "admin.png"
     subprocess.run(
         [
             chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",

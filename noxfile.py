@@ -1,0 +1,96 @@
+"""The supported-versions matrix and the built-artifact check, run by `make matrix` / `make wheel-check`.
+
+* ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
+  unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
+  (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
+* ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
+  tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
+  into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
+
+Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["matrix"]
+nox.options.default_venv_backend = "venv"
+
+ROOT = Path(__file__).parent
+PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+DJANGO = ["4.2", "5.1", "5.2"]
+GUNICORN = ["25", "26", "27"]
+UNIT = [
+    "tests/test_core.py",
+    "tests/test_continuation.py",
+    "tests/test_django.py",
+    "tests/test_properties.py",
+    "tests/test_body_timeout_settings.py",
+]
+E2E_CORE = ["tests/test_e2e_core.py"]
+
+
+def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
+    session.install("-r", "requirements-dev.txt", *package)
+    session.install(f"Django=={django}.*", f"gunicorn[gevent]=={gunicorn}.*")
+    session.run("python", "-c", "import django, gunicorn; print('Django', django.get_version(), "
+                "'gunicorn', gunicorn.__version__)")
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("gunicorn", GUNICORN)
+@nox.parametrize("django", DJANGO)
+def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
+    """Unit + end-to-end core suites on one Django x gunicorn pair."""
+    _install(session, django, gunicorn, "-e", ".")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def wheel(session: nox.Session) -> None:
+    """Build, check and test the artifacts users install (not the checkout)."""
+    dist = Path(tempfile.mkdtemp(prefix="django-expect-dist-"))
+    session.install("build", "twine")
+    session.run("python", "-m", "build", "--outdir", str(dist), str(ROOT))
+    artifacts = sorted(str(p) for p in dist.iterdir())
+    session.run("twine", "check", "--strict", *artifacts)
+    (built,) = dist.glob("*.whl")
+    _check_wheel_contents(session, built)
+
+    # The tests and the demo project, without the package: imports must come from the wheel.
+    work = Path(tempfile.mkdtemp(prefix="django-expect-wheel-"))
+    for folder in ("tests", "testproject"):
+        shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns(
+            "__pycache__", "db.sqlite3", "media", ".cache"))
+    shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
+    _install(session, "5.2", "27", str(built))
+    session.chdir(work)
+    location = session.run("python", "-c", "import django_expect; print(django_expect.__file__)",
+                           silent=True)
+    assert location is not None and "site-packages" in location, location
+    session.log(f"django_expect imported from {location.strip()}")
+    env = {"DJANGO_SETTINGS_MODULE": "testproject.settings", "PYTHONPATH": f"{work}:{work / 'testproject'}"}
+    session.run("python", "testproject/manage.py", "check", "--fail-level", "WARNING", env=env)
+    session.run("python", "testproject/manage.py", "migrate", "--noinput", "-v0", env=env)
+    session.run("python", "testproject/manage.py", "demo_setup", env=env)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *E2E_CORE, "tests/test_django.py",
+                *session.posargs)
+
+
+def _check_wheel_contents(session: nox.Session, wheel_path: Path) -> None:
+    tracked = subprocess.run(["git", "ls-files", "django_expect"], cwd=ROOT, check=True,
+                             capture_output=True, text=True).stdout.split()
+    with zipfile.ZipFile(wheel_path) as archive:
+        shipped = set(archive.namelist())
+    missing = [path for path in tracked if path not in shipped]
+    if missing:
+        session.error(f"files tracked under django_expect/ are missing from the wheel: {missing}")
+    session.log(f"{wheel_path.name}: all {len(tracked)} tracked package files are in the wheel")
