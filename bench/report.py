@@ -456,7 +456,8 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
         f"{ov['wrapper_read_us_per_gib'] / 1000:.1f} ms per GiB of body read.",
         "",
         "![Body bytes sent and time to the rejection against the declared size: stock gunicorn, "
-        "django-expect and uvicorn, over loopback and an emulated WAN](../images/bench-results.png)",
+        "django-expect and uvicorn, over loopback and an emulated WAN]"
+        "(../images/bench-results.png)",
         "",
         "## Targets",
         "",
@@ -540,6 +541,8 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
+#: The page whose section between the markers ``make bench`` rewrites.
+PERFORMANCE_PAGE = Path(__file__).parents[1] / "docs" / "explanation" / "performance.md"
 #: The published plot, shown by docs/explanation/performance.md.
 PLOT = Path(__file__).parents[1] / "docs" / "images" / "bench-results.png"
 README_BEGIN = "<!-- bench:begin (written by make bench) -->"
@@ -569,5 +572,5 @@ def write(r: dict, out_dir: Path, readme: Path | None = None) -> str:
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
     results = json.loads(source.read_text())
-    readme = None if results["smoke"] else Path(__file__).parents[1] / "docs" / "explanation" / "performance.md"
+    readme = None if results["smoke"] else PERFORMANCE_PAGE
     write(results, source.parent, readme)

@@ -322,10 +322,10 @@ def main(argv: list[str] | None = None) -> int:
             leftover.unlink()
     results["duration"] = time.monotonic() - started
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    readme = None if args.smoke else HERE.parent / "docs" / "explanation" / "performance.md"
+    readme = None if args.smoke else report.PERFORMANCE_PAGE
     summary = report.write(results, out_dir, readme)
     print(summary)
-    log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, docs/images/bench-results.png")
+    log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {report.PLOT}")
     return 0
 
 
