@@ -1,4 +1,4 @@
-"""The supported-versions matrix and the built-artifact check, run by `make matrix` / `make wheel-check`.
+"""The supported-versions matrix and the built-artifact check (`make matrix`, `make wheel-check`).
 
 * ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
   unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
@@ -77,7 +77,10 @@ def wheel(session: nox.Session) -> None:
                            silent=True)
     assert location is not None and "site-packages" in location, location
     session.log(f"django_expect imported from {location.strip()}")
-    env = {"DJANGO_SETTINGS_MODULE": "testproject.settings", "PYTHONPATH": f"{work}:{work / 'testproject'}"}
+    env = {
+        "DJANGO_SETTINGS_MODULE": "testproject.settings",
+        "PYTHONPATH": f"{work}:{work / 'testproject'}",
+    }
     session.run("python", "testproject/manage.py", "check", "--fail-level", "WARNING", env=env)
     session.run("python", "testproject/manage.py", "migrate", "--noinput", "-v0", env=env)
     session.run("python", "testproject/manage.py", "demo_setup", env=env)

@@ -339,8 +339,8 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
                    f"| {fmt_time(row['p99'])} | {fmt_time(stock['p50'])} "
                    f"| {fmt_time(stock['p99'])} | {(row['p99'] - stock['p99']) * 1000:+.2f} ms "
                    f"| {row['samples']} |")
-    out += ["", "Reproduce: `make bench` (writes bench/results.md, docs/images/bench-results.png and the raw "
-            "bench/results.json).", ""]
+    out += ["", "Reproduce: `make bench` (writes bench/results.md, "
+            "docs/images/bench-results.png and the raw bench/results.json).", ""]
     return "\n".join(out)
 
 
