@@ -118,7 +118,8 @@ def test_control_the_same_bodies_break_djangos_cap_where_no_max_size_is_set(
 
 
 def test_over_the_views_limit_too_is_refused_from_the_head(client: Client) -> None:
-    response = client.post("/lab/bigform", multipart({"a": "x" * 11_000_000}), content_type=MULTIPART)
+    body = multipart({"a": "x" * 11_000_000})
+    response = client.post("/lab/bigform", body, content_type=MULTIPART)
     assert response.status_code == 413
     assert error(response)["limit"] == 10 * 2**20
     assert error(response)["message"].startswith("the body is 11000")
@@ -193,7 +194,7 @@ def test_the_limit_replaces_djangos_both_ways(limit: int) -> None:
     limit_body(raw, limit)
     if size > limit:
         with pytest.raises(RequestDataTooBig):
-            raw.body
+            raw.body  # noqa: B018
         assert exceeded_limit(raw) == ExceededLimit("size", limit)
     else:
         assert len(raw.body) == size and exceeded_limit(raw) is None
@@ -217,7 +218,7 @@ def test_the_limit_holds_when_django_has_none() -> None:
         request = _request(b"x" * 100)
         limit_body(request, 99)
         with pytest.raises(RequestDataTooBig):
-            request.body
+            request.body  # noqa: B018
 
 
 def test_without_a_limit_djangos_behaviour_is_kept_and_recorded() -> None:
@@ -240,7 +241,7 @@ def test_nothing_of_djangos_is_changed() -> None:
     assert isinstance(request, WSGIRequest) and type(request).__name__ == "WSGIRequest"
     assert type(request).__mro__[1] is WSGIRequest
     with pytest.raises(RequestDataTooBig):
-        request.body
+        request.body  # noqa: B018
     assert exceeded_limit(request) == ExceededLimit("size", 20)
     after = (settings.DATA_UPLOAD_MAX_MEMORY_SIZE, WSGIRequest.body, WSGIRequest.__dict__.copy())
     assert after == before
@@ -267,7 +268,7 @@ def test_concurrent_requests_each_see_their_own_limit() -> None:
     assert results == ["3000:2000", "1000:too big"] * 4
 
 
-# -- what the audit shows ---------------------------------------------------------------------------
+# -- what the audit shows ----------------------------------------------------------------------
 
 
 def test_routes_show_the_effective_body_limit() -> None:
