@@ -221,14 +221,22 @@ class ExpectMiddleware:
         return self._failure_response(request, failure)
 
     def _limit_response(
-        self, request: HttpRequest, state: _RequestState
+        self,
+        request: HttpRequest,
+        state: _RequestState,
+        answered: HttpResponseBase | None = None,
     ) -> HttpResponseBase | None:
         """The 413 for a body that broke the route's limit or one of Django's caps (None if it
-        broke none)."""
+        broke none).
+
+        ``answered``: the response already made. A chunked body past ``max_size`` is answered 413
+        whatever it is; for Django's caps only Django's own 400 is replaced (a view that caught
+        the exception and answered otherwise, e.g. by streaming the body, keeps its answer).
+        """
         if state.overflow_limit is not None:
             return self._reject(request, state, _too_large(state.overflow_limit, state.decision))
         exceeded = exceeded_limit(request)
-        if exceeded is None:
+        if exceeded is None or (answered is not None and answered.status_code != 400):
             return None
         if exceeded.kind == "size":
             form = request.content_type == "multipart/form-data"  # files do not count
@@ -277,7 +285,7 @@ class ExpectMiddleware:
             # A body over the limit, whatever caught the exception (the view, or
             # CsrfViewMiddleware.process_view, whose errors Django answers 400 without calling
             # process_exception).
-            limited = self._limit_response(request, state)
+            limited = self._limit_response(request, state, response)
             if limited is not None:
                 response = limited
         if body is not None:

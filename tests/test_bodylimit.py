@@ -19,10 +19,13 @@ import pytest
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.core.handlers.wsgi import WSGIRequest
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 from django.test.client import encode_multipart
+from django.urls import path
+from django.views.decorators.csrf import csrf_exempt
 
+from django_expect import upload_policy
 from django_expect.bodylimit import ExceededLimit, exceeded_limit, limit_body
 from django_expect.checks import check_body_limits
 from django_expect.routes import describe_routes
@@ -148,6 +151,32 @@ def test_async_handler_too(rejections: list[dict[str, Any]]) -> None:
     accepted, refused = asyncio.run(run())
     assert accepted.status_code == 200 and accepted.json()["size"] == OVER_DJANGO
     assert refused.status_code == 413 and refused["Connection"] == "close"  # ASGI may say so
+
+
+@csrf_exempt
+@upload_policy()
+def stream_when_too_big(request: HttpRequest) -> HttpResponse:
+    """A view that catches Django's cap and streams the body instead."""
+    try:
+        return JsonResponse({"in_memory": len(request.body)})
+    except RequestDataTooBig:
+        size = 0
+        while chunk := request.read(65536):
+            size += len(chunk)
+        return JsonResponse({"streamed": size})
+
+
+urlpatterns = [path("stream-when-too-big", stream_when_too_big)]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_view_that_handles_djangos_cap_keeps_its_answer(
+    client: Client, rejections: list[dict[str, Any]]
+) -> None:
+    response = client.post("/stream-when-too-big", b"x" * OVER_DJANGO, content_type="a/b")
+    assert response.status_code == 200
+    assert response.json() == {"streamed": OVER_DJANGO}
+    assert rejections == []
 
 
 # -- Django's count caps: kept, answered 413 -------------------------------------------------------
