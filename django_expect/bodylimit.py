@@ -122,7 +122,10 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
         copy.__qualname__ = function.__qualname__
         return copy
 
-    body_get: Any = base.body.fget  # type: ignore[attr-defined]
+    body_attribute = getattr(base, "body", None)
+    if not isinstance(body_attribute, property):  # a project's own request class: leave it be
+        return base
+    body_get: Any = body_attribute.fget
     load_post_and_files: Any = base._load_post_and_files
     namespace: dict[str, Any] = {"__module__": __name__, "_django_expect_base": base}
     if limit is not None:
@@ -131,13 +134,14 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
         check_too_big = getattr(base, "_check_data_too_big", None)  # Django 4.2.30+, 5.2.19+
         if check_too_big is not None:
             namespace["_check_data_too_big"] = rebound(check_too_big, settings=capped)
-        parse: Any = MultiPartParser._parse  # type: ignore[attr-defined]
-        parser = type(
-            "MultiPartParser",
-            (MultiPartParser,),
-            {"__module__": __name__, "_parse": rebound(parse, settings=capped)},
-        )
-        namespace["parse_file_upload"] = rebound(base.parse_file_upload, MultiPartParser=parser)
+        parse: Any = getattr(MultiPartParser, "_parse", None)
+        if parse is not None:
+            parser = type(
+                "MultiPartParser",
+                (MultiPartParser,),
+                {"__module__": __name__, "_parse": rebound(parse, settings=capped)},
+            )
+            namespace["parse_file_upload"] = rebound(base.parse_file_upload, MultiPartParser=parser)
 
     def body(self: HttpRequest) -> bytes:
         try:

@@ -25,7 +25,7 @@ from django.test.client import encode_multipart
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
-from django_expect import upload_policy
+from django_expect import stats, upload_policy
 from django_expect.bodylimit import ExceededLimit, exceeded_limit, limit_body
 from django_expect.checks import check_body_limits
 from django_expect.routes import describe_routes
@@ -115,9 +115,10 @@ def test_control_the_same_bodies_break_djangos_cap_where_no_max_size_is_set(
     document = error(response)
     assert document["code"] == "content_too_large"
     assert document["limit"] == DJANGO_CAP
-    assert rejections == [
-        {"route": path[1:].replace("/", "-"), "code": "content_too_large", "limit": DJANGO_CAP}
-    ]
+    route = path[1:].replace("/", "-")
+    assert rejections == [{"route": route, "code": "content_too_large", "limit": DJANGO_CAP}]
+    counted = {(r, reason, status) for (_, r, reason, status) in stats.buffer.pending()}
+    assert (route, "content_too_large", 413) in counted  # the admin's rejection counts
 
 
 def test_over_the_views_limit_too_is_refused_from_the_head(client: Client) -> None:
