@@ -131,7 +131,7 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     if limit is not None:
         capped = _SettingsWithLimit(limit)
         body_get = rebound(body_get, settings=capped)
-        check_too_big = getattr(base, "_check_data_too_big", None)  # Django 4.2.30+, 5.2.19+
+        check_too_big = getattr(base, "_check_data_too_big", None)  # in 4.2.30, 5.2.19; not 5.1.15
         if check_too_big is not None:
             namespace["_check_data_too_big"] = rebound(check_too_big, settings=capped)
         parse: Any = getattr(MultiPartParser, "_parse", None)

@@ -186,7 +186,8 @@ def test_djangos_cap_on_multipart_fields_answers_413_while_reading(server: Serve
 
 @pytest.mark.skipif(
     not hasattr(HttpRequest, "_check_data_too_big"),
-    reason="Django before 4.2.30 / 5.2.19 does not cap a chunked request.body while reading",
+    reason="this Django's request.body checks only Content-Length (5.1.15 does; 4.2.30 and "
+    "5.2.19 also cap what they read)",
 )
 def test_djangos_cap_on_a_chunked_body_answers_413_while_reading(server: Server) -> None:
     with Exchange(server.address, timeout=30) as conn:
