@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix test-django-matrix bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,25 @@ test-matrix:
 	  $$venv/bin/python -m pip install -q "gunicorn[gevent,http2]==$$v.*"; \
 	  echo "== gunicorn $$($$venv/bin/python -c 'import gunicorn; print(gunicorn.__version__)')"; \
 	  $$venv/bin/pytest -q -p no:cacheprovider $(E2E_TESTS); \
+	done
+
+# The tests that depend on Django's own code (docs/body-limits.md) on each supported Django, each in
+# its own virtualenv (.venv-djNN). `make test-django-matrix DJANGO_VERSIONS=4.2` runs one.
+DJANGO_VERSIONS ?= 4.2 5.1 5.2
+DJANGO_TESTS ?= tests/test_bodylimit.py tests/test_e2e_bodylimit.py tests/test_django.py
+
+test-django-matrix:
+	@set -e; for v in $(DJANGO_VERSIONS); do \
+	  venv=.venv-dj$$(echo $$v | tr -d .); \
+	  if [ ! -x $$venv/bin/pytest ]; then \
+	    $(PYTHON) -m venv $$venv; \
+	    $$venv/bin/python -m pip install -q --upgrade pip; \
+	    grep -v '^Django' requirements-dev.txt > $$venv/requirements-dev.txt; \
+	    $$venv/bin/python -m pip install -q -r $$venv/requirements-dev.txt -e .; \
+	  fi; \
+	  $$venv/bin/python -m pip install -q "Django==$$v.*"; \
+	  echo "== Django $$($$venv/bin/python -c 'import django; print(django.get_version())')"; \
+	  $$venv/bin/pytest -q -p no:cacheprovider $(DJANGO_TESTS); \
 	done
 
 # The large runs behind the README's Reliability section (100,000 fuzz exchanges, 1,000 concurrent rejections,
