@@ -34,8 +34,9 @@ UNIT = [
     "tests/test_django.py",
     "tests/test_properties.py",
     "tests/test_body_timeout_settings.py",
+    "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
 ]
-E2E_CORE = ["tests/test_e2e_core.py"]
+E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:

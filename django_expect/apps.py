@@ -13,11 +13,17 @@ class DjangoExpectConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_expect.checks import check_operations, check_overrides, check_settings
+        from django_expect.checks import (
+            check_body_limits,
+            check_operations,
+            check_overrides,
+            check_settings,
+        )
         from django_expect.overrides import override_changed
 
         checks.register(check_settings)
         checks.register(check_operations)
+        checks.register(check_body_limits, checks.Tags.urls)
         checks.register(check_overrides, checks.Tags.database)
 
         override_model = self.get_model("PolicyOverride")

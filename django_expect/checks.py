@@ -7,6 +7,9 @@
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
 * ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
+* ``django_expect.W006``: DATA_UPLOAD_MAX_MEMORY_SIZE is None and some routes' policies set no
+  ``max_size``: ``request.body`` and ``request.POST`` read any body into memory there (the check
+  names them; ``expect_policies`` shows every route's body limit).
 
 Operations (overrides and statistics; see the README's Operations section):
 
@@ -118,6 +121,32 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     except PolicyError as error:
         messages.append(Error(str(error), id="django_expect.E007"))
     return messages
+
+
+def check_body_limits(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Routes whose body limit is none at all (no max_size, DATA_UPLOAD_MAX_MEMORY_SIZE=None)."""
+    from django_expect.conf import conf
+    from django_expect.routes import describe_routes
+
+    if conf.DATA_UPLOAD_MAX_MEMORY_SIZE is not None:
+        return []
+    unlimited = [e.route.name for e in describe_routes({}) if e.body_limit is None]
+    if not unlimited:
+        return []
+    shown = ", ".join(unlimited[:10]) + (
+        f" and {len(unlimited) - 10} more" if unlimited[10:] else ""
+    )
+    return [
+        Warning(
+            f"DATA_UPLOAD_MAX_MEMORY_SIZE is None and {len(unlimited)} route(s) set no max_size "
+            f"({shown}): request.body and request.POST read any body into memory there.",
+            hint="Set DATA_UPLOAD_MAX_MEMORY_SIZE, or max_size in EXPECT_DEFAULT_POLICY or on "
+            "the views that take bodies (`manage.py expect_policies` lists each route's limit).",
+            id="django_expect.W006",
+        )
+    ]
 
 
 AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import global_settings
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 
@@ -93,6 +94,31 @@ class Settings:
     def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
         """Seconds between a process's writes of its rejection counts. Default: 10."""
         return float(_setting("EXPECT_STATS_FLUSH_INTERVAL", 10.0))
+
+    # -- Django's own body caps (django_expect.bodylimit; docs/body-limits.md) ------------
+
+    @property
+    def DATA_UPLOAD_MAX_MEMORY_SIZE(self) -> int | None:
+        """Django's cap on what request.body / request.POST read into memory, for routes
+        whose policy has no max_size. Default: Django's (2.5 MiB)."""
+        value = _setting("DATA_UPLOAD_MAX_MEMORY_SIZE", global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        return None if value is None else int(value)
+
+    @property
+    def DATA_UPLOAD_MAX_NUMBER_FIELDS(self) -> int | None:
+        """Django's cap on the number of form fields. Default: Django's (1000)."""
+        value = _setting(
+            "DATA_UPLOAD_MAX_NUMBER_FIELDS", global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
+        )
+        return None if value is None else int(value)
+
+    @property
+    def DATA_UPLOAD_MAX_NUMBER_FILES(self) -> int | None:
+        """Django's cap on the number of files in a multipart form. Default: Django's (100)."""
+        value = _setting(
+            "DATA_UPLOAD_MAX_NUMBER_FILES", global_settings.DATA_UPLOAD_MAX_NUMBER_FILES
+        )
+        return None if value is None else int(value)
 
 
 conf = Settings()

@@ -76,6 +76,10 @@ class Reason(enum.Enum):
     # Not decided from the head: the body itself failed while the view was reading it.
     BODY_TIMEOUT = "body_timeout"  # 408: the body stopped arriving for longer than body_timeout
     INCOMPLETE_BODY = "incomplete_body"  # 400: the client closed before the declared length
+    # Django's own form caps, broken while Django parsed request.POST (413: more content than
+    # the server will process; Django itself answers 400).
+    TOO_MANY_FIELDS = "too_many_fields"  # DATA_UPLOAD_MAX_NUMBER_FIELDS
+    TOO_MANY_FILES = "too_many_files"  # DATA_UPLOAD_MAX_NUMBER_FILES
 
     @property
     def status(self) -> int:
@@ -93,6 +97,8 @@ _REASON_STATUS = {
     Reason.REJECTED_BY_CHECK: 400,
     Reason.BODY_TIMEOUT: 408,
     Reason.INCOMPLETE_BODY: 400,
+    Reason.TOO_MANY_FIELDS: 413,
+    Reason.TOO_MANY_FILES: 413,
 }
 
 

@@ -1,7 +1,10 @@
 """Render the policy audit (:func:`django_expect.routes.describe_routes`) for people and proxies.
 
-* ``text``: one line per route, for a terminal.
-* ``json``: a list of objects, for tools.
+* ``text``: one line per route, for a terminal. MAX SIZE is the route's body limit: the policy's
+  ``max_size``, else Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (which caps only what
+  ``request.body`` / ``request.POST`` read into memory; streamed reads and file parts pass).
+* ``json``: a list of objects, for tools (``max_size``: the policy's; ``body_limit`` and
+  ``body_limit_source``: the limit in force and where it comes from, ``django`` for Django's).
 * ``nginx``: ``location`` blocks with ``client_max_body_size`` per route, in resolution order
   (nginx tries regex locations in the order written and takes the first match, like Django).
 * ``haproxy``: ``http-request`` lines that answer 413 when the declared Content-Length is over the
@@ -27,6 +30,8 @@ FORMATS = ("text", "json", "nginx", "haproxy")
 
 
 def _limit(entry: RoutePolicy) -> int | None:
+    # The policy's alone: Django's in-memory cap does not limit streamed uploads, so a proxy
+    # must not refuse them on its account.
     return entry.policy.max_size
 
 
@@ -38,6 +43,8 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "regex": entry.route.regex,
         "max_size": policy.max_size,
         "max_size_human": None if policy.max_size is None else format_size(policy.max_size),
+        "body_limit": entry.body_limit,
+        "body_limit_source": entry.body_limit_source,
         "content_types": None if policy.content_types is None else list(policy.content_types),
         "login_required": policy.login_required,
         "permissions": list(policy.permissions),
@@ -59,12 +66,18 @@ def _auth(entry: RoutePolicy) -> str:
 def render_text(entries: Sequence[RoutePolicy]) -> str:
     rows = [("ROUTE", "VIEW", "MAX SIZE", "CONTENT TYPES", "LOGIN/PERMISSION", "EXPECT", "SOURCE")]
     for entry in entries:
-        size = entry.policy.max_size
+        size = entry.body_limit
+        if size is None:
+            shown = "unlimited"
+        elif entry.body_limit_source == "django":
+            shown = f"{size} ({format_size(size)} in memory, DATA_UPLOAD_MAX_MEMORY_SIZE)"
+        else:
+            shown = f"{size} ({format_size(size)})"
         rows.append(
             (
                 entry.route.name,
                 entry.route.view,
-                "unlimited" if size is None else f"{size} ({format_size(size)})",
+                shown,
                 ", ".join(entry.policy.content_types or ("any",)),
                 _auth(entry),
                 entry.policy.expect.value,

@@ -12,6 +12,12 @@ Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMid
    another middleware made of the read error), and seals the input so no 100 follows a final
    response and an unread body closes the connection.
 
+The route's ``max_size`` is also the cap on what ``request.body`` and ``request.POST`` read into
+memory, in place of Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (``django_expect.bodylimit``); where
+the policy sets none, Django's caps stay, and breaking one (``RequestDataTooBig``,
+``TooManyFieldsSent``, ``TooManyFilesSent``) is answered with the same 413 as every other
+rejection instead of Django's 400.
+
 With the gunicorn hook, the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
@@ -27,14 +33,23 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
-from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.core import (
+    ContinueTiming,
+    Decision,
+    Reason,
+    RequestHead,
+    decide,
+    format_size,
+)
 from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
@@ -122,6 +137,7 @@ class ExpectMiddleware:
             return self._reject(request, state, decision)
         if not decision.has_body:
             return None
+        limit_body(request, policy.max_size)
 
         if policy.check is not None:
             response = policy.check(request)
@@ -192,11 +208,55 @@ class ExpectMiddleware:
     def process_exception(
         self, request: HttpRequest, exception: Exception
     ) -> HttpResponseBase | None:
-        """A body that stalled or broke while the view read it: 408 or 400, not a 500."""
+        """A body that stalled or broke while the view read it: 408 or 400, not a 500; a body
+        over the route's limit or Django's caps: 413, not Django's 400."""
+        if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent)):
+            state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+            if state is not None and not state.rejected:
+                return self._limit_response(request, state)
+            return None
         failure = _body_failure(exception)
         if failure is None:
             return None
         return self._failure_response(request, failure)
+
+    def _limit_response(
+        self,
+        request: HttpRequest,
+        state: _RequestState,
+        answered: HttpResponseBase | None = None,
+    ) -> HttpResponseBase | None:
+        """The 413 for a body that broke the route's limit or one of Django's caps (None if it
+        broke none).
+
+        ``answered``: the response already made. A chunked body past ``max_size`` is answered 413
+        whatever it is; for Django's caps only Django's own 400 is replaced (a view that caught
+        the exception and answered otherwise, e.g. by streaming the body, keeps its answer).
+        """
+        if state.overflow_limit is not None:
+            return self._reject(request, state, _too_large(state.overflow_limit, state.decision))
+        exceeded = exceeded_limit(request)
+        if exceeded is None or (answered is not None and answered.status_code != 400):
+            return None
+        if exceeded.kind == "size":
+            form = request.content_type == "multipart/form-data"  # files do not count
+            decision = _too_large(exceeded.limit, state.decision, fields_only=form)
+            return self._reject(request, state, decision)
+        reason = Reason.TOO_MANY_FIELDS if exceeded.kind == "fields" else Reason.TOO_MANY_FILES
+        return self._reject(
+            request,
+            state,
+            Decision(
+                proceed=False,
+                send_continue=ContinueTiming.NOT_EXPECTED,
+                reason=reason,
+                message=f"the form has more than {exceeded.limit} {exceeded.kind}",
+                limit=exceeded.limit,
+                has_body=True,
+                chunked=state.decision.chunked if state.decision else False,
+                declared_length=state.decision.declared_length if state.decision else None,
+            ),
+        )
 
     def _failure_response(self, request: HttpRequest, failure: BodyFailed) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
@@ -221,20 +281,13 @@ class ExpectMiddleware:
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and
             # answered as if the body were whole: a partial upload must never pass for one.
             response = self._failure_response(request, body.failure)
-        if state is not None and state.overflow_limit is not None and not state.rejected:
-            response = self._reject(
-                request,
-                state,
-                Decision(
-                    proceed=False,
-                    send_continue=ContinueTiming.NOT_EXPECTED,
-                    reason=Reason.CONTENT_TOO_LARGE,
-                    message=f"the body is larger than the limit of {state.overflow_limit} bytes",
-                    limit=state.overflow_limit,
-                    has_body=True,
-                    chunked=True,
-                ),
-            )
+        if state is not None and not state.rejected:
+            # A body over the limit, whatever caught the exception (the view, or
+            # CsrfViewMiddleware.process_view, whose errors Django answers 400 without calling
+            # process_exception).
+            limited = self._limit_response(request, state, response)
+            if limited is not None:
+                response = limited
         if body is not None:
             if state is not None and state.body_left_unread():
                 # What is left would have to be drained, or be read as the next request: close.
@@ -254,6 +307,31 @@ class ExpectMiddleware:
                 "the body is read, but the server may already have invited the body."
             )
         return None
+
+
+def _too_large(
+    limit: int | None, decision: Decision | None, *, fields_only: bool = False
+) -> Decision:
+    """The 413 decision for a body found over ``limit`` while it was read (or from its declared
+    length, by Django's own check); ``fields_only``: the non-file fields of a multipart form."""
+    declared = decision.declared_length if decision is not None else None
+    shown = "no limit" if limit is None else f"{limit} bytes ({format_size(limit)})"
+    if fields_only:
+        message = f"the form's fields (files aside) are larger than the limit of {shown}"
+    elif declared is not None and (limit is None or declared > limit):
+        message = f"the body is {declared} bytes; the limit is {shown}"
+    else:
+        message = f"the body is larger than the limit of {shown}"
+    return Decision(
+        proceed=False,
+        send_continue=ContinueTiming.NOT_EXPECTED,
+        reason=Reason.CONTENT_TOO_LARGE,
+        message=message,
+        limit=limit,
+        has_body=True,
+        chunked=decision.chunked if decision is not None else False,
+        declared_length=declared,
+    )
 
 
 def _close_after(request: HttpRequest, response: HttpResponseBase) -> None:

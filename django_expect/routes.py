@@ -16,6 +16,7 @@ from typing import Any
 
 from django.urls import URLPattern, URLResolver, get_resolver
 
+from django_expect.conf import conf
 from django_expect.core import UploadPolicy, format_size
 from django_expect.overrides import Override
 from django_expect.resolution import POLICY_FIELDS, EffectivePolicy, effective_policy, view_path
@@ -86,9 +87,30 @@ class RoutePolicy:
         return self.resolution.sources
 
     @property
+    def body_limit(self) -> int | None:
+        """The cap on what ``request.body`` / ``request.POST`` read into memory on this route:
+        the policy's ``max_size`` (which also caps streamed reads), else Django's
+        ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (None: no limit at all)."""
+        if self.policy.max_size is not None:
+            return self.policy.max_size
+        return conf.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+    @property
+    def body_limit_source(self) -> str | None:
+        """Where :attr:`body_limit` comes from: the ``max_size`` source (``decorator``,
+        ``setting``, ``override``), ``django`` (``DATA_UPLOAD_MAX_MEMORY_SIZE``), or None."""
+        if self.policy.max_size is not None:
+            return self.sources["max_size"]
+        return None if conf.DATA_UPLOAD_MAX_MEMORY_SIZE is None else "django"
+
+    @property
     def size_display(self) -> str:
-        size = self.policy.max_size
-        return "no limit" if size is None else format_size(size)
+        size = self.body_limit
+        if size is None:
+            return "no limit"
+        if self.body_limit_source == "django":
+            return f"{format_size(size)} in memory (Django's DATA_UPLOAD_MAX_MEMORY_SIZE)"
+        return format_size(size)
 
     @property
     def source_summary(self) -> str:

@@ -370,6 +370,8 @@ def test_expect_policies_text_and_json() -> None:
         "regex": "^api/uploads\\Z",
         "max_size": 50_000_000,
         "max_size_human": "50 MB",
+        "body_limit": 50_000_000,
+        "body_limit_source": "decorator",
         "content_types": None,
         "login_required": True,
         "permissions": [],
@@ -381,6 +383,14 @@ def test_expect_policies_text_and_json() -> None:
         ),
     }
     assert document["lab-small"]["max_size"] == 2000
+    cap = document["lab-djangocap"]  # a policy without max_size: Django's in-memory cap shows
+    assert (cap["max_size"], cap["body_limit"], cap["body_limit_source"]) == (
+        None,
+        2_621_440,
+        "django",
+    )
+    line = next(x for x in text.splitlines() if x.startswith("lab-djangocap "))
+    assert "2621440 (2560 KiB in memory, DATA_UPLOAD_MAX_MEMORY_SIZE)" in line
 
 
 @pytest.mark.django_db
@@ -438,6 +448,11 @@ def test_admin_edits_overrides_in_human_units(
     html = listing.content.decode()
     assert 'id="expect-routes"' in html
     assert 'title="2000 bytes">2 kB</td>' in html
+    # Routes whose policy sets no max_size show Django's in-memory cap.
+    assert (
+        'title="2621440 bytes: request.body and form fields only; streamed reads and files pass">'
+        "2560 KiB in memory (Django&#x27;s DATA_UPLOAD_MAX_MEMORY_SIZE)</td>"
+    ) in html
     assert "routes of the admin site</summary>" in html
     assert "<strong>override; login_required: decorator, permissions: decorator</strong>" in html
 

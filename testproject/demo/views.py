@@ -184,6 +184,43 @@ def lab_body(request):  # reads request.body: chunked bodies arrive whole, cappe
     return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
 
 
+# -- body limits (docs/body-limits.md): the route's max_size replaces DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+def _in_memory_report(request):
+    """What request.body (raw bodies) or request.POST / FILES (forms) read into memory."""
+    if request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        fields = {name: len(value) for name, value in request.POST.items()}
+        files = {name: upload.size for name, upload in request.FILES.items()}
+        return JsonResponse({"fields": fields, "files": files})
+    body = request.body
+    return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+@csrf_exempt
+@upload_policy(max_size="10MiB")
+def lab_bigbody(request):  # request.body up to 10 MiB, over Django's 2.5 MiB default
+    body = request.body
+    return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+@csrf_exempt
+@upload_policy(max_size="10MiB")
+def lab_bigform(request):  # request.POST (urlencoded, or multipart fields) up to 10 MiB
+    return _in_memory_report(request)
+
+
+@csrf_exempt
+@upload_policy()
+def lab_djangocap(request):  # a policy without max_size: Django's DATA_UPLOAD_MAX_MEMORY_SIZE
+    return _in_memory_report(request)
+
+
+@upload_policy()
+def lab_djangocap_csrf(request):  # the same, behind CsrfViewMiddleware (it reads request.POST)
+    return _in_memory_report(request)
+
+
 @csrf_exempt
 @upload_policy(max_size=1000)
 async def lab_async(request):

@@ -1,0 +1,233 @@
+"""Body limits on the wire (gunicorn sync, gthread, gevent with the hooks): the view's max_size
+replaces Django's DATA_UPLOAD_MAX_MEMORY_SIZE, and Django's own cap answers 413.
+
+Bodies of 3,000,000 bytes are over Django's default cap (2,621,440) and under the 10 MiB of
+/lab/bigbody (reads request.body) and /lab/bigform (reads request.POST); /lab/djangocap and
+/lab/djangocap-csrf have a policy without max_size, so Django's cap holds there.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+import pytest
+from django.http import HttpRequest
+from django.test.client import encode_multipart
+
+from tests.support.raw import Exchange, chunked
+from tests.support.relay import Relay
+from tests.support.server import Server
+from tests.support.tools import require
+
+if TYPE_CHECKING:
+    from tests.conftest import ServerPool
+
+pytestmark = pytest.mark.e2e
+
+DJANGO_CAP = 2_621_440
+VIEW_LIMIT = 10 * 2**20
+OVER_DJANGO = 3_000_000
+RAW = b"\x00\x01binary" * (OVER_DJANGO // 8)
+URLENCODED = urlencode({"note": "x" * OVER_DJANGO}).encode()
+MULTIPART = encode_multipart("BoUnDaRy", {"a": "x" * 2_000_000, "b": "y" * 1_000_000})
+MULTIPART_TYPE = "multipart/form-data; boundary=BoUnDaRy"
+FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def head(length: int, content_type: str, *, expect: bool = True, **extra: str) -> dict[str, str]:
+    headers = {"Content-Length": str(length), "Content-Type": content_type}
+    if expect:
+        headers["Expect"] = "100-continue"
+    headers.update(extra)
+    return headers
+
+
+# -- over Django's cap, under the view's: accepted -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type", "expected"),
+    [
+        ("/lab/bigbody", RAW, "application/octet-stream", {"size": len(RAW)}),
+        ("/lab/bigform", URLENCODED, FORM_TYPE, {"fields": {"note": OVER_DJANGO}, "files": {}}),
+        ("/lab/bigform", MULTIPART, MULTIPART_TYPE, {"fields": {"a": 2_000_000, "b": 1_000_000}}),
+    ],
+    ids=["raw", "urlencoded", "multipart"],
+)
+def test_over_djangos_cap_under_the_views_is_accepted(
+    server: Server, path: str, body: bytes, content_type: str, expected: dict[str, object]
+) -> None:
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head("POST", path, head(len(body), content_type))
+        assert conn.read_response().status == 100
+        conn.send_body(body)
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 200, final.body[:300]
+        document = final.json()
+        for key, value in expected.items():
+            assert document[key] == value
+        if "size" in expected:
+            assert document["sha256"] == hashlib.sha256(body).hexdigest()
+
+
+def test_a_chunked_body_over_djangos_cap_under_the_views_is_accepted(server: Server) -> None:
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head(
+            "POST",
+            "/lab/bigbody",
+            {"Transfer-Encoding": "chunked", "Expect": "100-continue"},
+        )
+        assert conn.read_response().status == 100
+        conn.send_body(chunked(RAW, 65536))
+        final = conn.read_final()[1]
+        assert final.status == 200, final.body[:300]
+        assert final.json()["size"] == len(RAW)
+
+
+# -- over both: 413 from the head (0 body bytes), or while reading when chunked --------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"),
+    [
+        ("/lab/bigbody", "application/octet-stream"),
+        ("/lab/bigform", FORM_TYPE),
+        ("/lab/bigform", MULTIPART_TYPE),
+    ],
+)
+def test_over_the_views_limit_is_refused_from_the_head(
+    server: Server, path: str, content_type: str
+) -> None:
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, head(11_000_000, content_type))
+        interim, final = conn.read_final()  # the body is never sent
+        assert interim == []
+        assert final.status == 413
+        assert final.json()["error"]["limit"] == VIEW_LIMIT
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.sent_body_bytes == 0
+
+
+def test_a_chunked_body_over_the_views_limit_gets_413_while_reading(server: Server) -> None:
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head("POST", "/lab/bigbody", {"Transfer-Encoding": "chunked"})
+        try:
+            conn.send_body(chunked(b"z" * (VIEW_LIMIT + 100_000), 65536))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may close before the last chunks: what it sent is still read
+        final = conn.read_final()[1]
+        assert final.status == 413
+        assert final.json()["error"] == {
+            "status": 413,
+            "code": "content_too_large",
+            "message": f"the body is larger than the limit of {VIEW_LIMIT} bytes (10 MiB)",
+            "limit": VIEW_LIMIT,
+        }
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+# -- no max_size: Django's cap answers the package's 413 ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "content_type"),
+    [
+        ("/lab/djangocap", RAW, "application/octet-stream"),
+        ("/lab/djangocap", URLENCODED, FORM_TYPE),
+        ("/lab/djangocap-csrf", URLENCODED, FORM_TYPE),  # CsrfViewMiddleware reads request.POST
+    ],
+    ids=["raw", "urlencoded", "urlencoded-csrf"],
+)
+def test_djangos_cap_answers_413_before_the_body(
+    server: Server, path: str, body: bytes, content_type: str
+) -> None:
+    """Django checks the declared length before reading: no 100, 0 body bytes, a close."""
+    with Exchange(server.address) as conn:
+        conn.request_head(
+            "POST", path, head(len(body), content_type, Cookie="csrftoken=" + "a" * 32)
+        )
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 413, final.body[:300]
+        assert final.json()["error"] == {
+            "status": 413,
+            "code": "content_too_large",
+            "message": f"the body is {len(body)} bytes; the limit is {DJANGO_CAP} bytes (2560 KiB)",
+            "limit": DJANGO_CAP,
+        }
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.sent_body_bytes == 0
+
+
+def test_djangos_cap_on_multipart_fields_answers_413_while_reading(server: Server) -> None:
+    body = encode_multipart("BoUnDaRy", {"note": "x" * OVER_DJANGO})
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head("POST", "/lab/djangocap", head(len(body), MULTIPART_TYPE))
+        assert conn.read_response().status == 100  # files would not count: the parser must read
+        try:
+            conn.send_body(body)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        final = conn.read_final()[1]
+        assert final.status == 413
+        assert final.json()["error"]["limit"] == DJANGO_CAP
+        assert final.json()["error"]["message"].startswith("the form's fields (files aside)")
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+@pytest.mark.skipif(
+    not hasattr(HttpRequest, "_check_data_too_big"),
+    reason="this Django's request.body checks only Content-Length (5.1.15 does; 4.2.30 and "
+    "5.2.19 also cap what they read)",
+)
+def test_djangos_cap_on_a_chunked_body_answers_413_while_reading(server: Server) -> None:
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head("POST", "/lab/djangocap", {"Transfer-Encoding": "chunked"})
+        try:
+            conn.send_body(chunked(RAW, 65536))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        final = conn.read_final()[1]
+        assert final.status == 413
+        assert final.json()["error"]["limit"] == DJANGO_CAP
+        assert conn.closed_by_server()
+
+
+def _curl_upload(url: str, body: Path) -> str:
+    """curl uploads a file (``-T``: it sends ``Expect: 100-continue``). It waits 1 s for the 100
+    by default; 10 s here, so a cold worker under load cannot make it send the body anyway."""
+    curl = require("curl", "curl")
+    result = subprocess.run(
+        [curl, "-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "20",
+         "--expect100-timeout", "10", "-X", "POST",
+         "-H", "Content-Type: application/octet-stream", "-T", str(body), url],
+        capture_output=True, timeout=30, check=False,
+    )  # fmt: skip
+    return result.stdout.decode()
+
+
+def test_curl_is_refused_by_djangos_cap_with_no_body_bytes_on_the_wire(
+    server: Server, server_pool: ServerPool, tmp_path: Path
+) -> None:
+    body = tmp_path / "3MB.bin"
+    body.write_bytes(RAW)
+    with Relay(server.address) as relay:
+        assert _curl_upload(relay.url + "/lab/djangocap", body) == "413"
+        assert relay.body_bytes() == 0
+    # Control: stock gunicorn invites the body (its 100 goes out before Django runs). Whether
+    # curl then sends any of it before the 413 arrives is a race, so the 100 is what is shown.
+    stock = server_pool.get("gthread", hook=False)
+    with Exchange(stock.address) as conn:
+        conn.request_head("POST", "/lab/djangocap", head(len(RAW), "application/octet-stream"))
+        interim, final = conn.read_final()
+        assert [r.status for r in interim] == [100]
+        assert final.status == 413  # the package's answer still, without its hook
