@@ -13,12 +13,18 @@ class DjangoExpectConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_expect.checks import check_operations, check_overrides, check_settings
+        from django_expect.checks import (
+            check_operations,
+            check_overrides,
+            check_settings,
+            check_unreachable_policies,
+        )
         from django_expect.overrides import override_changed
 
         checks.register(check_settings)
         checks.register(check_operations)
         checks.register(check_overrides, checks.Tags.database)
+        checks.register(check_unreachable_policies, checks.Tags.urls)
 
         override_model = self.get_model("PolicyOverride")
         post_save.connect(override_changed, sender=override_model, dispatch_uid="django_expect")

@@ -5,6 +5,11 @@ system checks. It walks the URLconf once per call (never per request) and names 
 ``request.resolver_match.view_name`` does, so an override written for a name here matches the
 requests Django resolves to it. Each route's policy comes from
 :func:`django_expect.resolution.effective_policy`, the same function the middleware asks.
+
+A route whose view dispatches on the method (a class-based view's handlers, a DRF ViewSet's
+actions, django-ninja operations) gets one row per group of methods with the same effective
+policy: a method group first, then ``*`` for every other method. A route served the same way for
+every method has one row, ``*``.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ from typing import Any
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_expect.core import UploadPolicy, format_size
+from django_expect.frameworks import dispatcher, served_methods
 from django_expect.overrides import Override
 from django_expect.resolution import POLICY_FIELDS, EffectivePolicy, effective_policy, view_path
 
 __all__ = [
+    "ANY_OTHER_METHOD",
     "POLICY_FIELDS",
     "Route",
     "RoutePolicy",
@@ -66,12 +73,22 @@ def iter_routes(urlconf: str | None = None) -> list[Route]:
     return list(_walk(get_resolver(urlconf).url_patterns, "", ()))
 
 
+#: The method group of a row that stands for every method not listed in another row of its route.
+ANY_OTHER_METHOD = "*"
+
+
 @dataclasses.dataclass(frozen=True)
 class RoutePolicy:
-    """A route with its resolution: effective policy, the override applied, each value's source."""
+    """A route with its resolution: effective policy, the override applied, each value's source,
+    for the requests with one of ``methods`` (``("*",)``: every method no other row lists)."""
 
     route: Route
     resolution: EffectivePolicy
+    methods: tuple[str, ...] = (ANY_OTHER_METHOD,)
+
+    @property
+    def methods_display(self) -> str:
+        return ", ".join(self.methods)
 
     @property
     def policy(self) -> UploadPolicy:
@@ -104,16 +121,43 @@ class RoutePolicy:
 def describe_routes(
     overrides: Mapping[str, Override] | None = None,
     urlconf: str | None = None,
-    method: str = "POST",
 ) -> list[RoutePolicy]:
-    """Every route with its effective policy for ``method`` (through :func:`effective_policy`);
-    ``overrides`` default to this process's copy."""
-    return [
+    """Every route with its effective policy per method group (through
+    :func:`effective_policy`); ``overrides`` default to this process's copy.
+
+    URL patterns Django can never resolve to (a later pattern with the same regex served by the
+    same dispatcher, as django-ninja writes one per operation of a path) are left out.
+    """
+    entries: list[RoutePolicy] = []
+    seen: set[tuple[str, int]] = set()
+    for route in iter_routes(urlconf):
+        key = (route.regex, id(dispatcher(route.callback)))
+        if key in seen:
+            continue
+        seen.add(key)
+        entries.extend(_method_rows(route, overrides))
+    return entries
+
+
+def _method_rows(route: Route, overrides: Mapping[str, Override] | None) -> list[RoutePolicy]:
+    groups: dict[tuple[Any, ...], tuple[EffectivePolicy, list[str]]] = {}
+    for method in (*served_methods(route.callback), ANY_OTHER_METHOD):
+        resolution = effective_policy(route.callback, method, route.keys, overrides=overrides)
+        key = (resolution.policy, id(resolution.declared), resolution.override)
+        groups.setdefault(key, (resolution, []))[1].append(method)
+    if len(groups) == 1:
+        ((resolution, _),) = groups.values()
+        return [RoutePolicy(route, resolution)]
+    rows = [
         RoutePolicy(
-            route, effective_policy(route.callback, method, route.keys, overrides=overrides)
+            route,
+            resolution,
+            (ANY_OTHER_METHOD,) if ANY_OTHER_METHOD in methods else tuple(methods),
         )
-        for route in iter_routes(urlconf)
+        for resolution, methods in groups.values()
     ]
+    rows.sort(key=lambda row: row.methods == (ANY_OTHER_METHOD,))
+    return rows
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")
