@@ -5,7 +5,7 @@
 * ``nginx``: ``location`` blocks with ``client_max_body_size`` per route, in resolution order
   (nginx tries regex locations in the order written and takes the first match, like Django).
   nginx cannot vary ``client_max_body_size`` by method: a route whose methods have different
-  limits gets the largest (the middleware enforces each method's own).
+  limits gets the largest of the methods its view serves (the middleware enforces each one's).
 * ``haproxy``: ``http-request`` lines that answer 413 when the declared Content-Length is over the
   limit of the first route (and method group) that matches the path and method.
 
@@ -109,7 +109,8 @@ def render_nginx(entries: Sequence[RoutePolicy], prefix: str, proxy_pass: str) -
     ]
     for group in _by_route(entries):
         first = group[0]
-        sizes = [_limit(entry) for entry in group]
+        # Methods the view does not serve get 405 whatever their size: the served ones count.
+        sizes = [_limit(entry) for entry in group if entry.served_methods or len(group) == 1]
         size = None if None in sizes else max(s for s in sizes if s is not None)
         shown = "no limit" if size is None else format_size(size)
         out.append(f"location ~ {_nginx_string(portable_regex(first.route, prefix))} {{")
@@ -118,7 +119,7 @@ def render_nginx(entries: Sequence[RoutePolicy], prefix: str, proxy_pass: str) -
                 f"    # {first.route.name} -> {first.route.view} ({shown}, {first.source_summary})"
             )
         else:
-            out.append(f"    # {first.route.name} -> {first.route.view}: the largest of")
+            out.append(f"    # {first.route.name} -> {first.route.view}: the largest served")
             for entry in group:
                 limit = _limit(entry)
                 out.append(
@@ -161,10 +162,9 @@ def render_haproxy(entries: Sequence[RoutePolicy], prefix: str) -> str:
     ]
     for entry in entries:
         size = _limit(entry)
+        # The row holding "*" comes last in its route: it is the route's fallback.
         methods = (
-            ""
-            if entry.methods == (ANY_OTHER_METHOD,)
-            else (f" {{ method {' '.join(entry.methods)} }}")
+            "" if ANY_OTHER_METHOD in entry.methods else f" {{ method {' '.join(entry.methods)} }}"
         )
         out.append(
             f"http-request set-var(txn.expect_limit) int({-1 if size is None else size}) "

@@ -90,8 +90,12 @@ def _drf_user(request: HttpRequest, view: object, view_class: type) -> Any:
         return None
     if not (isinstance(view_class, type) and issubclass(view_class, APIView)):
         return None
-    initkwargs = getattr(view, "initkwargs", None) or {}
-    classes = initkwargs.get("authentication_classes", view_class.authentication_classes)
+    initkwargs: dict[str, Any] = getattr(view, "initkwargs", None) or {}
+    classes: Iterable[type] = (
+        initkwargs["authentication_classes"]
+        if "authentication_classes" in initkwargs
+        else getattr(view_class, "authentication_classes", ())
+    )
     drf_request = Request(request)
     for authenticator_class in classes:
         if issubclass(authenticator_class, SessionAuthentication):

@@ -112,12 +112,12 @@ def upload_policy(
     return decorator
 
 
-def _in_module_of(view: object, wrapper: types.FunctionType) -> types.FunctionType:
+def _in_module_of(view: object, wrapper: Callable[..., Any]) -> Callable[..., Any]:
     """``wrapper`` with the view's module globals: frameworks that resolve string annotations
     through ``func.__globals__`` (django-ninja, with ``from __future__ import annotations``)
     then find the view's names. The wrapper's own code reads no global."""
     view_globals = getattr(view, "__globals__", None)
-    if not isinstance(view_globals, dict):
+    if not isinstance(view_globals, dict) or not isinstance(wrapper, types.FunctionType):
         return wrapper
     return types.FunctionType(
         wrapper.__code__, view_globals, wrapper.__name__, None, wrapper.__closure__

@@ -8,8 +8,9 @@ requests Django resolves to it. Each route's policy comes from
 
 A route whose view dispatches on the method (a class-based view's handlers, a DRF ViewSet's
 actions, django-ninja operations) gets one row per group of methods with the same effective
-policy: a method group first, then ``*`` for every other method. A route served the same way for
-every method has one row, ``*``.
+policy, the methods the view serves named, ``*`` standing for every method it does not serve
+(the view answers those 405) in the last row. A route with one policy for every method has one
+row, ``*``.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ ANY_OTHER_METHOD = "*"
 @dataclasses.dataclass(frozen=True)
 class RoutePolicy:
     """A route with its resolution: effective policy, the override applied, each value's source,
-    for the requests with one of ``methods`` (``("*",)``: every method no other row lists)."""
+    for the requests with one of ``methods`` (``"*"``: every method no other row lists)."""
 
     route: Route
     resolution: EffectivePolicy
@@ -89,6 +90,11 @@ class RoutePolicy:
     @property
     def methods_display(self) -> str:
         return ", ".join(self.methods)
+
+    @property
+    def served_methods(self) -> tuple[str, ...]:
+        """The methods of this row the view serves (all but ``*``)."""
+        return tuple(m for m in self.methods if m != ANY_OTHER_METHOD)
 
     @property
     def policy(self) -> UploadPolicy:
@@ -149,14 +155,9 @@ def _method_rows(route: Route, overrides: Mapping[str, Override] | None) -> list
         ((resolution, _),) = groups.values()
         return [RoutePolicy(route, resolution)]
     rows = [
-        RoutePolicy(
-            route,
-            resolution,
-            (ANY_OTHER_METHOD,) if ANY_OTHER_METHOD in methods else tuple(methods),
-        )
-        for resolution, methods in groups.values()
+        RoutePolicy(route, resolution, tuple(methods)) for resolution, methods in groups.values()
     ]
-    rows.sort(key=lambda row: row.methods == (ANY_OTHER_METHOD,))
+    rows.sort(key=lambda row: ANY_OTHER_METHOD in row.methods)
     return rows
 
 

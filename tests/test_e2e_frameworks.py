@@ -66,7 +66,7 @@ ACCEPTED = {
 REFUSED_SIZE = 2_000_000  # over every lab limit
 
 
-def Refused(*args: Any, **kwargs: Any) -> Upload:  # noqa: N802 - reads like the class
+def Refused(*args: Any, **kwargs: Any) -> Upload:
     """A refused upload: 2 MB unless said otherwise."""
     return Upload(*args, **{"size": REFUSED_SIZE, **kwargs})
 
@@ -119,7 +119,7 @@ def curl(url: str, upload: Upload, body: Path) -> tuple[int, Any]:
     else:
         content_type = "application/json" if upload.json else upload.content_type
         args += ["-H", f"Content-Type: {content_type}", "--data-binary", f"@{body}"]
-    done = subprocess.run(args + [url], capture_output=True, timeout=90, check=False)
+    done = subprocess.run([*args, url], capture_output=True, timeout=90, check=False)
     out, _, code = done.stdout.rpartition(b"\n")
     try:
         document = json.loads(out) if out else None
