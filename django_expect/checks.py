@@ -244,14 +244,13 @@ def check_unreachable_policies(
     reached = reached_policies(urlconf)
     return [
         Warning(
-            f"@upload_policy on {path} is not enforced: no URL pattern reaches it "
-            f"(max_size={policy.max_size!r}).",
-            hint=UNREACHABLE_HINT,
-            obj=path,
+            f"@upload_policy on {declared.path} is not enforced: no URL pattern reaches it.",
+            hint=UNREACHABLE_HINTS[declared.kind] + UNREACHABLE_SEE,
+            obj=declared.path,
             id="django_expect.W006",
         )
-        for policy, path in sorted(declarations(), key=lambda item: item[1])
-        if id(policy) not in reached
+        for declared in sorted(declarations(), key=lambda d: d.path)
+        if id(declared.policy) not in reached
     ]
 
 
@@ -270,12 +269,17 @@ def reached_policies(urlconf: str | None = None) -> set[int]:
     return reached
 
 
-UNREACHABLE_HINT = (
-    "Decorate what a URL pattern serves: a function view as routed (the decorated object, not "
-    "the undecorated function), a class-based view (class or dispatch), a handler method named "
-    "after an HTTP method the class serves (post, put, patch...), a DRF ViewSet action a router "
-    "maps (create, update, partial_update, @action), or a django-ninja operation function. A "
-    "method the view never dispatches to (a helper, perform_create, a serializer hook) cannot "
-    "carry a policy. `manage.py expect_policies` shows what each route enforces "
-    "(docs/api-frameworks.md)."
+UNREACHABLE_HINTS = {
+    "method": "It is not a method any route dispatches to: decorate the handler named after the "
+    "HTTP method (post, put, patch...), the DRF ViewSet action a router maps (create, update, "
+    "partial_update, an @action), or the class. Helpers, perform_create and serializer hooks "
+    "cannot carry a policy.",
+    "class": "No URL pattern routes this class (or a subclass that keeps its policy): route it, "
+    "or remove the decorator.",
+    "function": "No URL pattern routes this decorated function: route the object the decorator "
+    "returned (not the undecorated function), or decorate a django-ninja operation (above or "
+    "below @api.post).",
+}
+UNREACHABLE_SEE = (
+    " `manage.py expect_policies` shows what each route enforces (docs/api-frameworks.md)."
 )

@@ -21,7 +21,7 @@ import types
 import weakref
 from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
@@ -34,6 +34,7 @@ from django_expect.core import ExpectMode, PolicyError, UploadPolicy
 
 __all__ = [
     "POLICY_ATTRIBUTE",
+    "Declaration",
     "declarations",
     "declared_policy",
     "default_policy",
@@ -162,8 +163,18 @@ def declared_policy(view: object, method: str) -> UploadPolicy | None:
 
 # -- every declared policy, for the W006 check ----------------------------------------------------
 
-#: id(policy) -> (the policy, weakly; the decorated object's dotted path)
-_declared: dict[int, tuple[weakref.ref[UploadPolicy], str]] = {}
+
+class Declaration(NamedTuple):
+    """One ``upload_policy`` application: the policy, what it decorated, and what kind of thing
+    that was (``"class"``, ``"method"``: a function defined in a class body, or ``"function"``)."""
+
+    policy: UploadPolicy
+    path: str
+    kind: str
+
+
+#: id(policy) -> (the policy, weakly; the decorated object's dotted path; its kind)
+_declared: dict[int, tuple[weakref.ref[UploadPolicy], str, str]] = {}
 
 
 def _remember(policy: UploadPolicy, view: object) -> None:
@@ -172,15 +183,22 @@ def _remember(policy: UploadPolicy, view: object) -> None:
     def forget(_: object) -> None:
         _declared.pop(key, None)
 
-    _declared[key] = (weakref.ref(policy, forget), _view_name(view))
+    qualname = str(getattr(view, "__qualname__", ""))
+    if isinstance(view, type):
+        kind = "class"
+    elif "." in qualname.rsplit(".<locals>.", 1)[-1]:
+        kind = "method"
+    else:
+        kind = "function"
+    _declared[key] = (weakref.ref(policy, forget), _view_name(view), kind)
 
 
-def declarations() -> Iterator[tuple[UploadPolicy, str]]:
-    """Every policy ``upload_policy`` created that still exists, with its object's dotted path."""
-    for ref, path in list(_declared.values()):
+def declarations() -> Iterator[Declaration]:
+    """Every policy ``upload_policy`` created that still exists, with what it decorated."""
+    for ref, path, kind in list(_declared.values()):
         policy = ref()
         if policy is not None:
-            yield policy, path
+            yield Declaration(policy, path, kind)
 
 
 _default: UploadPolicy | None = None

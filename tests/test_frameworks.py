@@ -124,7 +124,10 @@ def test_every_policy_no_route_enforces_is_reported() -> None:
     message = mine[prefix + "Uploads.lost_perform_create"]
     assert message.id == "django_expect.W006"
     assert "is not enforced: no URL pattern reaches it" in message.msg
-    assert "ViewSet action" in (message.hint or "")
+    hints = {path.removeprefix(prefix): m.hint or "" for path, m in mine.items()}
+    assert "the DRF ViewSet action a router maps" in hints["Uploads.lost_perform_create"]
+    assert "route the object the decorator returned" in hints["lost_undecorated"]
+    assert "No URL pattern routes this class" in hints["LostView"]
 
 
 def test_the_demo_project_has_no_unenforced_policy() -> None:
