@@ -18,6 +18,7 @@ private names of django-ninja are confined to :func:`_ninja_path_view` and
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -47,6 +48,13 @@ def _actions(view: object) -> dict[str, str] | None:
 _GENERIC_ACTIONS = {"post": "create", "put": "update", "patch": "partial_update"}
 
 
+#: Methods whose handlers are remembered per view (any other method is looked up each time).
+_CACHED_METHODS = frozenset(("POST", "PUT", "PATCH", "DELETE", "GET", "OPTIONS", "*"))
+_handlers: weakref.WeakKeyDictionary[Any, dict[str, tuple[Callable[..., Any], ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def handlers(view: object, method: str) -> tuple[Callable[..., Any], ...]:
     """The functions that serve ``method`` for ``view``, the one dispatched to first.
 
@@ -54,7 +62,22 @@ def handlers(view: object, method: str) -> tuple[Callable[..., Any], ...]:
     class) followed, for DRF generic views, by the mixin action it calls (``post`` ->
     ``create``, ``put`` -> ``update``, ``patch`` -> ``partial_update``); or a django-ninja
     operation function. Empty for function views and methods the view does not serve.
+    Remembered per view (weakly) for the usual methods: URL callbacks live as long as the URLconf.
     """
+    if method not in _CACHED_METHODS:
+        return _find_handlers(view, method)
+    try:
+        per_view = _handlers.setdefault(view, {})
+    except TypeError:  # not weakly referenceable or not hashable: look up every time
+        return _find_handlers(view, method)
+    try:
+        return per_view[method]
+    except KeyError:
+        found = per_view[method] = _find_handlers(view, method)
+        return found
+
+
+def _find_handlers(view: object, method: str) -> tuple[Callable[..., Any], ...]:
     operation = ninja_operation(view, method)
     if operation is not None:
         func = getattr(operation, "view_func", None)
