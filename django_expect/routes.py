@@ -35,6 +35,7 @@ __all__ = [
     "describe_routes",
     "iter_routes",
     "portable_regex",
+    "reachable_routes",
     "unknown_override_routes",
 ]
 
@@ -124,25 +125,27 @@ class RoutePolicy:
         return base if not others else f"{base}; " + ", ".join(others)
 
 
+def reachable_routes(urlconf: str | None = None) -> list[Route]:
+    """:func:`iter_routes` without the URL patterns Django can never resolve to: a later pattern
+    with the same regex served by the same dispatcher (django-ninja writes one per operation of
+    a path; requests resolve to the first, with its name)."""
+    routes: list[Route] = []
+    seen: set[tuple[str, int]] = set()
+    for route in iter_routes(urlconf):
+        key = (route.regex, id(dispatcher(route.callback)))
+        if key not in seen:
+            seen.add(key)
+            routes.append(route)
+    return routes
+
+
 def describe_routes(
     overrides: Mapping[str, Override] | None = None,
     urlconf: str | None = None,
 ) -> list[RoutePolicy]:
-    """Every route with its effective policy per method group (through
-    :func:`effective_policy`); ``overrides`` default to this process's copy.
-
-    URL patterns Django can never resolve to (a later pattern with the same regex served by the
-    same dispatcher, as django-ninja writes one per operation of a path) are left out.
-    """
-    entries: list[RoutePolicy] = []
-    seen: set[tuple[str, int]] = set()
-    for route in iter_routes(urlconf):
-        key = (route.regex, id(dispatcher(route.callback)))
-        if key in seen:
-            continue
-        seen.add(key)
-        entries.extend(_method_rows(route, overrides))
-    return entries
+    """Every reachable route with its effective policy per method group (through
+    :func:`effective_policy`); ``overrides`` default to this process's copy."""
+    return [row for route in reachable_routes(urlconf) for row in _method_rows(route, overrides)]
 
 
 def _method_rows(route: Route, overrides: Mapping[str, Override] | None) -> list[RoutePolicy]:

@@ -179,6 +179,9 @@ def test_the_admin_table_shows_the_method(admin_client: Any) -> None:
     html = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
     assert "<th>Method</th>" in html
     assert "drf:lab-detail</td>\n<td" in html and ">PUT</td>" in html
+    form = admin_client.get("/admin/django_expect/policyoverride/add/").content.decode()
+    assert 'value="ninja:ninja_items_post"' in form
+    assert 'value="ninja:ninja_items_put"' not in form  # requests never resolve to that name
 
 
 # -- the precheck and identity ------------------------------------------------------------------
