@@ -247,3 +247,27 @@ def test_ninja_cookie_auth_with_csrf_is_not_run_before_the_body() -> None:
     assert calls == []
     assert LazyIdentity(request, views["without-csrf"], "POST").is_authenticated
     assert calls == ["Cookie"]
+
+
+@pytest.mark.django_db
+def test_ninja_auth_results_as_identities(rf: Any) -> None:
+    """A user from the operation's auth is the identity; any other truthy result is logged in
+    with no Django permission."""
+    from django.contrib.auth.models import AnonymousUser
+
+    from django_expect.identity import LazyIdentity
+
+    get_user_model().objects.create(username="demo", is_superuser=True, is_active=True)
+
+    def identity(path: str, **headers: str) -> LazyIdentity:
+        request = rf.post(path, **headers)
+        request.user = AnonymousUser()
+        return LazyIdentity(request, resolve(path).func, "POST")
+
+    keyed = identity("/ninja/keyed", HTTP_X_API_KEY="demo-key")
+    assert keyed.is_authenticated and keyed.has_perms(["demo.add_storedobject"])
+    assert keyed.user.get_username() == "demo"
+    bearer = identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer lab-token")
+    assert bearer.is_authenticated and not bearer.has_perms(["demo.add_storedobject"])
+    assert not identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer wrong").is_authenticated
+    assert not identity("/ninja/json").is_authenticated  # no auth on the operation
