@@ -60,9 +60,10 @@ def handlers(view: object, method: str) -> tuple[Callable[..., Any], ...]:
 
     A ViewSet action, or a class-based view's handler method (the plain function found on the
     class) followed, for DRF generic views, by the mixin action it calls (``post`` ->
-    ``create``, ``put`` -> ``update``, ``patch`` -> ``partial_update``); or a django-ninja
-    operation function. Empty for function views and methods the view does not serve.
-    Remembered per view (weakly) for the usual methods: URL callbacks live as long as the URLconf.
+    ``create``, ``put`` -> ``update``, ``patch`` -> ``partial_update``), and DRF's own
+    ``partial_update`` by the ``update`` it calls; or a django-ninja operation function. Empty
+    for function views and methods the view does not serve. Remembered per view (weakly) for
+    the usual methods: URL callbacks live as long as the URLconf.
     """
     if method not in _CACHED_METHODS:
         return _find_handlers(view, method)
@@ -92,6 +93,8 @@ def _find_handlers(view: object, method: str) -> tuple[Callable[..., Any], ...]:
         names = [method.lower()]
         if _is_drf_generic(cls):
             names.append(_GENERIC_ACTIONS.get(method.lower()))
+    if "partial_update" in names and _is_drf_partial_update(getattr(cls, "partial_update", None)):
+        names.append("update")  # DRF's own partial_update serves PATCH through update
     found = []
     for name in names:
         func = getattr(cls, name, None) if name else None
@@ -106,6 +109,15 @@ def _is_drf_generic(cls: type) -> bool:
     except ImportError:
         return False
     return issubclass(cls, GenericAPIView)
+
+
+def _is_drf_partial_update(func: object) -> bool:
+    """Whether ``func`` is ``UpdateModelMixin.partial_update``, which calls ``self.update``."""
+    try:
+        from rest_framework.mixins import UpdateModelMixin
+    except ImportError:
+        return False
+    return func is UpdateModelMixin.partial_update
 
 
 def served_methods(view: object) -> tuple[str, ...]:

@@ -99,6 +99,31 @@ def test_handler_methods_of_django_views_and_method_decorator() -> None:
     assert declared_policy(defaulted, "PATCH") == UploadPolicy(max_size=7)
 
 
+def test_drf_partial_update_falls_back_to_the_update_it_calls() -> None:
+    from rest_framework import generics, mixins, viewsets
+
+    class Documents(mixins.UpdateModelMixin, viewsets.GenericViewSet):  # type: ignore[misc]
+        @upload_policy(max_size=9)
+        def update(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().update(request, *args, **kwargs)
+
+    class OwnPatch(Documents):
+        def partial_update(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return None  # does not call update: update's policy says nothing about it
+
+    class Generic(generics.UpdateAPIView):  # type: ignore[misc]
+        @upload_policy(max_size=8)
+        def update(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().update(request, *args, **kwargs)
+
+    detail = {"put": "update", "patch": "partial_update"}
+    assert declared_policy(Documents.as_view(detail), "PATCH") == UploadPolicy(max_size=9)
+    assert declared_policy(OwnPatch.as_view(detail), "PATCH") is None
+    assert declared_policy(OwnPatch.as_view(detail), "PUT") == UploadPolicy(max_size=9)
+    assert declared_policy(Generic.as_view(), "PUT") == UploadPolicy(max_size=8)
+    assert declared_policy(Generic.as_view(), "PATCH") == UploadPolicy(max_size=8)
+
+
 def test_the_wrapper_resolves_names_in_the_views_module() -> None:
     """django-ninja resolves string annotations through ``func.__globals__``."""
     from demo import api_views
