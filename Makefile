@@ -28,6 +28,8 @@ demo: setup
 	@echo "  curl -v -T /tmp/5MB.bin http://$(DEMO_BIND)/objects/small     # 100 Continue, then 200 + ETag"
 	@echo "  curl -v -T /tmp/5MB.bin http://$(DEMO_BIND)/api/uploads        # 401: log in first"
 	@echo "  curl -v -T /tmp/5MB.bin -H 'Authorization: Token demo-token' http://$(DEMO_BIND)/api/uploads"
+	@echo "  curl -v -u demo:demo -H 'Expect: 100-continue' --data-binary @/tmp/50MB.bin http://$(DEMO_BIND)/drf/documents/  # DRF action: 413"
+	@echo "  curl -v -H 'Expect: 100-continue' -F file=@/tmp/50MB.bin http://$(DEMO_BIND)/ninja/documents  # ninja operation: 413"
 	@echo "  admin: http://$(DEMO_BIND)/admin/ (demo / demo)"
 	@echo ""
 	cd testproject && DEMO_BIND=$(DEMO_BIND) ../$(BIN)/gunicorn -c gunicorn.conf.py

@@ -14,7 +14,7 @@ from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
 from django_expect.models import PolicyOverride, RejectionCount
 from django_expect.overrides import load_overrides
-from django_expect.routes import describe_routes, iter_routes, unknown_override_routes
+from django_expect.routes import describe_routes, reachable_routes, unknown_override_routes
 
 
 class SizeField(forms.CharField):
@@ -37,9 +37,10 @@ class SizeField(forms.CharField):
 
 def _route_choices(current: str | None) -> list[tuple[str, str]]:
     names: dict[str, str] = {}
-    for route in iter_routes():
+    routes = reachable_routes()
+    for route in routes:
         names.setdefault(route.name, f"{route.name}  ({route.view})")
-    for route in iter_routes():
+    for route in routes:
         names.setdefault(route.view, f"{route.view}  (every route of this view)")
     if current and current not in names:
         names[current] = f"{current}  (unknown route)"

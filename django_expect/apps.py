@@ -18,6 +18,7 @@ class DjangoExpectConfig(AppConfig):
             check_operations,
             check_overrides,
             check_settings,
+            check_unreachable_policies,
         )
         from django_expect.overrides import override_changed
 
@@ -25,6 +26,7 @@ class DjangoExpectConfig(AppConfig):
         checks.register(check_operations)
         checks.register(check_body_limits, checks.Tags.urls)
         checks.register(check_overrides, checks.Tags.database)
+        checks.register(check_unreachable_policies, checks.Tags.urls)
 
         override_model = self.get_model("PolicyOverride")
         post_save.connect(override_changed, sender=override_model, dispatch_uid="django_expect")

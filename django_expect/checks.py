@@ -21,6 +21,10 @@ Operations (overrides and statistics; see the README's Operations section):
   permission policies see every request as anonymous.
 * ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
   EXPECT_OVERRIDES_CACHE, EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL).
+* ``django_expect.W007``: an ``@upload_policy`` no URL pattern enforces (a decorated function,
+  method or class that is not a routed view, a handler method, a DRF ViewSet action or a
+  django-ninja operation the policy lookup reaches). The message names its dotted path. See
+  docs/api-frameworks.md.
 * ``django_expect.E006``: ExpectMiddleware is in MIDDLEWARE but ``django_expect`` is not in
   INSTALLED_APPS. Django runs no check of an app that is not installed, so this one is logged
   (logger ``django_expect``, level ERROR) when the middleware starts; overrides and statistics
@@ -258,3 +262,53 @@ def app_missing_message() -> str | None:
         "system checks, admin overrides and rejection statistics are off. Add 'django_expect' "
         "to INSTALLED_APPS."
     )
+
+
+def check_unreachable_policies(
+    app_configs: Sequence[Any] | None = None, urlconf: str | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """Every ``@upload_policy`` that no route of ``urlconf`` (default ROOT_URLCONF) enforces."""
+    from django_expect.policies import declarations
+
+    reached = reached_policies(urlconf)
+    return [
+        Warning(
+            f"@upload_policy on {declared.path} is not enforced: no URL pattern reaches it.",
+            hint=UNREACHABLE_HINTS[declared.kind] + UNREACHABLE_SEE,
+            obj=declared.path,
+            id="django_expect.W007",
+        )
+        for declared in sorted(declarations(), key=lambda d: d.path)
+        if id(declared.policy) not in reached
+    ]
+
+
+def reached_policies(urlconf: str | None = None) -> set[int]:
+    """ids of the declared policies the lookup returns for some route and method."""
+    from django_expect.frameworks import served_methods
+    from django_expect.policies import declared_policy
+    from django_expect.routes import ANY_OTHER_METHOD, iter_routes
+
+    reached: set[int] = set()
+    for route in iter_routes(urlconf):
+        for method in (*served_methods(route.callback), ANY_OTHER_METHOD):
+            policy = declared_policy(route.callback, method)
+            if policy is not None:
+                reached.add(id(policy))
+    return reached
+
+
+UNREACHABLE_HINTS = {
+    "method": "It is not a method any route dispatches to: decorate the handler named after the "
+    "HTTP method (post, put, patch...), the DRF ViewSet action a router maps (create, update, "
+    "partial_update, an @action), or the class. Helpers, perform_create and serializer hooks "
+    "cannot carry a policy.",
+    "class": "No URL pattern routes this class (or a subclass that keeps its policy): route it, "
+    "or remove the decorator.",
+    "function": "No URL pattern routes this decorated function: route the object the decorator "
+    "returned (not the undecorated function), or decorate a django-ninja operation (above or "
+    "below @api.post).",
+}
+UNREACHABLE_SEE = (
+    " `manage.py expect_policies` shows what each route enforces (docs/api-frameworks.md)."
+)

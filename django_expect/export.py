@@ -1,14 +1,17 @@
 """Render the policy audit (:func:`django_expect.routes.describe_routes`) for people and proxies.
 
-* ``text``: one line per route, for a terminal. MAX SIZE is the route's body limit: the policy's
-  ``max_size``, else Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (which caps only what
-  ``request.body`` / ``request.POST`` read into memory; streamed reads and file parts pass).
-* ``json``: a list of objects, for tools (``max_size``: the policy's; ``body_limit`` and
-  ``body_limit_source``: the limit in force and where it comes from, ``django`` for Django's).
+* ``text``: one line per route and method group, for a terminal. MAX SIZE is the route's body
+  limit: the policy's ``max_size``, else Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (which caps only
+  what ``request.body`` / ``request.POST`` read into memory; streamed reads and file parts pass).
+* ``json``: a list of objects, one per route and method group, for tools (``max_size``: the
+  policy's; ``body_limit`` and ``body_limit_source``: the limit in force and where it comes from,
+  ``django`` for Django's).
 * ``nginx``: ``location`` blocks with ``client_max_body_size`` per route, in resolution order
   (nginx tries regex locations in the order written and takes the first match, like Django).
+  nginx cannot vary ``client_max_body_size`` by method: a route whose methods have different
+  limits gets the largest of the methods its view serves (the middleware enforces each one's).
 * ``haproxy``: ``http-request`` lines that answer 413 when the declared Content-Length is over the
-  limit of the first route whose regex matches the path.
+  limit of the first route (and method group) that matches the path and method.
 
 Edge proxies see the raw path where Django matches the decoded one, and they cannot know about
 login or permission rules: the exports are a first line of defence, not a replacement for the
@@ -22,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django_expect.core import format_size
-from django_expect.routes import RoutePolicy, portable_regex
+from django_expect.routes import ANY_OTHER_METHOD, RoutePolicy, portable_regex
 
 __all__ = ["FORMATS", "render"]
 
@@ -41,6 +44,7 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "route": entry.route.name,
         "view": entry.route.view,
         "regex": entry.route.regex,
+        "methods": list(entry.methods),
         "max_size": policy.max_size,
         "max_size_human": None if policy.max_size is None else format_size(policy.max_size),
         "body_limit": entry.body_limit,
@@ -64,7 +68,18 @@ def _auth(entry: RoutePolicy) -> str:
 
 
 def render_text(entries: Sequence[RoutePolicy]) -> str:
-    rows = [("ROUTE", "VIEW", "MAX SIZE", "CONTENT TYPES", "LOGIN/PERMISSION", "EXPECT", "SOURCE")]
+    rows = [
+        (
+            "ROUTE",
+            "METHOD",
+            "VIEW",
+            "MAX SIZE",
+            "CONTENT TYPES",
+            "LOGIN/PERMISSION",
+            "EXPECT",
+            "SOURCE",
+        )
+    ]
     for entry in entries:
         size = entry.body_limit
         if size is None:
@@ -76,6 +91,7 @@ def render_text(entries: Sequence[RoutePolicy]) -> str:
         rows.append(
             (
                 entry.route.name,
+                ",".join(entry.methods),
                 entry.route.view,
                 shown,
                 ", ".join(entry.policy.content_types or ("any",)),
@@ -105,17 +121,43 @@ def render_nginx(entries: Sequence[RoutePolicy], prefix: str, proxy_pass: str) -
         "# Include inside the server { } block that proxies to Django. nginx answers 413 before",
         "# reading a body over client_max_body_size; 0 means no limit (the view decides).",
     ]
-    for entry in entries:
-        size = _limit(entry)
+    for group in _by_route(entries):
+        first = group[0]
+        # Methods the view does not serve get 405 whatever their size: the served ones count.
+        sizes = [_limit(entry) for entry in group if entry.served_methods or len(group) == 1]
+        size = None if None in sizes else max(s for s in sizes if s is not None)
         shown = "no limit" if size is None else format_size(size)
+        out.append(f"location ~ {_nginx_string(portable_regex(first.route, prefix))} {{")
+        if len(group) == 1:
+            out.append(
+                f"    # {first.route.name} -> {first.route.view} ({shown}, {first.source_summary})"
+            )
+        else:
+            out.append(f"    # {first.route.name} -> {first.route.view}: the largest served")
+            for entry in group:
+                limit = _limit(entry)
+                out.append(
+                    f"    #   {entry.methods_display}: "
+                    f"{'no limit' if limit is None else format_size(limit)} "
+                    f"({entry.source_summary})"
+                )
         out += [
-            f"location ~ {_nginx_string(portable_regex(entry.route, prefix))} {{",
-            f"    # {entry.route.name} -> {entry.route.view} ({shown}, {entry.source_summary})",
             f"    client_max_body_size {0 if size is None else size};",
             f"    proxy_pass {proxy_pass};",
             "}",
         ]
     return "\n".join(out) + "\n"
+
+
+def _by_route(entries: Sequence[RoutePolicy]) -> list[list[RoutePolicy]]:
+    """Consecutive rows of one route (describe_routes writes a route's rows together)."""
+    groups: list[list[RoutePolicy]] = []
+    for entry in entries:
+        if groups and groups[-1][0].route == entry.route:
+            groups[-1].append(entry)
+        else:
+            groups.append([entry])
+    return groups
 
 
 def _haproxy_string(value: str) -> str:
@@ -128,15 +170,20 @@ def render_haproxy(entries: Sequence[RoutePolicy], prefix: str) -> str:
     out = [
         "# django-expect: per-route upload limits (manage.py expect_policies --format haproxy).",
         "# Put these lines in the frontend (or backend) in front of Django, in this order: the",
-        "# first route whose regex matches the path sets txn.expect_limit (-1: no limit); a",
-        "# declared Content-Length over it is answered 413 before the body is forwarded.",
+        "# first route whose regex matches the path (and method, where a route's methods differ)",
+        "# sets txn.expect_limit (-1: no limit); a declared Content-Length over it is answered",
+        "# 413 before the body is forwarded.",
     ]
     for entry in entries:
         size = _limit(entry)
+        # The row holding "*" comes last in its route: it is the route's fallback.
+        methods = (
+            "" if ANY_OTHER_METHOD in entry.methods else f" {{ method {' '.join(entry.methods)} }}"
+        )
         out.append(
             f"http-request set-var(txn.expect_limit) int({-1 if size is None else size}) "
             f"if !{{ var(txn.expect_limit) -m found }} "
-            f"{{ path_reg {_haproxy_string(portable_regex(entry.route, prefix))} }}"
+            f"{{ path_reg {_haproxy_string(portable_regex(entry.route, prefix))} }}{methods}"
             f"  # {entry.route.name}"
         )
     out.append(

@@ -5,23 +5,42 @@ reads it from the view Django already resolved: no URL resolution, no database q
 without a decorator get ``EXPECT_DEFAULT_POLICY``, built once and rebuilt when the setting
 changes. A decorated view does not inherit from the default policy: its arguments are the whole
 policy.
+
+Precedence, for the method being served (:func:`declared_policy`): the code serving that method
+(a class-based view's handler method, a DRF ViewSet action, a django-ninja operation; see
+:mod:`django_expect.frameworks`), then the view itself (the function, ``dispatch``, or the
+class), then the setting.
+
+Every policy the decorator creates is remembered weakly (:func:`declarations`), so the system
+check ``django_expect.W007`` can name each one no URL pattern enforces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+import types
+import weakref
+from collections.abc import Callable, Iterable, Iterator
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
+from django_expect import frameworks
 from django_expect.conf import conf
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy
 
-__all__ = ["POLICY_ATTRIBUTE", "declared_policy", "default_policy", "policy_of", "upload_policy"]
+__all__ = [
+    "POLICY_ATTRIBUTE",
+    "Declaration",
+    "declarations",
+    "declared_policy",
+    "default_policy",
+    "policy_of",
+    "upload_policy",
+]
 
 POLICY_ATTRIBUTE = "upload_policy"
 
@@ -45,11 +64,13 @@ def upload_policy(
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
-    Works on function views (sync or async), on class-based views used as a class decorator, and
-    through ``method_decorator(upload_policy(...), name="dispatch")``. ``body_timeout`` (seconds)
-    bounds how long the body may stop arriving once invited; None means ``EXPECT_BODY_TIMEOUT``.
-    Invalid arguments raise
-    ``ImproperlyConfigured`` naming the view, when the module is imported.
+    Works on function views (sync or async), on class-based views used as a class decorator,
+    through ``method_decorator(upload_policy(...), name="dispatch")``, on the handler methods of
+    a class-based view (``post``, ``put``...), on DRF ViewSet actions (``create``, ``@action``...,
+    above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
+    ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
+    means ``EXPECT_BODY_TIMEOUT``. Invalid arguments raise ``ImproperlyConfigured`` naming the
+    view, when the module is imported.
     """
 
     def decorator(view: _View) -> _View:
@@ -65,25 +86,43 @@ def upload_policy(
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None
+        _remember(policy, view)
         if isinstance(view, type):
             setattr(view, POLICY_ATTRIBUTE, policy)
             return view
+        if frameworks.ninja_registered(view):
+            # Written above @api.post(...): django-ninja keeps the function itself.
+            setattr(view, POLICY_ATTRIBUTE, policy)
         if iscoroutinefunction(view):
 
             async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
                 return await view(*args, **kwargs)
 
-            wrapper: Callable[..., Any] = markcoroutinefunction(wraps(view)(async_wrapper))
+            wrapper: Callable[..., Any] = markcoroutinefunction(
+                wraps(view)(_in_module_of(view, async_wrapper))
+            )
         else:
 
             def sync_wrapper(*args: Any, **kwargs: Any) -> Any:
                 return view(*args, **kwargs)
 
-            wrapper = wraps(view)(sync_wrapper)
+            wrapper = wraps(view)(_in_module_of(view, sync_wrapper))
         setattr(wrapper, POLICY_ATTRIBUTE, policy)
         return wrapper  # type: ignore[return-value]
 
     return decorator
+
+
+def _in_module_of(view: object, wrapper: Callable[..., Any]) -> Callable[..., Any]:
+    """``wrapper`` with the view's module globals: frameworks that resolve string annotations
+    through ``func.__globals__`` (django-ninja, with ``from __future__ import annotations``)
+    then find the view's names. The wrapper's own code reads no global."""
+    view_globals = getattr(view, "__globals__", None)
+    if not isinstance(view_globals, dict) or not isinstance(wrapper, types.FunctionType):
+        return wrapper
+    return types.FunctionType(
+        wrapper.__code__, view_globals, wrapper.__name__, None, wrapper.__closure__
+    )
 
 
 def policy_of(view: object) -> UploadPolicy | None:
@@ -96,13 +135,70 @@ def policy_of(view: object) -> UploadPolicy | None:
     return policy if isinstance(policy, UploadPolicy) else None
 
 
+def _function_policy(func: object) -> UploadPolicy | None:
+    """The policy on a function or on a function it wraps (``functools.wraps`` chains)."""
+    for _ in range(32):  # bounded: a __wrapped__ cycle must not hang a request
+        policy = getattr(func, POLICY_ATTRIBUTE, None)
+        if isinstance(policy, UploadPolicy):
+            return policy
+        func = getattr(func, "__wrapped__", None)
+        if func is None:
+            return None
+    return None
+
+
 def declared_policy(view: object, method: str) -> UploadPolicy | None:
     """The policy the code declared for requests with ``method`` that ``view`` serves, if any.
 
-    Only :func:`django_expect.resolution.resolve` calls this; it is the place where a policy
-    that depends on the method being served is found.
+    The code serving ``method`` first (handler method, ViewSet action, ninja operation), then
+    the view (function, ``dispatch``, class). Only
+    :func:`django_expect.resolution.effective_policy` and the audits call this.
     """
+    for served_by in frameworks.handlers(view, method):
+        policy = _function_policy(served_by)
+        if policy is not None:
+            return policy
     return policy_of(view)
+
+
+# -- every declared policy, for the W007 check ----------------------------------------------------
+
+
+class Declaration(NamedTuple):
+    """One ``upload_policy`` application: the policy, what it decorated, and what kind of thing
+    that was (``"class"``, ``"method"``: a function defined in a class body, or ``"function"``)."""
+
+    policy: UploadPolicy
+    path: str
+    kind: str
+
+
+#: id(policy) -> (the policy, weakly; the decorated object's dotted path; its kind)
+_declared: dict[int, tuple[weakref.ref[UploadPolicy], str, str]] = {}
+
+
+def _remember(policy: UploadPolicy, view: object) -> None:
+    key = id(policy)
+
+    def forget(_: object) -> None:
+        _declared.pop(key, None)
+
+    qualname = str(getattr(view, "__qualname__", ""))
+    if isinstance(view, type):
+        kind = "class"
+    elif "." in qualname.rsplit(".<locals>.", 1)[-1]:
+        kind = "method"
+    else:
+        kind = "function"
+    _declared[key] = (weakref.ref(policy, forget), _view_name(view), kind)
+
+
+def declarations() -> Iterator[Declaration]:
+    """Every policy ``upload_policy`` created that still exists, with what it decorated."""
+    for ref, path, kind in list(_declared.values()):
+        policy = ref()
+        if policy is not None:
+            yield Declaration(policy, path, kind)
 
 
 _default: UploadPolicy | None = None

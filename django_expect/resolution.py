@@ -9,7 +9,8 @@ them combines decorator, settings, overrides or identity on its own.
 Layers, strongest first (the admin's effective-policy table shows the same order)::
 
     override    a PolicyOverride row for the route (an operator's lever, also "disabled")
-    decorator   @upload_policy on the view (or its class, or the method serving the request)
+    decorator   @upload_policy on the code serving the method (handler method, ViewSet action,
+                ninja operation), else on the view (function, dispatch or class)
     setting     EXPECT_DEFAULT_POLICY, for views without a declared policy
     default     the built-in UploadPolicy() (no limits)
 
@@ -19,7 +20,8 @@ the dotted view path when unnamed), then the dotted view path; an override may u
 
 Per request the cost is a few attribute reads and dictionary look-ups: the declared policy is
 read from the view, the default policy and merged override policies are memoised, and the
-identity (session user, then DRF header authenticators) is resolved only if the policy asks.
+identity (session user, then DRF header authenticators or the django-ninja operation's header
+schemes) is resolved only if the policy asks.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def effective_policy(
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
-    identity = LazyIdentity(request, view) if request is not None else None
+    identity = LazyIdentity(request, view, method) if request is not None else None
     return EffectivePolicy(policy, declared, override, identity)
 
 

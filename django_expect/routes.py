@@ -5,6 +5,12 @@ system checks. It walks the URLconf once per call (never per request) and names 
 ``request.resolver_match.view_name`` does, so an override written for a name here matches the
 requests Django resolves to it. Each route's policy comes from
 :func:`django_expect.resolution.effective_policy`, the same function the middleware asks.
+
+A route whose view dispatches on the method (a class-based view's handlers, a DRF ViewSet's
+actions, django-ninja operations) gets one row per group of methods with the same effective
+policy, the methods the view serves named, ``*`` standing for every method it does not serve
+(the view answers those 405) in the last row. A route with one policy for every method has one
+row, ``*``.
 """
 
 from __future__ import annotations
@@ -18,16 +24,19 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from django_expect.conf import conf
 from django_expect.core import UploadPolicy, format_size
+from django_expect.frameworks import dispatcher, served_methods
 from django_expect.overrides import Override
 from django_expect.resolution import POLICY_FIELDS, EffectivePolicy, effective_policy, view_path
 
 __all__ = [
+    "ANY_OTHER_METHOD",
     "POLICY_FIELDS",
     "Route",
     "RoutePolicy",
     "describe_routes",
     "iter_routes",
     "portable_regex",
+    "reachable_routes",
     "unknown_override_routes",
 ]
 
@@ -67,12 +76,27 @@ def iter_routes(urlconf: str | None = None) -> list[Route]:
     return list(_walk(get_resolver(urlconf).url_patterns, "", ()))
 
 
+#: The method group of a row that stands for every method not listed in another row of its route.
+ANY_OTHER_METHOD = "*"
+
+
 @dataclasses.dataclass(frozen=True)
 class RoutePolicy:
-    """A route with its resolution: effective policy, the override applied, each value's source."""
+    """A route with its resolution: effective policy, the override applied, each value's source,
+    for the requests with one of ``methods`` (``"*"``: every method no other row lists)."""
 
     route: Route
     resolution: EffectivePolicy
+    methods: tuple[str, ...] = (ANY_OTHER_METHOD,)
+
+    @property
+    def methods_display(self) -> str:
+        return ", ".join(self.methods)
+
+    @property
+    def served_methods(self) -> tuple[str, ...]:
+        """The methods of this row the view serves (all but ``*``)."""
+        return tuple(m for m in self.methods if m != ANY_OTHER_METHOD)
 
     @property
     def policy(self) -> UploadPolicy:
@@ -123,19 +147,43 @@ class RoutePolicy:
         return base if not others else f"{base}; " + ", ".join(others)
 
 
+def reachable_routes(urlconf: str | None = None) -> list[Route]:
+    """:func:`iter_routes` without the URL patterns Django can never resolve to: a later pattern
+    with the same regex served by the same dispatcher (django-ninja writes one per operation of
+    a path; requests resolve to the first, with its name)."""
+    routes: list[Route] = []
+    seen: set[tuple[str, int]] = set()
+    for route in iter_routes(urlconf):
+        key = (route.regex, id(dispatcher(route.callback)))
+        if key not in seen:
+            seen.add(key)
+            routes.append(route)
+    return routes
+
+
 def describe_routes(
     overrides: Mapping[str, Override] | None = None,
     urlconf: str | None = None,
-    method: str = "POST",
 ) -> list[RoutePolicy]:
-    """Every route with its effective policy for ``method`` (through :func:`effective_policy`);
-    ``overrides`` default to this process's copy."""
-    return [
-        RoutePolicy(
-            route, effective_policy(route.callback, method, route.keys, overrides=overrides)
-        )
-        for route in iter_routes(urlconf)
+    """Every reachable route with its effective policy per method group (through
+    :func:`effective_policy`); ``overrides`` default to this process's copy."""
+    return [row for route in reachable_routes(urlconf) for row in _method_rows(route, overrides)]
+
+
+def _method_rows(route: Route, overrides: Mapping[str, Override] | None) -> list[RoutePolicy]:
+    groups: dict[tuple[Any, ...], tuple[EffectivePolicy, list[str]]] = {}
+    for method in (*served_methods(route.callback), ANY_OTHER_METHOD):
+        resolution = effective_policy(route.callback, method, route.keys, overrides=overrides)
+        key = (resolution.policy, id(resolution.declared), resolution.override)
+        groups.setdefault(key, (resolution, []))[1].append(method)
+    if len(groups) == 1:
+        ((resolution, _),) = groups.values()
+        return [RoutePolicy(route, resolution)]
+    rows = [
+        RoutePolicy(route, resolution, tuple(methods)) for resolution, methods in groups.values()
     ]
+    rows.sort(key=lambda row: ANY_OTHER_METHOD in row.methods)
+    return rows
 
 
 _NAMED_GROUP = re.compile(r"\(\?P<[^>]+>")

@@ -356,7 +356,7 @@ def test_expect_policies_text_and_json() -> None:
     out, err = io.StringIO(), io.StringIO()
     call_command("expect_policies", stdout=out, stderr=err)
     text = out.getvalue()
-    assert text.splitlines()[0].split()[:3] == ["ROUTE", "VIEW", "MAX"]
+    assert text.splitlines()[0].split()[:4] == ["ROUTE", "METHOD", "VIEW", "MAX"]
     line = next(x for x in text.splitlines() if x.startswith("lab-small "))
     assert "2000 (2 kB)" in line and "decorator; max_size: override" in line
     assert "'gone-route' names no URL pattern (django_expect.W003)" in err.getvalue()
@@ -368,6 +368,7 @@ def test_expect_policies_text_and_json() -> None:
         "route": "api-upload",
         "view": "demo.views.api_upload",
         "regex": "^api/uploads\\Z",
+        "methods": ["*"],
         "max_size": 50_000_000,
         "max_size_human": "50 MB",
         "body_limit": 50_000_000,

@@ -31,3 +31,9 @@ urlpatterns = [
 ]
 if views.LabDrfView is not None:
     urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))
+try:  # DRF and django-ninja endpoints (demo/api_views.py), when both are installed
+    from demo import api_views
+except ImportError:  # pragma: no cover
+    pass
+else:
+    urlpatterns += api_views.urlpatterns
