@@ -24,7 +24,7 @@ Operations (overrides and statistics; see the README's Operations section):
 * ``django_expect.W007``: an ``@upload_policy`` no URL pattern enforces (a decorated function,
   method or class that is not a routed view, a handler method, a DRF ViewSet action or a
   django-ninja operation the policy lookup reaches). The message names its dotted path. See
-  docs/api-frameworks.md.
+  docs/howto/api-frameworks.md.
 * ``django_expect.E006``: ExpectMiddleware is in MIDDLEWARE but ``django_expect`` is not in
   INSTALLED_APPS. Django runs no check of an app that is not installed, so this one is logged
   (logger ``django_expect``, level ERROR) when the middleware starts; overrides and statistics
@@ -310,5 +310,5 @@ UNREACHABLE_HINTS = {
     "below @api.post).",
 }
 UNREACHABLE_SEE = (
-    " `manage.py expect_policies` shows what each route enforces (docs/api-frameworks.md)."
+    " `manage.py expect_policies` shows what each route enforces (docs/howto/api-frameworks.md)."
 )

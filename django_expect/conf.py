@@ -95,7 +95,7 @@ class Settings:
         """Seconds between a process's writes of its rejection counts. Default: 10."""
         return float(_setting("EXPECT_STATS_FLUSH_INTERVAL", 10.0))
 
-    # -- Django's own body caps (django_expect.bodylimit; docs/body-limits.md) ------------
+    # -- Django's own body caps (django_expect.bodylimit; docs/howto/body-limits.md) ------------
 
     @property
     def DATA_UPLOAD_MAX_MEMORY_SIZE(self) -> int | None:

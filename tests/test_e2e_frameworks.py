@@ -1,4 +1,4 @@
-"""Per-endpoint policies of DRF and django-ninja, on the wire (docs/api-frameworks.md).
+"""Per-endpoint policies of DRF and django-ninja, on the wire (docs/howto/api-frameworks.md).
 
 Real gunicorn with django-expect's hooks (sync, gthread, gevent); curl as the client (it waits
 for ``100 Continue`` before sending a body, 10 s here so a loaded machine cannot make it send
