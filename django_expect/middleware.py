@@ -35,6 +35,7 @@ from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import ContinueTiming, Decision, Reason, RequestHead, decide
+from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
@@ -46,6 +47,7 @@ __all__ = ["ExpectMiddleware"]
 logger = logging.getLogger("django_expect")
 
 _STATE_ATTRIBUTE = "_django_expect"
+_DISCOVERY_ATTRIBUTE = "_django_expect_discovery"
 
 
 @dataclass
@@ -105,6 +107,8 @@ class ExpectMiddleware:
             and "HTTP_TRANSFER_ENCODING" not in meta
             and "HTTP_EXPECT" not in meta
         ):
+            if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
+                return self._discover(request, view_func)
             return None  # no body: nothing to decide (the common GET)
         body = self._input_of(request)
 
@@ -161,6 +165,18 @@ class ExpectMiddleware:
             body.send_continue()
         return None
 
+    def _discover(
+        self, request: HttpRequest, view_func: Callable[..., Any]
+    ) -> HttpResponseBase | None:
+        """OPTIONS discovery (discovery.py): answer it, or have the view's answer carry it."""
+        limits = discovery_limits(request, view_func)
+        if limits is None:
+            return None
+        response = discovery_response(request, view_func, limits)
+        if response is None:
+            setattr(request, _DISCOVERY_ATTRIBUTE, limits)  # _finish adds the headers
+        return response
+
     def _reject(
         self, request: HttpRequest, state: _RequestState, decision: Decision
     ) -> HttpResponseBase:
@@ -216,6 +232,8 @@ class ExpectMiddleware:
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+        if state is None and (limits := getattr(request, _DISCOVERY_ATTRIBUTE, None)):
+            add_discovery_headers(response, limits)
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and
