@@ -48,7 +48,7 @@ def _wants_html(request: HttpRequest) -> bool:
 
 def _back_url(request: HttpRequest) -> str:
     """Where the person came from: the Referer when it is this site, else the request's path."""
-    referer = request.META.get("HTTP_REFERER", "")
+    referer = str(request.META.get("HTTP_REFERER", ""))
     try:
         host = request.get_host()
     except DisallowedHost:

@@ -42,7 +42,7 @@ def render(source: str, **context: Any) -> str:
     return Template("{% load django_expect %}" + source).render(Context(context))
 
 
-# -- sizes in one unit system --------------------------------------------------------------------
+# -- sizes in one unit system ------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -60,7 +60,7 @@ def test_sizes_read_in_the_limits_unit_system(size: int, limit: int, text: str) 
     assert format_size_as(size, limit) == text
 
 
-# -- the page: template tag and form helper --------------------------------------------------------
+# -- the page: template tag and form helper ------------------------------------------------------
 
 
 def test_the_tag_renders_the_target_routes_limit() -> None:
@@ -125,7 +125,7 @@ def test_add_upload_limits_puts_the_limit_on_file_inputs() -> None:
     assert limits_for_url("/upload/form") == limits
 
 
-# -- the admin --------------------------------------------------------------------------------------
+# -- the admin ------------------------------------------------------------------------------------
 
 
 @pytest.fixture
@@ -161,7 +161,7 @@ def test_no_policy_no_admin_precheck(admin_client: Client) -> None:
     assert "data-expect-max-size" not in page
 
 
-# -- OPTIONS discovery ------------------------------------------------------------------------------
+# -- OPTIONS discovery ----------------------------------------------------------------------------
 
 
 def test_options_tells_the_limit_and_types() -> None:
