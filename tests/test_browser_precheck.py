@@ -35,7 +35,7 @@ LIMIT_TEXT = "5 MB"  # /upload/form: @upload_policy(max_size="5MB", ...)
 def server(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The demo under gunicorn (gthread) with the hooks; uploaders' npm packages as static/vendor/."""
+    """The demo under gunicorn (gthread) with the hooks; npm uploaders served as static/vendor/."""
     env = dict(project_env_vars, DEMO_VENDOR_DIR=str(NODE_MODULES))
     log = tmp_path_factory.mktemp("browser-logs") / "gthread-hook.log"
     server = Server("gthread", True, log, env).start()
@@ -133,9 +133,7 @@ def test_control_without_scripts_the_file_is_sent(relay: Relay, files: dict[str,
     assert posted_bytes(relay, "/upload/form") > 0
 
 
-def test_the_413_page_names_the_limit_and_links_back(
-    relay: Relay, files: dict[str, Path]
-) -> None:
+def test_the_413_page_names_the_limit_and_links_back(relay: Relay, files: dict[str, Path]) -> None:
     results = run_steps(
         "chromium",
         [
@@ -180,13 +178,15 @@ def test_an_accepted_1mb_upload_still_works(
 SEND_WITHOUT_CHECK = """async () => {
   const form = () => {
     const data = new FormData();
-    data.append("document", new Blob([new Uint8Array(10000000)], {type: "application/pdf"}), "a.pdf");
+    const blob = new Blob([new Uint8Array(10000000)], {type: "application/pdf"});
+    data.append("document", blob, "a.pdf");
     return data;
   };
   const viaFetch = await fetch("/upload/form", {method: "POST", body: form(),
                                                 headers: {Accept: "application/json"}});
   const viaXhr = await window.uploadRecipes.xhrUpload("/upload/form", form());
-  return JSON.stringify({fetch: {status: viaFetch.status, body: await viaFetch.json()}, xhr: viaXhr});
+  const fetched = {status: viaFetch.status, body: await viaFetch.json()};
+  return JSON.stringify({fetch: fetched, xhr: viaXhr});
 }"""
 
 
@@ -215,7 +215,8 @@ DISCOVER_AND_SEND = """async () => {
   const form = (file) => { const d = new FormData(); d.append("document", file); return d; };
   const tooBig = await r.fetchUpload("/upload/form", form(pdf(6000000)), 6000000);
   let progress = 0;
-  const small = await r.xhrUpload("/upload/form", form(pdf(1000000)), (loaded) => { progress = loaded; });
+  const onProgress = (loaded) => { progress = loaded; };
+  const small = await r.xhrUpload("/upload/form", form(pdf(1000000)), onProgress);
   return JSON.stringify({limits, objects, tooBig, small, progress});
 }"""
 
@@ -270,15 +271,14 @@ def test_uppy_restrictions_from_discovery(browser: str, relay: Relay) -> None:
     assert outcome["restrictions"]["maxFileSize"] == 5_000_000
     assert outcome["restrictions"]["maxTotalFileSize"] == 5_000_000
     assert outcome["refused"] and "big.pdf" in outcome["refused"]
-    assert outcome["successful"] == [
-        ["small.pdf", 200, {"stored": "small.pdf", "size": 1_000_000}]
-    ]
+    assert outcome["successful"] == [["small.pdf", 200, {"stored": "small.pdf", "size": 1_000_000}]]
     assert outcome["failed"] == 0
     assert 1_000_000 < posted_bytes(relay, "/upload/form") < 1_100_000
 
 
 FILEPOND = """async () => {
-  const pond = await window.uploadRecipes.filePondFor("/upload/form", document.getElementById("pond"));
+  const input = document.getElementById("pond");
+  const pond = await window.uploadRecipes.filePondFor("/upload/form", input);
   const file = (size, name) => new File([new Uint8Array(size)], name, {type: "application/pdf"});
   let refused = null;
   try {
@@ -319,8 +319,10 @@ def test_admin_file_field_gets_the_precheck(
         browser,
         [
             {"goto": f"{relay.url}/admin/login/?next=/admin/demo/document/add/"},
-            {"eval": "async () => { document.getElementById('id_username').value = 'demo';"
-             " document.getElementById('id_password').value = 'demo'; }"},
+            {
+                "eval": "async () => { document.getElementById('id_username').value = 'demo';"
+                " document.getElementById('id_password').value = 'demo'; }"
+            },
             {"click": "input[type=submit]"},
             {"waitFor": "#id_file"},
             {"eval": "async () => { document.getElementById('id_title').value = 'big'; }"},

@@ -63,9 +63,7 @@ def require_vendored(*packages: str) -> None:
             missing(f"the npm package {package}", "cd tests/browsers && npm ci")
 
 
-def run_steps(
-    browser: str, steps: list[dict[str, Any]], *, javascript: bool = True
-) -> list[Any]:
+def run_steps(browser: str, steps: list[dict[str, Any]], *, javascript: bool = True) -> list[Any]:
     """Run ``steps`` in a fresh headless ``browser``; one result per step."""
     require_browser(browser)
     if browser == "chromium":
