@@ -27,6 +27,8 @@ class UploadLimitsAdminMixin:
     upload_limits_message: str | None = None
     #: Class of the message element: the admin's own error style.
     upload_limits_message_class = "errornote expect-precheck-message"
+    #: Where the message goes: after the input's row (Django 5's admin field layout).
+    upload_limits_message_after = ".flex-container"
 
     def formfield_for_dbfield(
         self, db_field: models.Field[Any, Any], request: HttpRequest | None, **kwargs: Any
@@ -39,6 +41,7 @@ class UploadLimitsAdminMixin:
             attrs = limits.attrs(self.upload_limits_message) if limits is not None else {}
             if attrs:
                 attrs["data-expect-message-class"] = self.upload_limits_message_class
+                attrs["data-expect-message-after"] = self.upload_limits_message_after
                 formfield.widget.attrs.update(attrs)
         return formfield
 

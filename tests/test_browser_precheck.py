@@ -333,6 +333,6 @@ def test_admin_file_field_gets_the_precheck(
             {"url": True},
         ],
     )
-    assert results[8] == "The selected files are 200 MiB; the limit for this upload is 100 MiB."
+    assert results[8] == "This file is 200 MiB; the limit for this upload is 100 MiB."
     assert results[9].endswith("/admin/demo/document/add/")
     assert posted_bytes(relay, "/admin/demo/document/add/") == 0

@@ -6,6 +6,8 @@
  *   data-expect-max-size-text   the same limit as the server writes it ("5 MB", "5 MiB")
  *   data-expect-message         optional: the page's own words; {limit} and {size} are filled in
  *   data-expect-message-class   optional: class of the message element
+ *   data-expect-message-after   optional: a selector; the message goes after the input's closest
+ *                               match (the admin's ".flex-container"), else right after the input
  *   data-expect-types           raw-body routes only: accepted file types (becomes `accept`)
  * On change and on submit it blocks a file set whose size alone is over the limit: the request
  * body (files plus the multipart framing) is larger still, so the server would refuse it. It
@@ -16,7 +18,8 @@
   "use strict";
 
   var MAX = "data-expect-max-size";
-  var DEFAULT_MESSAGE = "The selected files are {size}; the limit for this upload is {limit}.";
+  var ONE_FILE = "This file is {size}; the limit for this upload is {limit}.";
+  var FILES = "These files are {size} together; the limit for this upload is {limit}.";
   var DEFAULT_CLASS = "expect-precheck-message";
 
   // Mirrors django_expect.core.format_size_as: the limit's unit system, rounded up to 0.1.
@@ -65,7 +68,7 @@
     });
     var max = Number(holder.getAttribute(MAX));
     var limitText = holder.getAttribute("data-expect-max-size-text") || max + " bytes";
-    var words = holder.getAttribute("data-expect-message") || DEFAULT_MESSAGE;
+    var words = holder.getAttribute("data-expect-message") || (count > 1 ? FILES : ONE_FILE);
     return {
       ok: total <= max,
       total: total,
@@ -86,7 +89,9 @@
     el.id = (form.id || "form") + "-expect-precheck";
     el.className = result.holder.getAttribute("data-expect-message-class") || DEFAULT_CLASS;
     var last = result.inputs[result.inputs.length - 1];
-    last.parentNode.insertBefore(el, last.nextSibling);
+    var after = result.holder.getAttribute("data-expect-message-after");
+    var anchor = (after && last.closest(after)) || last;
+    anchor.parentNode.insertBefore(el, anchor.nextSibling);
     return el;
   }
 
