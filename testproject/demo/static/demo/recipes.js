@@ -62,6 +62,9 @@
         maxTotalFileSize: limits.maxSize,
         allowedFileTypes: limits.fileTypes, // null for multipart routes
       },
+      // Uppy writes sizes in powers of 1024 labelled "MB" (5,000,000 bytes: "4.8 MB"): name the
+      // limit the way the server does instead.
+      locale: { strings: { exceedsSize: "%{file} exceeds maximum allowed size of " + limits.maxSizeText } },
     });
     uppy.use(window.Uppy.XHRUpload, {
       endpoint: url, fieldName: fieldName, formData: true,
@@ -78,6 +81,7 @@
       maxFileSize: limits.maxSize,
       maxTotalFileSize: limits.maxSize,
       acceptedFileTypes: limits.fileTypes || [],
+      labelMaxFileSize: "Maximum file size is " + limits.maxSizeText, // the server's wording
     });
   }
 
