@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from demo.models import Document
 from django import forms
+from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse
 from django.template import Context, Template
@@ -21,6 +23,7 @@ from django.urls import path
 from django.views import View
 
 from django_expect import overrides, upload_policy
+from django_expect.admin_precheck import UploadLimitsAdminMixin
 from django_expect.browser import add_upload_limits, limits_for_url
 from django_expect.core import format_size_as
 from django_expect.discovery import answers_options
@@ -216,11 +219,29 @@ def marked(request: HttpRequest) -> HttpResponse:
     return HttpResponse("marked")
 
 
+class DecoratedAddAdmin(UploadLimitsAdminMixin, admin.ModelAdmin):  # type: ignore[type-arg]
+    """A custom admin view: the add view served through a decorated URL pattern."""
+
+    def get_urls(self) -> list[Any]:
+        add = upload_policy(max_size="2MB")(self.admin_site.admin_view(self.add_view))
+        return [path("add/", add, name="demo_document_add"), *super().get_urls()]
+
+
+custom_site = admin.AdminSite(name="custom")
+custom_site.register(Document, DecoratedAddAdmin)
+
 urlpatterns = [
     path("own", OwnOptions.as_view()),
     path("default", DefaultOptions.as_view()),
     path("marked", marked),
+    path("custom-admin/", custom_site.urls),
 ]
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_the_admin_follows_a_decorator_on_a_custom_admin_view(admin_client: Client) -> None:
+    page = admin_client.get("/custom-admin/demo/document/add/").content.decode()
+    assert 'data-expect-max-size="2000000"' in page
 
 
 @override_settings(ROOT_URLCONF=__name__)

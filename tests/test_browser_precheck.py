@@ -172,6 +172,32 @@ def test_an_accepted_1mb_upload_still_works(
     assert posted_bytes(relay, "/upload/form") > 1_000_000
 
 
+@pytest.mark.parametrize("browser", BROWSERS)
+def test_the_page_shows_the_servers_reason_when_it_refuses(
+    browser: str, relay: Relay, files: dict[str, Path]
+) -> None:
+    """A page rendered before the limit was lowered (an override) still hears the server's
+    reason: the page's uploader shows the 413's limit, not the page's stale one."""
+    stale = (
+        "async () => { document.getElementById('document-form').dataset.expectMaxSize = '1e9'; }"
+    )
+    results = run_steps(
+        browser,
+        [
+            {"goto": f"{relay.url}/upload/form"},
+            {"eval": stale},
+            {"setFiles": ["#id_document", str(files["ten"])]},
+            {"click": "button[type=submit]"},
+            {"waitFor": "#upload-status.refused"},
+            {"text": "#upload-status"},
+        ],
+    )
+    assert results[5] == (
+        "The server refused the upload: the limit for this upload is 5 MB (HTTP 413)."
+    )
+    assert posted_bytes(relay, "/upload/form") > 0  # sent, unlike with the pre-check
+
+
 # -- fetch() and XHR from a page without the pre-check -----------------------------------------
 
 

@@ -37,6 +37,15 @@
     return size + " bytes";
   }
 
+  // Mirrors django_expect.core.format_size: exact where possible ("5 MB", "5 MiB").
+  function formatSize(size) {
+    var units = BINARY.concat(DECIMAL);
+    for (var i = 0; i < units.length; i++) {
+      if (size >= units[i][1] && size % units[i][1] === 0) return size / units[i][1] + " " + units[i][0];
+    }
+    return size + " bytes";
+  }
+
   function fileInputs(form) {
     return Array.prototype.filter.call(form.elements, function (el) {
       return el.type === "file" && !el.disabled;
@@ -149,5 +158,5 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
   else start();
 
-  window.djangoExpectPrecheck = { check: check, formatSizeAs: formatSizeAs };
+  window.djangoExpectPrecheck = { check: check, formatSize: formatSize, formatSizeAs: formatSizeAs };
 })();

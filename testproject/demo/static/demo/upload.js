@@ -33,13 +33,13 @@
           say("Stored " + body.stored + " (" + body.size + " bytes).", "done");
           form.reset();
         } else if (body.error) {
-          var limit = body.error.limit;
-          var text = "The server refused the upload (" + xhr.status + "): " + body.error.message + ".";
-          if (limit && window.djangoExpectPrecheck) {
-            var holder = form.getAttribute("data-expect-max-size-text");
-            text = "The server refused the upload (" + xhr.status + "): the limit is " + (holder || limit + " bytes") + ".";
+          // The server's reason (its limit may be newer than this page's: an override).
+          var error = body.error, reason = error.message;
+          if (error.code === "content_too_large" && error.limit) {
+            var pre = window.djangoExpectPrecheck;
+            reason = "the limit for this upload is " + (pre ? pre.formatSize(error.limit) : error.limit + " bytes");
           }
-          say(text, "refused");
+          say("The server refused the upload: " + reason + " (HTTP " + xhr.status + ").", "refused");
         } else if (body.errors) {
           var messages = [];
           Object.keys(body.errors).forEach(function (k) {
