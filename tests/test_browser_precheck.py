@@ -198,6 +198,36 @@ def test_the_page_shows_the_servers_reason_when_it_refuses(
     assert posted_bytes(relay, "/upload/form") > 0  # sent, unlike with the pre-check
 
 
+@pytest.mark.parametrize("browser", BROWSERS)
+def test_the_precheck_never_blocks_what_the_server_may_accept(
+    browser: str, relay: Relay, tmp_path: Path
+) -> None:
+    """At the limit exactly the page lets the file go (the server decides: the multipart framing
+    makes this body larger than 5 MB, so it refuses); just under it, the upload is stored."""
+    at_limit, under = tmp_path / "at-limit.pdf", tmp_path / "under.pdf"
+    for path, size in ((at_limit, 5_000_000), (under, 4_990_000)):
+        with open(path, "wb") as handle:
+            handle.truncate(size)
+    results = run_steps(
+        browser,
+        [
+            {"goto": f"{relay.url}/upload/form"},
+            {"setFiles": ["#id_document", str(at_limit)]},
+            {"click": "button[type=submit]"},
+            {"waitFor": "#upload-status.refused"},
+            {"eval": page_state()},
+            {"goto": f"{relay.url}/upload/form"},
+            {"setFiles": ["#id_document", str(under)]},
+            {"click": "button[type=submit]"},
+            {"waitFor": "#upload-status.done"},
+            {"text": "#upload-status"},
+        ],
+    )
+    state = json.loads(results[4])
+    assert state["message"] is None and state["uploadStarted"]
+    assert results[9] == "Stored under.pdf (4990000 bytes)."
+
+
 # -- fetch() and XHR from a page without the pre-check -----------------------------------------
 
 
