@@ -72,9 +72,7 @@ def add_discovery_headers(response: HttpResponseBase, limits: UploadLimits) -> N
         response["Accept-Post"] = ", ".join(limits.content_types)
 
 
-def discovery_response(
-    request: HttpRequest, view: Callable[..., Any], limits: UploadLimits
-) -> HttpResponse | None:
+def discovery_response(view: Callable[..., Any], limits: UploadLimits) -> HttpResponse | None:
     """The middleware's own answer, or None when the view answers OPTIONS itself."""
     if _view_answers_options(view):
         return None

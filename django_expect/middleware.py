@@ -12,6 +12,9 @@ Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMid
    another middleware made of the read error), and seals the input so no 100 follows a final
    response and an unread body closes the connection.
 
+``OPTIONS`` without a body is the discovery of discovery.py (the route's limit for JavaScript
+uploaders), answered here or added to the view's own answer.
+
 With the gunicorn hook, the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
@@ -172,7 +175,7 @@ class ExpectMiddleware:
         limits = discovery_limits(request, view_func)
         if limits is None:
             return None
-        response = discovery_response(request, view_func, limits)
+        response = discovery_response(view_func, limits)
         if response is None:
             setattr(request, _DISCOVERY_ATTRIBUTE, limits)  # _finish adds the headers
         return response
@@ -232,7 +235,11 @@ class ExpectMiddleware:
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
-        if state is None and (limits := getattr(request, _DISCOVERY_ATTRIBUTE, None)):
+        if (
+            state is None
+            and request.method == "OPTIONS"
+            and (limits := getattr(request, _DISCOVERY_ATTRIBUTE, None))
+        ):
             add_discovery_headers(response, limits)
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
