@@ -199,6 +199,40 @@ def test_the_page_shows_the_servers_reason_when_it_refuses(
 
 
 @pytest.mark.parametrize("browser", BROWSERS)
+def test_the_precheck_adds_up_every_file_in_the_form(
+    browser: str, relay: Relay, tmp_path: Path
+) -> None:
+    """The limit is for the whole body: two 3 MB files in two inputs are 6 MB, over 5 MB."""
+    three = tmp_path / "three.pdf"
+    with open(three, "wb") as handle:
+        handle.truncate(3_000_000)
+    second_input = """async () => {
+      const input = document.createElement("input");
+      input.type = "file"; input.name = "extra"; input.id = "id_extra";
+      document.getElementById("id_document").after(input);
+    }"""
+    results = run_steps(
+        browser,
+        [
+            {"goto": f"{relay.url}/upload/form"},
+            {"eval": second_input},
+            {"setFiles": ["#id_document", str(three)]},
+            {"eval": page_state()},
+            {"setFiles": ["#id_extra", str(three)]},
+            {"click": "button[type=submit]"},
+            {"eval": page_state()},
+        ],
+    )
+    assert json.loads(results[3])["message"] is None  # 3 MB alone passes
+    state = json.loads(results[6])
+    assert state["message"] == (
+        f"This file is 6 MB; documents can be at most {LIMIT_TEXT}. Choose a smaller file."
+    )
+    assert not state["uploadStarted"]
+    assert posted_bytes(relay, "/upload/form") == 0
+
+
+@pytest.mark.parametrize("browser", BROWSERS)
 def test_the_precheck_never_blocks_what_the_server_may_accept(
     browser: str, relay: Relay, tmp_path: Path
 ) -> None:
