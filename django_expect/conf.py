@@ -73,6 +73,11 @@ class Settings:
         value = _setting("EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
         return None if value is None else float(value)
 
+    @property
+    def EXPECT_DISCOVERY(self) -> bool:
+        """Answer OPTIONS on upload routes with their limit (docs/howto/browsers.md). Default: True."""
+        return bool(_setting("EXPECT_DISCOVERY", True))
+
     # -- operations (overrides, statistics): see the README's Operations section -----
 
     @property

@@ -35,6 +35,7 @@ __all__ = [
     "UploadPolicy",
     "decide",
     "format_size",
+    "format_size_as",
     "media_type_allowed",
     "parse_size",
     "validate_timeout",
@@ -158,6 +159,27 @@ def format_size(size: int) -> str:
     for unit, factor in (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
         if size >= factor and size % factor == 0:
             return f"{size // factor} {unit}"
+    return f"{size} bytes"
+
+
+_DECIMAL_UNITS = (("TB", 10**12), ("GB", 10**9), ("MB", 10**6), ("kB", 10**3))
+_BINARY_UNITS = (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+
+
+def format_size_as(size: int, reference: int) -> str:
+    """``size`` in the unit system :func:`format_size` uses for ``reference`` (a limit).
+
+    Beside a limit of 5,000,000 bytes ("5 MB") a size reads in MB, beside 5,242,880 ("5 MiB") in
+    MiB, so a person compares like with like. It is rounded *up* to one decimal (never shown
+    smaller than it is, so a size over the limit never reads as equal to it): 5,000,001 bytes
+    beside 5 MB is "5.1 MB". Browsers' pre-check (static/django_expect/precheck.js) mirrors this.
+    """
+    units = _BINARY_UNITS if format_size(reference).endswith("iB") else _DECIMAL_UNITS
+    for unit, factor in units:
+        if size >= factor:
+            tenths = -(-size * 10 // factor)  # ceiling division, in tenths of the unit
+            whole, tenth = divmod(tenths, 10)
+            return f"{whole} {unit}" if tenth == 0 else f"{whole}.{tenth} {unit}"
     return f"{size} bytes"
 
 

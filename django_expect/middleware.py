@@ -18,6 +18,9 @@ the policy sets none, Django's caps stay, and breaking one (``RequestDataTooBig`
 ``TooManyFieldsSent``, ``TooManyFilesSent``) is answered with the same 413 as every other
 rejection instead of Django's 400.
 
+``OPTIONS`` without a body is the discovery of discovery.py (the route's limit for JavaScript
+uploaders), answered here or added to the view's own answer.
+
 With the gunicorn hook, the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
@@ -50,6 +53,7 @@ from django_expect.core import (
     decide,
     format_size,
 )
+from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
@@ -61,6 +65,7 @@ __all__ = ["ExpectMiddleware"]
 logger = logging.getLogger("django_expect")
 
 _STATE_ATTRIBUTE = "_django_expect"
+_DISCOVERY_ATTRIBUTE = "_django_expect_discovery"
 
 
 @dataclass
@@ -120,6 +125,8 @@ class ExpectMiddleware:
             and "HTTP_TRANSFER_ENCODING" not in meta
             and "HTTP_EXPECT" not in meta
         ):
+            if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
+                return self._discover(request, view_func)
             return None  # no body: nothing to decide (the common GET)
         body = self._input_of(request)
 
@@ -176,6 +183,18 @@ class ExpectMiddleware:
         if decision.send_continue is ContinueTiming.NOW and body is not None:
             body.send_continue()
         return None
+
+    def _discover(
+        self, request: HttpRequest, view_func: Callable[..., Any]
+    ) -> HttpResponseBase | None:
+        """OPTIONS discovery (discovery.py): answer it, or have the view's answer carry it."""
+        limits = discovery_limits(request, view_func)
+        if limits is None:
+            return None
+        response = discovery_response(view_func, limits)
+        if response is None:
+            setattr(request, _DISCOVERY_ATTRIBUTE, limits)  # _finish adds the headers
+        return response
 
     def _reject(
         self, request: HttpRequest, state: _RequestState, decision: Decision
@@ -276,6 +295,12 @@ class ExpectMiddleware:
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
         state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+        if (
+            state is None
+            and request.method == "OPTIONS"
+            and (limits := getattr(request, _DISCOVERY_ATTRIBUTE, None))
+        ):
+            add_discovery_headers(response, limits)
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and

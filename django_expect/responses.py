@@ -12,16 +12,18 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.template import TemplateDoesNotExist
 from django.template.loader import render_to_string
 from django.utils.html import escape
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.module_loading import import_string
 
 from django_expect.conf import conf
-from django_expect.core import Decision, Reason
+from django_expect.core import Decision, Reason, format_size, format_size_as
 
-__all__ = ["error_document", "rejection_response"]
+__all__ = ["error_document", "page_context", "rejection_response"]
 
 
 def error_document(decision: Decision) -> dict[str, Any]:
@@ -44,10 +46,40 @@ def _wants_html(request: HttpRequest) -> bool:
     return "text/html" in accept and "application/json" not in accept
 
 
+def _back_url(request: HttpRequest) -> str:
+    """Where the person came from: the Referer when it is this site, else the request's path."""
+    referer = str(request.META.get("HTTP_REFERER", ""))
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        return request.path
+    if referer and url_has_allowed_host_and_scheme(
+        referer, allowed_hosts={host}, require_https=request.is_secure()
+    ):
+        return referer
+    return request.path
+
+
+def page_context(request: HttpRequest, decision: Decision) -> dict[str, Any]:
+    """The rejection template's context: the JSON error's fields, plus what a person reads.
+
+    ``limit_text`` ("5 MB"), ``tried`` (the declared body length, when known) and ``tried_text``
+    in the limit's unit system, and ``back_url`` (the Referer if same-origin, else the path).
+    """
+    context: dict[str, Any] = dict(error_document(decision)["error"])
+    context["back_url"] = _back_url(request)
+    if decision.limit is not None:
+        context["limit_text"] = format_size(decision.limit)
+        if decision.declared_length is not None:
+            context["tried"] = decision.declared_length
+            context["tried_text"] = format_size_as(decision.declared_length, decision.limit)
+    return context
+
+
 def _default_response(request: HttpRequest, decision: Decision) -> HttpResponse:
     document = error_document(decision)
     if _wants_html(request):
-        context = dict(document["error"])
+        context = page_context(request, decision)
         body: str
         try:
             body = render_to_string(conf.EXPECT_REJECTION_TEMPLATE, context, request=request)

@@ -203,9 +203,23 @@ def test_html_rejection_for_browsers(client: Client) -> None:
     response = post(client, "/lab/small", 5000, HTTP_ACCEPT="text/html,*/*;q=0.8")
     assert response.status_code == 413
     assert response["Content-Type"] == "text/html; charset=utf-8"
-    assert b"413: upload refused" in response.content
-    assert b"1000 bytes" in response.content
-    assert b"Traceback" not in response.content
+    page = response.content.decode()
+    assert "This file is too large to upload" in page
+    # One unit system: the limit as "1 kB", what was tried in kB too (rounded up), no raw bytes.
+    assert "The limit for this upload is <strong>1 kB</strong>." in page
+    assert "Your upload was 5 kB." in page
+    assert "1000 bytes" not in page
+    assert '<a class="back" href="/lab/small">' in page  # no Referer: back to the path
+    assert "Traceback" not in page
+
+
+def test_html_rejection_links_back_to_a_same_origin_referer(client: Client) -> None:
+    html = "text/html,*/*;q=0.8"
+    same = post(client, "/lab/small", 5000, HTTP_ACCEPT=html, HTTP_REFERER="http://testserver/f")
+    assert b'href="http://testserver/f"' in same.content
+    other = post(client, "/lab/small", 5000, HTTP_ACCEPT=html, HTTP_REFERER="https://evil.test/")
+    assert b"evil.test" not in other.content
+    assert b'href="/lab/small"' in other.content
 
 
 def test_status_specific_headers(client: Client) -> None:

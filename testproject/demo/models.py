@@ -20,3 +20,14 @@ class StoredObject(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class Document(models.Model):
+    """A file uploaded through the admin (its add/change forms get the browser pre-check)."""
+
+    title = models.CharField(max_length=100)
+    file = models.FileField(upload_to="documents/")
+    uploaded = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title

@@ -82,20 +82,34 @@ def objects(request, key):
 # -- a multipart form: 5 MB, images or PDF ---------------------------------------------------
 
 
+def _wants_json(request):
+    return "application/json" in request.headers.get("Accept", "")
+
+
 @upload_policy(max_size="5MB", content_types=["multipart/form-data"])
 def document_form(request):
+    """The form page; the page's script (demo/upload.js) posts it with XHR and asks for JSON."""
     if request.method == "POST":
         form = DocumentForm(request.POST, request.FILES)
         if form.is_valid():
             document = form.cleaned_data["document"]
+            if _wants_json(request):
+                return JsonResponse({"stored": document.name, "size": document.size})
             return render(
                 request,
                 "demo/form.html",
                 {"form": DocumentForm(), "stored": document.name, "size": document.size},
             )
+        if _wants_json(request):
+            return JsonResponse({"errors": form.errors.get_json_data()}, status=400)
     else:
         form = DocumentForm()
     return render(request, "demo/form.html", {"form": form})
+
+
+def uploaders(request):
+    """Recipes for JavaScript uploaders (docs/howto/browsers.md), driven by the browser tests."""
+    return render(request, "demo/uploaders.html")
 
 
 # -- a login-required upload API ---------------------------------------------------------------

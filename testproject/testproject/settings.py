@@ -79,6 +79,9 @@ CACHES = {
 
 USE_TZ = True
 STATIC_URL = "static/"
+# The browser tests serve uploaders' npm packages (tests/browsers/node_modules) as static/vendor/.
+if os.environ.get("DEMO_VENDOR_DIR"):
+    STATICFILES_DIRS = [("vendor", os.environ["DEMO_VENDOR_DIR"])]
 MEDIA_ROOT = Path(os.environ.get("DEMO_MEDIA_ROOT", str(BASE_DIR / "media")))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Bodies are streamed by the views; Django's own in-memory cap stays at its default.

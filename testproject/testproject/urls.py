@@ -1,6 +1,7 @@
 from demo import views
 from django.contrib import admin
-from django.urls import include, path
+from django.contrib.staticfiles.views import serve as serve_static
+from django.urls import include, path, re_path
 
 urlpatterns = [
     path("", views.index, name="index"),
@@ -8,6 +9,7 @@ urlpatterns = [
     path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
     path("objects/<path:key>", views.objects, name="objects"),
     path("upload/form", views.document_form, name="document-form"),
+    path("upload/uploaders", views.uploaders, name="uploaders"),
     path("api/uploads", views.api_upload, name="api-upload"),
     path("lab/echo", views.lab_echo, name="lab-echo"),
     path("lab/small", views.lab_small, name="lab-small"),
@@ -37,3 +39,7 @@ except ImportError:  # pragma: no cover
     pass
 else:
     urlpatterns += api_views.urlpatterns
+# The demo serves its static files itself (precheck.js, the admin's CSS) even with DEBUG off, so
+# `make demo` needs no collectstatic or web server; a real deployment uses its web server or
+# WhiteNoise instead (docs/howto/browsers.md).
+urlpatterns.append(re_path(r"^static/(?P<path>.*)$", serve_static, {"insecure": True}))
