@@ -1,0 +1,185 @@
+"""The promise on WSGI servers other than gunicorn, on the wire (docs/servers.md's table).
+
+Servers (tests/support/wsgi_servers.py): django-expect's ``manage.py runserver``, Django's own
+``runserver`` (the control), waitress, Apache + mod_wsgi, uWSGI ``--http-socket`` and the uWSGI
+``--http`` router. For each: is a refusal the precise status (never the 500 that PEP 3333-strict
+servers gave an application-set ``Connection: close``), is the 100 sent before the policy ran,
+and what does a refused upload cost on the wire (curl through the byte-counting relay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from tests.clients.adapters import CurlCLI
+from tests.clients.fixtures import bodies
+from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
+from tests.support.raw import Exchange
+from tests.support.relay import Relay
+from tests.support.wsgi_servers import WSGIServer, WSGIServerPool
+
+if TYPE_CHECKING:
+    pass
+
+pytestmark = pytest.mark.e2e
+__all__ = ["bodies"]  # fixture
+
+BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
+SHA = hashlib.sha256(BODY).hexdigest()
+
+#: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
+KEEPS_PROMISE = ["runserver"]
+#: Every server: a refusal is the precise status, never a 500.
+ALL = ["runserver", "runserver-stock"]
+
+RAW_REJECTIONS = [
+    ("/lab/small", {"Content-Length": "5000"}, 413, "content_too_large"),
+    ("/lab/types", {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
+    ("/lab/login", {}, 401, "login_required"),
+]
+
+
+@pytest.fixture(scope="session")
+def wsgi_pool(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WSGIServerPool]:
+    pool = WSGIServerPool(project_env_vars, tmp_path_factory.mktemp("wsgi-servers"))
+    yield pool
+    pool.stop_all()
+
+
+def upload_head(length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
+    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+    if expect:
+        head["Expect"] = "100-continue"
+    head.update(headers)
+    return head
+
+
+def _server(pool: WSGIServerPool, kind: str) -> WSGIServer:
+    return pool.get(kind)
+
+
+# -- the servers that keep the promise: raw sockets ---------------------------------------------
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+@pytest.mark.parametrize(("path", "headers", "status", "code"), RAW_REJECTIONS)
+def test_refusal_is_the_precise_status_without_a_100(
+    wsgi_pool: WSGIServerPool, kind: str, path: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, upload_head(len(BODY)) | headers)
+        interim, final = conn.read_final()  # only the head was sent
+        assert interim == []
+        assert final.status == status, final.body
+        assert final.json()["error"]["code"] == code
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_accepted_upload_gets_one_100_then_200(wsgi_pool: WSGIServerPool, kind: str) -> None:
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(len(BODY)))
+        interim = conn.read_response()
+        assert (interim.status, interim.reason) == (100, "Continue")
+        conn.send_body(BODY)
+        more, final = conn.read_final()
+        assert more == []
+        assert final.status == 200, final.body
+        assert final.json()["sha256"] == SHA
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_keep_alive_survives_an_accepted_expect_upload(
+    wsgi_pool: WSGIServerPool, kind: str
+) -> None:
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        for _ in range(3):
+            conn.request_head("POST", "/lab/small", upload_head(len(BODY)))
+            assert conn.read_response().status == 100
+            conn.send_body(BODY)
+            more, final = conn.read_final()
+            assert more == []
+            assert final.status == 200 and final.json()["sha256"] == SHA
+            assert final.header("Connection") != "close"
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_no_100_to_http_1_0(wsgi_pool: WSGIServerPool, kind: str) -> None:
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(len(BODY)), version="HTTP/1.0")
+        conn.send_body(BODY)
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 200
+        assert final.json()["sha256"] == SHA
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_no_100_for_an_empty_body(wsgi_pool: WSGIServerPool, kind: str) -> None:
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(0))
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 200
+        assert final.json()["size"] == 0
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_a_body_sent_anyway_is_never_parsed_as_the_next_request(
+    wsgi_pool: WSGIServerPool, kind: str
+) -> None:
+    server = _server(wsgi_pool, kind)
+    smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = smuggled + b"x" * (5000 - len(smuggled))
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(len(body), expect=False))
+        conn.send_body(body)
+        _, final = conn.read_final()
+        assert final.status == 413
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+        assert conn.buffer == b""
+
+
+# -- the servers that keep the promise: curl -T through the byte-counting relay -----------------
+
+
+@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+@pytest.mark.parametrize("rejection", sorted(REJECTIONS))
+def test_curl_refused_upload_costs_no_body_bytes(
+    wsgi_pool: WSGIServerPool, bodies: Bodies, kind: str, rejection: str
+) -> None:
+    server = _server(wsgi_pool, kind)
+    client = CurlCLI()
+    with Relay(server.address) as relay:
+        run_scenario(client, relay, REJECTIONS[rejection], bodies)
+
+
+# -- the control: Django's own runserver invites the body before the policy runs ---------------
+
+
+@pytest.mark.parametrize(("path", "headers", "status", "code"), RAW_REJECTIONS)
+def test_stock_runserver_sends_100_first_but_the_refusal_is_precise(
+    wsgi_pool: WSGIServerPool, path: str, headers: dict[str, str], status: int, code: str
+) -> None:
+    """Before ff02556 the refusal here was a 500 (wsgiref: hop-by-hop header not allowed)."""
+    server = _server(wsgi_pool, "runserver-stock")
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, upload_head(len(BODY)) | headers)
+        interim, final = conn.read_final()
+        assert [r.status for r in interim] == [100]  # eager: BaseHTTPRequestHandler
+        assert final.status == status, final.body
+        assert final.json()["error"]["code"] == code
+
