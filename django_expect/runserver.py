@@ -22,7 +22,7 @@ public; the other names here are private.
 from __future__ import annotations
 
 import socket
-from typing import Any
+from typing import Any, cast
 
 from django.core.servers import basehttp
 
@@ -48,6 +48,8 @@ def _declared_length(environ: dict[str, Any]) -> int | None:
 class _ServerHandler(basehttp.ServerHandler):
     """Django's ``ServerHandler`` with the lazy-100 input and a bounded close."""
 
+    headers: Any  # wsgiref's response headers (set by start_response)
+
     def __init__(
         self,
         stdin: Any,
@@ -60,11 +62,11 @@ class _ServerHandler(basehttp.ServerHandler):
     ) -> None:
         super().__init__(stdin, stdout, stderr, environ)
         self.request_handler = request_handler
-        self.sock: socket.socket = request_handler.connection
+        self.sock = cast(socket.socket, request_handler.connection)
         self.timeout_set = False
         length = _declared_length(environ)
         self.expect_input = ExpectContinueInput(
-            self.stdin,  # Django's LimitedStream of the request's Content-Length
+            cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
             awaiting=awaiting and length != 0,
             send_continue=self._send_continue,
             close_connection=self._close_connection,

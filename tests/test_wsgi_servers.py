@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import pytest
 
@@ -22,9 +21,6 @@ from tests.support.raw import Exchange
 from tests.support.relay import Relay
 from tests.support.wsgi_servers import WSGIServer, WSGIServerPool
 
-if TYPE_CHECKING:
-    pass
-
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies"]  # fixture
 
@@ -32,9 +28,11 @@ BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
 
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
-KEEPS_PROMISE = ["runserver"]
-#: Every server: a refusal is the precise status, never a 500.
-ALL = ["runserver", "runserver-stock"]
+KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
+#: ... of which these also send the 100 when the view reads the body (the others never send one).
+LAZY_100 = ["runserver", "mod_wsgi"]
+#: Servers that invite the body before Django runs (the refusal is still the precise status).
+EAGER_100 = ["runserver-stock", "waitress", "mod_wsgi-daemon", "uwsgi-http-manage-expect"]
 
 RAW_REJECTIONS = [
     ("/lab/small", {"Content-Length": "5000"}, 413, "content_too_large"),
@@ -79,11 +77,34 @@ def test_refusal_is_the_precise_status_without_a_100(
         assert interim == []
         assert final.status == status, final.body
         assert final.json()["error"]["code"] == code
-        assert final.header("Connection") == "close"
-        assert conn.closed_by_server()
+        if kind == "mod_wsgi" and status != 413:
+            # Apache keeps the connection and discards the body (see the test below).
+            assert final.header("Connection") is None
+        else:
+            assert conn.closed_by_server()
+        if kind == "runserver":
+            assert final.header("Connection") == "close"
 
 
-@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+def test_mod_wsgi_discards_a_body_sent_after_a_refusal_and_keeps_the_connection(
+    wsgi_pool: WSGIServerPool,
+) -> None:
+    """Apache (HTTP_IN) reads and discards the unread body before the next request (only 413 and
+    a few other statuses close the connection), so it is never parsed as a request."""
+    server = _server(wsgi_pool, "mod_wsgi")
+    smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = smuggled + b"x" * (5000 - len(smuggled))
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/login", upload_head(len(body)))
+        interim, final = conn.read_final()
+        assert interim == [] and final.status == 401
+        conn.send_body(body)  # a client that sends the body anyway
+        conn.request_head("GET", "/")
+        interim, after = conn.read_final()
+        assert after.status == 200 and b"django-expect" in after.body
+
+
+@pytest.mark.parametrize("kind", LAZY_100)
 def test_accepted_upload_gets_one_100_then_200(wsgi_pool: WSGIServerPool, kind: str) -> None:
     server = _server(wsgi_pool, kind)
     with Exchange(server.address) as conn:
@@ -97,7 +118,22 @@ def test_accepted_upload_gets_one_100_then_200(wsgi_pool: WSGIServerPool, kind: 
         assert final.json()["sha256"] == SHA
 
 
-@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+@pytest.mark.parametrize("kind", ["uwsgi-http-socket", "uwsgi-http"])
+def test_uwsgi_never_sends_a_100(wsgi_pool: WSGIServerPool, kind: str) -> None:
+    """Nothing answers Expect (without --http-manage-expect): the client's own wait (curl and
+    Go: 1 s) ends before the body is sent; a refusal comes first, an accepted upload waits."""
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(len(BODY)))
+        with pytest.raises(TimeoutError):
+            conn.read_response(timeout=1.5)
+        conn.send_body(BODY)
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == 200 and final.json()["sha256"] == SHA
+
+
+@pytest.mark.parametrize("kind", ["runserver"])
 def test_keep_alive_survives_an_accepted_expect_upload(
     wsgi_pool: WSGIServerPool, kind: str
 ) -> None:
@@ -113,7 +149,7 @@ def test_keep_alive_survives_an_accepted_expect_upload(
             assert final.header("Connection") != "close"
 
 
-@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+@pytest.mark.parametrize("kind", LAZY_100)
 def test_no_100_to_http_1_0(wsgi_pool: WSGIServerPool, kind: str) -> None:
     server = _server(wsgi_pool, kind)
     with Exchange(server.address) as conn:
@@ -125,7 +161,7 @@ def test_no_100_to_http_1_0(wsgi_pool: WSGIServerPool, kind: str) -> None:
         assert final.json()["sha256"] == SHA
 
 
-@pytest.mark.parametrize("kind", KEEPS_PROMISE)
+@pytest.mark.parametrize("kind", LAZY_100)
 def test_no_100_for_an_empty_body(wsgi_pool: WSGIServerPool, kind: str) -> None:
     server = _server(wsgi_pool, kind)
     with Exchange(server.address) as conn:
@@ -148,7 +184,6 @@ def test_a_body_sent_anyway_is_never_parsed_as_the_next_request(
         conn.send_body(body)
         _, final = conn.read_final()
         assert final.status == 413
-        assert final.header("Connection") == "close"
         assert conn.closed_by_server()
         assert conn.buffer == b""
 
@@ -167,19 +202,48 @@ def test_curl_refused_upload_costs_no_body_bytes(
         run_scenario(client, relay, REJECTIONS[rejection], bodies)
 
 
-# -- the control: Django's own runserver invites the body before the policy runs ---------------
+# -- the servers that invite the body before Django runs: still the precise status ----------
 
 
+@pytest.mark.parametrize("kind", EAGER_100)
 @pytest.mark.parametrize(("path", "headers", "status", "code"), RAW_REJECTIONS)
-def test_stock_runserver_sends_100_first_but_the_refusal_is_precise(
-    wsgi_pool: WSGIServerPool, path: str, headers: dict[str, str], status: int, code: str
+def test_eager_servers_send_100_first_but_the_refusal_is_precise(
+    wsgi_pool: WSGIServerPool,
+    kind: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
 ) -> None:
-    """Before ff02556 the refusal here was a 500 (wsgiref: hop-by-hop header not allowed)."""
-    server = _server(wsgi_pool, "runserver-stock")
+    """Before ff02556 the refusal was a 500 under Django's runserver and waitress (PEP 3333:
+    no hop-by-hop header from an application). Here the 100 precedes it: the body was invited."""
+    server = _server(wsgi_pool, kind)
+    head = upload_head(len(BODY)) | headers
     with Exchange(server.address) as conn:
-        conn.request_head("POST", path, upload_head(len(BODY)) | headers)
+        conn.request_head("POST", path, head)
+        first = conn.read_response()
+        assert (first.status, first.reason) == (100, "Continue")
+        conn.send_body(b"x" * int(head["Content-Length"]))  # invited: a client sends it
         interim, final = conn.read_final()
-        assert [r.status for r in interim] == [100]  # eager: BaseHTTPRequestHandler
+        assert interim == []
         assert final.status == status, final.body
         assert final.json()["error"]["code"] == code
 
+
+def test_waitress_reads_the_whole_refused_body_before_the_413(
+    wsgi_pool: WSGIServerPool, bodies: Bodies
+) -> None:
+    """waitress answers 100 once the head is parsed and buffers the whole body before it calls
+    the application: the refusal is the precise 413, but the upload crossed the wire."""
+    server = _server(wsgi_pool, "waitress")
+    size = bodies.big.stat().st_size
+    with Relay(server.address) as relay:
+        result = CurlCLI().request(
+            "PUT",
+            relay.url + "/objects/waitress-refused",
+            bodies.big,
+            {"Content-Type": "application/octet-stream"},
+        )
+        assert result.status == 413
+        assert result.json()["error"]["code"] == "content_too_large"
+        assert wire_body_bytes(relay) == size

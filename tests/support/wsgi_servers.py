@@ -8,9 +8,11 @@ by the PID this module started (``stop_process``: SIGTERM, then SIGKILL).
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,13 +22,19 @@ from tests.support.server import PROJECT, _accepts, stop_process
 
 #: The servers this module starts, by name (the tests' parameter ids).
 KINDS = (
-    "runserver",
-    "runserver-stock",
+    "runserver",  # django-expect's command
+    "runserver-stock",  # Django's own (the control)
     "waitress",
-    "mod_wsgi",
+    "mod_wsgi",  # embedded mode (mod_wsgi-express --embedded-mode)
+    "mod_wsgi-daemon",  # daemon mode (mod_wsgi-express's default)
     "uwsgi-http-socket",
-    "uwsgi-http",
+    "uwsgi-http",  # the --http router in front of a worker
+    "uwsgi-http-manage-expect",  # the router with --http-manage-expect
 )
+#: A virtualenv of Debian's Python for Apache: its daemon user (www-data) must be able to read
+#: the interpreter, which a Python under /root (pyenv) is not.
+APACHE_VENV = PROJECT.parent / ".venv-apache"
+SYSTEM_PYTHON = "/usr/bin/python3"
 
 
 @dataclass
@@ -38,6 +46,7 @@ class WSGIServer:
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
     extra_args: list[str] = field(default_factory=list)
+    apache_dir: Path | None = None
 
     @property
     def address(self) -> tuple[str, int]:
@@ -66,7 +75,7 @@ class WSGIServer:
                 "--threads=4",
                 "testproject.wsgi:application",
             ]
-        if self.kind == "mod_wsgi":
+        if self.kind.startswith("mod_wsgi"):
             return self._mod_wsgi()
         if self.kind.startswith("uwsgi"):
             return self._uwsgi()
@@ -75,12 +84,10 @@ class WSGIServer:
     def _mod_wsgi(self) -> list[str]:
         tools.require("apache2", "apache2")
         tools.require("apxs", "apache2-dev")
-        express = Path(sys.executable).with_name("mod_wsgi-express")
-        if not express.exists():
-            tools.missing("mod_wsgi-express", "pip install mod_wsgi (needs apache2-dev)")
-        root = self.workdir / "mod_wsgi"
-        shutil.rmtree(root, ignore_errors=True)
-        return [
+        express = apache_venv() / "bin" / "mod_wsgi-express"
+        assert self.apache_dir is not None  # made by start()
+        root = self.apache_dir / "server"
+        args = [
             str(express),
             "start-server",
             str(PROJECT / "testproject" / "wsgi.py"),
@@ -94,19 +101,29 @@ class WSGIServer:
             "1",
             "--threads",
             "4",
+            "--limit-request-body",
+            str(4 * 2**30),  # the policies decide, not Apache's LimitRequestBody
             "--log-to-terminal",
             "--python-path",
             str(PROJECT),
             "--python-path",
             str(PROJECT.parent),
-            *self.extra_args,
         ]
+        if self.kind == "mod_wsgi":
+            args.append("--embedded-mode")
+        if os.geteuid() == 0:
+            # Apache refuses to serve as root; its children run as www-data, which must be
+            # able to write the database, media and cache (copied to a directory it owns).
+            args += ["--user", "www-data", "--group", "www-data"]
+        return [*args, *self.extra_args]
 
     def _uwsgi(self) -> list[str]:
         binary = Path(sys.executable).with_name("uwsgi")
         if not binary.exists():
             tools.missing("uwsgi", "pip install uwsgi (builds with gcc and the Python headers)")
         mode = "--http-socket" if self.kind == "uwsgi-http-socket" else "--http"
+        if self.kind == "uwsgi-http-manage-expect":
+            self.extra_args = ["--http-manage-expect", *self.extra_args]
         return [
             str(binary),
             mode,
@@ -128,6 +145,12 @@ class WSGIServer:
 
     def start(self, timeout: float = 60.0) -> WSGIServer:
         self.port = tools.free_port()
+        if self.kind.startswith("mod_wsgi"):
+            # Apache's children must read the server root; under root they run as www-data.
+            self.apache_dir = Path(tempfile.mkdtemp(prefix=f"django-expect-{self.kind}-"))
+            self.apache_dir.chmod(0o755)
+            if os.geteuid() == 0:
+                self.env = _www_data_copy(self.env, self.apache_dir / "data")
         args = self.command()
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
@@ -152,6 +175,53 @@ class WSGIServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+        if self.apache_dir is not None:
+            shutil.rmtree(self.apache_dir, ignore_errors=True)
+
+
+def apache_venv() -> Path:
+    """``.venv-apache``: Debian's Python with Django and mod_wsgi (built once, here)."""
+    express = APACHE_VENV / "bin" / "mod_wsgi-express"
+    if express.exists():
+        return APACHE_VENV
+    if not os.access(SYSTEM_PYTHON, os.X_OK):
+        tools.missing(SYSTEM_PYTHON, "Debian packages python3-venv python3-dev")
+    steps = [
+        [SYSTEM_PYTHON, "-m", "venv", str(APACHE_VENV)],
+        # Built from source against Debian's libpython (a cached wheel may link another one).
+        [
+            str(APACHE_VENV / "bin" / "pip"),
+            "install",
+            "-q",
+            "--no-cache-dir",
+            "--no-binary",
+            "mod_wsgi",
+            "mod_wsgi",
+            "Django>=5.2,<6",
+        ],
+    ]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, timeout=900)
+        if done.returncode != 0:
+            shutil.rmtree(APACHE_VENV, ignore_errors=True)
+            raise RuntimeError(f"{step} failed:\n{done.stdout!r}\n{done.stderr!r}")
+    return APACHE_VENV
+
+
+def _www_data_copy(env: dict[str, str], directory: Path) -> dict[str, str]:
+    """The project's database, media and cache in a directory owned by www-data."""
+    shutil.rmtree(directory, ignore_errors=True)
+    (directory / "media").mkdir(parents=True)
+    (directory / "cache").mkdir()
+    shutil.copy(env["DEMO_DB"], directory / "db.sqlite3")
+    env = dict(env)
+    env.update(
+        DEMO_DB=str(directory / "db.sqlite3"),
+        DEMO_MEDIA_ROOT=str(directory / "media"),
+        DEMO_CACHE_DIR=str(directory / "cache"),
+    )
+    subprocess.run(["chown", "-R", "www-data:www-data", str(directory)], check=True)
+    return env
 
 
 class WSGIServerPool:
