@@ -230,17 +230,19 @@ def test_eager_servers_send_100_first_but_the_refusal_is_precise(
         assert final.json()["error"]["code"] == code
 
 
-def test_waitress_reads_the_whole_refused_body_before_the_413(
-    wsgi_pool: WSGIServerPool, bodies: Bodies
+@pytest.mark.parametrize("kind", ["waitress", "mod_wsgi-daemon"])
+def test_the_whole_refused_body_is_read_before_the_413(
+    wsgi_pool: WSGIServerPool, bodies: Bodies, kind: str
 ) -> None:
     """waitress answers 100 once the head is parsed and buffers the whole body before it calls
-    the application: the refusal is the precise 413, but the upload crossed the wire."""
-    server = _server(wsgi_pool, "waitress")
+    the application; mod_wsgi's daemon mode has the Apache child read the body and pass it to
+    the daemon process. The refusal is the precise 413, but the whole upload crossed the wire."""
+    server = _server(wsgi_pool, kind)
     size = bodies.big.stat().st_size
     with Relay(server.address) as relay:
         result = CurlCLI().request(
             "PUT",
-            relay.url + "/objects/waitress-refused",
+            relay.url + f"/objects/{kind}-refused",
             bodies.big,
             {"Content-Type": "application/octet-stream"},
         )
