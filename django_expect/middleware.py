@@ -12,7 +12,8 @@ Place it in ``MIDDLEWARE`` before anything that may read the body (``CsrfViewMid
    another middleware made of the read error), and seals the input so no 100 follows a final
    response and an unread body closes the connection.
 
-With the gunicorn hook, the 100 and the connection are controlled through the
+With a server adapter (the gunicorn hook, django-expect's ``runserver``, uWSGI's
+``lazy_continue``), the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
 coordination is inactive; the connection's fate is then the server's (a WSGI application may not
@@ -249,8 +250,9 @@ class ExpectMiddleware:
         if not ExpectMiddleware._warned_inactive:
             ExpectMiddleware._warned_inactive = True
             logger.warning(
-                "django-expect: 100-continue coordination is inactive (the server is not running "
-                "the django_expect.gunicorn hooks). Upload policies are still enforced before "
+                "django-expect: 100-continue coordination is inactive (no django-expect adapter "
+                "for this server: the gunicorn hooks, the runserver command, uWSGI's "
+                "lazy_continue; see docs/servers.md). Upload policies are still enforced before "
                 "the body is read, but the server may already have invited the body."
             )
         return None

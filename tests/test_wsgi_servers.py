@@ -29,8 +29,8 @@ SHA = hashlib.sha256(BODY).hexdigest()
 
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
 KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
-#: ... of which these also send the 100 when the view reads the body (the others never send one).
-LAZY_100 = ["runserver", "mod_wsgi"]
+#: ... and send the 100 when the view reads the body (uWSGI through django_expect.uwsgi).
+LAZY_100 = KEEPS_PROMISE
 #: Servers that invite the body before Django runs (the refusal is still the precise status).
 EAGER_100 = ["runserver-stock", "waitress", "mod_wsgi-daemon", "uwsgi-http-manage-expect"]
 
@@ -118,11 +118,14 @@ def test_accepted_upload_gets_one_100_then_200(wsgi_pool: WSGIServerPool, kind: 
         assert final.json()["sha256"] == SHA
 
 
-@pytest.mark.parametrize("kind", ["uwsgi-http-socket", "uwsgi-http"])
-def test_uwsgi_never_sends_a_100(wsgi_pool: WSGIServerPool, kind: str) -> None:
-    """Nothing answers Expect (without --http-manage-expect): the client's own wait (curl and
-    Go: 1 s) ends before the body is sent; a refusal comes first, an accepted upload waits."""
-    server = _server(wsgi_pool, kind)
+def test_uwsgi_alone_never_sends_a_100(wsgi_pool: WSGIServerPool) -> None:
+    """Without django_expect.uwsgi.lazy_continue nothing answers Expect: a refusal still comes
+    before the body, but an accepted upload waits for the client's own timeout (curl, Go: 1 s)."""
+    server = _server(wsgi_pool, "uwsgi-http-socket-plain")
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(5000))
+        interim, final = conn.read_final()
+        assert interim == [] and final.status == 413
     with Exchange(server.address) as conn:
         conn.request_head("POST", "/lab/small", upload_head(len(BODY)))
         with pytest.raises(TimeoutError):

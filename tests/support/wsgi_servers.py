@@ -27,9 +27,10 @@ KINDS = (
     "waitress",
     "mod_wsgi",  # embedded mode (mod_wsgi-express --embedded-mode)
     "mod_wsgi-daemon",  # daemon mode (mod_wsgi-express's default)
-    "uwsgi-http-socket",
-    "uwsgi-http",  # the --http router in front of a worker
-    "uwsgi-http-manage-expect",  # the router with --http-manage-expect
+    "uwsgi-http-socket",  # the demo's wsgi.py: django_expect.uwsgi.lazy_continue
+    "uwsgi-http",  # the --http router in front of a worker, lazy_continue too
+    "uwsgi-http-socket-plain",  # without lazy_continue (the control)
+    "uwsgi-http-manage-expect",  # the router with --http-manage-expect (the control)
 )
 #: A virtualenv of Debian's Python for Apache: its daemon user (www-data) must be able to read
 #: the interpreter, which a Python under /root (pyenv) is not.
@@ -121,7 +122,10 @@ class WSGIServer:
         binary = Path(sys.executable).with_name("uwsgi")
         if not binary.exists():
             tools.missing("uwsgi", "pip install uwsgi (builds with gcc and the Python headers)")
-        mode = "--http-socket" if self.kind == "uwsgi-http-socket" else "--http"
+        mode = "--http-socket" if self.kind.startswith("uwsgi-http-socket") else "--http"
+        module = "testproject.wsgi:application"
+        if self.kind == "uwsgi-http-socket-plain":
+            module = "tests.support.plain_wsgi:application"
         if self.kind == "uwsgi-http-manage-expect":
             self.extra_args = ["--http-manage-expect", *self.extra_args]
         return [
@@ -129,7 +133,7 @@ class WSGIServer:
             mode,
             f"127.0.0.1:{self.port}",
             "--module",
-            "testproject.wsgi:application",
+            module,
             "--chdir",
             str(PROJECT),
             "--master",
