@@ -191,6 +191,43 @@ def test_a_body_sent_anyway_is_never_parsed_as_the_next_request(
         assert conn.buffer == b""
 
 
+@pytest.mark.parametrize("stall", ["before", "halfway"])
+def test_runserver_a_stalled_body_gets_408_and_a_close(
+    wsgi_pool: WSGIServerPool, stall: str
+) -> None:
+    """The body timeout (/lab/timeout: 1 s) bounds runserver's reads too."""
+    server = _server(wsgi_pool, "runserver")
+    body = b"x" * 20_000
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/timeout", upload_head(len(body)))
+        assert conn.read_response().status == 100
+        if stall == "halfway":
+            conn.send_body(body[:5000])  # ... and then nothing
+        interim, final = conn.read_final(timeout=10)
+        assert interim == []
+        assert final.status == 408
+        assert final.json()["error"]["code"] == "body_timeout"
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
+
+
+def test_runserver_serves_static_files_through_staticfiles_command() -> None:
+    """django_expect listed before django.contrib.staticfiles: its command is the one Django
+    runs, and it is staticfiles' command (static files still served) with django-expect's
+    server."""
+    from django.contrib.staticfiles.management.commands.runserver import (
+        Command as StaticfilesRunserver,
+    )
+    from django.core.management import get_commands, load_command_class
+
+    from django_expect.runserver import ExpectWSGIServer
+
+    assert get_commands()["runserver"] == "django_expect"
+    command = load_command_class("django_expect", "runserver")
+    assert isinstance(command, StaticfilesRunserver)
+    assert command.server_cls is ExpectWSGIServer
+
+
 # -- the servers that keep the promise: curl -T through the byte-counting relay -----------------
 
 
