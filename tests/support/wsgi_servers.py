@@ -48,6 +48,8 @@ class WSGIServer:
     port: int = 0
     extra_args: list[str] = field(default_factory=list)
     apache_dir: Path | None = None
+    #: The WSGI module uWSGI serves (the bench's stock column serves it without lazy_continue).
+    uwsgi_module: str = "testproject.wsgi:application"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -123,7 +125,7 @@ class WSGIServer:
         if not binary.exists():
             tools.missing("uwsgi", "pip install uwsgi (builds with gcc and the Python headers)")
         mode = "--http-socket" if self.kind.startswith("uwsgi-http-socket") else "--http"
-        module = "testproject.wsgi:application"
+        module = self.uwsgi_module
         if self.kind == "uwsgi-http-socket-plain":
             module = "tests.support.plain_wsgi:application"
         if self.kind == "uwsgi-http-manage-expect":
