@@ -16,7 +16,8 @@ Outside uWSGI (``import uwsgi`` fails) the application is returned unwrapped. Th
 on the request's client connection (``uwsgi.connection_fd()``); behind the ``--http`` router that
 connection is the router's, which passes the backend's bytes to the client unchanged (do not
 combine with ``--http-keepalive``, which parses responses). uWSGI closes the connection after
-every response in these modes, so a refused body is never read as another request.
+every response in these modes, so a refused body is never read as another request; the wrapper
+says so to the client with ``Connection: close`` on every response.
 """
 
 from __future__ import annotations
@@ -44,7 +45,11 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         install(environ, connection_fd)
-        return app(environ, start_response)
+
+        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
+            return start_response(status, says_close(headers), *exc_info)
+
+        return app(environ, start)
 
     return application
 
@@ -66,6 +71,17 @@ def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> Expect
     )
     environ["wsgi.input"] = wrapped
     return wrapped
+
+
+def says_close(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The response headers with ``Connection: close``, which is what uWSGI does after every
+    response in these modes: a client that does not know it reuses the connection (Node's agent:
+    "socket hang up") or, after an early refusal on a connection it believes is kept alive,
+    sends the body anyway (Go). The server's adapter says it, not the application (PEP 3333);
+    uWSGI passes it on."""
+    if any(name.lower() == "connection" for name, _ in headers):
+        return headers
+    return [*headers, ("Connection", "close")]
 
 
 def _closed_anyway() -> None:

@@ -15,14 +15,14 @@ from collections.abc import Iterator
 import pytest
 
 from tests.clients.adapters import CurlCLI
-from tests.clients.fixtures import bodies
+from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.support.raw import Exchange
 from tests.support.relay import Relay
 from tests.support.wsgi_servers import WSGIServer, WSGIServerPool
 
 pytestmark = pytest.mark.e2e
-__all__ = ["bodies"]  # fixture
+__all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -77,31 +77,50 @@ def test_refusal_is_the_precise_status_without_a_100(
         assert interim == []
         assert final.status == status, final.body
         assert final.json()["error"]["code"] == code
-        if kind == "mod_wsgi" and status != 413:
-            # Apache keeps the connection and discards the body (see the test below).
-            assert final.header("Connection") is None
-        else:
-            assert conn.closed_by_server()
-        if kind == "runserver":
-            assert final.header("Connection") == "close"
+        assert final.header("Connection") == "close"
+        assert conn.closed_by_server()
 
 
-def test_mod_wsgi_discards_a_body_sent_after_a_refusal_and_keeps_the_connection(
+def test_mod_wsgi_without_the_conf_keeps_the_connection_and_discards_the_body(
     wsgi_pool: WSGIServerPool,
 ) -> None:
-    """Apache (HTTP_IN) reads and discards the unread body before the next request (only 413 and
-    a few other statuses close the connection), so it is never parsed as a request."""
-    server = _server(wsgi_pool, "mod_wsgi")
+    """Without deploy/apache-expect.conf Apache keeps the connection after a 401 or 415 (it
+    closes after a 413 on its own) and reads and discards a body sent anyway before the next
+    request, so it is never parsed as a request."""
+    server = _server(wsgi_pool, "mod_wsgi-no-conf")
     smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
     body = smuggled + b"x" * (5000 - len(smuggled))
-    with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/login", upload_head(len(body)))
-        interim, final = conn.read_final()
-        assert interim == [] and final.status == 401
-        conn.send_body(body)  # a client that sends the body anyway
-        conn.request_head("GET", "/")
-        interim, after = conn.read_final()
-        assert after.status == 200 and b"django-expect" in after.body
+    for path, headers, status in (
+        ("/lab/login", {}, 401),
+        ("/lab/types", {"Content-Type": "text/plain"}, 415),
+    ):
+        with Exchange(server.address) as conn:
+            conn.request_head("POST", path, upload_head(len(body)) | headers)
+            interim, final = conn.read_final()
+            assert interim == [] and final.status == status
+            assert final.header("Connection") is None  # kept alive
+            conn.send_body(body)  # a client that sends the body anyway
+            conn.request_head("GET", "/")
+            interim, after = conn.read_final()
+            assert after.status == 200 and b"django-expect" in after.body
+
+
+def test_mod_wsgi_without_the_conf_go_sends_the_refused_body(
+    wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
+) -> None:
+    """The control for deploy/apache-expect.conf: Go's net/http sends the body after a 401 on a
+    connection the server keeps (PROTOCOL.md), so the refused upload crosses the wire."""
+    server = _server(wsgi_pool, "mod_wsgi-no-conf")
+    with Relay(server.address) as relay:
+        client = make_client("go", relay.url)
+        result = client.request(
+            "POST",
+            relay.url + "/api/uploads",
+            bodies.mid,
+            {"Content-Type": "application/octet-stream", "Expect": "100-continue"},
+        )
+        assert result.status == 401
+        assert wire_body_bytes(relay) > 0
 
 
 @pytest.mark.parametrize("kind", LAZY_100)
@@ -231,14 +250,25 @@ def test_runserver_serves_static_files_through_staticfiles_command() -> None:
 # -- the servers that keep the promise: curl -T through the byte-counting relay -----------------
 
 
+def client_cases() -> list[tuple[str, str]]:
+    return [(c, r) for c in CLIENTS for r in sorted(REJECTIONS) if c != "boto3" or r == "too_large"]
+
+
 @pytest.mark.parametrize("kind", KEEPS_PROMISE)
-@pytest.mark.parametrize("rejection", sorted(REJECTIONS))
-def test_curl_refused_upload_costs_no_body_bytes(
-    wsgi_pool: WSGIServerPool, bodies: Bodies, kind: str, rejection: str
+@pytest.mark.parametrize(("client_name", "rejection"), client_cases())
+def test_client_refused_upload_costs_no_body_bytes_and_the_pool_survives(
+    wsgi_pool: WSGIServerPool,
+    make_client: ClientFactory,
+    bodies: Bodies,
+    kind: str,
+    client_name: str,
+    rejection: str,
 ) -> None:
+    """curl, libcurl (pycurl), boto3, aiohttp, Node and Go (tests/clients/scenarios.py): the
+    precise status, 0 body bytes counted by the relay, then an accepted upload arrives whole."""
     server = _server(wsgi_pool, kind)
-    client = CurlCLI()
     with Relay(server.address) as relay:
+        client = make_client(client_name, relay.url)
         run_scenario(client, relay, REJECTIONS[rejection], bodies)
 
 

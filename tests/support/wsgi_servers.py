@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +26,8 @@ KINDS = (
     "runserver",  # django-expect's command
     "runserver-stock",  # Django's own (the control)
     "waitress",
-    "mod_wsgi",  # embedded mode (mod_wsgi-express --embedded-mode)
+    "mod_wsgi",  # embedded mode (mod_wsgi-express --embedded-mode), deploy/apache-expect.conf
+    "mod_wsgi-no-conf",  # embedded mode without deploy/apache-expect.conf
     "mod_wsgi-daemon",  # daemon mode (mod_wsgi-express's default)
     "uwsgi-http-socket",  # the demo's wsgi.py: django_expect.uwsgi.lazy_continue
     "uwsgi-http",  # the --http router in front of a worker, lazy_continue too
@@ -36,6 +38,8 @@ KINDS = (
 #: the interpreter, which a Python under /root (pyenv) is not.
 APACHE_VENV = PROJECT.parent / ".venv-apache"
 SYSTEM_PYTHON = "/usr/bin/python3"
+#: Apache: close after a response to an Expect request (docs/servers.md).
+APACHE_EXPECT_CONF = PROJECT.parent / "deploy" / "apache-expect.conf"
 
 
 @dataclass
@@ -113,6 +117,8 @@ class WSGIServer:
             str(PROJECT.parent),
         ]
         if self.kind == "mod_wsgi":
+            args += ["--embedded-mode", "--include-file", str(APACHE_EXPECT_CONF)]
+        if self.kind == "mod_wsgi-no-conf":
             args.append("--embedded-mode")
         if os.geteuid() == 0:
             # Apache refuses to serve as root; its children run as www-data, which must be
@@ -174,10 +180,18 @@ class WSGIServer:
         raise RuntimeError(f"{self.kind} did not start within {timeout}s:\n{self.log()}")
 
     def _ready(self) -> bool:
-        """The port accepts connections and (for routers) the application is loaded."""
-        if self.kind.startswith("uwsgi"):
-            return "WSGI app 0 (mountpoint='') ready" in self.log()
-        return True
+        """The application answers a GET: Django, its URLconf and the views are imported.
+
+        Without this, the first request pays for those imports (0.5 s under mod_wsgi's embedded
+        mode here), which can outlast a client's wait for the 100 (curl: 1 s).
+        """
+        if self.kind.startswith("uwsgi") and "WSGI app 0 (mountpoint='') ready" not in self.log():
+            return False
+        try:
+            with urllib.request.urlopen(self.url + "/", timeout=30) as response:
+                return bool(response.status == 200)
+        except OSError:
+            return False
 
     def stop(self) -> None:
         stop_process(self.process)
