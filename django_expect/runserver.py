@@ -110,21 +110,24 @@ class _ServerHandler(basehttp.ServerHandler):
     def close(self) -> None:
         self.expect_input.seal()
         self._restore_timeout()
-        if not self.expect_input.closing:
-            super().close()  # Django's: read what is left of the body (none), then log
+        if self.expect_input.closing:
+            self.request_handler.close_connection = True
+            _finish_without_django_drain(self)
+            linger(self.sock)
             return
-        self.request_handler.close_connection = True
-        _close_without_reading_the_body(self)
-        linger(self.sock)
+        # Keep-alive: read what is left of a body the client was invited to send (Django's
+        # own close does the same), so it is not parsed as the next request.
+        self.expect_input.read()
+        _finish_without_django_drain(self)
 
 
-def _close_without_reading_the_body(handler: basehttp.ServerHandler) -> None:
-    """Finish the request (log it, release the result) without Django's drain.
+def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:
+    """Finish the request (log it, release the result) without Django's own drain.
 
-    Relies on ``django.core.servers.basehttp.ServerHandler.close`` being
-    ``self.get_stdin().read(); super().close()`` (Django 4.2 through 5.2): it reads the whole
-    rest of the body, which for a refused upload is everything. Its parent's ``close``
-    (``wsgiref.simple_server.ServerHandler.close``) logs the request and resets the handler.
+    Relies on ``django.core.servers.basehttp.ServerHandler.close`` being "read the whole rest of
+    the body, then ``super().close()``" (Django 4.2 through 5.2), which for a refused upload
+    would read everything. Its parent's ``close`` (``wsgiref.simple_server.ServerHandler.close``)
+    logs the request and resets the handler.
     """
     super(basehttp.ServerHandler, handler).close()
 
