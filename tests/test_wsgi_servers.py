@@ -1,10 +1,12 @@
 """The promise on WSGI servers other than gunicorn, on the wire (docs/servers.md's table).
 
-Servers (tests/support/wsgi_servers.py): django-expect's ``manage.py runserver``, Django's own
-``runserver`` (the control), waitress, Apache + mod_wsgi, uWSGI ``--http-socket`` and the uWSGI
-``--http`` router. For each: is a refusal the precise status (never the 500 that PEP 3333-strict
-servers gave an application-set ``Connection: close``), is the 100 sent before the policy ran,
-and what does a refused upload cost on the wire (curl through the byte-counting relay).
+Servers (tests/support/wsgi_servers.py): django-expect's ``manage.py runserver`` and Django's own
+(the control), waitress, Apache + mod_wsgi (embedded mode with and without
+deploy/apache-expect.conf, daemon mode), uWSGI ``--http-socket`` and its ``--http`` router (with
+``django_expect.uwsgi.lazy_continue``, without it, and with ``--http-manage-expect``). For each:
+is a refusal the precise status (never the 500 that PEP 3333-strict servers gave an
+application-set ``Connection: close``), is the 100 sent before the policy ran, and what does a
+refused upload cost on the wire (raw sockets; six real clients through the byte-counting relay).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ SHA = hashlib.sha256(BODY).hexdigest()
 
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
 KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
-#: ... and send the 100 when the view reads the body (uWSGI through django_expect.uwsgi).
+#: ... and send the 100 when the view reads the body (all of them; uWSGI through lazy_continue).
 LAZY_100 = KEEPS_PROMISE
 #: Servers that invite the body before Django runs (the refusal is still the precise status).
 EAGER_100 = ["runserver-stock", "waitress", "mod_wsgi-daemon", "uwsgi-http-manage-expect"]
