@@ -60,7 +60,7 @@ bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
+	rm -rf $(VENV) .venv-apache .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
 
 # The end-to-end tests on each supported gunicorn major version, each in its own virtualenv
 # (.venv-gunicornNN). `make test-matrix GUNICORN_VERSIONS=27` runs one.
