@@ -1,10 +1,11 @@
 """``manage.py runserver`` that holds ``100 Continue`` back until the upload policy passed.
 
 Django picks the ``runserver`` of the app listed FIRST in ``INSTALLED_APPS``: list
-``django_expect`` before ``django.contrib.staticfiles`` (and before any other app with its own
-``runserver``, such as daphne's). When ``django.contrib.staticfiles`` is installed this command
-is its command (static files are still served), otherwise Django's; only the server class
-differs (:class:`django_expect.runserver.ExpectWSGIServer`). See docs/servers.md.
+``django_expect`` before ``django.contrib.staticfiles`` (an app listed before it with its own
+``runserver``, such as daphne for ASGI, still wins). When ``django.contrib.staticfiles`` is
+installed this command is its command (static files are still served), otherwise Django's; only
+the server class differs (:class:`django_expect.runserver.ExpectWSGIServer`). See
+docs/servers.md.
 """
 
 from __future__ import annotations
