@@ -84,7 +84,7 @@ bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 
 clean:
-	rm -rf $(VENV) .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
+	rm -rf $(VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
 
 # Kept for muscle memory: the version matrix is `make matrix` (nox).
 test-matrix: matrix

@@ -339,9 +339,51 @@ def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
                    f"| {fmt_time(row['p99'])} | {fmt_time(stock['p50'])} "
                    f"| {fmt_time(stock['p99'])} | {(row['p99'] - stock['p99']) * 1000:+.2f} ms "
                    f"| {row['samples']} |")
+    if r.get("servers"):
+        out += ["", "## 7. Other WSGI servers: rejected oversized PUT", "",
+                *servers_table(r["servers"], r["config"]["pairs"])]
     out += ["", "Reproduce: `make bench` (writes bench/results.md, "
             "docs/images/bench-results.png and the raw bench/results.json).", ""]
     return "\n".join(out)
+
+
+OTHER_SERVER_LABELS = {
+    "runserver": "`manage.py runserver` (stock: Django's own command)",
+    "mod_wsgi": "Apache mod_wsgi, embedded mode",
+    "uwsgi-http-socket": "uWSGI `--http-socket` (django-expect: `lazy_continue`)",
+    "uwsgi-http": "uWSGI `--http` router (django-expect: `lazy_continue`)",
+}
+
+
+def servers_table(rows: list[dict], pairs: int) -> list[str]:
+    """Body bytes and time to the final status of a rejected PUT, per server, both columns."""
+    size = rows[0]["size"] if rows else 0
+    out = [
+        f"curl 7.88 `-T` of {fmt_size(size)} to the 5 MiB view over loopback, through the "
+        "byte-counting relay. Without django-expect: 'stock' = the view refuses on "
+        "`Content-Length` without reading; 'stock-read' = the view streams the body and gives "
+        f"up past the limit. Medians of {pairs} runs, the largest in brackets; time from the "
+        "request head leaving curl to the final status (the status in brackets). See "
+        "docs/howto/servers.md for who sends the 100 on each server.",
+        "",
+        "| server | stock: body bytes | time | stock-read: body bytes | time "
+        "| django-expect: body bytes | time |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for kind, label in OTHER_SERVER_LABELS.items():
+        cells = []
+        for mode in ("stock", "stock-read", "expect"):
+            runs = [x for x in rows if x["server"] == kind and x["mode"] == mode]
+            if not runs:
+                cells += ["-", "-"]
+                continue
+            sent = [x["body_bytes"] for x in runs]
+            statuses = sorted({x["status"] for x in runs})
+            cells += [f"{fmt_bytes(med(sent))} [{fmt_bytes(max(sent))}]",
+                      f"{fmt_time(med(x['seconds'] for x in runs))} "
+                      f"({'/'.join(map(str, statuses))})"]
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return out
 
 
 # -- the README's Performance section -----------------------------------------------------------

@@ -40,6 +40,7 @@ FULL = {
     "uvicorn_reps": 1,
     "uvicorn_wan_max": 1000 * MB,  # largest body sent to uvicorn over the slow WAN
     "form_size": 300 * MB,
+    "servers_size": 1000 * MB,
     "accept_size": GiB,
     "accept_pairs": 7,
     "small_requests": 1000,
@@ -53,6 +54,7 @@ SMOKE = {
     "uvicorn_reps": 1,
     "uvicorn_wan_max": 6 * MB,
     "form_size": 6 * MB,
+    "servers_size": 6 * MB,
     "accept_size": 8 * MiB,
     "accept_pairs": 1,
     "small_requests": 50,
@@ -152,6 +154,55 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
         finally:
             for relay in relays.values():
                 relay.close()
+    return rows
+
+
+#: WSGI servers other than gunicorn that keep the promise (docs/howto/servers.md), each run with and
+#: without django-expect: runserver (Django's own command when django_expect is not installed),
+#: Apache mod_wsgi in embedded mode, uWSGI directly and behind its router (without
+#: ``lazy_continue`` in the stock column).
+OTHER_SERVERS = ("runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http")
+
+
+def other_servers(cfg: dict, work: Path) -> list[dict]:
+    """Rejected PUT of ``cfg['servers_size']`` bytes (curl, loopback) on each other server:
+    stock (the view refuses on Content-Length), stock-read (the view streams the body and gives
+    up past the limit) and django-expect."""
+    import urllib.request
+
+    from tests.support.wsgi_servers import WSGIServer
+
+    rows = []
+    file = sparse_file(work, cfg["servers_size"])
+    try:
+        for kind in OTHER_SERVERS:
+            for mode in ("stock", "expect"):
+                server = WSGIServer(kind, work / f"{kind}-{mode}.log", bench_env(mode, work), work)
+                if mode == "stock":
+                    server.uwsgi_module = "tests.support.plain_wsgi:application"
+                server.start()
+                try:
+                    # Warm up: the first request loads Django in the worker.
+                    urllib.request.urlopen(f"{server.url}/small", timeout=30).read()
+                    columns = ("stock", "stock-read") if mode == "stock" else ("expect",)
+                    with Relay(server.address) as relay:
+                        for pair in range(cfg["pairs"]):
+                            for column in columns:
+                                prefix = "objects-read" if column == "stock-read" else "objects"
+                                row = _through(relay, lambda r=relay, p=prefix, n=pair: (
+                                    clients.curl_put(f"{r.url}/{p}/k{n}", file)))
+                                row.update(scenario="servers", server=kind, mode=column,
+                                           pair=pair, size=cfg["servers_size"])
+                                log(f"{kind} {column} {cfg['servers_size'] / MB:g} MB: "
+                                    f"{row['status']} {row['body_bytes']} B "
+                                    f"{row['seconds'] * 1000:.1f} ms")
+                                if column == "expect":
+                                    expect_status(f"{kind} PUT", row["status"], 413)
+                                rows.append(row)
+                finally:
+                    server.stop()
+    finally:
+        file.unlink()
     return rows
 
 
@@ -288,7 +339,12 @@ def environment() -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
+    parser.add_argument(
+        "--servers-only", action="store_true",
+        help="only the other WSGI servers' rejected PUT: print its table, write servers.json")
     args = parser.parse_args(argv)
+    if args.servers_only:
+        return servers_only(SMOKE if args.smoke else FULL)
     cfg = SMOKE if args.smoke else FULL
     work = HERE / ".work" / ("smoke" if args.smoke else "full")
     shutil.rmtree(work, ignore_errors=True)
@@ -312,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
             results["form"] = form_rejections(servers, cfg, work)
             results["small"] = small_requests(servers, cfg)
             results["latency"] = latency(servers, cfg)
+        results["servers"] = other_servers(cfg, work)
         results["accepted"] = accepted(cfg, work)
         results["overhead"] = hook_overhead(cfg["overhead_iterations"], work)
     except HarnessError as error:
@@ -326,6 +383,19 @@ def main(argv: list[str] | None = None) -> int:
     summary = report.write(results, out_dir, readme)
     print(summary)
     log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {report.PLOT}")
+    return 0
+
+
+def servers_only(cfg: dict) -> int:
+    """The other-servers scenario alone (docs/howto/servers.md's figures), without rewriting the
+    README or results.json."""
+    work = HERE / ".work" / "servers"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    prepare(work)
+    rows = other_servers(cfg, work)
+    (work / "servers.json").write_text(json.dumps(rows, indent=1) + "\n")
+    print("\n".join(report.servers_table(rows, cfg["pairs"])))
     return 0
 
 

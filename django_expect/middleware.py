@@ -21,7 +21,8 @@ rejection instead of Django's 400.
 ``OPTIONS`` without a body is the discovery of discovery.py (the route's limit for JavaScript
 uploaders), answered here or added to the view's own answer.
 
-With the gunicorn hook, the 100 and the connection are controlled through the
+With a server adapter (the gunicorn hook, django-expect's ``runserver``, uWSGI's
+``lazy_continue``), the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
 coordination is inactive; the connection's fate is then the server's (a WSGI application may not
@@ -327,8 +328,9 @@ class ExpectMiddleware:
         if not ExpectMiddleware._warned_inactive:
             ExpectMiddleware._warned_inactive = True
             logger.warning(
-                "django-expect: 100-continue coordination is inactive (the server is not running "
-                "the django_expect.gunicorn hooks). Upload policies are still enforced before "
+                "django-expect: 100-continue coordination is inactive (no django-expect adapter "
+                "for this server: the gunicorn hooks, the runserver command, uWSGI's "
+                "lazy_continue; see docs/howto/servers.md). Upload policies are still enforced before "
                 "the body is read, but the server may already have invited the body."
             )
         return None

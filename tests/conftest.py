@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +27,14 @@ def project_env_vars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]
     return env
 
 
+def _warm_up(url: str) -> None:
+    """One GET, so the first request under test does not pay for importing the URLconf and the
+    views: under load that took longer than a client's wait for the 100 (curl: 1 s), and curl
+    then sent the refused body (tests/test_clients.py's first case failed on a cold worker)."""
+    with urllib.request.urlopen(url + "/", timeout=60) as response:
+        response.read()
+
+
 class ServerPool:
     """Starts each (worker, hook) server once per session and stops them all at the end."""
 
@@ -38,7 +47,9 @@ class ServerPool:
         key = (worker, hook)
         if key not in self.servers:
             name = f"{worker}-{'hook' if hook else 'stock'}.log"
-            self.servers[key] = Server(worker, hook, self.logs / name, self.env).start()
+            server = Server(worker, hook, self.logs / name, self.env).start()
+            _warm_up(server.url)
+            self.servers[key] = server
         return self.servers[key]
 
     def stop_all(self) -> None:

@@ -15,8 +15,10 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # Before django.contrib.staticfiles: the first app's runserver wins (django-expect's holds
+    # the 100 back and still serves static files).
     "django_expect",
+    "django.contrib.staticfiles",
     "demo",
 ]
 

@@ -1,0 +1,184 @@
+"""The ``manage.py runserver`` adapter: Django's development server holds the 100 back.
+
+Python's ``BaseHTTPRequestHandler.parse_request`` answers ``Expect: 100-continue`` (HTTP/1.1)
+through ``handle_expect_100``, which sends ``100 Continue`` as soon as the head is parsed, before
+Django runs. With ``django_expect`` in ``INSTALLED_APPS`` (before ``django.contrib.staticfiles``),
+``manage.py runserver`` is the command in ``django_expect/management/commands/runserver.py``,
+which serves with :class:`ExpectWSGIServer`. Per request:
+
+* the eager 100 is not sent; ``environ["wsgi.input"]`` is an :class:`ExpectContinueInput` that
+  sends it on the first read, so ``ExpectMiddleware`` decides exactly as under the gunicorn hook
+  (a rejection goes out without a 100);
+* when the final response starts, the input is sealed (no 100 after it);
+* when the body was left unread (a rejection, or a view that did not read it), the server says
+  ``Connection: close`` (a server-side header, which PEP 3333 allows the server to add), and
+  instead of Django's own drain (reading the whole rest of the body) the connection is closed
+  after the bounded drain of :func:`django_expect.gunicorn.linger`.
+
+Everything else is Django's development server, unchanged. Only :class:`ExpectWSGIServer` is
+public; the other names here are private.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, cast
+
+from django.core.servers import basehttp
+
+from django_expect.continuation import ExpectContinueInput
+from django_expect.gunicorn import linger
+
+__all__ = ["ExpectWSGIServer"]
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+def _declared_length(environ: dict[str, Any]) -> int | None:
+    """The body's declared length: 0 without one, None for a chunked body (which runserver
+    cannot frame: Django's ``ServerHandler`` reads it as empty)."""
+    if "HTTP_TRANSFER_ENCODING" in environ:
+        return None
+    try:
+        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
+    except ValueError:
+        return 0
+
+
+class _ServerHandler(basehttp.ServerHandler):
+    """Django's ``ServerHandler`` with the lazy-100 input and a bounded close."""
+
+    headers: Any  # wsgiref's response headers (set by start_response)
+
+    def __init__(
+        self,
+        stdin: Any,
+        stdout: Any,
+        stderr: Any,
+        environ: dict[str, Any],
+        *,
+        request_handler: _RequestHandler,
+        awaiting: bool,
+    ) -> None:
+        super().__init__(stdin, stdout, stderr, environ)
+        self.request_handler = request_handler
+        self.sock = cast(socket.socket, request_handler.connection)
+        self.timeout_set = False
+        length = _declared_length(environ)
+        self.expect_input = ExpectContinueInput(
+            cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
+            awaiting=awaiting and length != 0,
+            send_continue=self._send_continue,
+            close_connection=self._close_connection,
+            length=length,
+            set_receive_timeout=self._set_receive_timeout,
+        )
+        if length is None:
+            self.expect_input.close_connection()  # runserver cannot frame a chunked body
+        self.stdin = self.expect_input  # becomes environ["wsgi.input"] in setup_environ()
+
+    def _send_continue(self) -> None:
+        self.sock.sendall(_CONTINUE)
+
+    def _close_connection(self) -> None:
+        self.request_handler.close_connection = True
+
+    def _set_receive_timeout(self, seconds: float | None) -> None:
+        if seconds is None:
+            self._restore_timeout()
+        elif not self.timeout_set:
+            self.timeout_set = True
+            self.sock.settimeout(seconds)
+
+    def _restore_timeout(self) -> None:
+        if self.timeout_set:
+            self.timeout_set = False
+            try:
+                self.sock.settimeout(None)  # socketserver's StreamRequestHandler.timeout
+            except OSError:
+                pass
+
+    def cleanup_headers(self) -> None:
+        """The final response starts: no 100 after it; say when the connection will close."""
+        self.expect_input.seal()
+        super().cleanup_headers()
+        if self.expect_input.closing:
+            # The server's own header (Django's cleanup_headers sets it the same way).
+            self.headers["Connection"] = "close"
+            self.request_handler.close_connection = True
+
+    def close(self) -> None:
+        self.expect_input.seal()
+        self._restore_timeout()
+        if self.expect_input.closing:
+            self.request_handler.close_connection = True
+            _finish_without_django_drain(self)
+            linger(self.sock)
+            return
+        # Keep-alive: read what is left of a body the client was invited to send (Django's
+        # own close does the same), so it is not parsed as the next request.
+        self.expect_input.read()
+        _finish_without_django_drain(self)
+
+
+def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:
+    """Finish the request (log it, release the result) without Django's own drain.
+
+    Relies on ``django.core.servers.basehttp.ServerHandler.close`` being "read the whole rest of
+    the body, then ``super().close()``" (Django 4.2 through 5.2), which for a refused upload
+    would read everything. Its parent's ``close`` (``wsgiref.simple_server.ServerHandler.close``)
+    logs the request and resets the handler.
+    """
+    super(basehttp.ServerHandler, handler).close()
+
+
+class _RequestHandler(basehttp.WSGIRequestHandler):
+    """Django's request handler without the eager 100."""
+
+    expect_continue = False
+
+    def handle_expect_100(self) -> bool:
+        """Called by ``BaseHTTPRequestHandler.parse_request`` for ``Expect: 100-continue`` on
+        HTTP/1.1 (never for HTTP/1.0). Remember it; the input sends the 100 on first read."""
+        self.expect_continue = True
+        return True
+
+    def handle_one_request(self) -> None:
+        """Django's ``WSGIRequestHandler.handle_one_request`` with the lazy-100 ServerHandler.
+
+        Relies on Django 4.2 through 5.2's version of that method: read the request line (414
+        past 65536 bytes), ``parse_request()``, then run the app through a ``ServerHandler``
+        whose ``request_handler`` points back here.
+        """
+        self.expect_continue = False
+        self.raw_requestline = self.rfile.readline(65537)
+        if len(self.raw_requestline) > 65536:
+            self.requestline = ""
+            self.request_version = ""
+            self.command = ""
+            self.send_error(414)
+            return
+        if not self.parse_request():
+            return
+        handler = _ServerHandler(
+            self.rfile,
+            self.wfile,
+            self.get_stderr(),
+            self.get_environ(),
+            request_handler=self,
+            awaiting=self.expect_continue,
+        )
+        handler.run(self.server.get_app())  # type: ignore[attr-defined]
+
+
+class ExpectWSGIServer(basehttp.WSGIServer):
+    """Django's development server, serving each request with the lazy-100 handler.
+
+    ``django.core.servers.basehttp.run()`` always passes Django's ``WSGIRequestHandler``; it is
+    replaced here by its subclass (a handler class of your own is kept).
+    """
+
+    def __init__(self, server_address: Any, handler_class: Any, *args: Any, **kwargs: Any) -> None:
+        if handler_class is basehttp.WSGIRequestHandler:
+            handler_class = _RequestHandler
+        super().__init__(server_address, handler_class, *args, **kwargs)
