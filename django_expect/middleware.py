@@ -243,15 +243,19 @@ class ExpectMiddleware:
         return response
 
     def _input_of(self, request: HttpRequest) -> ExpectContinueInput | None:
-        stream = getattr(request, "environ", {}).get("wsgi.input")
+        # WSGI: the gunicorn hook's wsgi.input; ASGI: django_expect.asgi's handler puts its
+        # input in META under "django_expect.input" (django_expect.asgi.INPUT_KEY).
+        key = "django_expect.input" if isinstance(request, ASGIRequest) else "wsgi.input"
+        stream = request.META.get(key)
         if isinstance(stream, ExpectContinueInput):
             return stream
         if not ExpectMiddleware._warned_inactive:
             ExpectMiddleware._warned_inactive = True
             logger.warning(
                 "django-expect: 100-continue coordination is inactive (the server is not running "
-                "the django_expect.gunicorn hooks). Upload policies are still enforced before "
-                "the body is read, but the server may already have invited the body."
+                "the django_expect.gunicorn hooks, or asgi.py does not use "
+                "django_expect.asgi.get_asgi_application). Upload policies are still enforced "
+                "before the body is read, but the server may already have invited the body."
             )
         return None
 
