@@ -225,7 +225,7 @@ class _Exchange:
         self.receive = receive
         self.send = send
         headers = {name.lower(): value for name, value in scope.get("headers", ())}
-        self.http_version = str(scope.get("http_version", "1.1"))
+        self.http_version = http_version(scope)
         length = headers.get(b"content-length")
         chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
         self.length: int | None = None if chunked else _length(length)
@@ -274,6 +274,12 @@ class _Exchange:
         await self.send(message)
 
 
+def http_version(scope: Scope) -> str:
+    """``scope["http_version"]`` as "1.0", "1.1" or "2" (granian 2.x reports HTTP/1.0 as "1")."""
+    version = str(scope.get("http_version", "1.1"))
+    return "1.0" if version in ("1", "1.0") else version
+
+
 def _length(value: bytes | None) -> int:
     try:
         return max(int(value or b"0"), 0)
@@ -306,7 +312,7 @@ class ExpectASGIHandler(ASGIHandler):
         if request is not None and isinstance(body_file, ExpectContinueInput):
             # The HTTP version for the decision (HTTP/1.0 ignores Expect) and the input for
             # ExpectMiddleware, as WSGI's environ has them.
-            request.META["SERVER_PROTOCOL"] = f"HTTP/{scope.get('http_version', '1.1')}"
+            request.META["SERVER_PROTOCOL"] = f"HTTP/{http_version(scope)}"
             request.META[INPUT_KEY] = body_file
         return request, error
 
