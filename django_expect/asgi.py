@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import wraps
 from typing import Any
 
@@ -55,8 +55,8 @@ __all__ = ["INPUT_KEY", "ASGIBody", "ExpectASGIHandler", "get_asgi_application",
 #: ASGI counterpart of ``wsgi.input``; ``ExpectMiddleware`` looks here).
 INPUT_KEY = "django_expect.input"
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+Scope = dict[str, Any]
+Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
@@ -170,8 +170,8 @@ class ASGIBody:
     def _blocking(self, read: Callable[[int | None], Awaitable[bytes]], size: int | None) -> bytes:
         if _on_loop(self._loop):
             raise RuntimeError(
-                "the request body cannot be read synchronously on the event loop before it "
-                "has arrived: read it in a sync view, or await django_expect.asgi.read_ahead(request) first"
+                "the request body cannot be read synchronously on the event loop before it has "
+                "arrived: read it in a sync view, or await django_expect.asgi.read_ahead(request)"
             )
         return async_to_sync(read)(size)
 
@@ -269,7 +269,9 @@ class _Exchange:
                 ):
                     self.close = True
             if self.close:
-                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != b"connection"]
+                headers = [
+                    (k, v) for k, v in message.get("headers", ()) if k.lower() != b"connection"
+                ]
                 message = {**message, "headers": [*headers, (b"connection", b"close")]}
         await self.send(message)
 
@@ -290,7 +292,7 @@ def _length(value: bytes | None) -> int:
 class ExpectASGIHandler(ASGIHandler):
     """Django's ``ASGIHandler``, deciding upload policies before the body is requested."""
 
-    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:  # type: ignore[override]
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = _Exchange(scope, receive, send)
         receiver = _Receiver(exchange)
         try:
@@ -299,7 +301,7 @@ class ExpectASGIHandler(ASGIHandler):
             if exchange.body is not None:
                 exchange.body.cancel()
 
-    async def read_body(self, receive: Receive) -> Any:  # type: ignore[override]
+    async def read_body(self, receive: Receive) -> Any:
         """The body as an input read on demand (Django's reads it whole, here)."""
         if isinstance(receive, _Receiver):
             return receive.exchange.make_input()
@@ -323,7 +325,7 @@ class ExpectASGIHandler(ASGIHandler):
             match.func = _reading_ahead(match.func)
         return match
 
-    async def listen_for_disconnect(self, receive: Receive) -> None:  # type: ignore[override]
+    async def listen_for_disconnect(self, receive: Receive) -> None:
         if isinstance(receive, _Receiver) and receive.exchange.body is not None:
             exchange = receive.exchange
             assert exchange.body is not None
@@ -371,7 +373,8 @@ async def read_ahead(request: HttpRequest) -> None:
 
 def _spool_body(request: HttpRequest) -> None:
     source = _swap_stream(request)
-    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)
+    # Owned by the _SpooledBody that replaces the request's stream (closed with the request).
+    spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
     try:
         while chunk := source.read(_SPOOL_CHUNK):
             spool.write(chunk)
