@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.raw import Exchange
 from tests.support.server import PROJECT, _accepts, stop_process
 from tests.support.tools import free_port, require_module
 
@@ -100,6 +101,7 @@ class ASGIServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited early:\n{self.log()}")
             if _accepts(self.address):
+                self._warm_up()
                 return self
             time.sleep(0.05)
         self.stop()
@@ -107,6 +109,17 @@ class ASGIServer:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+    def _warm_up(self) -> None:
+        """One request through URL resolution, a view and a rejection before any test (Django
+        imports the URLconf and views on first use; a client waits only 1 s for the 100)."""
+        with Exchange(self.address, timeout=30) as conn:
+            conn.request_head("GET", "/lab/small")
+            conn.read_final()
+        with Exchange(self.address, timeout=30) as conn:
+            conn.request_head("POST", "/lab/small", {"Content-Length": "5000"})
+            conn.send_body(b"x" * 5000)  # Django's own handler reads it all first
+            conn.read_final()
 
 
 class ASGIServerPool:
