@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress
+.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,20 @@ demo: setup
 	@echo "  admin: http://$(DEMO_BIND)/admin/ (demo / demo)"
 	@echo ""
 	cd testproject && DEMO_BIND=$(DEMO_BIND) ../$(BIN)/gunicorn -c gunicorn.conf.py
+
+# The same demo under uvicorn (ASGI), through django_expect.asgi (docs/asgi.md).
+demo-asgi: setup
+	cd testproject && ../$(BIN)/python manage.py migrate --noinput -v0
+	cd testproject && ../$(BIN)/python manage.py demo_setup
+	@echo ""
+	@echo "django-expect demo on http://$(DEMO_BIND)/ (uvicorn + django_expect.asgi). Try:"
+	@echo "  head -c 50000000 /dev/zero > /tmp/50MB.bin"
+	@echo "  curl -v -T /tmp/50MB.bin http://$(DEMO_BIND)/objects/big      # 413 before any body byte"
+	@echo "  head -c 5000000 /dev/urandom > /tmp/5MB.bin"
+	@echo "  curl -v -T /tmp/5MB.bin http://$(DEMO_BIND)/objects/small     # 100 Continue, then 200 + ETag"
+	@echo ""
+	cd testproject && ../$(BIN)/python -m uvicorn --host $(firstword $(subst :, ,$(DEMO_BIND))) \
+	  --port $(lastword $(subst :, ,$(DEMO_BIND))) testproject.asgi:application
 
 test: setup lint typecheck
 	$(BIN)/pytest
