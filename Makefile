@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix bench bench-smoke stress
+.PHONY: setup demo demo-asgi bench-asgi test test-fast lint typecheck clean test-matrix bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,10 @@ bench: $(BENCH_STAMP)
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
+
+# uvicorn with Django's ASGI handler vs django-expect's (docs/asgi.md): bench/asgi_results.{md,json}.
+bench-asgi: $(BENCH_STAMP)
+	$(BIN)/python -m bench.asgi
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media

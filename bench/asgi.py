@@ -1,0 +1,150 @@
+"""`make bench-asgi`: uvicorn with Django's own ASGI handler vs uvicorn + django-expect's.
+
+    python -m bench.asgi            # full run (a few minutes): bench/asgi_results.{json,md}
+    python -m bench.asgi --smoke    # each scenario once at small sizes: bench/.work/asgi-smoke/
+
+Both servers are uvicorn (h11) with the bench settings (ExpectMiddleware and the decorated bench
+views); only ``asgi.py`` differs: ``testproject/asgi_stock.py`` (``django.core.asgi``) or
+``testproject/asgi.py`` (``django_expect.asgi``). Scenarios:
+
+1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the
+   client sent (counted by tests/support/relay.py) and time to the final status;
+2. an accepted PUT (1 GiB; a view reading 1 MiB at a time and keeping nothing), a fresh server per
+   run, stock and django-expect alternating: the server's CPU time (schedstat) and peak RSS.
+
+Every process started here is stopped by its PID; the run exits non-zero on an unexpected status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from bench import clients
+from bench.run import GiB, MB, MiB, HarnessError, _through, expect_status, log, sparse_file
+from bench.servers import EXPECT_ASGI, STOCK_ASGI, Uvicorn, cpu_seconds, peak_rss, prepare
+from tests.support.relay import Relay
+
+HERE = Path(__file__).resolve().parent
+APPS = {"uvicorn": STOCK_ASGI, "uvicorn + django-expect": EXPECT_ASGI}
+FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "accept_size": GiB, "accept_pairs": 3}
+SMOKE = {"reject_sizes": [6 * MB], "accept_size": 8 * MiB, "accept_pairs": 1}
+
+
+def rejections(cfg: dict, work: Path) -> list[dict]:
+    rows = []
+    for label, app in APPS.items():
+        server = Uvicorn(work, f"reject-{len(rows)}", app=app)
+        try:
+            clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+            with Relay(server.address) as relay:
+                for size in cfg["reject_sizes"]:
+                    file = sparse_file(work, size)
+                    try:
+                        row = _through(
+                            relay, lambda f=file: clients.curl_put(f"{relay.url}/objects/k", f)
+                        )
+                    finally:
+                        file.unlink()
+                    row.update(server=label, size=size)
+                    log(f"reject {size / MB:g} MB {label}: {row['status']} "
+                        f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                    expect_status(f"{label} PUT {size}", row["status"], 413)
+                    rows.append(row)
+        finally:
+            server.stop()
+    return rows
+
+
+def accepted(cfg: dict, work: Path) -> list[dict]:
+    size = cfg["accept_size"]
+    runs = []
+    labels = list(APPS)
+    for pair in range(cfg["accept_pairs"]):
+        for label in labels if pair % 2 == 0 else labels[::-1]:
+            server = Uvicorn(work, f"accept-{pair}-{len(runs)}", app=APPS[label])
+            try:
+                clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+                pid = server.worker_pids()[0]
+                before = cpu_seconds([pid])
+                status, seconds = clients.streaming_put(server.address, "/accept/big", size)
+                cpu = cpu_seconds([pid]) - before
+                rss = peak_rss(pid)
+            finally:
+                server.stop()
+            expect_status(f"{label} accepted upload", status, 200)
+            log(f"accept {label}: {seconds:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss / MB:.1f} MB")
+            runs.append({"server": label, "pair": pair, "seconds": seconds, "cpu": cpu,
+                         "rss_peak": rss})
+    return runs
+
+
+def report(results: dict) -> str:
+    lines = [
+        "# uvicorn: Django's ASGI handler vs django-expect's (`make bench-asgi`)",
+        "",
+        f"{results['date']}; uvicorn (h11), one process; the bench project with ExpectMiddleware "
+        "in both; only asgi.py differs. Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB "
+        "view over loopback, body bytes counted by a relay.",
+        "",
+        "| rejected PUT | " + " | ".join(APPS) + " |",
+        "|---|" + "---|" * len(APPS),
+    ]
+    for size in results["config"]["reject_sizes"]:
+        cells = []
+        for label in APPS:
+            row = next(r for r in results["put"] if r["server"] == label and r["size"] == size)
+            cells.append(f"{row['status']}, {row['body_bytes']:,} body bytes, "
+                         f"{row['seconds'] * 1000:.0f} ms")
+        lines.append(f"| {size / MB:g} MB | " + " | ".join(cells) + " |")
+    size = results["config"]["accept_size"]
+    lines += [
+        "",
+        f"Accepted {size / GiB:g} GiB PUT (a view reading 1 MiB at a time), a fresh server per run, "
+        "medians (min-max) of the runs:",
+        "",
+        "| | runs | server CPU (s) | peak RSS (MB) | wall (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for label in APPS:
+        runs = [r for r in results["accepted"] if r["server"] == label]
+        def cell(key: str, scale: float = 1.0, runs: list = runs) -> str:  # noqa: E306
+            values = [r[key] / scale for r in runs]
+            return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
+        lines.append(f"| {label} | {len(runs)} | {cell('cpu')} | {cell('rss_peak', MB)} | "
+                     f"{cell('seconds')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
+    args = parser.parse_args(argv)
+    cfg = SMOKE if args.smoke else FULL
+    work = HERE / ".work" / ("asgi-smoke" if args.smoke else "asgi")
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    out_dir = work if args.smoke else HERE
+    results: dict = {"smoke": args.smoke, "config": cfg,
+                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    prepare(work)
+    try:
+        results["put"] = rejections(cfg, work)
+        results["accepted"] = accepted(cfg, work)
+    except HarnessError as error:
+        log(f"HARNESS BROKEN: {error}")
+        return 1
+    (out_dir / "asgi_results.json").write_text(json.dumps(results, indent=1) + "\n")
+    summary = report(results)
+    (out_dir / "asgi_results.md").write_text(summary)
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
