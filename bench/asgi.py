@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from bench import clients
-from bench.run import GiB, MB, MiB, HarnessError, _through, expect_status, log, sparse_file
+from bench.run import MB, GiB, HarnessError, MiB, _through, expect_status, log, sparse_file
 from bench.servers import EXPECT_ASGI, STOCK_ASGI, Uvicorn, cpu_seconds, peak_rss, prepare
 from tests.support.relay import Relay
 
@@ -78,7 +78,8 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
             finally:
                 server.stop()
             expect_status(f"{label} accepted upload", status, 200)
-            log(f"accept {label}: {seconds:.2f} s wall, {cpu:.2f} s CPU, peak RSS {rss / MB:.1f} MB")
+            log(f"accept {label}: {seconds:.2f} s wall, {cpu:.2f} s CPU, "
+                f"peak RSS {rss / MB:.1f} MB")
             runs.append({"server": label, "pair": pair, "seconds": seconds, "cpu": cpu,
                          "rss_peak": rss})
     return runs
@@ -105,15 +106,15 @@ def report(results: dict) -> str:
     size = results["config"]["accept_size"]
     lines += [
         "",
-        f"Accepted {size / GiB:g} GiB PUT (a view reading 1 MiB at a time), a fresh server per run, "
-        "medians (min-max) of the runs:",
+        f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time), a fresh server per "
+        "run, medians (min-max) of the runs:",
         "",
         "| | runs | server CPU (s) | peak RSS (MB) | wall (s) |",
         "|---|---|---|---|---|",
     ]
     for label in APPS:
         runs = [r for r in results["accepted"] if r["server"] == label]
-        def cell(key: str, scale: float = 1.0, runs: list = runs) -> str:  # noqa: E306
+        def cell(key: str, scale: float = 1.0, runs: list = runs) -> str:
             values = [r[key] / scale for r in runs]
             return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
         lines.append(f"| {label} | {len(runs)} | {cell('cpu')} | {cell('rss_peak', MB)} | "
