@@ -319,10 +319,15 @@ class ExpectASGIHandler(ASGIHandler):
         return request, error
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
+        """Async views get their (accepted) body read ahead before they run.
+
+        ``BaseHandler._get_response_async`` unpacks the result as ``callback, args, kwargs``;
+        the wrapper is returned that way, so ``request.resolver_match`` keeps the real view.
+        """
         match = super().resolve_request(request)
         body = request.META.get(INPUT_KEY)
         if isinstance(body, _ClosableInput) and iscoroutinefunction(match.func):
-            match.func = _reading_ahead(match.func)
+            return (_reading_ahead(match.func), match.args, match.kwargs)  # type: ignore[return-value]
         return match
 
     async def listen_for_disconnect(self, receive: Receive) -> None:

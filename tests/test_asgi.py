@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,15 +23,6 @@ pytestmark = pytest.mark.e2e
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
 BASIC = "Basic " + base64.b64encode(b"demo:demo").decode()
-
-
-@pytest.fixture(scope="session")
-def asgi_pool(
-    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ASGIServerPool]:
-    pool = ASGIServerPool(project_env_vars, tmp_path_factory.mktemp("asgi-logs"))
-    yield pool
-    pool.stop_all()
 
 
 @pytest.fixture(params=LAZY)

@@ -15,10 +15,9 @@ from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir,
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.support.asgi_servers import LAZY, STOCK_APP, ASGIServerPool
 from tests.support.relay import Relay
-from tests.test_asgi import asgi_pool
 
 pytestmark = pytest.mark.e2e
-__all__ = ["asgi_pool", "bodies", "go_build_dir", "make_client"]  # fixtures
+__all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
 
 
 def cases() -> list[tuple[str, str]]:
