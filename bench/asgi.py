@@ -1,11 +1,12 @@
-"""`make bench-asgi`: uvicorn with Django's own ASGI handler vs uvicorn + django-expect's.
+"""`make bench-asgi`: Django's own ASGI handler vs django-expect's, on uvicorn and gunicorn -k asgi.
 
     python -m bench.asgi            # full run (a few minutes): bench/asgi_results.{json,md}
     python -m bench.asgi --smoke    # each scenario once at small sizes: bench/.work/asgi-smoke/
 
-Both servers are uvicorn (h11) with the bench settings (ExpectMiddleware and the decorated bench
-views); only ``asgi.py`` differs: ``testproject/asgi_stock.py`` (``django.core.asgi``) or
-``testproject/asgi.py`` (``django_expect.asgi``). Scenarios:
+Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs the bench settings
+(ExpectMiddleware and the decorated bench views) twice; only ``asgi.py`` differs:
+``testproject/asgi_stock.py`` (``django.core.asgi``) or ``testproject/asgi.py``
+(``django_expect.asgi``). Scenarios:
 
 1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the
    client sent (counted by tests/support/relay.py) and time to the final status;
@@ -24,22 +25,56 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Protocol
 
 from bench import clients
 from bench.run import MB, GiB, HarnessError, MiB, _through, expect_status, log, sparse_file
-from bench.servers import EXPECT_ASGI, STOCK_ASGI, Uvicorn, cpu_seconds, peak_rss, prepare
+from bench.servers import (
+    EXPECT_ASGI,
+    STOCK_ASGI,
+    Uvicorn,
+    bench_env,
+    cpu_seconds,
+    peak_rss,
+    prepare,
+)
+from tests.support.asgi_servers import ASGIServer
 from tests.support.relay import Relay
 
 HERE = Path(__file__).resolve().parent
-APPS = {"uvicorn": STOCK_ASGI, "uvicorn + django-expect": EXPECT_ASGI}
+#: column -> (server, asgi.py): each server with Django's handler, then with django-expect's.
+APPS = {
+    "uvicorn": ("uvicorn", STOCK_ASGI),
+    "uvicorn + django-expect": ("uvicorn", EXPECT_ASGI),
+    "gunicorn -k asgi": ("gunicorn-asgi", STOCK_ASGI),
+    "gunicorn -k asgi + django-expect": ("gunicorn-asgi", EXPECT_ASGI),
+}
+
+
+class _Started(Protocol):
+    address: tuple[str, int]
+
+    def stop(self) -> None: ...
+
+
+def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
+    """The column's server, and the PID of the process that serves (uvicorn, gunicorn's worker)."""
+    kind, app = APPS[label]
+    if kind == "uvicorn":
+        uvicorn = Uvicorn(work, name, app=app)
+        return uvicorn, uvicorn.process.pid
+    server = ASGIServer(kind, app, work / f"{name}.log", bench_env("expect", work)).start()
+    assert server.process is not None
+    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+    return server, int(children.read_text().split()[0])
 FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "accept_size": GiB, "accept_pairs": 3}
 SMOKE = {"reject_sizes": [6 * MB], "accept_size": 8 * MiB, "accept_pairs": 1}
 
 
 def rejections(cfg: dict, work: Path) -> list[dict]:
     rows = []
-    for label, app in APPS.items():
-        server = Uvicorn(work, f"reject-{len(rows)}", app=app)
+    for label in APPS:
+        server, _ = start(label, work, f"reject-{len(rows)}")
         try:
             clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
             with Relay(server.address) as relay:
@@ -67,10 +102,9 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
     labels = list(APPS)
     for pair in range(cfg["accept_pairs"]):
         for label in labels if pair % 2 == 0 else labels[::-1]:
-            server = Uvicorn(work, f"accept-{pair}-{len(runs)}", app=APPS[label])
+            server, pid = start(label, work, f"accept-{pair}-{len(runs)}")
             try:
                 clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-                pid = server.worker_pids()[0]
                 before = cpu_seconds([pid])
                 status, seconds = clients.streaming_put(server.address, "/accept/big", size)
                 cpu = cpu_seconds([pid]) - before
@@ -87,11 +121,11 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
 
 def report(results: dict) -> str:
     lines = [
-        "# uvicorn: Django's ASGI handler vs django-expect's (`make bench-asgi`)",
+        "# ASGI: Django's handler vs django-expect's (`make bench-asgi`)",
         "",
-        f"{results['date']}; uvicorn (h11), one process; the bench project with ExpectMiddleware "
-        "in both; only asgi.py differs. Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB "
-        "view over loopback, body bytes counted by a relay.",
+        f"{results['date']}; uvicorn (h11, one process) and gunicorn -k asgi (one worker); the "
+        "bench project with ExpectMiddleware in all; only asgi.py differs. Rejected PUT: curl -T "
+        "(Expect: 100-continue) to a 5 MiB view over loopback, body bytes counted by a relay.",
         "",
         "| rejected PUT | " + " | ".join(APPS) + " |",
         "|---|" + "---|" * len(APPS),
