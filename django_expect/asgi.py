@@ -15,8 +15,8 @@ This module owns the ASGI side of that, and nothing of the policy:
   (through ``django_expect.resolution.request_policy``) decides before that, exactly as under
   WSGI, with the same states (AWAITING, SENT, WITHHELD), errors (``BodyTimeout`` -> 408,
   ``IncompleteBody`` -> 400), statistics, signals and overrides.
-* Sync code (middleware, sync views, DRF) reads through ``async_to_sync``: asgiref runs the
-  ``receive()`` on the server's event loop while the view's thread waits. Memory stays bounded
+* Sync code (middleware, sync views, DRF) runs in a thread; its reads run ``receive()`` on the
+  server's event loop (``run_coroutine_threadsafe``) while the thread waits. Memory stays bounded
   by what the view asks for (``request.read(n)``); the server's flow control does the rest.
 * Async views cannot block the event loop on a read, so before an async view runs (the policy
   has passed by then) its body is read -- through the same input, so limits, time-outs and
@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import wraps
 from typing import Any
 
 import django
-from asgiref.sync import async_to_sync, iscoroutinefunction, sync_to_async
+from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponseBase
@@ -77,7 +77,7 @@ class ASGIBody:
     """One request's ``http.request`` messages as a readable file, pulled on demand.
 
     Reads that the buffer can serve return at once; others await ``receive()`` on the event loop
-    (through ``async_to_sync`` from a thread, or directly from a coroutine). ``invite()``
+    (submitted to it from a thread, or directly from a coroutine). ``invite()``
     starts a ``receive()`` without waiting for it: the server sends the 100 then.
     """
 
@@ -167,13 +167,19 @@ class ASGIBody:
         end = self._buffer.find(b"\n") + 1 or len(self._buffer)
         return end if size is None or size < 0 else min(end, size)
 
-    def _blocking(self, read: Callable[[int | None], Awaitable[bytes]], size: int | None) -> bytes:
+    def _blocking(
+        self, read: Callable[[int | None], Coroutine[Any, Any, bytes]], size: int | None
+    ) -> bytes:
         if _on_loop(self._loop):
             raise RuntimeError(
                 "the request body cannot be read synchronously on the event loop before it has "
                 "arrived: read it in a sync view, or await django_expect.asgi.read_ahead(request)"
             )
-        return async_to_sync(read)(size)
+        if self._loop.is_closed():
+            raise ClientDisconnected("the server's event loop is gone")
+        # On the server's loop whichever thread reads (asgiref's async_to_sync would start a
+        # new loop in a thread it does not manage); the thread waits, the loop does not.
+        return asyncio.run_coroutine_threadsafe(read(size), self._loop).result()
 
     # -- lifecycle (on the event loop) ----------------------------------------------------------
 
@@ -268,11 +274,14 @@ class _Exchange:
                     self.body is not None and self.has_body and not self.body.finished
                 ):
                     self.close = True
-            if self.close:
+            if self.close or self.http_version.startswith(("2", "3")):
+                # HTTP/2 and 3 have no Connection header (RFC 9113 8.2.2): the server decides.
                 headers = [
                     (k, v) for k, v in message.get("headers", ()) if k.lower() != b"connection"
                 ]
-                message = {**message, "headers": [*headers, (b"connection", b"close")]}
+                if self.close and not self.http_version.startswith(("2", "3")):
+                    headers.append((b"connection", b"close"))
+                message = {**message, "headers": headers}
         await self.send(message)
 
 

@@ -101,7 +101,11 @@ class ASGIServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"{self.kind} exited early:\n{self.log()}")
             if _accepts(self.address):
-                self._warm_up()
+                try:
+                    self._warm_up()
+                except BaseException:
+                    self.stop()
+                    raise
                 return self
             time.sleep(0.05)
         self.stop()
