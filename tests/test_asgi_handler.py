@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from django_expect.asgi import ExpectASGIHandler, get_asgi_application
+from django_expect.signals import continue_sent, upload_rejected
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -98,8 +99,9 @@ def serve(app: ExpectASGIHandler, request_scope: dict[str, Any], server: Server)
     return server
 
 
-def test_a_rejection_never_calls_receive(app: ExpectASGIHandler) -> None:
-    server = serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+@pytest.mark.parametrize("path", ["/lab/small", "/lab/async", "/lab/class"])
+def test_a_rejection_never_calls_receive(app: ExpectASGIHandler, path: str) -> None:
+    server = serve(app, scope(path, upload(5000)), Server(pieces(b"x" * 5000)))
     assert server.receives == 0  # no receive(): no 100 from the server, no body byte
     assert server.status == 413
     assert server.headers[b"connection"] == b"close"
@@ -164,3 +166,24 @@ def test_a_get_is_served_as_by_djangos_handler(app: ExpectASGIHandler) -> None:
     server = serve(app, scope("/lab/small", {}, method="GET"), Server(pieces(b"")))
     assert server.status == 200
     assert server.json()["size"] == 0
+
+
+def test_signals_fire_as_under_wsgi(app: ExpectASGIHandler) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def rejected(sender: Any, request: Any, decision: Any, route: str, **kw: Any) -> None:
+        seen.append(("rejected", route))
+
+    def invited(sender: Any, request: Any, route: str, **kw: Any) -> None:
+        seen.append(("continue", route))
+
+    upload_rejected.connect(rejected)
+    continue_sent.connect(invited)
+    try:
+        serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+        serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+        serve(app, scope("/lab/small", upload(len(BODY), expect=False)), Server(pieces(BODY)))
+    finally:
+        upload_rejected.disconnect(rejected)
+        continue_sent.disconnect(invited)
+    assert seen == [("rejected", "lab-small"), ("continue", "lab-small")]
