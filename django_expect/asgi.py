@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import wraps
 from typing import Any
@@ -84,7 +85,8 @@ class ASGIBody:
     def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
         self._receive = receive
         self._loop = loop
-        self._buffer = bytearray()
+        self._chunks: deque[bytes] = deque()  # received, not yet read (one copy when read)
+        self._buffered = 0
         self._more = True  # another http.request message may come
         self._pending: asyncio.Future[Message] | None = None
         self.timeout: float | None = None  # seconds one receive() may wait (body_timeout)
@@ -120,51 +122,75 @@ class ASGIBody:
         if message.get("type") != "http.request":
             self._more = False
             raise ClientDisconnected(f"the client disconnected after {self.received} body bytes")
-        data = message.get("body", b"")
-        self.received += len(data)
-        self._buffer += data
+        data = bytes(message.get("body", b""))
+        if data:
+            self.received += len(data)
+            self._chunks.append(data)
+            self._buffered += len(data)
         if not message.get("more_body", False):
             self._more = False
             self.complete.set()
 
     async def aread(self, size: int | None = -1) -> bytes:
-        while self._more and (size is None or size < 0 or len(self._buffer) < size):
+        while self._more and (size is None or size < 0 or self._buffered < size):
             await self._pull()
         return self._take(size)
 
     async def areadline(self, size: int | None = -1) -> bytes:
         while (
             self._more
-            and b"\n" not in self._buffer
-            and (size is None or size < 0 or len(self._buffer) < size)
+            and not self._has_line()
+            and (size is None or size < 0 or self._buffered < size)
         ):
             await self._pull()
-        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
-        return self._take(end if size is None or size < 0 else min(end, size))
+        return self._take(self._line_end(size))
+
+    def _has_line(self) -> bool:
+        return any(b"\n" in chunk for chunk in self._chunks)
 
     def _take(self, size: int | None) -> bytes:
-        if size is None or size < 0 or size >= len(self._buffer):
-            data = bytes(self._buffer)
-            self._buffer.clear()
-        else:
-            data = bytes(self._buffer[:size])
-            del self._buffer[:size]
-        return data
+        """The first ``size`` buffered bytes (all if None or negative), copied once."""
+        chunks = self._chunks
+        if size is None or size < 0 or size >= self._buffered:
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            chunks.clear()
+            self._buffered = 0
+            return data
+        parts = []
+        need = size
+        while need:
+            chunk = chunks[0]
+            if len(chunk) <= need:
+                parts.append(chunks.popleft())
+                need -= len(chunk)
+            else:
+                parts.append(chunk[:need])
+                chunks[0] = chunk[need:]
+                need = 0
+        self._buffered -= size
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     # -- the file interface (any thread) ----------------------------------------------------
 
     def read(self, size: int | None = -1) -> bytes:
-        if not self._more or (size is not None and 0 <= size <= len(self._buffer)):
+        if not self._more or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
     def readline(self, size: int | None = -1) -> bytes:
-        if not self._more or b"\n" in self._buffer:
+        if not self._more or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)
 
     def _line_end(self, size: int | None) -> int:
-        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        """Bytes up to and including the first newline (or all), at most ``size``."""
+        end = 0
+        for chunk in self._chunks:
+            found = chunk.find(b"\n")
+            if found >= 0:
+                end += found + 1
+                break
+            end += len(chunk)
         return end if size is None or size < 0 else min(end, size)
 
     def _blocking(

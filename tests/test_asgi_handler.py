@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from django_expect.asgi import ExpectASGIHandler, get_asgi_application
+from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application
 from django_expect.signals import continue_sent, upload_rejected
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes
@@ -187,3 +187,25 @@ def test_signals_fire_as_under_wsgi(app: ExpectASGIHandler) -> None:
         upload_rejected.disconnect(rejected)
         continue_sent.disconnect(invited)
     assert seen == [("rejected", "lab-small"), ("continue", "lab-small")]
+
+
+def test_the_body_reads_across_message_boundaries() -> None:
+    data = b"line one\nline two\n" + bytes(range(256)) * 40 + b"\ntail"
+    server = Server(pieces(data, 7))
+
+    async def main() -> list[bytes]:
+        body = ASGIBody(server.receive, asyncio.get_running_loop())
+        got = [await body.areadline(), await body.areadline(4), await body.areadline()]
+        got.append(await body.aread(1000))
+
+        def in_a_thread() -> list[bytes]:  # the sync path: receive() runs on the loop
+            return [body.read(5000), body.readline(), body.read()]
+
+        got += await asyncio.to_thread(in_a_thread)
+        assert body.finished
+        return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 30))
+    assert got[:3] == [b"line one\n", b"line", b" two\n"]
+    assert b"".join(got) == data
+    assert got[-1] == b"" or got[-1].endswith(b"tail")
