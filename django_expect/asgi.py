@@ -44,6 +44,7 @@ from typing import Any
 import django
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
+from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
@@ -82,16 +83,22 @@ class ASGIBody:
     starts a ``receive()`` without waiting for it: the server sends the 100 then.
     """
 
-    def __init__(self, receive: Receive, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, receive: Receive, loop: asyncio.AbstractEventLoop, length: int | None = None
+    ) -> None:
         self._receive = receive
         self._loop = loop
+        self._length = length  # the declared Content-Length (None: chunked)
         self._chunks: deque[bytes] = deque()  # received, not yet read (one copy when read)
         self._buffered = 0
         self._more = True  # another http.request message may come
+        #: Reads need nothing more from the server: the last message, or every declared byte,
+        #: was received (the end-of-body message after them is left to wait_until_read).
+        self._done = False
         self._pending: asyncio.Future[Message] | None = None
         self.timeout: float | None = None  # seconds one receive() may wait (body_timeout)
         self.received = 0  # body bytes received from the server
-        #: Set once the last body message was received (Django may then listen for disconnect).
+        #: Set once reads need nothing more (Django may then listen for disconnect).
         self.complete = asyncio.Event()
 
     # -- pulling from the server (on the event loop) --------------------------------------
@@ -117,10 +124,10 @@ class ASGIBody:
             else:
                 message = await asyncio.wait_for(waiting, self.timeout)
         except BaseException:
-            self._more = False
+            self._more, self._done = False, True
             raise
         if message.get("type") != "http.request":
-            self._more = False
+            self._more, self._done = False, True
             raise ClientDisconnected(f"the client disconnected after {self.received} body bytes")
         data = bytes(message.get("body", b""))
         if data:
@@ -129,16 +136,18 @@ class ASGIBody:
             self._buffered += len(data)
         if not message.get("more_body", False):
             self._more = False
+        if not self._more or (self._length is not None and self.received >= self._length):
+            self._done = True
             self.complete.set()
 
     async def aread(self, size: int | None = -1) -> bytes:
-        while self._more and (size is None or size < 0 or self._buffered < size):
+        while not self._done and (size is None or size < 0 or self._buffered < size):
             await self._pull()
         return self._take(size)
 
     async def areadline(self, size: int | None = -1) -> bytes:
         while (
-            self._more
+            not self._done
             and not self._has_line()
             and (size is None or size < 0 or self._buffered < size)
         ):
@@ -173,12 +182,12 @@ class ASGIBody:
     # -- the file interface (any thread) ----------------------------------------------------
 
     def read(self, size: int | None = -1) -> bytes:
-        if not self._more or (size is not None and 0 <= size <= self._buffered):
+        if self._done or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
     def readline(self, size: int | None = -1) -> bytes:
-        if not self._more or self._has_line():
+        if self._done or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)
 
@@ -211,8 +220,8 @@ class ASGIBody:
 
     @property
     def finished(self) -> bool:
-        """Every body message has been received from the server."""
-        return not self._more
+        """The whole body has been received from the server (its end need not have been)."""
+        return self._done
 
     async def wait_until_read(self, has_body: bool, expects_100: bool) -> None:
         """Return once ``receive()`` may be called for ``http.disconnect`` alone.
@@ -221,9 +230,14 @@ class ASGIBody:
         message, consumed here; otherwise wait until the body was read whole (a body that is
         never read keeps this waiting until Django cancels it with the response).
         """
-        if not has_body and not expects_100 and self._more and self._pending is None:
-            await self._pull()
-        await self.complete.wait()
+        try:
+            if not has_body and not expects_100 and self._more and self._pending is None:
+                await self._pull()
+            await self.complete.wait()
+            while self._more:  # the end-of-body message after the declared bytes
+                await self._pull()
+        except ClientDisconnected as error:
+            raise RequestAborted() from error
 
     def cancel(self) -> None:
         """The exchange is over: drop a ``receive()`` started by ``invite()`` and never used."""
@@ -274,7 +288,7 @@ class _Exchange:
         self.input: _ClosableInput | None = None
 
     def make_input(self) -> _ClosableInput:
-        self.body = body = ASGIBody(self.receive, asyncio.get_running_loop())
+        self.body = body = ASGIBody(self.receive, asyncio.get_running_loop(), self.length)
 
         def set_timeout(seconds: float | None) -> None:
             body.timeout = seconds

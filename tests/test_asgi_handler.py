@@ -209,3 +209,17 @@ def test_the_body_reads_across_message_boundaries() -> None:
     assert got[:3] == [b"line one\n", b"line", b" two\n"]
     assert b"".join(got) == data
     assert got[-1] == b"" or got[-1].endswith(b"tail")
+
+
+def test_keep_alive_when_the_end_of_body_message_comes_after_the_declared_bytes(
+    app: ExpectASGIHandler,
+) -> None:
+    """gunicorn's ASGI worker may hand over the last bytes with more_body=True and end the body
+    with an empty message: every declared byte received is a whole body (no close), and
+    Django 5's listen_for_disconnect takes that empty message itself, not the view."""
+    messages = [{**m, "more_body": True} for m in pieces(BODY)]
+    messages.append({"type": "http.request", "body": b"", "more_body": False})
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(messages))
+    assert server.status == 200
+    assert server.json()["sha256"] == SHA
+    assert b"connection" not in server.headers
