@@ -202,14 +202,27 @@ class ASGIBody:
             end += len(chunk)
         return end if size is None or size < 0 else min(end, size)
 
+    def check_readable(self, size: int | None, *, line: bool = False) -> None:
+        """Raise RuntimeError for a read on the event loop that would have to wait for data.
+
+        Such a read would block the loop that has to deliver the data: a programming error
+        (an async view or middleware reading before :func:`read_ahead`), not a body failure.
+        """
+        if self._done or not _on_loop(self._loop):
+            return
+        if line and self._has_line():
+            return
+        if not line and size is not None and 0 <= size <= self._buffered:
+            return
+        raise RuntimeError(
+            "the request body cannot be read synchronously on the event loop before it has "
+            "arrived: read it in a sync view, or await django_expect.asgi.read_ahead(request)"
+        )
+
     def _blocking(
         self, read: Callable[[int | None], Coroutine[Any, Any, bytes]], size: int | None
     ) -> bytes:
-        if _on_loop(self._loop):
-            raise RuntimeError(
-                "the request body cannot be read synchronously on the event loop before it has "
-                "arrived: read it in a sync view, or await django_expect.asgi.read_ahead(request)"
-            )
+        self.check_readable(size)
         if self._loop.is_closed():
             raise ClientDisconnected("the server's event loop is gone")
         # On the server's loop whichever thread reads (asgiref's async_to_sync would start a
@@ -257,7 +270,23 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 class _ClosableInput(ExpectContinueInput):
-    """``ExpectContinueInput`` with the ``close()`` Django calls on a request's body file."""
+    """``ExpectContinueInput`` over an :class:`ASGIBody`, with the ``close()`` Django calls on a
+    request's body file; a read that would block the event loop raises before any state
+    changes (it is not a body failure: no 400, no 100)."""
+
+    def __init__(self, body: ASGIBody, **kwargs: Any) -> None:
+        super().__init__(body, **kwargs)
+        self._body = body
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.length is None or self.bytes_read < self.length:
+            self._body.check_readable(size)
+        return super().read(size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        if self.length is None or self.bytes_read < self.length:
+            self._body.check_readable(size, line=True)
+        return super().readline(size)
 
     def close(self) -> None:
         pass

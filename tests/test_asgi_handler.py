@@ -15,8 +15,11 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
+from asgiref.sync import markcoroutinefunction
+from django.http import HttpResponse
+from django.test import override_settings
 
-from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application
+from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application, read_ahead
 from django_expect.signals import continue_sent, upload_rejected
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes
@@ -223,3 +226,57 @@ def test_keep_alive_when_the_end_of_body_message_comes_after_the_declared_bytes(
     assert server.status == 200
     assert server.json()["sha256"] == SHA
     assert b"connection" not in server.headers
+
+
+class ReadsBodyMiddleware:
+    """An async-only middleware after ExpectMiddleware that reads the body in process_view."""
+
+    sync_capable = False
+    async_capable = True
+    read_ahead_first = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: Any) -> Any:
+        return await self.get_response(request)
+
+    async def process_view(self, request: Any, view: Any, args: Any, kwargs: Any) -> Any:
+        if self.read_ahead_first:
+            await read_ahead(request)
+        try:
+            request.body_seen = len(request.body)
+        except RuntimeError as error:
+            return HttpResponse(str(error), status=599)
+        return None
+
+
+def _with_reading_middleware() -> ExpectASGIHandler:
+    from django.conf import settings
+
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("django_expect.middleware.ExpectMiddleware") + 1
+    middleware.insert(at, f"{__name__}.ReadsBodyMiddleware")
+    with override_settings(MIDDLEWARE=middleware):
+        return ExpectASGIHandler()
+
+
+def test_async_middleware_reads_the_body_after_read_ahead() -> None:
+    app = _with_reading_middleware()
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    assert server.status == 200
+    assert server.json()["sha256"] == SHA
+    rejected = serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+    assert rejected.receives == 0  # ExpectMiddleware answered first: read_ahead never ran
+    assert rejected.status == 413
+
+
+def test_async_middleware_without_read_ahead_gets_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ReadsBodyMiddleware, "read_ahead_first", False)
+    app = _with_reading_middleware()
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    assert server.status == 599
+    assert b"read_ahead" in b"".join(m.get("body", b"") for m in server.sent[1:])
