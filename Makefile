@@ -32,7 +32,7 @@ demo: setup
 	@echo ""
 	cd testproject && DEMO_BIND=$(DEMO_BIND) ../$(BIN)/gunicorn -c gunicorn.conf.py
 
-# The same demo under uvicorn (ASGI), through django_expect.asgi (docs/asgi.md).
+# The same demo under uvicorn (ASGI), through django_expect.asgi (docs/howto/asgi.md).
 demo-asgi: setup
 	cd testproject && ../$(BIN)/python manage.py migrate --noinput -v0
 	cd testproject && ../$(BIN)/python manage.py demo_setup
@@ -73,7 +73,7 @@ bench: $(BENCH_STAMP)
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 
-# uvicorn with Django's ASGI handler vs django-expect's (docs/asgi.md): bench/asgi_results.{md,json}.
+# uvicorn with Django's ASGI handler vs django-expect's (docs/howto/asgi.md): bench/asgi_results.{md,json}.
 bench-asgi: $(BENCH_STAMP)
 	$(BIN)/python -m bench.asgi
 

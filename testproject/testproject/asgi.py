@@ -1,7 +1,7 @@
 """ASGI entry point of the demo project: Django's ASGI handler as django-expect provides it.
 
 ``django_expect.asgi.get_asgi_application`` (instead of ``django.core.asgi``'s) decides each
-upload policy before the server is asked for the body (docs/asgi.md). Serve it with
+upload policy before the server is asked for the body (docs/howto/asgi.md). Serve it with
 ``make demo-asgi`` (uvicorn).
 """
 
