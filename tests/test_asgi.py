@@ -96,7 +96,7 @@ def test_no_100_for_an_empty_body(server: ASGIServer) -> None:
 
 def test_http_1_0_expect_is_ignored(server: ASGIServer) -> None:
     """No 100 to HTTP/1.0 -- except uvicorn's httptools protocol, which sends one (a server bug
-    no application can avoid, docs/howto/asgi.md); the policy still decides as for any 1.0 request."""
+    no application can avoid, docs/howto/asgi.md); the policy decides as for any 1.0 request."""
     with Exchange(server.address) as conn:
         conn.request_head("POST", "/lab/refuse", upload_head(len(BODY)), version="HTTP/1.0")
         conn.send_body(BODY)
