@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix matrix wheel-check docs coverage bench bench-smoke stress
+.PHONY: setup demo demo-asgi bench-asgi test test-fast lint typecheck clean test-matrix matrix wheel-check docs coverage bench bench-smoke stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,20 @@ demo: setup
 	@echo "  admin: http://$(DEMO_BIND)/admin/ (demo / demo)"
 	@echo ""
 	cd testproject && DEMO_BIND=$(DEMO_BIND) ../$(BIN)/gunicorn -c gunicorn.conf.py
+
+# The same demo under uvicorn (ASGI), through django_expect.asgi (docs/howto/asgi.md).
+demo-asgi: setup
+	cd testproject && ../$(BIN)/python manage.py migrate --noinput -v0
+	cd testproject && ../$(BIN)/python manage.py demo_setup
+	@echo ""
+	@echo "django-expect demo on http://$(DEMO_BIND)/ (uvicorn + django_expect.asgi). Try:"
+	@echo "  head -c 50000000 /dev/zero > /tmp/50MB.bin"
+	@echo "  curl -v -T /tmp/50MB.bin http://$(DEMO_BIND)/objects/big      # 413 before any body byte"
+	@echo "  head -c 5000000 /dev/urandom > /tmp/5MB.bin"
+	@echo "  curl -v -T /tmp/5MB.bin http://$(DEMO_BIND)/objects/small     # 100 Continue, then 200 + ETag"
+	@echo ""
+	cd testproject && ../$(BIN)/python -m uvicorn --host $(firstword $(subst :, ,$(DEMO_BIND))) \
+	  --port $(lastword $(subst :, ,$(DEMO_BIND))) testproject.asgi:application
 
 # The whole suite under coverage (the gunicorn workers the tests start are measured too); prints
 # the package's branch coverage at the end. `make coverage` adds an HTML report in htmlcov/.
@@ -63,7 +77,7 @@ docs: setup
 
 # Django 4.2/5.1/5.2 x gunicorn 25/26/27: unit + end-to-end core suites in each cell (noxfile.py).
 matrix: setup
-	$(BIN)/nox -r -s matrix
+	$(BIN)/nox -r -s matrix asgi
 
 # Build sdist + wheel, twine check, every package file in the wheel, e2e smoke against the wheel.
 wheel-check: setup
@@ -82,6 +96,10 @@ bench: $(BENCH_STAMP)
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
+
+# uvicorn with Django's ASGI handler vs django-expect's (docs/howto/asgi.md): bench/asgi_results.{md,json}.
+bench-asgi: $(BENCH_STAMP)
+	$(BIN)/python -m bench.asgi
 
 clean:
 	rm -rf $(VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media

@@ -3,6 +3,7 @@
 * ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
   unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
   (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
+* ``asgi``: the ASGI end-to-end suite on Django 4.2 and 5.1 (it does not depend on gunicorn).
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["matrix"]
+nox.options.sessions = ["matrix", "asgi"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
@@ -35,8 +36,11 @@ UNIT = [
     "tests/test_properties.py",
     "tests/test_body_timeout_settings.py",
     "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
+    "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
 ]
 E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py"]
+#: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
+ASGI = ["tests/test_asgi.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
@@ -53,6 +57,14 @@ def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
     """Unit + end-to-end core suites on one Django x gunicorn pair."""
     _install(session, django, gunicorn, "-e", ".")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("django", DJANGO[:-1])
+def asgi(session: nox.Session, django: str) -> None:
+    """The ASGI end-to-end suite (uvicorn, gunicorn -k asgi, granian) on an older Django."""
+    _install(session, django, GUNICORN[-1], "-e", ".")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *ASGI, *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -53,16 +53,21 @@ def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
     ).start()
 
 
-class Uvicorn:
-    """Django's ASGI handler under uvicorn (h11), with the django-expect settings."""
+#: Django's own ASGI handler, and django-expect's (django_expect.asgi.get_asgi_application).
+STOCK_ASGI = "testproject.asgi_stock:application"
+EXPECT_ASGI = "testproject.asgi:application"
 
-    def __init__(self, work: Path, name: str = "uvicorn") -> None:
+
+class Uvicorn:
+    """Django's ASGI handler (``app``) under uvicorn (h11), with the django-expect settings."""
+
+    def __init__(self, work: Path, name: str = "uvicorn", app: str = STOCK_ASGI) -> None:
         self.log_path = work / f"{name}.log"
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
         args = [
-            sys.executable, "-m", "uvicorn", "testproject.asgi:application",
+            sys.executable, "-m", "uvicorn", app,
             "--host", "127.0.0.1", "--port", str(self.port), "--http", "h11",
             "--lifespan", "off", "--log-level", "warning", "--no-access-log",
         ]

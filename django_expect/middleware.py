@@ -322,7 +322,10 @@ class ExpectMiddleware:
         return response
 
     def _input_of(self, request: HttpRequest) -> ExpectContinueInput | None:
-        stream = getattr(request, "environ", {}).get("wsgi.input")
+        # WSGI: the gunicorn hook's wsgi.input; ASGI: django_expect.asgi's handler puts its
+        # input in META under "django_expect.input" (django_expect.asgi.INPUT_KEY).
+        key = "django_expect.input" if isinstance(request, ASGIRequest) else "wsgi.input"
+        stream = request.META.get(key)
         if isinstance(stream, ExpectContinueInput):
             return stream
         if not ExpectMiddleware._warned_inactive:
@@ -330,8 +333,9 @@ class ExpectMiddleware:
             logger.warning(
                 "django-expect: 100-continue coordination is inactive (no django-expect adapter "
                 "for this server: the gunicorn hooks, the runserver command, uWSGI's "
-                "lazy_continue; see docs/howto/servers.md). Upload policies are still enforced before "
-                "the body is read, but the server may already have invited the body."
+                "lazy_continue, django_expect.asgi.get_asgi_application; see "
+                "docs/howto/servers.md). Upload policies are still enforced before the body is "
+                "read, but the server may already have invited the body."
             )
         return None
 

@@ -4,8 +4,9 @@
   Keyword arguments: ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
   (the URL pattern's view name, e.g. ``"api-upload"`` or ``"admin:index"``).
 * ``continue_sent``: ``100 Continue`` went out, inviting the body. Keyword arguments: ``request``,
-  ``route``. Sent only through the gunicorn hook (the only server where django-expect sends the
-  100 itself), and only wired up for a request while the signal has receivers.
+  ``route``. Sent through the gunicorn hook and under ``django_expect.asgi`` (where the server
+  sends the 100 on the ``receive()`` django-expect then makes), and only wired up for a request
+  while the signal has receivers.
 
 Receivers run in the request's thread: keep them short, and do not read the body in them.
 """

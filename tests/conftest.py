@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.asgi_servers import ASGIServerPool
 from tests.support.server import WORKERS, Server, prepare_database, project_env
 
 
@@ -70,3 +71,13 @@ def server_pool(
 def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Server:
     """A gunicorn server with django-expect's hooks, once per worker class."""
     return server_pool.get(request.param)
+
+
+@pytest.fixture(scope="session")
+def asgi_pool(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ASGIServerPool]:
+    """ASGI servers (tests/support/asgi_servers.py), each started once, stopped at the end."""
+    pool = ASGIServerPool(project_env_vars, tmp_path_factory.mktemp("asgi-logs"))
+    yield pool
+    pool.stop_all()

@@ -1,0 +1,282 @@
+"""django_expect.asgi in process: the handler, driven with a scripted ASGI receive/send.
+
+``receive()`` is what makes an ASGI server send ``100 Continue``, so each test counts the calls:
+a rejection must make none, an accepted body as many as it needs, and Django 5's
+``listen_for_disconnect`` must not take a body message the view wanted. Runs on every Django
+version the package supports (no server, no database).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+from asgiref.sync import markcoroutinefunction
+from django.http import HttpResponse
+from django.test import override_settings
+
+from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application, read_ahead
+from django_expect.signals import continue_sent, upload_rejected
+
+BODY = b"0123456789abcdef" * 50  # 800 bytes
+SHA = hashlib.sha256(BODY).hexdigest()
+
+
+class Server:
+    """A scripted ASGI server: body messages on demand, then nothing until disconnect."""
+
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = list(messages)
+        self.receives = 0
+        self.sent: list[Mapping[str, Any]] = []
+
+    async def receive(self) -> dict[str, Any]:
+        self.receives += 1
+        if self.messages:
+            return self.messages.pop(0)
+        await asyncio.Event().wait()  # a real server waits for the client to go away
+        raise AssertionError("unreachable")
+
+    async def send(self, message: Mapping[str, Any]) -> None:
+        self.sent.append(message)
+
+    @property
+    def status(self) -> int:
+        return int(self.sent[0]["status"])
+
+    @property
+    def headers(self) -> dict[bytes, bytes]:
+        return {k.lower(): v for k, v in self.sent[0]["headers"]}
+
+    def json(self) -> Any:
+        return json.loads(b"".join(m.get("body", b"") for m in self.sent[1:]))
+
+
+def scope(
+    path: str, headers: dict[str, str], method: str = "POST", version: str = "1.1"
+) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": version,
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"host", b"127.0.0.1")]
+        + [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+
+
+def upload(length: int, expect: bool = True, **extra: str) -> dict[str, str]:
+    headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
+    if expect:
+        headers["Expect"] = "100-continue"
+    headers.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return headers
+
+
+def pieces(data: bytes, size: int = 300) -> list[dict[str, Any]]:
+    chunks = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
+    return [
+        {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+        for i, c in enumerate(chunks)
+    ]
+
+
+@pytest.fixture(scope="module")
+def app() -> ExpectASGIHandler:
+    return get_asgi_application()
+
+
+def serve(app: ExpectASGIHandler, request_scope: dict[str, Any], server: Server) -> Server:
+    asyncio.run(asyncio.wait_for(app(request_scope, server.receive, server.send), 30))
+    return server
+
+
+@pytest.mark.parametrize("path", ["/lab/small", "/lab/async", "/lab/class"])
+def test_a_rejection_never_calls_receive(app: ExpectASGIHandler, path: str) -> None:
+    server = serve(app, scope(path, upload(5000)), Server(pieces(b"x" * 5000)))
+    assert server.receives == 0  # no receive(): no 100 from the server, no body byte
+    assert server.status == 413
+    assert server.headers[b"connection"] == b"close"
+    assert server.json()["error"]["code"] == "content_too_large"
+
+
+@pytest.mark.parametrize("path", ["/lab/small", "/lab/class", "/lab/async", "/lab/after-checks"])
+def test_an_accepted_body_reaches_the_view_whole(app: ExpectASGIHandler, path: str) -> None:
+    server = serve(app, scope(path, upload(len(BODY))), Server(pieces(BODY)))
+    assert server.status == 200
+    assert server.json()["sha256"] == SHA
+    assert b"connection" not in server.headers  # keep-alive
+    # Every body message went to the view; listen_for_disconnect (Django 5) only waited after.
+    assert server.receives >= len(pieces(BODY))
+
+
+def test_no_receive_for_an_empty_body_with_expect(app: ExpectASGIHandler) -> None:
+    server = serve(app, scope("/lab/small", upload(0)), Server(pieces(b"")))
+    assert server.receives == 0  # uvicorn would send a needless 100 on any receive()
+    assert server.status == 200
+    assert server.json()["size"] == 0
+
+
+def test_http_1_0_expect_is_ignored(app: ExpectASGIHandler) -> None:
+    server = serve(
+        app, scope("/lab/refuse", upload(len(BODY)), version="1.0"), Server(pieces(BODY))
+    )
+    assert server.status == 200  # not 417: the Expect of an HTTP/1.0 request does not count
+    assert server.json()["sha256"] == SHA
+
+
+def test_a_chunked_body_is_capped(app: ExpectASGIHandler) -> None:
+    headers = {"Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"}
+    server = serve(app, scope("/lab/body", headers), Server(pieces(b"z" * 150_000, 8192)))
+    assert server.status == 413
+    assert server.headers[b"connection"] == b"close"
+    assert server.receives < len(pieces(b"z" * 150_000, 8192))  # stopped past the limit
+
+
+def test_a_disconnect_mid_body_answers_400(app: ExpectASGIHandler) -> None:
+    messages = [*pieces(BODY[:300])[:-1], {"type": "http.disconnect"}]
+    messages[0]["more_body"] = True
+    server = serve(app, scope("/lab/echo", upload(len(BODY))), Server(messages))
+    assert server.status == 400
+    assert server.json()["error"]["code"] == "incomplete_body"
+
+
+def test_an_async_view_reads_a_chunked_body_capped(app: ExpectASGIHandler) -> None:
+    headers = {"Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"}
+    server = serve(app, scope("/lab/async", headers), Server(pieces(b"y" * 5000, 512)))
+    assert server.status == 413  # /lab/async allows 1000 bytes
+
+
+def test_a_view_that_does_not_read_closes_the_connection(app: ExpectASGIHandler) -> None:
+    server = serve(app, scope("/lab/noread", upload(len(BODY))), Server(pieces(BODY)))
+    assert server.receives == 0
+    assert server.status == 200
+    assert server.headers[b"connection"] == b"close"
+
+
+def test_a_get_is_served_as_by_djangos_handler(app: ExpectASGIHandler) -> None:
+    server = serve(app, scope("/lab/small", {}, method="GET"), Server(pieces(b"")))
+    assert server.status == 200
+    assert server.json()["size"] == 0
+
+
+def test_signals_fire_as_under_wsgi(app: ExpectASGIHandler) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def rejected(sender: Any, request: Any, decision: Any, route: str, **kw: Any) -> None:
+        seen.append(("rejected", route))
+
+    def invited(sender: Any, request: Any, route: str, **kw: Any) -> None:
+        seen.append(("continue", route))
+
+    upload_rejected.connect(rejected)
+    continue_sent.connect(invited)
+    try:
+        serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+        serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+        serve(app, scope("/lab/small", upload(len(BODY), expect=False)), Server(pieces(BODY)))
+    finally:
+        upload_rejected.disconnect(rejected)
+        continue_sent.disconnect(invited)
+    assert seen == [("rejected", "lab-small"), ("continue", "lab-small")]
+
+
+def test_the_body_reads_across_message_boundaries() -> None:
+    data = b"line one\nline two\n" + bytes(range(256)) * 40 + b"\ntail"
+    server = Server(pieces(data, 7))
+
+    async def main() -> list[bytes]:
+        body = ASGIBody(server.receive, asyncio.get_running_loop())
+        got = [await body.areadline(), await body.areadline(4), await body.areadline()]
+        got.append(await body.aread(1000))
+
+        def in_a_thread() -> list[bytes]:  # the sync path: receive() runs on the loop
+            return [body.read(5000), body.readline(), body.read()]
+
+        got += await asyncio.to_thread(in_a_thread)
+        assert body.finished
+        return got
+
+    got = asyncio.run(asyncio.wait_for(main(), 30))
+    assert got[:3] == [b"line one\n", b"line", b" two\n"]
+    assert b"".join(got) == data
+    assert got[-1] == b"" or got[-1].endswith(b"tail")
+
+
+def test_keep_alive_when_the_end_of_body_message_comes_after_the_declared_bytes(
+    app: ExpectASGIHandler,
+) -> None:
+    """gunicorn's ASGI worker may hand over the last bytes with more_body=True and end the body
+    with an empty message: every declared byte received is a whole body (no close), and
+    Django 5's listen_for_disconnect takes that empty message itself, not the view."""
+    messages = [{**m, "more_body": True} for m in pieces(BODY)]
+    messages.append({"type": "http.request", "body": b"", "more_body": False})
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(messages))
+    assert server.status == 200
+    assert server.json()["sha256"] == SHA
+    assert b"connection" not in server.headers
+
+
+class ReadsBodyMiddleware:
+    """An async-only middleware after ExpectMiddleware that reads the body in process_view."""
+
+    sync_capable = False
+    async_capable = True
+    read_ahead_first = True
+
+    def __init__(self, get_response: Any) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: Any) -> Any:
+        return await self.get_response(request)
+
+    async def process_view(self, request: Any, view: Any, args: Any, kwargs: Any) -> Any:
+        if self.read_ahead_first:
+            await read_ahead(request)
+        try:
+            request.body_seen = len(request.body)
+        except RuntimeError as error:
+            return HttpResponse(str(error), status=599)
+        return None
+
+
+def _with_reading_middleware() -> ExpectASGIHandler:
+    from django.conf import settings
+
+    middleware = list(settings.MIDDLEWARE)
+    at = middleware.index("django_expect.middleware.ExpectMiddleware") + 1
+    middleware.insert(at, f"{__name__}.ReadsBodyMiddleware")
+    with override_settings(MIDDLEWARE=middleware):
+        return ExpectASGIHandler()
+
+
+def test_async_middleware_reads_the_body_after_read_ahead() -> None:
+    app = _with_reading_middleware()
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    assert server.status == 200
+    assert server.json()["sha256"] == SHA
+    rejected = serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+    assert rejected.receives == 0  # ExpectMiddleware answered first: read_ahead never ran
+    assert rejected.status == 413
+
+
+def test_async_middleware_without_read_ahead_gets_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(ReadsBodyMiddleware, "read_ahead_first", False)
+    app = _with_reading_middleware()
+    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    assert server.status == 599
+    assert b"read_ahead" in b"".join(m.get("body", b"") for m in server.sent[1:])
