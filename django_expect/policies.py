@@ -3,7 +3,7 @@
 A decorated view carries its policy on one attribute (like ``csrf_exempt``), so the middleware
 reads it from the view Django already resolved: no URL resolution, no database query. Views
 without a decorator get ``EXPECT_DEFAULT_POLICY``, built once and rebuilt when the setting
-changes. A decorated view does not inherit from the default policy: its arguments are the whole
+changes (the admin's site-wide values go on top: :mod:`django_expect.sitewide`). A decorated view does not inherit from the default policy: its arguments are the whole
 policy.
 """
 
@@ -15,10 +15,8 @@ from typing import Any, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
-from django_expect.conf import conf
+from django_expect.conf import conf, derived
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy
 
 __all__ = ["POLICY_ATTRIBUTE", "declared_policy", "default_policy", "policy_of", "upload_policy"]
@@ -105,22 +103,14 @@ def declared_policy(view: object, method: str) -> UploadPolicy | None:
     return policy_of(view)
 
 
-_default: UploadPolicy | None = None
-
-
 def default_policy() -> UploadPolicy:
-    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; ImproperlyConfigured if invalid)."""
-    global _default
-    if _default is None:
+    """``EXPECT_DEFAULT_POLICY`` as a policy (built once per settings; ImproperlyConfigured if
+    invalid). The admin's site-wide values go on top in :mod:`django_expect.sitewide`."""
+
+    def build() -> UploadPolicy:
         try:
-            _default = UploadPolicy.build(**conf.EXPECT_DEFAULT_POLICY)
+            return UploadPolicy.build(**conf.EXPECT_DEFAULT_POLICY)
         except (PolicyError, TypeError) as error:
             raise ImproperlyConfigured(f"EXPECT_DEFAULT_POLICY: {error}") from None
-    return _default
 
-
-@receiver(setting_changed)
-def _forget_default(*, setting: str, **kwargs: Any) -> None:
-    global _default
-    if setting == "EXPECT_DEFAULT_POLICY":
-        _default = None
+    return derived("default_policy", build)
