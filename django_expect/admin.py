@@ -81,7 +81,18 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(PolicyOverride)
 class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = PolicyOverrideForm
-    list_display = ("route", "size", "content_types", "expect", "disabled", "note", "updated")
+    list_display = (
+        "route",
+        "size",
+        "content_types",
+        "expect",
+        "login_required",
+        "permission",
+        "body_timeout",
+        "disabled",
+        "note",
+        "updated",
+    )
     search_fields = ("route", "note")
 
     @admin.display(description="max size", ordering="max_size")

@@ -59,16 +59,9 @@ class Override:
     disabled: bool = False
 
     def changed_fields(self) -> tuple[str, ...]:
-        if self.disabled:
-            return (
-                "max_size",
-                "content_types",
-                "login_required",
-                "permissions",
-                "check",
-                "expect",
-                "body_timeout",
-            )
+        if self.disabled:  # every check before the body is off; the body timeout stays
+            off = ("max_size", "content_types", "login_required", "permissions", "check", "expect")
+            return off + (("body_timeout",) if self.body_timeout is not None else ())
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
 
@@ -93,7 +86,8 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
     if override is None:
         return policy
     if override.disabled:
-        return UploadPolicy()
+        timeout = override.body_timeout if override.body_timeout is not None else policy.body_timeout
+        return UploadPolicy(body_timeout=timeout)
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
     return dataclasses.replace(policy, **changes) if changes else policy
 

@@ -18,6 +18,15 @@ def _no_background_stats_writes() -> None:
     buffer.autoflush = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_operators_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with a fresh per-process copy of the overrides and upload settings:
+    rows a test wrote are rolled back, but a copy loaded from them would outlive the test."""
+    from django_expect import overrides
+
+    monkeypatch.setattr(overrides, "registry", overrides.OverrideRegistry())
+
+
 @pytest.fixture(scope="session")
 def project_env_vars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("project")
