@@ -45,6 +45,7 @@ __all__ = [
 
 logger = logging.getLogger("django_expect")
 
+
 @dataclasses.dataclass(frozen=True)
 class Override:
     """What an operator changed on one route; ``None`` fields keep the code's value."""
@@ -65,7 +66,14 @@ class Override:
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
 
-_OVERRIDABLE = ("max_size", "content_types", "expect", "login_required", "permissions", "body_timeout")
+_OVERRIDABLE = (
+    "max_size",
+    "content_types",
+    "expect",
+    "login_required",
+    "permissions",
+    "body_timeout",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +94,9 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
     if override is None:
         return policy
     if override.disabled:
-        timeout = override.body_timeout if override.body_timeout is not None else policy.body_timeout
+        timeout = (
+            override.body_timeout if override.body_timeout is not None else policy.body_timeout
+        )
         return UploadPolicy(body_timeout=timeout)
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
     return dataclasses.replace(policy, **changes) if changes else policy

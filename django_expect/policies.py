@@ -3,8 +3,8 @@
 A decorated view carries its policy on one attribute (like ``csrf_exempt``), so the middleware
 reads it from the view Django already resolved: no URL resolution, no database query. Views
 without a decorator get ``EXPECT_DEFAULT_POLICY``, built once and rebuilt when the setting
-changes (the admin's site-wide values go on top: :mod:`django_expect.sitewide`). A decorated view does not inherit from the default policy: its arguments are the whole
-policy.
+changes (the admin's site-wide values go on top: :mod:`django_expect.sitewide`). A decorated
+view does not inherit from the default policy: its arguments are the whole policy.
 """
 
 from __future__ import annotations

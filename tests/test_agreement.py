@@ -84,10 +84,29 @@ def _routes() -> list[tuple[str, str]]:
 
 ROUTES = _routes()
 NAMES = [name for name, _ in ROUTES]
-LENGTHS = [0, 1, 999, 1000, 1001, 5000, 100_000, 100_001, 5_000_001, 10 * 2**20 + 1,
-           50_000_001, 100 * 2**20 + 1, 2**40]
-TYPES = [None, "application/octet-stream", "image/png", "application/pdf",
-         "multipart/form-data; boundary=x", "text/plain; charset=utf-8"]
+LENGTHS = [
+    0,
+    1,
+    999,
+    1000,
+    1001,
+    5000,
+    100_000,
+    100_001,
+    5_000_001,
+    10 * 2**20 + 1,
+    50_000_001,
+    100 * 2**20 + 1,
+    2**40,
+]
+TYPES = [
+    None,
+    "application/octet-stream",
+    "image/png",
+    "application/pdf",
+    "multipart/form-data; boundary=x",
+    "text/plain; charset=utf-8",
+]
 CREDENTIALS = ["anonymous", "user", "superuser", "token", "basic"]
 
 overrides_strategy = st.dictionaries(
@@ -135,8 +154,12 @@ def clients(django_user_model: Any) -> Iterator[dict[str, Client]]:
 
 def _precheck(client: Client, path: str, method: str, head: dict[str, str]) -> int:
     extra = {f"HTTP_X_ORIGINAL_{k.upper().replace('-', '_')}": v for k, v in head.items()}
-    response = client.get(f"{PRECHECK}precheck/precise", HTTP_X_ORIGINAL_METHOD=method,
-                          HTTP_X_ORIGINAL_URI=path, **extra)
+    response = client.get(
+        f"{PRECHECK}precheck/precise",
+        HTTP_X_ORIGINAL_METHOD=method,
+        HTTP_X_ORIGINAL_URI=path,
+        **extra,
+    )
     if response.status_code == PASSED:
         return PASSED
     return int(response["X-Expect-Status"])
@@ -188,8 +211,9 @@ def test_precheck_and_middleware_answer_the_same(
     route_overrides: dict[str, Override] | None,
     site: SiteDefaults | None,
 ) -> None:
-    found = disagreements(clients[credentials], monkeypatch, method, length, content_type,
-                          route_overrides, site)
+    found = disagreements(
+        clients[credentials], monkeypatch, method, length, content_type, route_overrides, site
+    )
     assert not found, (method, length, content_type, credentials, route_overrides, site, found)
 
 
@@ -203,8 +227,10 @@ def disagreements(
     site: SiteDefaults | None,
 ) -> list[tuple[str, str, int, int]]:
     """(route, path, precheck's status, middleware's status) wherever the two differ."""
-    rows = {name: Override(**{**o.__dict__, "route": name})
-            for name, o in (route_overrides or {}).items()}
+    rows = {
+        name: Override(**{**o.__dict__, "route": name})
+        for name, o in (route_overrides or {}).items()
+    }
     registry = OverrideRegistry(
         loader=lambda: rows, site_loader=lambda: site or SiteDefaults(), version_reader=lambda: 1
     )
@@ -245,6 +271,11 @@ def test_control_a_precheck_without_overrides_disagrees(
 
 def test_the_table_covers_the_project() -> None:
     assert len(ROUTES) >= 20, ROUTES
-    assert {"lab-small", "lab-echo", "lab-login", "lab-permission", "objects", "admin:index"} <= set(
-        NAMES
-    )
+    assert {
+        "lab-small",
+        "lab-echo",
+        "lab-login",
+        "lab-permission",
+        "objects",
+        "admin:index",
+    } <= set(NAMES)

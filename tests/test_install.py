@@ -67,7 +67,12 @@ def test_a_startproject_with_the_three_steps_checks_clean(tmp_path: Path) -> Non
     after = run(["manage.py", "check", "--database", "default"], project)
     assert "django_expect" not in after, after
     listing = run(
-        ["manage.py", "shell", "-c", "from django.conf import settings; print(settings.MIDDLEWARE)"],
+        [
+            "manage.py",
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.MIDDLEWARE)",
+        ],
         project,
     )
     assert str(DJANGO_DEFAULT_WITH_EXPECT) in listing  # the order the other tests rely on

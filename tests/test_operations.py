@@ -32,6 +32,7 @@ from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
 from django_expect.sitewide import upload_settings
 
+
 class Clock:
     def __init__(self) -> None:
         self.now = 1000.0
@@ -346,7 +347,9 @@ def test_sources_say_where_each_value_comes_from() -> None:
     assert entries["lab-small"].sources["max_size"] == "override"
     assert entries["lab-small"].sources["content_types"] == "decorator"
     assert entries["lab-small"].sources["body_timeout"] == "setting"  # EXPECT_BODY_TIMEOUT
-    assert entries["lab-small"].source_summary == "decorator; max_size: override, body_timeout: setting"
+    assert entries["lab-small"].source_summary == (
+        "decorator; max_size: override, body_timeout: setting"
+    )
     assert entries["lab-echo"].source_summary == "default; max_size: setting, body_timeout: setting"
     assert entries["lab-types"].policy == UploadPolicy()
     assert entries["lab-types"].source_summary == "override; body_timeout: setting"
@@ -396,7 +399,9 @@ def test_site_wide_chunked_and_drain_fall_back_to_settings(monkeypatch: pytest.M
         (SiteDefaults(), "stream", 2.0),
         (SiteDefaults(chunked="refuse", drain_seconds=0.5), "refuse", 0.5),
     ):
-        fresh = OverrideRegistry(loader=dict, site_loader=lambda s=site: s, version_reader=lambda: 1)
+        fresh = OverrideRegistry(
+            loader=dict, site_loader=lambda s=site: s, version_reader=lambda: 1
+        )
         monkeypatch.setattr(overrides, "registry", fresh)
         values = upload_settings()
         assert (values.chunked, values.drain_seconds) == (chunked, drain)
