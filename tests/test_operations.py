@@ -514,6 +514,66 @@ def test_admin_edits_overrides_in_human_units(
 
 
 @pytest.mark.django_db
+def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    listing = admin_client.get("/admin/django_expect/uploadsettings/")
+    assert listing.status_code == 302
+    assert listing["Location"] == "/admin/django_expect/uploadsettings/1/change/"
+    assert admin_client.get("/admin/django_expect/uploadsettings/add/").status_code == 403
+    assert admin_client.get("/admin/django_expect/uploadsettings/1/delete/").status_code == 403
+    page = admin_client.get(listing["Location"])
+    assert page.status_code == 200 and b"Change upload settings" in page.content
+
+    request, _ = upload("/lab/echo", 5000)
+    assert run_view(request) is None  # EXPECT_DEFAULT_POLICY: 100 MiB
+    fields = {"max_size": "2KB", "content_types": "", "login_required": "unknown",
+              "permission": "", "body_timeout": "7", "chunked": "refuse", "drain_seconds": "0.5",
+              "note": "incident 43"}
+    bad = admin_client.post(listing["Location"], dict(fields, permission="nodot"))
+    assert bad.status_code == 200 and b"permission names look like" in bad.content
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = admin_client.post(listing["Location"], fields)
+    assert saved.status_code == 302, saved.content[:2000]
+    assert UploadSettings.objects.count() == 1
+
+    request, _ = upload("/lab/echo", 5000)
+    response = run_view(request)
+    assert response.status_code == 413 and json.loads(response.content)["error"]["limit"] == 2000
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request) is None  # a decorated view keeps its own limit...
+    assert request.environ["wsgi.input"].body_timeout == 7.0  # ...and gets the site-wide timeout
+    values = upload_settings()
+    assert (values.chunked, values.drain_seconds, values.sources["chunked"]) == (
+        "refuse", 0.5, "admin"
+    )
+    html = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
+    echo = html[html.index("<td>lab-echo</td>"):]
+    echo = echo[:echo.index("</tr>")]
+    assert 'title="2000 bytes">2 kB<br><small class="expect-source">admin</small>' in echo
+    assert '7.0 s<br><small class="expect-source">admin</small>' in echo
+
+
+@pytest.mark.django_db
+def test_overrides_set_login_permission_and_body_timeout(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/django_expect/policyoverride/add/", {
+            "route": "lab-small", "max_size": "", "content_types": "", "expect": "",
+            "login_required": "true", "permission": "demo.add_storedobject",
+            "body_timeout": "3", "note": "",
+        })
+    assert response.status_code == 302, response.content[:2000]
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request).status_code == 401  # anonymous (RequestFactory has no user)
+    entry = {e.route.name: e for e in describe_routes()}["lab-small"]
+    assert entry.policy.login_required and entry.policy.permissions == ("demo.add_storedobject",)
+    assert entry.resolution.body_timeout == 3.0
+    assert entry.sources["body_timeout"] == entry.sources["login_required"] == "override"
+
+
+@pytest.mark.django_db
 def test_admin_shows_counts_per_route_reason_and_day(
     admin_client: Any, registry: OverrideRegistry, counts: stats.StatsBuffer
 ) -> None:
