@@ -79,9 +79,12 @@ def _build(site: SiteDefaults) -> UploadSettings:
     return UploadSettings(policy, body_timeout, chunked, float(drain_seconds), sources)
 
 
+_NOTHING_SET = SiteDefaults()  # without the app (no table), nothing comes from the admin
+
+
 def upload_settings() -> UploadSettings:
     """The site-wide values in force in this process (admin row, else setting, else default)."""
-    site = _overrides.registry.site_defaults() if app_installed() else SiteDefaults()
+    site = _overrides.registry.site_defaults() if app_installed() else _NOTHING_SET
     memo: dict[str, tuple[SiteDefaults, UploadSettings]] = derived("upload_settings", dict)
     cached = memo.get("current")
     if cached is None or cached[0] is not site:
