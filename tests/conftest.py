@@ -47,7 +47,9 @@ class ServerPool:
         key = (worker, hook)
         if key not in self.servers:
             name = f"{worker}-{'hook' if hook else 'stock'}.log"
-            self.servers[key] = Server(worker, hook, self.logs / name, self.env).start()
+            server = Server(worker, hook, self.logs / name, self.env).start()
+            server.warm_up()
+            self.servers[key] = server
         return self.servers[key]
 
     def stop_all(self) -> None:

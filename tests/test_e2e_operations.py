@@ -70,6 +70,7 @@ def two_servers(
         for worker in ("sync", "gthread"):
             server = Server(worker, True, logs / f"{worker}.log", backend_env, ["--workers", "2"])
             servers.append(server.start())
+            server.warm_up(requests=6)  # both workers, most likely: first requests are slow
         yield servers[0], servers[1]
     finally:
         for server in servers:
@@ -81,9 +82,10 @@ def decision(
     length: int = 800,
     path: str = "/lab/small",
     content_type: str = "application/octet-stream",
+    timeout: float = 30,
 ) -> int:
     """The status an upload head gets: 100 (invited) or the rejection's status."""
-    with Exchange(server.address, timeout=5) as conn:
+    with Exchange(server.address, timeout=timeout) as conn:
         conn.request_head("PUT", path, {
             "Content-Length": str(length), "Expect": "100-continue",
             "Content-Type": content_type,
@@ -126,13 +128,21 @@ def wait_for(
     delays = []
     for server in servers:
         streak = [0]
+        answers: dict[int, int] = {}
 
-        def agreed(server: Server = server, streak: list[int] = streak) -> bool | None:
-            streak[0] = streak[0] + 1 if decision(server, path=path) == status else 0
+        def agreed(
+            server: Server = server, streak: list[int] = streak, answers: dict[int, int] = answers
+        ) -> bool | None:
+            answer = decision(server, path=path)
+            answers[answer] = answers.get(answer, 0) + 1
+            streak[0] = streak[0] + 1 if answer == status else 0
             return True if streak[0] >= SAME_ANSWERS else None
 
         seen = poll(agreed, timeout=HANG, interval=0.02)
-        assert seen, f"{server.worker} still does not answer {status}:\n{server.log()[-2000:]}"
+        assert seen, (
+            f"{server.worker} still does not answer {status} (answers: {answers}):\n"
+            f"{server.log()[-3000:]}"
+        )
         delays.append(round(time.monotonic() - since, 2))
     return delays
 
