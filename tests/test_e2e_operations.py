@@ -5,7 +5,7 @@ default cache (the test project configures no CACHES: a LocMemCache per process)
   as another host would), reaches every worker of two gunicorn servers (two arbiters, two
   workers each), and so does its deletion; so does a site-wide limit set on the admin's
   "Upload settings" page, for a view without a decorator. Each wait is a bounded poll that
-  fails only on a hang; the delays seen are recorded (``record_property``) and reported.
+  fails only on a hang; the delays seen are printed (``pytest -rP``).
 * Rejections on several processes end up as daily counts in the database (written in batches by
   each process), with a structured log line per rejection.
 """
@@ -22,7 +22,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -147,6 +146,11 @@ def wait_for(
     return delays
 
 
+def record(name: str, delays: list[float]) -> None:
+    """Show the delays seen (``pytest -rP``): figures for the report, not assertions."""
+    print(f"{name}: {delays} s after the change (sync, gthread)")
+
+
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
     result = subprocess.run(
@@ -162,7 +166,7 @@ def test_the_servers_run_with_djangos_default_cache(backend_env: dict[str, str])
 
 
 def test_an_admin_change_reaches_every_process(
-    two_servers: tuple[Server, Server], record_property: Any
+    two_servers: tuple[Server, Server]
 ) -> None:
     first, second = two_servers
     assert decision(first) == decision(second) == 100  # the code's limit: 1000 bytes
@@ -179,31 +183,31 @@ def test_an_admin_change_reaches_every_process(
     assert match, "the override was not saved"
     assert 'title="500 bytes">500 bytes<br>' in listing  # the effective policy is shown
 
-    record_property("admin_save_delays", wait_for(two_servers, 413, saved))
+    record("admin_save_delays", wait_for(two_servers, 413, saved))
 
     page = admin.get(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/")
     admin.post(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/", page,
                {"post": "yes"})
     deleted = time.monotonic()
-    record_property("admin_delete_delays", wait_for(two_servers, 100, deleted))
+    record("admin_delete_delays", wait_for(two_servers, 100, deleted))
 
 
 def test_an_override_saved_by_another_process_reaches_every_process(
-    two_servers: tuple[Server, Server], backend_env: dict[str, str], record_property: Any
+    two_servers: tuple[Server, Server], backend_env: dict[str, str]
 ) -> None:
     assert decision(two_servers[0]) == decision(two_servers[1]) == 100
     models = "from django_expect.models import PolicyOverride as P; "
     shell(backend_env, models + "P.objects.create(route='lab-small', max_size=500)")
     saved = time.monotonic()
-    record_property("shell_save_delays", wait_for(two_servers, 413, saved))
+    record("shell_save_delays", wait_for(two_servers, 413, saved))
 
     shell(backend_env, models + "P.objects.filter(route='lab-small').get().delete()")
     deleted = time.monotonic()
-    record_property("shell_delete_delays", wait_for(two_servers, 100, deleted))
+    record("shell_delete_delays", wait_for(two_servers, 100, deleted))
 
 
 def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
-    two_servers: tuple[Server, Server], record_property: Any
+    two_servers: tuple[Server, Server]
 ) -> None:
     """The "Upload settings" page (one row) limits every view without a decorator."""
     first, _ = two_servers
@@ -217,7 +221,7 @@ def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
               "note": "e2e"}
     admin.post("/admin/django_expect/uploadsettings/1/change/", page, fields)
     saved = time.monotonic()
-    record_property("site_wide_delays", wait_for(two_servers, 413, saved, "/lab/echo"))
+    record("site_wide_delays", wait_for(two_servers, 413, saved, "/lab/echo"))
     for server in two_servers:
         assert decision(server) == 100  # a decorated view keeps its own limit
 
@@ -225,7 +229,7 @@ def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
     admin.post("/admin/django_expect/uploadsettings/1/change/", page,
                dict(fields, max_size=""))
     cleared = time.monotonic()
-    record_property("site_wide_clear_delays", wait_for(two_servers, 100, cleared, "/lab/echo"))
+    record("site_wide_clear_delays", wait_for(two_servers, 100, cleared, "/lab/echo"))
 
 
 def counts_in_database(env: dict[str, str]) -> dict[str, int]:
