@@ -631,3 +631,23 @@ def test_app_missing_is_reported_by_the_middleware(caplog: pytest.LogCaptureFixt
         caplog.set_level(logging.ERROR, logger="django_expect")
         ExpectMiddleware(lambda r: None)
     assert any(r.getMessage().startswith("django_expect.E006") for r in caplog.records)
+
+
+def test_one_invalidation_for_everything_derived_from_settings() -> None:
+    """conf's one setting_changed receiver forgets the settings and what was built from them."""
+    from django.conf import settings
+
+    from django_expect.policies import default_policy
+
+    before = upload_settings()
+    assert overrides.app_installed() and before.default_policy.max_size == 100 * 2**20
+    with override_settings(EXPECT_DEFAULT_POLICY={"max_size": 5}, EXPECT_BODY_TIMEOUT=3):
+        assert default_policy().max_size == 5
+        assert upload_settings().default_policy.max_size == 5
+        assert upload_settings().body_timeout == 3.0
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django_expect"]
+    with override_settings(INSTALLED_APPS=apps_without):
+        assert not overrides.app_installed()
+    assert overrides.app_installed()
+    assert upload_settings().default_policy == before.default_policy
+    assert upload_settings().body_timeout == 20.0
