@@ -27,7 +27,6 @@ def bench_env(mode: str, work: Path) -> dict[str, str]:
         DEMO_MEDIA_ROOT=str(work / "media"),
         PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
         PYTHONUNBUFFERED="1",
-        DEMO_CACHE_DIR=str(work / "cache"),  # the overrides' version token
         TMPDIR=str(work / "tmp"),  # Django's upload temp files, uvicorn's spooled bodies
     )
     (work / "tmp").mkdir(parents=True, exist_ok=True)

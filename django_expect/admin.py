@@ -1,5 +1,6 @@
-"""The operators' admin: edit overrides (sizes in human units), see every route's effective
-policy with the source of each value, and read rejection counts per route, reason and day."""
+"""The operators' admin: edit route overrides and the site-wide upload settings (one row, one
+page; sizes in human units), see every route's effective policy with the source of each value,
+and read rejection counts per route, reason and day."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
-from django_expect.models import PolicyOverride, RejectionCount
+from django_expect.models import PolicyOverride, RejectionCount, UploadSettings
 from django_expect.overrides import load_overrides
 from django_expect.routes import describe_routes, reachable_routes, unknown_override_routes
 
@@ -56,7 +58,17 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
 
     class Meta:
         model = PolicyOverride
-        fields = ("route", "max_size", "content_types", "expect", "disabled", "note")
+        fields = (
+            "route",
+            "max_size",
+            "content_types",
+            "expect",
+            "login_required",
+            "permission",
+            "body_timeout",
+            "disabled",
+            "note",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -70,7 +82,18 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
 @admin.register(PolicyOverride)
 class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = PolicyOverrideForm
-    list_display = ("route", "size", "content_types", "expect", "disabled", "note", "updated")
+    list_display = (
+        "route",
+        "size",
+        "content_types",
+        "expect",
+        "login_required",
+        "permission",
+        "body_timeout",
+        "disabled",
+        "note",
+        "updated",
+    )
     search_fields = ("route", "note")
 
     @admin.display(description="max size", ordering="max_size")
@@ -90,6 +113,50 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             **(extra_context or {}),
         }
         return super().changelist_view(request, context)
+
+
+class UploadSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
+    max_size = SizeField(
+        required=False,
+        help_text="For views without @upload_policy, e.g. 10MB; empty: EXPECT_DEFAULT_POLICY's "
+        "max_size.",
+    )
+
+    class Meta:
+        model = UploadSettings
+        fields = (
+            "max_size",
+            "content_types",
+            "login_required",
+            "permission",
+            "body_timeout",
+            "chunked",
+            "drain_seconds",
+            "note",
+        )
+
+
+@admin.register(UploadSettings)
+class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """One row, one page: the list and "add" lead to the row's change page; no delete."""
+
+    form = UploadSettingsForm
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if not self.has_view_or_change_permission(request):
+            return super().changelist_view(request, extra_context)  # Django's 403
+        UploadSettings.objects.get_or_create(pk=1)
+        opts = self.model._meta
+        name = f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_change"
+        return HttpResponseRedirect(reverse(name, args=(1,)))
 
 
 @admin.register(RejectionCount)

@@ -1,4 +1,5 @@
-"""The Django app: registers django-expect's system checks and the overrides' invalidation."""
+"""The Django app: registers django-expect's system checks and the operators' data invalidation
+(a change to an override or to the upload settings increments the database's change counter)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ class DjangoExpectConfig(AppConfig):
         checks.register(check_overrides, checks.Tags.database)
         checks.register(check_unreachable_policies, checks.Tags.urls)
 
-        override_model = self.get_model("PolicyOverride")
-        post_save.connect(override_changed, sender=override_model, dispatch_uid="django_expect")
-        post_delete.connect(override_changed, sender=override_model, dispatch_uid="django_expect")
+        for name in ("PolicyOverride", "UploadSettings"):
+            model = self.get_model(name)
+            post_save.connect(override_changed, sender=model, dispatch_uid="django_expect")
+            post_delete.connect(override_changed, sender=model, dispatch_uid="django_expect")

@@ -1,7 +1,9 @@
-"""System checks (``manage.py check``) with stable IDs, documented in the README.
+"""System checks (``manage.py check``) with stable IDs, documented in docs/howto/install.md and
+docs/howto/operations.md. Settings are read through :mod:`django_expect.conf`.
 
 * ``django_expect.W001``: ExpectMiddleware is not in MIDDLEWARE (policies are not enforced).
-* ``django_expect.W002``: ExpectMiddleware comes after a middleware that reads the body.
+* ``django_expect.W002``: ExpectMiddleware comes after CsrfViewMiddleware, whose
+  ``process_view`` reads ``request.POST`` (the body) before the upload policy is checked.
 * ``django_expect.E001``: EXPECT_DEFAULT_POLICY is not a valid set of upload_policy arguments.
 * ``django_expect.E002``: EXPECT_CHUNKED is not 'stream' or 'refuse'.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
@@ -11,16 +13,20 @@
   ``max_size``: ``request.body`` and ``request.POST`` read any body into memory there (the check
   names them; ``expect_policies`` shows every route's body limit).
 
-Operations (overrides and statistics; see the README's Operations section):
+Where ExpectMiddleware goes: Django runs every middleware's request phase (``__call__`` up to
+``get_response``, ``process_request``) before any ``process_view``, then the ``process_view``
+methods in MIDDLEWARE order. The policy is checked in ExpectMiddleware's ``process_view``, so
+``request.user`` (AuthenticationMiddleware) is always set by then, wherever the two are; the
+only order that matters is before CsrfViewMiddleware (and any other middleware whose
+``process_view`` reads the body). W005 ("before AuthenticationMiddleware") was retired: it could
+not be true.
+
+Operations (overrides, upload settings, statistics; docs/howto/operations.md):
 
 * ``django_expect.W003``: a policy override names no URL pattern (database check: run
   ``manage.py check --database default``; ``expect_policies`` and the admin show it too).
-* ``django_expect.W004``: EXPECT_OVERRIDES_CACHE is a per-process cache (LocMemCache): other
-  processes never see an override change.
-* ``django_expect.W005``: ExpectMiddleware comes before AuthenticationMiddleware: login and
-  permission policies see every request as anonymous.
 * ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
-  EXPECT_OVERRIDES_CACHE, EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL).
+  EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS).
 * ``django_expect.W007``: an ``@upload_policy`` no URL pattern enforces (a decorated function,
   method or class that is not a routed view, a handler method, a DRF ViewSet action or a
   django-ninja operation the policy lookup reaches). The message names its dotted path. See
@@ -29,6 +35,9 @@ Operations (overrides and statistics; see the README's Operations section):
   INSTALLED_APPS. Django runs no check of an app that is not installed, so this one is logged
   (logger ``django_expect``, level ERROR) when the middleware starts; overrides and statistics
   are off until the app is installed.
+
+W004 (a per-process cache for the overrides' version) was retired with the cache: the change
+counter lives in the database every process already uses.
 """
 
 from __future__ import annotations
@@ -40,11 +49,11 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
-from django_expect.conf import CHUNKED_MODES
+from django_expect.conf import CHUNKED_MODES, raw
 from django_expect.core import PolicyError, UploadPolicy, validate_timeout
 
 MIDDLEWARE_PATH = "django_expect.middleware.ExpectMiddleware"
-#: Middleware known to read the request body before the view runs.
+#: Middleware known to read the request body in ``process_view``, before the view runs.
 BODY_READING_MIDDLEWARE = ("django.middleware.csrf.CsrfViewMiddleware",)
 
 
@@ -55,7 +64,8 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         messages.append(
             Warning(
                 f"{MIDDLEWARE_PATH} is not in MIDDLEWARE: upload policies are not enforced.",
-                hint="Add it before CsrfViewMiddleware and anything else that reads the body.",
+                hint="Insert it on the line right above "
+                "'django.middleware.csrf.CsrfViewMiddleware' (docs/howto/install.md).",
                 id="django_expect.W001",
             )
         )
@@ -65,14 +75,14 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
             if reader in middleware[:position]:
                 messages.append(
                     Warning(
-                        f"{MIDDLEWARE_PATH} comes after {reader}, which may read the request "
-                        "body before the upload policy is checked.",
-                        hint=f"Move {MIDDLEWARE_PATH} above {reader} in MIDDLEWARE.",
+                        f"{MIDDLEWARE_PATH} comes after {reader}, whose process_view reads the "
+                        "request body before the upload policy is checked.",
+                        hint=f"Move {MIDDLEWARE_PATH} to the line right above {reader}.",
                         id="django_expect.W002",
                     )
                 )
 
-    default = getattr(settings, "EXPECT_DEFAULT_POLICY", {})
+    default = raw("EXPECT_DEFAULT_POLICY")
     if not isinstance(default, dict):
         messages.append(
             Error(
@@ -85,7 +95,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         except (PolicyError, TypeError) as error:
             messages.append(Error(f"EXPECT_DEFAULT_POLICY: {error}", id="django_expect.E001"))
 
-    chunked = getattr(settings, "EXPECT_CHUNKED", "stream")
+    chunked = raw("EXPECT_CHUNKED")
     if chunked not in CHUNKED_MODES:
         messages.append(
             Error(
@@ -94,7 +104,7 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
             )
         )
 
-    handler = getattr(settings, "EXPECT_REJECTION_HANDLER", None)
+    handler = raw("EXPECT_REJECTION_HANDLER")
     if handler is not None:
         try:
             target = import_string(handler)
@@ -115,13 +125,13 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
                 )
 
     for name in ("EXPECT_REJECTION_TEMPLATE", "EXPECT_WWW_AUTHENTICATE"):
-        value = getattr(settings, name, "")
+        value = raw(name)
         if not isinstance(value, str):
             messages.append(
                 Error(f"{name} must be a string, not {value!r}.", id="django_expect.E004")
             )
     try:
-        validate_timeout(getattr(settings, "EXPECT_BODY_TIMEOUT", None), "EXPECT_BODY_TIMEOUT")
+        validate_timeout(raw("EXPECT_BODY_TIMEOUT"), "EXPECT_BODY_TIMEOUT")
     except PolicyError as error:
         messages.append(Error(str(error), id="django_expect.E007"))
     return messages
@@ -153,10 +163,6 @@ def check_body_limits(
     ]
 
 
-AUTHENTICATION_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
-LOCAL_CACHES = ("django.core.cache.backends.locmem.LocMemCache",)
-
-
 def _number_error(name: str, value: object, minimum: float, strict: bool) -> Error | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         problem = "a number of seconds"
@@ -168,56 +174,20 @@ def _number_error(name: str, value: object, minimum: float, strict: bool) -> Err
 
 
 def check_operations(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Settings of the overrides and statistics, and middleware order relative to auth."""
+    """Settings of the overrides, the drain budget and the statistics."""
     messages: list[CheckMessage] = []
-    for name, default, minimum, strict in (
-        ("EXPECT_OVERRIDES_REFRESH", 5.0, 0.0, False),
-        ("EXPECT_STATS_FLUSH_INTERVAL", 10.0, 0.0, True),
+    for name, minimum, strict in (
+        ("EXPECT_OVERRIDES_REFRESH", 0.0, False),
+        ("EXPECT_STATS_FLUSH_INTERVAL", 0.0, True),
+        ("EXPECT_DRAIN_SECONDS", 0.0, False),
     ):
-        error = _number_error(name, getattr(settings, name, default), minimum, strict)
+        error = _number_error(name, raw(name), minimum, strict)
         if error is not None:
             messages.append(error)
-    stats = getattr(settings, "EXPECT_STATS", True)
+    stats = raw("EXPECT_STATS")
     if not isinstance(stats, bool):
         messages.append(
             Error(f"EXPECT_STATS must be True or False, not {stats!r}.", id="django_expect.E005")
-        )
-    alias = getattr(settings, "EXPECT_OVERRIDES_CACHE", "default")
-    caches = getattr(settings, "CACHES", {})
-    if not isinstance(alias, str) or alias not in caches:
-        messages.append(
-            Error(
-                f"EXPECT_OVERRIDES_CACHE {alias!r} is not a cache alias in CACHES "
-                f"({', '.join(map(repr, caches)) or 'none'}).",
-                id="django_expect.E005",
-            )
-        )
-    elif caches[alias].get("BACKEND") in LOCAL_CACHES:
-        messages.append(
-            Warning(
-                f"EXPECT_OVERRIDES_CACHE {alias!r} is a per-process cache: other worker processes "
-                "and hosts never see an override change until they restart.",
-                hint="Use a shared cache (Redis, Memcached, the database or file cache) or a "
-                "DummyCache (each process then reads the overrides every EXPECT_OVERRIDES_REFRESH "
-                "seconds).",
-                id="django_expect.W004",
-            )
-        )
-
-    middleware = list(getattr(settings, "MIDDLEWARE", None) or [])
-    if (
-        MIDDLEWARE_PATH in middleware
-        and AUTHENTICATION_MIDDLEWARE in middleware
-        and (middleware.index(MIDDLEWARE_PATH) < middleware.index(AUTHENTICATION_MIDDLEWARE))
-    ):
-        messages.append(
-            Warning(
-                f"{MIDDLEWARE_PATH} comes before {AUTHENTICATION_MIDDLEWARE}: policies with "
-                "login_required or permission see every request as anonymous.",
-                hint=f"Move {MIDDLEWARE_PATH} below {AUTHENTICATION_MIDDLEWARE} (and above "
-                "CsrfViewMiddleware).",
-                id="django_expect.W005",
-            )
         )
     return messages
 

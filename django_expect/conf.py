@@ -1,27 +1,76 @@
-"""django-expect's settings: one typed property per documented setting (README: Settings).
+"""django-expect's settings: every setting's default (written once, in :data:`DEFAULTS`) and one
+typed property per setting (docs/howto/operations.md and the README's Settings section).
 
-Values are read from ``django.conf.settings`` on first access, not at import, and remembered until
-Django's ``setting_changed`` signal says otherwise, so ``override_settings`` works in tests and an
-absent setting does not cost a failed attribute lookup on every request.
+This is the only module that reads ``django.conf.settings`` for an ``EXPECT_*`` value; the
+system checks read the raw values through :func:`raw`. Values are read on first access, not at
+import, and remembered until Django's ``setting_changed`` signal says otherwise, so
+``override_settings`` works in tests and an absent setting does not cost a failed attribute
+lookup on every request.
+
+One invalidation for everything derived from settings: values other modules build from settings
+(the default policy, whether the app is installed, the site-wide upload settings) are memoised
+with :func:`derived`, and the same ``setting_changed`` receiver forgets them.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from django.conf import global_settings
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 
+__all__ = ["CHUNKED_MODES", "DEFAULTS", "DEFAULT_BODY_TIMEOUT", "conf", "derived", "is_set", "raw"]
+
+CHUNKED_MODES = ("stream", "refuse")
+DEFAULT_BODY_TIMEOUT = 20.0
+
+#: Every setting with its default, once.
+DEFAULTS: dict[str, Any] = {
+    "EXPECT_DEFAULT_POLICY": {},
+    "EXPECT_REJECTION_HANDLER": None,
+    "EXPECT_REJECTION_TEMPLATE": "django_expect/rejected.html",
+    "EXPECT_CHUNKED": "stream",
+    "EXPECT_WWW_AUTHENTICATE": 'Session realm="django"',
+    "EXPECT_BODY_TIMEOUT": DEFAULT_BODY_TIMEOUT,
+    "EXPECT_DRAIN_SECONDS": 2.0,
+    "EXPECT_OVERRIDES_REFRESH": 5.0,
+    "EXPECT_STATS": True,
+    "EXPECT_STATS_FLUSH_INTERVAL": 10.0,
+    "EXPECT_DISCOVERY": True,
+    # Django's own body caps, read for routes whose policy sets no max_size (bodylimit.py).
+    "DATA_UPLOAD_MAX_MEMORY_SIZE": global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
+    "DATA_UPLOAD_MAX_NUMBER_FIELDS": global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
+    "DATA_UPLOAD_MAX_NUMBER_FILES": global_settings.DATA_UPLOAD_MAX_NUMBER_FILES,
+}
+
 _MISSING = object()
-_remembered: dict[str, Any] = {}
+_remembered: dict[Any, Any] = {}
+
+_T = TypeVar("_T")
 
 
-def _setting(name: str, default: Any) -> Any:
+def raw(name: str) -> Any:
+    """The setting as written in settings.py (or its default), remembered; for checks."""
     value = _remembered.get(name, _MISSING)
     if value is _MISSING:
-        value = _remembered[name] = getattr(django_settings, name, default)
+        value = _remembered[name] = getattr(django_settings, name, DEFAULTS[name])
     return value
+
+
+def is_set(name: str) -> bool:
+    """Whether settings.py sets ``name`` (the admin's sources say "setting", not "default")."""
+    return bool(derived(f"is_set:{name}", lambda: hasattr(django_settings, name)))
+
+
+def derived(key: str, build: Callable[[], _T]) -> _T:
+    """``build()``, remembered under ``key`` until any setting changes."""
+    memo_key = ("derived", key)
+    value = _remembered.get(memo_key, _MISSING)
+    if value is _MISSING:
+        value = _remembered[memo_key] = build()
+    return value  # type: ignore[no-any-return]
 
 
 def _forget(**kwargs: Any) -> None:
@@ -30,38 +79,33 @@ def _forget(**kwargs: Any) -> None:
 
 setting_changed.connect(_forget, dispatch_uid="django_expect.conf")
 
-__all__ = ["CHUNKED_MODES", "DEFAULT_BODY_TIMEOUT", "conf"]
-
-CHUNKED_MODES = ("stream", "refuse")
-DEFAULT_BODY_TIMEOUT = 20.0
-
 
 class Settings:
     @property
     def EXPECT_DEFAULT_POLICY(self) -> dict[str, Any]:
         """upload_policy() arguments for views without a decorator. Default: {} (no limits)."""
-        return dict(_setting("EXPECT_DEFAULT_POLICY", {}) or {})
+        return dict(raw("EXPECT_DEFAULT_POLICY") or {})
 
     @property
     def EXPECT_REJECTION_HANDLER(self) -> str | None:
         """Dotted path to ``handler(request, decision) -> HttpResponse``. Default: None."""
-        value = _setting("EXPECT_REJECTION_HANDLER", None)
+        value = raw("EXPECT_REJECTION_HANDLER")
         return None if value is None else str(value)
 
     @property
     def EXPECT_REJECTION_TEMPLATE(self) -> str:
         """Template for HTML rejections. Default: 'django_expect/rejected.html'."""
-        return str(_setting("EXPECT_REJECTION_TEMPLATE", "django_expect/rejected.html"))
+        return str(raw("EXPECT_REJECTION_TEMPLATE"))
 
     @property
     def EXPECT_CHUNKED(self) -> str:
         """'stream' (read bodies of undeclared length up to max_size) or 'refuse' (411)."""
-        return str(_setting("EXPECT_CHUNKED", "stream"))
+        return str(raw("EXPECT_CHUNKED"))
 
     @property
     def EXPECT_WWW_AUTHENTICATE(self) -> str:
         """The WWW-Authenticate value sent with 401. Default: 'Session realm="django"'."""
-        return str(_setting("EXPECT_WWW_AUTHENTICATE", 'Session realm="django"'))
+        return str(raw("EXPECT_WWW_AUTHENTICATE"))
 
     @property
     def EXPECT_BODY_TIMEOUT(self) -> float | None:
@@ -70,35 +114,37 @@ class Settings:
         Default: 20.0. None turns the limit off (a stalled client then holds a worker until
         gunicorn's own ``--timeout``).
         """
-        value = _setting("EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
+        value = raw("EXPECT_BODY_TIMEOUT")
         return None if value is None else float(value)
 
     @property
     def EXPECT_DISCOVERY(self) -> bool:
-        """Answer OPTIONS on upload routes with their limit (docs/howto/browsers.md). Default: True."""
-        return bool(_setting("EXPECT_DISCOVERY", True))
+        """Answer OPTIONS on upload routes with their limit (docs/howto/browsers.md). Default:
+        True."""
+        return bool(raw("EXPECT_DISCOVERY"))
 
-    # -- operations (overrides, statistics): see the README's Operations section -----
+    @property
+    def EXPECT_DRAIN_SECONDS(self) -> float:
+        """Seconds a rejected request's unread body may be drained before the connection closes
+        (the drain policy reads it through ``sitewide.upload_settings()``). Default: 2.0."""
+        return float(raw("EXPECT_DRAIN_SECONDS"))
+
+    # -- operations (overrides, upload settings, statistics): docs/howto/operations.md -----
 
     @property
     def EXPECT_OVERRIDES_REFRESH(self) -> float:
-        """Seconds between a process's checks for changed overrides. Default: 5."""
-        return float(_setting("EXPECT_OVERRIDES_REFRESH", 5.0))
-
-    @property
-    def EXPECT_OVERRIDES_CACHE(self) -> str:
-        """The cache alias (in CACHES) holding the overrides' version. Default: 'default'."""
-        return str(_setting("EXPECT_OVERRIDES_CACHE", "default"))
+        """Seconds between a process's checks of the database's change counter. Default: 5."""
+        return float(raw("EXPECT_OVERRIDES_REFRESH"))
 
     @property
     def EXPECT_STATS(self) -> bool:
         """Count rejections per route, reason and day in the database. Default: True."""
-        return bool(_setting("EXPECT_STATS", True))
+        return bool(raw("EXPECT_STATS"))
 
     @property
     def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:
         """Seconds between a process's writes of its rejection counts. Default: 10."""
-        return float(_setting("EXPECT_STATS_FLUSH_INTERVAL", 10.0))
+        return float(raw("EXPECT_STATS_FLUSH_INTERVAL"))
 
     # -- Django's own body caps (django_expect.bodylimit; docs/howto/body-limits.md) ------------
 
@@ -106,23 +152,19 @@ class Settings:
     def DATA_UPLOAD_MAX_MEMORY_SIZE(self) -> int | None:
         """Django's cap on what request.body / request.POST read into memory, for routes
         whose policy has no max_size. Default: Django's (2.5 MiB)."""
-        value = _setting("DATA_UPLOAD_MAX_MEMORY_SIZE", global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+        value = raw("DATA_UPLOAD_MAX_MEMORY_SIZE")
         return None if value is None else int(value)
 
     @property
     def DATA_UPLOAD_MAX_NUMBER_FIELDS(self) -> int | None:
         """Django's cap on the number of form fields. Default: Django's (1000)."""
-        value = _setting(
-            "DATA_UPLOAD_MAX_NUMBER_FIELDS", global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS
-        )
+        value = raw("DATA_UPLOAD_MAX_NUMBER_FIELDS")
         return None if value is None else int(value)
 
     @property
     def DATA_UPLOAD_MAX_NUMBER_FILES(self) -> int | None:
         """Django's cap on the number of files in a multipart form. Default: Django's (100)."""
-        value = _setting(
-            "DATA_UPLOAD_MAX_NUMBER_FILES", global_settings.DATA_UPLOAD_MAX_NUMBER_FILES
-        )
+        value = raw("DATA_UPLOAD_MAX_NUMBER_FILES")
         return None if value is None else int(value)
 
 

@@ -5,8 +5,9 @@ Invariants this module keeps:
 * Everything is decided from the request *head* (method, version, header values). Nothing here
   reads, or may cause anyone to read, a body byte.
 * A decision is a plain frozen value. ``Decision.proceed`` says whether the view may run;
-  ``Decision.send_continue`` says when ``100 Continue`` may go out (never, when the body is first
-  read, or right now); a rejection carries the precise status and a machine-readable reason.
+  ``Decision.continue_timing`` says *when* ``100 Continue`` may go out (the action itself is
+  ``ExpectContinueInput.send_continue()``); a rejection carries the precise status and a
+  machine-readable reason.
 * 417 is produced only for expectations the server cannot meet (an unknown token, or a policy
   that refuses ``100-continue``), never for a size, type or permission failure: clients such as
   curl re-send the whole body after a 417 (see PROTOCOL.md).
@@ -14,6 +15,18 @@ Invariants this module keeps:
   media type. The view's own ``check`` callable runs after all of these (in the Django adapter).
 * Requests that carry no body (no Transfer-Encoding, Content-Length absent or 0) are not subject
   to the policy at all: an upload view may render its form on GET.
+
+Three enums describe ``100 Continue``; they answer different questions at different times::
+
+    ExpectMode        (a policy: what the operator wants)     ON_READ  AFTER_CHECKS  REFUSE
+    ContinueTiming    (a decision: this request, this policy) NOT_EXPECTED  WITHHOLD  ON_READ  NOW
+    ContinueState     (continuation: the connection, now)     NOT_EXPECTED  AWAITING  SENT  WITHHELD
+
+``decide`` maps a policy's ``ExpectMode`` and the head to a ``ContinueTiming`` (``AFTER_CHECKS``
+becomes ``NOW``; ``REFUSE`` becomes a 417 when the client expects a 100); the Django adapter
+turns the timing into calls on the input, whose ``ContinueState`` records what actually
+happened (``ON_READ`` stays ``AWAITING`` until the first read, then ``SENT``). They are not
+merged: a policy value, a per-request plan and a connection's state change at different times.
 """
 
 from __future__ import annotations
@@ -385,7 +398,7 @@ class Decision:
     """The outcome for one request head under one policy."""
 
     proceed: bool
-    send_continue: ContinueTiming
+    continue_timing: ContinueTiming
     reason: Reason | None = None
     message: str = ""
     limit: int | None = None  # the size limit, for CONTENT_TOO_LARGE
@@ -454,7 +467,7 @@ def _framing(head: RequestHead) -> _Framing:
 def _reject(framing: _Framing, reason: Reason, message: str, **extra: object) -> Decision:
     return Decision(
         proceed=False,
-        send_continue=(
+        continue_timing=(
             ContinueTiming.WITHHOLD if framing.expects_continue else ContinueTiming.NOT_EXPECTED
         ),
         reason=reason,
@@ -491,7 +504,7 @@ def decide(
         # may be omitted when there is no content.
         return Decision(
             proceed=True,
-            send_continue=ContinueTiming.NOT_EXPECTED,
+            continue_timing=ContinueTiming.NOT_EXPECTED,
             declared_length=framing.declared_length,
         )
     if policy.expect is ExpectMode.REFUSE and framing.expects_continue:
@@ -543,7 +556,7 @@ def decide(
         timing = ContinueTiming.ON_READ
     return Decision(
         proceed=True,
-        send_continue=timing,
+        continue_timing=timing,
         has_body=True,
         chunked=framing.chunked,
         declared_length=framing.declared_length,

@@ -53,6 +53,7 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "login_required": policy.login_required,
         "permissions": list(policy.permissions),
         "expect": policy.expect.value,
+        "body_timeout": entry.resolution.body_timeout,
         "override": entry.override is not None,
         "disabled": bool(entry.override and entry.override.disabled),
         "sources": dict(entry.sources),

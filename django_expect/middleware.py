@@ -137,7 +137,7 @@ class ExpectMiddleware:
             RequestHead.from_wsgi(meta),
             policy,
             resolution.identity,
-            allow_chunked=conf.EXPECT_CHUNKED != "refuse",
+            allow_chunked=resolution.allow_chunked,
         )
         state = _RequestState(body=body, decision=decision)
         setattr(request, _STATE_ATTRIBUTE, state)
@@ -161,7 +161,7 @@ class ExpectMiddleware:
                 _close_after(request, response)
                 rejected = Decision(
                     proceed=False,
-                    send_continue=ContinueTiming.WITHHOLD,
+                    continue_timing=ContinueTiming.WITHHOLD,
                     reason=Reason.REJECTED_BY_CHECK,
                     has_body=True,
                     declared_length=decision.declared_length,
@@ -170,9 +170,7 @@ class ExpectMiddleware:
                 return response
 
         if body is not None:
-            body.body_timeout = (
-                policy.body_timeout if policy.body_timeout is not None else conf.EXPECT_BODY_TIMEOUT
-            )
+            body.body_timeout = resolution.body_timeout
         if decision.chunked:
             self._read_undeclared_length(request, state, policy.max_size)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():
@@ -181,7 +179,7 @@ class ExpectMiddleware:
                 continue_sent.send(sender=type(self), request=request, route=route_name(request))
 
             body.continue_listeners.append(announce)
-        if decision.send_continue is ContinueTiming.NOW and body is not None:
+        if decision.continue_timing is ContinueTiming.NOW and body is not None:
             body.send_continue()
         return None
 
@@ -268,7 +266,7 @@ class ExpectMiddleware:
             state,
             Decision(
                 proceed=False,
-                send_continue=ContinueTiming.NOT_EXPECTED,
+                continue_timing=ContinueTiming.NOT_EXPECTED,
                 reason=reason,
                 message=f"the form has more than {exceeded.limit} {exceeded.kind}",
                 limit=exceeded.limit,
@@ -286,7 +284,7 @@ class ExpectMiddleware:
         timeout = isinstance(failure, BodyTimeout)
         decision = Decision(
             proceed=False,
-            send_continue=ContinueTiming.NOT_EXPECTED,
+            continue_timing=ContinueTiming.NOT_EXPECTED,
             reason=Reason.BODY_TIMEOUT if timeout else Reason.INCOMPLETE_BODY,
             message=str(failure),
             has_body=True,
@@ -355,7 +353,7 @@ def _too_large(
         message = f"the body is larger than the limit of {shown}"
     return Decision(
         proceed=False,
-        send_continue=ContinueTiming.NOT_EXPECTED,
+        continue_timing=ContinueTiming.NOT_EXPECTED,
         reason=Reason.CONTENT_TOO_LARGE,
         message=message,
         limit=limit,

@@ -1,7 +1,10 @@
-"""Operators' data: policy overrides edited in the admin, and daily rejection counts.
+"""Operators' data: policy overrides and site-wide upload settings edited in the admin, the change
+counter that tells every process they changed, and daily rejection counts.
 
-``PolicyOverride`` rows are read by :mod:`django_expect.overrides` (cached per process, never per
-request); ``RejectionCount`` rows are written in batches by :mod:`django_expect.stats`.
+``PolicyOverride`` and ``UploadSettings`` rows are read by :mod:`django_expect.overrides` (a copy
+per process, revalidated against ``ChangeCounter`` at most every ``EXPECT_OVERRIDES_REFRESH``
+seconds, never per request); ``RejectionCount`` rows are written in batches by
+:mod:`django_expect.stats`.
 """
 
 from __future__ import annotations
@@ -11,11 +14,38 @@ from typing import ClassVar
 from django.core.exceptions import ValidationError
 from django.db import models
 
+from django_expect.conf import CHUNKED_MODES
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy, format_size
 
-__all__ = ["PolicyOverride", "RejectionCount"]
+__all__ = ["ChangeCounter", "PolicyOverride", "RejectionCount", "UploadSettings"]
 
 EXPECT_CHOICES = [(mode.value, mode.value) for mode in ExpectMode]
+CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
+
+
+def _split(text: str) -> tuple[str, ...] | None:
+    values = tuple(v.strip() for v in text.split(",") if v.strip())
+    return values or None
+
+
+def _validated(**arguments: object) -> UploadPolicy:
+    try:
+        return UploadPolicy.build(**arguments)  # type: ignore[arg-type]
+    except PolicyError as error:
+        raise ValidationError(str(error)) from None
+
+
+class ChangeCounter(models.Model):
+    """One row whose ``value`` goes up in the same transaction as every change to an override
+    or to the upload settings: each process compares it with the value it last loaded."""
+
+    value = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "change counter"
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 class PolicyOverride(models.Model):
@@ -42,6 +72,21 @@ class PolicyOverride(models.Model):
         choices=EXPECT_CHOICES,
         help_text="When 100 Continue goes out; empty: keep the code's.",
     )
+    login_required = models.BooleanField(
+        null=True, blank=True, help_text="Require a logged-in user; empty: keep the code's."
+    )
+    permission = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Required permissions, comma-separated (e.g. 'files.add_file'); empty: keep "
+        "the code's.",
+    )
+    body_timeout = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds the body may stop arriving before 408; empty: keep the code's (or "
+        "the site-wide default).",
+    )
     disabled = models.BooleanField(
         default=False,
         help_text="Switch this route's upload policy off: no size, type, login or permission "
@@ -58,22 +103,97 @@ class PolicyOverride(models.Model):
         return self.route
 
     def content_type_list(self) -> tuple[str, ...] | None:
-        values = tuple(v.strip() for v in self.content_types.split(",") if v.strip())
-        return values or None
+        return _split(self.content_types)
+
+    def permission_list(self) -> tuple[str, ...] | None:
+        return _split(self.permission)
 
     def clean(self) -> None:
-        try:
-            policy = UploadPolicy.build(
-                content_types=self.content_type_list(), expect=self.expect or "on-read"
-            )
-        except PolicyError as error:
-            raise ValidationError(str(error)) from None
+        policy = _validated(
+            content_types=self.content_type_list(),
+            expect=self.expect or "on-read",
+            permission=self.permission_list(),
+            body_timeout=self.body_timeout,
+        )
         if policy.content_types is not None:
             self.content_types = ", ".join(policy.content_types)
 
     @property
     def max_size_display(self) -> str:
         return "" if self.max_size is None else format_size(self.max_size)
+
+
+class UploadSettings(models.Model):
+    """The site-wide upload settings (one row, ``pk=1``): each empty field falls back to the
+    ``EXPECT_*`` setting in settings.py, then to the built-in default (docs/howto/operations.md)."""
+
+    max_size = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Largest accepted body, in bytes, for views without @upload_policy; empty: "
+        "EXPECT_DEFAULT_POLICY's max_size.",
+    )
+    content_types = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Accepted media types for views without @upload_policy, comma-separated; "
+        "empty: EXPECT_DEFAULT_POLICY's content_types.",
+    )
+    login_required = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Require a login for uploads to views without @upload_policy; empty: "
+        "EXPECT_DEFAULT_POLICY's login_required.",
+    )
+    permission = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Required permissions for views without @upload_policy, comma-separated; "
+        "empty: EXPECT_DEFAULT_POLICY's permission.",
+    )
+    body_timeout = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds a body may stop arriving before 408, for views without their own "
+        "body_timeout; empty: EXPECT_BODY_TIMEOUT.",
+    )
+    chunked = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=CHUNKED_CHOICES,
+        help_text="Bodies without a Content-Length: 'stream' (read up to max_size) or 'refuse' "
+        "(411); empty: EXPECT_CHUNKED.",
+    )
+    drain_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Seconds a rejected request's unread body may be drained; empty: "
+        "EXPECT_DRAIN_SECONDS.",
+    )
+    note = models.CharField(max_length=255, blank=True, help_text="Why (an incident, a ticket).")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "upload settings"
+        verbose_name_plural = "upload settings"
+
+    def __str__(self) -> str:
+        return "Upload settings"
+
+    def clean(self) -> None:
+        policy = _validated(
+            content_types=_split(self.content_types),
+            permission=_split(self.permission),
+            body_timeout=self.body_timeout,
+        )
+        if policy.content_types is not None:
+            self.content_types = ", ".join(policy.content_types)
+        if self.drain_seconds is not None and not self.drain_seconds >= 0:
+            raise ValidationError("drain_seconds must be 0 or more seconds")
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        self.pk = 1  # one row
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
 
 
 class RejectionCount(models.Model):

@@ -1,18 +1,20 @@
-"""Admin-edited policy overrides, applied per request without a database query.
+"""Operators' data edited in the admin (route overrides, the site-wide upload settings), applied
+per request without a database query.
 
 Invariants this module keeps:
 
-* A request never waits for the database. Each process keeps the overrides in memory and, at
-  most every ``EXPECT_OVERRIDES_REFRESH`` seconds, reads one small version token from Django's
-  cache (``EXPECT_OVERRIDES_CACHE``); it reloads the rows from the database only when the token
-  changed (or the cache has none). Saving or deleting a ``PolicyOverride`` replaces the token
-  when the transaction commits, so every process on every host that shares the cache sees the
-  change within the refresh interval.
-* A database or cache outage never breaks requests: the last overrides loaded stay in force (or,
-  if none ever loaded, the code's policies), one warning is logged when the outage starts and
-  one info line when it ends.
+* A request never waits for the database more than once per interval. Each process keeps the
+  overrides and the site-wide row in memory and, at most every ``EXPECT_OVERRIDES_REFRESH``
+  seconds, reads one integer: the ``ChangeCounter`` row (one primary-key query). It reloads the
+  rows only when the counter changed. Saving or deleting a ``PolicyOverride`` or the
+  ``UploadSettings`` row increments the counter in the same transaction, so every process on
+  every host that shares the database sees the change within the refresh interval, with no
+  cache or other setting involved.
+* A database outage never breaks requests: the last data loaded stays in force (or, if none
+  ever loaded, the code's policies and settings.py), one warning is logged when the outage
+  starts and one info line when it ends.
 * Overrides are plain frozen values (:class:`Override`); applying one to a policy is
-  :func:`apply_override`, a pure function.
+  :func:`apply_override`, a pure function. The site-wide row is a plain :class:`SiteDefaults`.
 * Per request the cost is a clock read and a dict look-up; the merged policy is memoised.
 """
 
@@ -22,19 +24,19 @@ import dataclasses
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.apps import apps
+from django.db import models
 
-from django_expect.conf import conf
+from django_expect.conf import conf, derived
 from django_expect.core import ExpectMode, UploadPolicy
 
 __all__ = [
-    "VERSION_KEY",
     "Override",
     "OverrideRegistry",
+    "SiteDefaults",
     "app_installed",
     "apply_override",
     "bump_version",
@@ -42,9 +44,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("django_expect")
-
-#: The cache key holding the overrides' version token.
-VERSION_KEY = "django_expect:overrides:version"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,16 +54,39 @@ class Override:
     max_size: int | None = None
     content_types: tuple[str, ...] | None = None
     expect: ExpectMode | None = None
+    login_required: bool | None = None
+    permissions: tuple[str, ...] | None = None
+    body_timeout: float | None = None
     disabled: bool = False
 
     def changed_fields(self) -> tuple[str, ...]:
-        if self.disabled:
-            return ("max_size", "content_types", "login_required", "permissions", "check", "expect")
-        return tuple(
-            name
-            for name in ("max_size", "content_types", "expect")
-            if getattr(self, name) is not None
-        )
+        if self.disabled:  # every check before the body is off; the body timeout stays
+            off = ("max_size", "content_types", "login_required", "permissions", "check", "expect")
+            return off + (("body_timeout",) if self.body_timeout is not None else ())
+        return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
+
+
+_OVERRIDABLE = (
+    "max_size",
+    "content_types",
+    "expect",
+    "login_required",
+    "permissions",
+    "body_timeout",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteDefaults:
+    """The site-wide upload settings row as edited in the admin; ``None``: not set there."""
+
+    max_size: int | None = None
+    content_types: tuple[str, ...] | None = None
+    login_required: bool | None = None
+    permissions: tuple[str, ...] | None = None
+    body_timeout: float | None = None
+    chunked: str | None = None
+    drain_seconds: float | None = None
 
 
 def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPolicy:
@@ -72,27 +94,33 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
     if override is None:
         return policy
     if override.disabled:
-        return UploadPolicy()
+        timeout = (
+            override.body_timeout if override.body_timeout is not None else policy.body_timeout
+        )
+        return UploadPolicy(body_timeout=timeout)
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
     return dataclasses.replace(policy, **changes) if changes else policy
 
 
-def _cache() -> Any:
-    from django.core.cache import caches
+def bump_version(using: str = "default") -> None:
+    """Tell every process that the operators' data changed: increment the change counter in
+    the current transaction (so it commits with the change), and revalidate this process's
+    copy as soon as it commits."""
+    from django.db import transaction
 
-    return caches[conf.EXPECT_OVERRIDES_CACHE]
+    counter = apps.get_model("django_expect", "ChangeCounter")
+    rows = counter.objects.using(using)
+    if not rows.filter(pk=1).update(value=models.F("value") + 1):
+        rows.get_or_create(pk=1)  # the migration creates it; a deleted row comes back
+        rows.filter(pk=1).update(value=models.F("value") + 1)
+    transaction.on_commit(registry.expire, using=using)
 
 
-def bump_version() -> None:
-    """Tell every process that the overrides changed (called when a change commits)."""
-    try:
-        _cache().set(VERSION_KEY, uuid.uuid4().hex, None)
-    except Exception:
-        logger.exception(
-            "django-expect: cannot bump the overrides version in the cache; other "
-            "processes see the change once the cache forgets the old version"
-        )
-    registry.expire()
+def read_version() -> int | None:
+    """The change counter (one primary-key query); None if its row is missing."""
+    counter = apps.get_model("django_expect", "ChangeCounter")
+    value = counter.objects.filter(pk=1).values_list("value", flat=True).first()
+    return None if value is None else int(value)
 
 
 def load_overrides() -> dict[str, Override]:
@@ -105,24 +133,58 @@ def load_overrides() -> dict[str, Override]:
             max_size=row.max_size,
             content_types=row.content_type_list(),
             expect=ExpectMode(row.expect) if row.expect else None,
+            login_required=row.login_required,
+            permissions=row.permission_list(),
+            body_timeout=row.body_timeout,
             disabled=row.disabled,
         )
     return overrides
 
 
-class OverrideRegistry:
-    """This process's copy of the overrides, revalidated at most every refresh interval."""
+def load_site_defaults() -> SiteDefaults:
+    """The site-wide upload settings row as a plain value (one database query)."""
+    model = apps.get_model("django_expect", "UploadSettings")
+    row = model.objects.filter(pk=1).first()
+    if row is None:
+        return SiteDefaults()
 
-    def __init__(self, loader: Callable[[], dict[str, Override]] = load_overrides) -> None:
+    def split(text: str) -> tuple[str, ...] | None:
+        return tuple(v.strip() for v in text.split(",") if v.strip()) or None
+
+    return SiteDefaults(
+        max_size=row.max_size,
+        content_types=split(row.content_types),
+        login_required=row.login_required,
+        permissions=split(row.permission),
+        body_timeout=row.body_timeout,
+        chunked=row.chunked or None,
+        drain_seconds=row.drain_seconds,
+    )
+
+
+class OverrideRegistry:
+    """This process's copy of the overrides and site-wide row, revalidated at most every
+    refresh interval against the database's change counter."""
+
+    def __init__(
+        self,
+        loader: Callable[[], dict[str, Override]] = load_overrides,
+        site_loader: Callable[[], SiteDefaults] = load_site_defaults,
+        version_reader: Callable[[], int | None] = read_version,
+    ) -> None:
         self._loader = loader
+        self._site_loader = site_loader
+        self._read_version = version_reader
         self._overrides: dict[str, Override] = {}
-        self._version: str | None = None
+        self._site = SiteDefaults()
+        self._version: int | None = None
         self._loaded = False
         self._next_check = 0.0
         self._failing = False
         self._lock = threading.Lock()
         self._merged: dict[tuple[str, int], tuple[UploadPolicy, UploadPolicy]] = {}
         self.loads = 0  # how many times the rows were read (tests and the admin show it)
+        self.generation = 0  # goes up whenever the data in force changes
 
     def expire(self) -> None:
         """Revalidate on the next look-up (this process just changed an override)."""
@@ -133,6 +195,12 @@ class OverrideRegistry:
             self._revalidate()
         return self._overrides
 
+    def site_defaults(self) -> SiteDefaults:
+        """The site-wide row in force (revalidated like :meth:`current`)."""
+        if time.monotonic() >= self._next_check:
+            self._revalidate()
+        return self._site
+
     def _revalidate(self) -> None:
         if not self._lock.acquire(blocking=False):
             return  # another thread is refreshing: use what we have
@@ -141,10 +209,12 @@ class OverrideRegistry:
             try:
                 version = self._read_version()
                 if not self._loaded or version is None or version != self._version:
-                    overrides = self._loader()
-                    self._overrides, self._version, self._loaded = overrides, version, True
+                    overrides, site = self._loader(), self._site_loader()
+                    self._overrides, self._site = overrides, site
+                    self._version, self._loaded = version, True
                     self._merged = {}
                     self.loads += 1
+                    self.generation += 1
             except Exception as error:
                 if not self._failing:
                     self._failing = True
@@ -161,16 +231,6 @@ class OverrideRegistry:
                 logger.info("django-expect: upload policy overrides refreshed again")
         finally:
             self._lock.release()
-
-    @staticmethod
-    def _read_version() -> str | None:
-        cache = _cache()
-        version = cache.get(VERSION_KEY)
-        if version is None:
-            # First process after a cache flush: set a token; if another process won, read it.
-            cache.add(VERSION_KEY, uuid.uuid4().hex, None)
-            version = cache.get(VERSION_KEY)
-        return None if version is None else str(version)
 
     def policy_for(
         self, keys: tuple[str, ...], base: UploadPolicy
@@ -197,19 +257,13 @@ class OverrideRegistry:
 registry = OverrideRegistry()
 
 
-_installed: bool | None = None
-
-
 def app_installed() -> bool:
     """Overrides need the app's model: without the app in INSTALLED_APPS they are off."""
-    global _installed
-    if _installed is None:
-        _installed = apps.ready and apps.is_installed("django_expect")
-    return _installed
+    if not apps.ready:
+        return False
+    return derived("app_installed", lambda: apps.is_installed("django_expect"))
 
 
 def override_changed(*, using: str = "default", **kwargs: Any) -> None:
-    """post_save/post_delete receiver: bump the version once the change is committed."""
-    from django.db import transaction
-
-    transaction.on_commit(bump_version, using=using)
+    """post_save/post_delete receiver (overrides, upload settings): bump the change counter."""
+    bump_version(using)

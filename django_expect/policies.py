@@ -3,8 +3,8 @@
 A decorated view carries its policy on one attribute (like ``csrf_exempt``), so the middleware
 reads it from the view Django already resolved: no URL resolution, no database query. Views
 without a decorator get ``EXPECT_DEFAULT_POLICY``, built once and rebuilt when the setting
-changes. A decorated view does not inherit from the default policy: its arguments are the whole
-policy.
+changes (the admin's site-wide values go on top: :mod:`django_expect.sitewide`). A decorated
+view does not inherit from the default policy: its arguments are the whole policy.
 
 Precedence, for the method being served (:func:`declared_policy`): the code serving that method
 (a class-based view's handler method, a DRF ViewSet action, a django-ninja operation; see
@@ -25,11 +25,9 @@ from typing import Any, NamedTuple, TypeVar
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 from django_expect import frameworks
-from django_expect.conf import conf
+from django_expect.conf import conf, derived
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy
 
 __all__ = [
@@ -201,22 +199,14 @@ def declarations() -> Iterator[Declaration]:
             yield Declaration(policy, path, kind)
 
 
-_default: UploadPolicy | None = None
-
-
 def default_policy() -> UploadPolicy:
-    """``EXPECT_DEFAULT_POLICY`` as a policy (built once; ImproperlyConfigured if invalid)."""
-    global _default
-    if _default is None:
+    """``EXPECT_DEFAULT_POLICY`` as a policy (built once per settings; ImproperlyConfigured if
+    invalid). The admin's site-wide values go on top in :mod:`django_expect.sitewide`."""
+
+    def build() -> UploadPolicy:
         try:
-            _default = UploadPolicy.build(**conf.EXPECT_DEFAULT_POLICY)
+            return UploadPolicy.build(**conf.EXPECT_DEFAULT_POLICY)
         except (PolicyError, TypeError) as error:
             raise ImproperlyConfigured(f"EXPECT_DEFAULT_POLICY: {error}") from None
-    return _default
 
-
-@receiver(setting_changed)
-def _forget_default(*, setting: str, **kwargs: Any) -> None:
-    global _default
-    if setting == "EXPECT_DEFAULT_POLICY":
-        _default = None
+    return derived("default_policy", build)

@@ -34,7 +34,6 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from django_expect.conf import conf
 from django_expect.core import Reason, RequestHead, decide
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
@@ -68,7 +67,7 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
         head,
         resolution.policy,
         resolution.identity,
-        allow_chunked=conf.EXPECT_CHUNKED != "refuse",
+        allow_chunked=resolution.allow_chunked,
     )
     if decision.proceed:
         return HttpResponse(status=204)

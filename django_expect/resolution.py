@@ -11,8 +11,16 @@ Layers, strongest first (the admin's effective-policy table shows the same order
     override    a PolicyOverride row for the route (an operator's lever, also "disabled")
     decorator   @upload_policy on the code serving the method (handler method, ViewSet action,
                 ninja operation), else on the view (function, dispatch or class)
-    setting     EXPECT_DEFAULT_POLICY, for views without a declared policy
-    default     the built-in UploadPolicy() (no limits)
+    admin       the site-wide Upload settings row, for views without a declared policy
+                (and its body timeout for every policy without its own)
+    setting     EXPECT_DEFAULT_POLICY (and EXPECT_BODY_TIMEOUT, EXPECT_CHUNKED)
+    default     the built-in value (no limits; 20 s body timeout; chunked bodies streamed)
+
+A decorated view's arguments are its whole policy: site-wide defaults fill only what a
+decorator cannot leave open (the body timeout, chunked handling). An override beats the
+decorator because it is the operator's lever on running code (an incident, a client that must
+upload now); the site-wide row beats settings.py for the same reason, and settings.py stays the
+deploy-time baseline that an empty admin field falls back to (docs/howto/operations.md).
 
 A route is named the way Django's ``ResolverMatch`` names it: its view name (``ns:name``, or
 the dotted view path when unnamed), then the dotted view path; an override may use either.
@@ -34,11 +42,11 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from django_expect import overrides as _overrides
-from django_expect.conf import conf
 from django_expect.core import Identity, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
-from django_expect.policies import declared_policy, default_policy
+from django_expect.policies import declared_policy
+from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = [
     "POLICY_FIELDS",
@@ -56,6 +64,7 @@ POLICY_FIELDS = {
     "login_required": "login_required",
     "permissions": "permission",
     "expect": "expect",
+    "body_timeout": "body_timeout",
 }
 
 
@@ -67,19 +76,34 @@ class EffectivePolicy:
     declared: UploadPolicy | None  # what the code declared for this view and method, if anything
     override: Override | None  # the operator's override applied on top, if any
     identity: Identity | None = None  # who is uploading (None when resolved without a request)
+    settings: UploadSettings | None = None  # the site-wide values in force
+
+    @property
+    def site(self) -> UploadSettings:
+        return self.settings if self.settings is not None else upload_settings()
+
+    @property
+    def body_timeout(self) -> float | None:
+        """Seconds the body may stall: the policy's own, else the site-wide default."""
+        own = self.policy.body_timeout
+        return own if own is not None else self.site.body_timeout
+
+    @property
+    def allow_chunked(self) -> bool:
+        """Whether bodies of undeclared length are read (else 411): site-wide only."""
+        return self.site.chunked != "refuse"
 
     @property
     def sources(self) -> dict[str, str]:
         """Where each value in :data:`POLICY_FIELDS` comes from (``override``, ``decorator``,
-        ``setting`` or ``default``)."""
+        ``admin``, ``setting`` or ``default``)."""
+        site = self.site.sources
         if self.declared is not None:
             sources = dict.fromkeys(POLICY_FIELDS, "decorator")
+            if self.declared.body_timeout is None:
+                sources["body_timeout"] = site["body_timeout"]
         else:
-            setting = conf.EXPECT_DEFAULT_POLICY
-            sources = {
-                field: "setting" if argument in setting else "default"
-                for field, argument in POLICY_FIELDS.items()
-            }
+            sources = {field: site[f"default_policy.{field}"] for field in POLICY_FIELDS}
         if self.override is not None:
             for field in self.override.changed_fields():
                 if field in sources:
@@ -101,7 +125,8 @@ def effective_policy(
     for the code's policies alone).
     """
     declared = declared_policy(view, method)
-    base = declared if declared is not None else default_policy()
+    site = upload_settings()
+    base = declared if declared is not None else site.default_policy
     registry = _overrides.registry
     if overrides is None:
         policy, override = registry.policy_for(keys, base) if app_installed() else (base, None)
@@ -109,7 +134,7 @@ def effective_policy(
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
     identity = LazyIdentity(request, view, method) if request is not None else None
-    return EffectivePolicy(policy, declared, override, identity)
+    return EffectivePolicy(policy, declared, override, identity, site)
 
 
 def request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy:

@@ -23,7 +23,6 @@ WORK = Path(tempfile.mkdtemp(prefix="django-expect-shot-"))
 os.environ.update(
     DJANGO_SETTINGS_MODULE="testproject.settings",
     DEMO_DB=str(WORK / "db.sqlite3"),
-    DEMO_CACHE_DIR=str(WORK / "cache"),
     DEMO_MEDIA_ROOT=str(WORK / "media"),
 )
 

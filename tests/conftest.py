@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,20 +19,21 @@ def _no_background_stats_writes() -> None:
     buffer.autoflush = False
 
 
+@pytest.fixture(autouse=True)
+def _fresh_operators_data(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with a fresh per-process copy of the overrides and upload settings:
+    rows a test wrote are rolled back, but a copy loaded from them would outlive the test."""
+    from django_expect import overrides
+
+    monkeypatch.setattr(overrides, "registry", overrides.OverrideRegistry())
+
+
 @pytest.fixture(scope="session")
 def project_env_vars(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     base = tmp_path_factory.mktemp("project")
     env = project_env(base / "db.sqlite3", base / "media")
     prepare_database(env)
     return env
-
-
-def _warm_up(url: str) -> None:
-    """One GET, so the first request under test does not pay for importing the URLconf and the
-    views: under load that took longer than a client's wait for the 100 (curl: 1 s), and curl
-    then sent the refused body (tests/test_clients.py's first case failed on a cold worker)."""
-    with urllib.request.urlopen(url + "/", timeout=60) as response:
-        response.read()
 
 
 class ServerPool:
@@ -49,7 +49,6 @@ class ServerPool:
         if key not in self.servers:
             name = f"{worker}-{'hook' if hook else 'stock'}.log"
             server = Server(worker, hook, self.logs / name, self.env).start()
-            _warm_up(server.url)
             self.servers[key] = server
         return self.servers[key]
 

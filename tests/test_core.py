@@ -246,7 +246,7 @@ def test_decide(
     decision = decide(RequestHead(**head), policy, user)  # type: ignore[arg-type]
     assert decision.status == status
     assert decision.proceed is (status is None)
-    assert decision.send_continue is timing
+    assert decision.continue_timing is timing
     if status is not None:
         assert decision.reason is not None and decision.message
         assert decision.close_connection is decision.has_body

@@ -1,7 +1,11 @@
-"""Operators' promises on real gunicorn processes, on SQLite and on PostgreSQL.
+"""Operators' promises on real gunicorn processes, on SQLite and on PostgreSQL, with Django's
+default cache (the test project configures no CACHES: a LocMemCache per process).
 
-* An override saved in the admin of one server reaches another gunicorn process (its own
-  arbiter, its own worker) within the refresh interval, and so does its deletion.
+* An override saved in the admin of one server, or from another process (``manage.py shell``,
+  as another host would), reaches every worker of two gunicorn servers (two arbiters, two
+  workers each), and so does its deletion; so does a site-wide limit set on the admin's
+  "Upload settings" page, for a view without a decorator. Each wait is a bounded poll that
+  fails only on a hang; the delays seen are printed (``pytest -rP``).
 * Rejections on several processes end up as daily counts in the database (written in batches by
   each process), with a structured log line per rejection.
 """
@@ -38,7 +42,6 @@ def backend_env(
 ) -> Iterator[dict[str, str]]:
     base = tmp_path_factory.mktemp(f"ops-{request.param}")
     extra = {
-        "DEMO_CACHE_DIR": str(base / "cache"),
         "DEMO_EXPECT_REFRESH": str(REFRESH),
         "DEMO_EXPECT_FLUSH": str(FLUSH),
     }
@@ -64,7 +67,9 @@ def two_servers(
     servers = []
     try:
         for worker in ("sync", "gthread"):
-            servers.append(Server(worker, True, logs / f"{worker}.log", backend_env).start())
+            server = Server(worker, True, logs / f"{worker}.log", backend_env, ["--workers", "2"])
+            servers.append(server.start())
+            server.warm_up(requests=6)  # both workers, most likely: first requests are slow
         yield servers[0], servers[1]
     finally:
         for server in servers:
@@ -76,9 +81,10 @@ def decision(
     length: int = 800,
     path: str = "/lab/small",
     content_type: str = "application/octet-stream",
+    timeout: float = 30,
 ) -> int:
     """The status an upload head gets: 100 (invited) or the rejection's status."""
-    with Exchange(server.address, timeout=5) as conn:
+    with Exchange(server.address, timeout=timeout) as conn:
         conn.request_head("PUT", path, {
             "Content-Length": str(length), "Expect": "100-continue",
             "Content-Type": content_type,
@@ -109,19 +115,58 @@ class Admin:
             return str(response.read().decode())
 
 
-def wait_for(servers: tuple[Server, ...], status: int, since: float) -> list[float]:
-    """Seconds after ``since`` at which each server first answered ``status`` (bounded)."""
+SAME_ANSWERS = 10  # consecutive answers that must agree: each server has two workers
+HANG = 60.0  # a poll gives up only after this long: it detects a hang, it measures nothing
+
+
+def wait_for(
+    servers: tuple[Server, ...], status: int, since: float, path: str = "/lab/small"
+) -> list[float]:
+    """Seconds after ``since`` at which each server answered ``status`` SAME_ANSWERS times in a
+    row (new connections, so both workers answer)."""
     delays = []
     for server in servers:
-        seen = poll(lambda s=server: True if decision(s) == status else None,
-                    timeout=REFRESH + 5, interval=0.05)
-        assert seen, f"{server.worker} still does not answer {status}:\n{server.log()[-2000:]}"
-        delays.append(time.monotonic() - since)
+        streak = [0]
+        answers: dict[int, int] = {}
+
+        def agreed(
+            server: Server = server, streak: list[int] = streak, answers: dict[int, int] = answers
+        ) -> bool | None:
+            answer = decision(server, path=path)
+            answers[answer] = answers.get(answer, 0) + 1
+            streak[0] = streak[0] + 1 if answer == status else 0
+            return True if streak[0] >= SAME_ANSWERS else None
+
+        seen = poll(agreed, timeout=HANG, interval=0.02)
+        assert seen, (
+            f"{server.worker} still does not answer {status} (answers: {answers}):\n"
+            f"{server.log()[-3000:]}"
+        )
+        delays.append(round(time.monotonic() - since, 2))
     return delays
 
 
-def test_an_admin_change_reaches_every_process_within_the_refresh_interval(
-    two_servers: tuple[Server, Server],
+def record(name: str, delays: list[float]) -> None:
+    """Show the delays seen (``pytest -rP``): figures for the report, not assertions."""
+    print(f"{name}: {delays} s after the change (sync, gthread)")
+
+
+def shell(env: dict[str, str], script: str) -> str:
+    """Run Python in another process (``manage.py shell -c``), as another host would."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env,
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    return result.stdout
+
+
+def test_the_servers_run_with_djangos_default_cache(backend_env: dict[str, str]) -> None:
+    out = shell(backend_env, "from django.conf import settings; print(settings.CACHES)")
+    assert "django.core.cache.backends.locmem.LocMemCache" in out
+
+
+def test_an_admin_change_reaches_every_process(
+    two_servers: tuple[Server, Server]
 ) -> None:
     first, second = two_servers
     assert decision(first) == decision(second) == 100  # the code's limit: 1000 bytes
@@ -130,24 +175,61 @@ def test_an_admin_change_reaches_every_process_within_the_refresh_interval(
     form = admin.get("/admin/django_expect/policyoverride/add/")
     admin.post("/admin/django_expect/policyoverride/add/", form, {
         "route": "lab-small", "max_size": "500", "content_types": "", "expect": "",
-        "note": "e2e",
+        "login_required": "unknown", "permission": "", "body_timeout": "", "note": "e2e",
     })
     saved = time.monotonic()
     listing = admin.get("/admin/django_expect/policyoverride/")
     match = re.search(r"/admin/django_expect/policyoverride/(\d+)/change/", listing)
     assert match, "the override was not saved"
-    assert 'title="500 bytes">500 bytes</td>' in listing  # the effective policy is shown
+    assert 'title="500 bytes">500 bytes<br>' in listing  # the effective policy is shown
 
-    delays = wait_for(two_servers, 413, saved)
-    # Each process revalidates at most every REFRESH seconds; allow scheduling slack.
-    assert max(delays) <= REFRESH + 2.0, delays
+    record("admin_save_delays", wait_for(two_servers, 413, saved))
 
     page = admin.get(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/")
     admin.post(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/", page,
                {"post": "yes"})
     deleted = time.monotonic()
-    delays = wait_for(two_servers, 100, deleted)
-    assert max(delays) <= REFRESH + 2.0, delays
+    record("admin_delete_delays", wait_for(two_servers, 100, deleted))
+
+
+def test_an_override_saved_by_another_process_reaches_every_process(
+    two_servers: tuple[Server, Server], backend_env: dict[str, str]
+) -> None:
+    assert decision(two_servers[0]) == decision(two_servers[1]) == 100
+    models = "from django_expect.models import PolicyOverride as P; "
+    shell(backend_env, models + "P.objects.create(route='lab-small', max_size=500)")
+    saved = time.monotonic()
+    record("shell_save_delays", wait_for(two_servers, 413, saved))
+
+    shell(backend_env, models + "P.objects.filter(route='lab-small').get().delete()")
+    deleted = time.monotonic()
+    record("shell_delete_delays", wait_for(two_servers, 100, deleted))
+
+
+def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
+    two_servers: tuple[Server, Server]
+) -> None:
+    """The "Upload settings" page (one row) limits every view without a decorator."""
+    first, _ = two_servers
+    for server in two_servers:  # EXPECT_DEFAULT_POLICY: 100 MiB; lab-small's decorator: 1000
+        assert decision(server, path="/lab/echo") == 100
+    admin = Admin(first)
+    page = admin.get("/admin/django_expect/uploadsettings/")  # the list leads to the one row
+    assert "Change upload settings" in page
+    fields = {"max_size": "500", "content_types": "", "login_required": "unknown",
+              "permission": "", "body_timeout": "", "chunked": "", "drain_seconds": "",
+              "note": "e2e"}
+    admin.post("/admin/django_expect/uploadsettings/1/change/", page, fields)
+    saved = time.monotonic()
+    record("site_wide_delays", wait_for(two_servers, 413, saved, "/lab/echo"))
+    for server in two_servers:
+        assert decision(server) == 100  # a decorated view keeps its own limit
+
+    page = admin.get("/admin/django_expect/uploadsettings/1/change/")
+    admin.post("/admin/django_expect/uploadsettings/1/change/", page,
+               dict(fields, max_size=""))
+    cleared = time.monotonic()
+    record("site_wide_clear_delays", wait_for(two_servers, 100, cleared, "/lab/echo"))
 
 
 def counts_in_database(env: dict[str, str]) -> dict[str, int]:
@@ -155,11 +237,7 @@ def counts_in_database(env: dict[str, str]) -> dict[str, int]:
         "import json; from django_expect.models import RejectionCount as R; "
         "print(json.dumps({f'{r.route} {r.reason} {r.status}': r.count for r in R.objects.all()}))"
     )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env,
-        capture_output=True, text=True, timeout=60, check=True,
-    )
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return dict(json.loads(shell(env, script).strip().splitlines()[-1]))
 
 
 def test_rejections_from_several_processes_are_counted_in_the_database(

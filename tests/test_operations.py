@@ -1,4 +1,5 @@
-"""Operators' tools without a server: overrides, their per-process cache, statistics, signals,
+"""Operators' tools without a server: overrides and the site-wide upload settings, their
+per-process copy (revalidated against the database's change counter), statistics, signals,
 Prometheus, the admin, ``manage.py expect_policies`` and the operations checks.
 
 The wire-level and multi-process behaviour is in ``test_e2e_operations.py``.
@@ -15,21 +16,21 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError
+from django.db.models import F
 from django.http import HttpRequest
 from django.test import RequestFactory, override_settings
 from django.urls import resolve
 
-from django_expect import overrides, stats
+from django_expect import overrides, resolution, stats
 from django_expect.checks import app_missing_message, check_operations, check_overrides
 from django_expect.continuation import ExpectContinueInput
 from django_expect.core import ExpectMode, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
-from django_expect.models import PolicyOverride, RejectionCount
-from django_expect.overrides import Override, OverrideRegistry, apply_override
+from django_expect.models import ChangeCounter, PolicyOverride, RejectionCount, UploadSettings
+from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, apply_override
 from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
-
-LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+from django_expect.sitewide import upload_settings
 
 
 class Clock:
@@ -49,8 +50,8 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[OverrideRegistry]:
-    """A fresh per-process override copy and a fresh cache for each test."""
-    with override_settings(CACHES=LOCMEM, EXPECT_OVERRIDES_REFRESH=5):
+    """A fresh per-process copy of the operators' data for each test."""
+    with override_settings(EXPECT_OVERRIDES_REFRESH=5):
         fresh = OverrideRegistry()
         monkeypatch.setattr(overrides, "registry", fresh)
         yield fresh
@@ -103,7 +104,7 @@ def test_apply_override_table() -> None:
     assert apply_override(code, Override("r")) is code
 
 
-# -- the per-process copy: cached, revalidated through the cache, never per request -------------
+# -- the per-process copy: revalidated through the change counter, never per request ----------
 
 
 @pytest.mark.django_db
@@ -129,7 +130,7 @@ def test_an_override_applies_to_the_route_by_name_and_by_view_path(
 
 
 @pytest.mark.django_db
-def test_no_query_per_request_and_reload_only_when_the_version_changes(
+def test_no_query_per_request_and_reload_only_when_the_counter_changes(
     registry: OverrideRegistry, clock: Clock, django_assert_num_queries: Any
 ) -> None:
     PolicyOverride.objects.create(route="lab-small", max_size=500)
@@ -139,15 +140,16 @@ def test_no_query_per_request_and_reload_only_when_the_version_changes(
         for _ in range(100):
             request, _wire = upload("/lab/small", 800)
             assert run_view(request).status_code == 413
-        clock.now += 6  # past the refresh interval: one cache read, no query (same version)
-        run_view(upload("/lab/small", 800)[0])
+    clock.now += 6  # past the refresh interval: one primary-key read of the counter, no reload
+    with django_assert_num_queries(1) as context:
+        for _ in range(100):
+            run_view(upload("/lab/small", 800)[0])
+    assert "django_expect_changecounter" in context.captured_queries[0]["sql"]
     assert registry.loads == 1
 
-    # Another process changes the override: only the cache's version token tells us.
+    # Another process changes the override: only the database's change counter tells us.
     PolicyOverride.objects.filter(route="lab-small").update(max_size=5000)  # no signal
-    from django.core.cache import cache
-
-    cache.set(overrides.VERSION_KEY, "changed-elsewhere", None)
+    ChangeCounter.objects.filter(pk=1).update(value=F("value") + 1)  # what its save() did
     registry._next_check = clock.now + 5  # as if we had just checked
     clock.now += 4.9
     assert run_view(upload("/lab/small", 800)[0]).status_code == 413  # not yet revalidated
@@ -157,15 +159,21 @@ def test_no_query_per_request_and_reload_only_when_the_version_changes(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_saving_or_deleting_bumps_the_version_after_commit(registry: OverrideRegistry) -> None:
-    from django.core.cache import cache
-
-    before = registry._read_version()
+def test_saving_or_deleting_increments_the_counter_in_the_same_transaction(
+    registry: OverrideRegistry,
+) -> None:
+    before = overrides.read_version()
+    assert before is not None  # the migration created the row
     row = PolicyOverride.objects.create(route="lab-small", max_size=1)
-    after_save = cache.get(overrides.VERSION_KEY)
-    assert after_save != before
+    after_save = overrides.read_version()
+    assert after_save == before + 1
     row.delete()
-    assert cache.get(overrides.VERSION_KEY) not in (before, after_save)
+    assert overrides.read_version() == before + 2
+    UploadSettings(max_size=10).save()
+    assert overrides.read_version() == before + 3
+    ChangeCounter.objects.all().delete()  # a lost row comes back on the next change
+    PolicyOverride.objects.create(route="lab-small", max_size=1)
+    assert overrides.read_version() == 1
 
 
 @pytest.mark.django_db
@@ -173,6 +181,7 @@ def test_outage_keeps_the_last_known_overrides_and_logs_once(
     clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
     answers: list[Any] = [{"lab-small": Override("lab-small", max_size=5)}]
+    versions = [1]
 
     def loader() -> dict[str, Override]:
         answer = answers[-1]
@@ -180,33 +189,28 @@ def test_outage_keeps_the_last_known_overrides_and_logs_once(
             raise answer
         return dict(answer)
 
-    with override_settings(CACHES=LOCMEM):
-        reg = OverrideRegistry(loader=loader)
-        assert reg.current()["lab-small"].max_size == 5
-        answers.append(DatabaseError("connection refused"))
-        from django.core.cache import cache
-
-        cache.set(overrides.VERSION_KEY, "v2", None)
-        caplog.set_level(logging.INFO, logger="django_expect")
-        for _ in range(3):
-            clock.now += 10
-            assert reg.current()["lab-small"].max_size == 5  # last known stays in force
-        warnings = [r for r in caplog.records if "cannot refresh" in r.getMessage()]
-        assert len(warnings) == 1 and "connection refused" in warnings[0].getMessage()
-
-        answers.append({})
+    reg = OverrideRegistry(loader=loader, version_reader=lambda: versions[-1])
+    assert reg.current()["lab-small"].max_size == 5
+    answers.append(DatabaseError("connection refused"))
+    versions.append(2)
+    caplog.set_level(logging.INFO, logger="django_expect")
+    for _ in range(3):
         clock.now += 10
-        assert reg.current() == {}
-        assert any("refreshed again" in r.getMessage() for r in caplog.records)
+        assert reg.current()["lab-small"].max_size == 5  # last known stays in force
+    warnings = [r for r in caplog.records if "cannot refresh" in r.getMessage()]
+    assert len(warnings) == 1 and "connection refused" in warnings[0].getMessage()
+
+    answers.append({})
+    clock.now += 10
+    assert reg.current() == {}
+    assert any("refreshed again" in r.getMessage() for r in caplog.records)
 
 
-def test_cache_outage_too(clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    reg = OverrideRegistry(loader=lambda: {"x": Override("x", max_size=1)})
+def test_counter_outage_too(clock: Clock) -> None:
+    def broken() -> int:
+        raise DatabaseError("database down")
 
-    def broken() -> Any:
-        raise ConnectionError("cache down")
-
-    monkeypatch.setattr(overrides, "_cache", broken)
+    reg = OverrideRegistry(loader=lambda: {"x": Override("x", max_size=1)}, version_reader=broken)
     assert reg.current() == {}  # nothing ever loaded: the code's policies
     assert reg.policy_for(("x",), UploadPolicy(max_size=9)) == (UploadPolicy(max_size=9), None)
 
@@ -342,11 +346,72 @@ def test_sources_say_where_each_value_comes_from() -> None:
     })}
     assert entries["lab-small"].sources["max_size"] == "override"
     assert entries["lab-small"].sources["content_types"] == "decorator"
-    assert entries["lab-small"].source_summary == "decorator; max_size: override"
-    assert entries["lab-echo"].source_summary == "default; max_size: setting"
+    assert entries["lab-small"].sources["body_timeout"] == "setting"  # EXPECT_BODY_TIMEOUT
+    assert entries["lab-small"].source_summary == (
+        "decorator; max_size: override, body_timeout: setting"
+    )
+    assert entries["lab-echo"].source_summary == "default; max_size: setting, body_timeout: setting"
     assert entries["lab-types"].policy == UploadPolicy()
-    assert entries["lab-types"].source_summary == "override"
+    assert entries["lab-types"].source_summary == "override; body_timeout: setting"
     assert entries["objects"].policy.max_size == 10 * 2**20
+
+
+@pytest.mark.parametrize(
+    ("site", "settings", "undecorated", "decorated"),
+    [
+        # nothing in the admin: settings.py, then the built-in default
+        (SiteDefaults(), {}, (100 * 2**20, "setting", 20.0, "setting"), (1000, 20.0, "setting")),
+        (SiteDefaults(), {"EXPECT_DEFAULT_POLICY": {}, "EXPECT_BODY_TIMEOUT": None},
+         (None, "default", None, "setting"), (1000, None, "setting")),
+        # the admin row beats settings.py; a decorator (and an override) beat the admin row
+        (SiteDefaults(max_size=7, body_timeout=3.0), {},
+         (7, "admin", 3.0, "admin"), (1000, 3.0, "admin")),
+    ],
+)
+def test_precedence_override_decorator_admin_setting_default(
+    monkeypatch: pytest.MonkeyPatch,
+    site: SiteDefaults,
+    settings: dict[str, Any],
+    undecorated: tuple[Any, ...],
+    decorated: tuple[Any, ...],
+) -> None:
+    fresh = OverrideRegistry(loader=dict, site_loader=lambda: site, version_reader=lambda: 1)
+    monkeypatch.setattr(overrides, "registry", fresh)
+    with override_settings(**settings):
+        echo = resolution.effective_policy(resolve("/lab/echo").func, "POST", ("lab-echo",))
+        small = resolution.effective_policy(resolve("/lab/small").func, "POST", ("lab-small",))
+        assert (echo.policy.max_size, echo.sources["max_size"], echo.body_timeout,
+                echo.sources["body_timeout"]) == undecorated
+        assert (small.policy.max_size, small.body_timeout, small.sources["body_timeout"]) == (
+            decorated
+        )
+        assert small.sources["max_size"] == "decorator"
+        overridden = resolution.effective_policy(
+            resolve("/lab/echo").func, "POST", ("lab-echo",),
+            overrides={"lab-echo": Override("lab-echo", max_size=1, body_timeout=9.0)},
+        )
+        assert (overridden.policy.max_size, overridden.body_timeout) == (1, 9.0)
+        assert overridden.sources["max_size"] == overridden.sources["body_timeout"] == "override"
+
+
+def test_site_wide_chunked_and_drain_fall_back_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for site, chunked, drain in (
+        (SiteDefaults(), "stream", 2.0),
+        (SiteDefaults(chunked="refuse", drain_seconds=0.5), "refuse", 0.5),
+    ):
+        fresh = OverrideRegistry(
+            loader=dict, site_loader=lambda s=site: s, version_reader=lambda: 1
+        )
+        monkeypatch.setattr(overrides, "registry", fresh)
+        values = upload_settings()
+        assert (values.chunked, values.drain_seconds) == (chunked, drain)
+        echo = resolution.effective_policy(resolve("/lab/echo").func, "POST", ("lab-echo",))
+        assert echo.allow_chunked is (chunked == "stream")
+    monkeypatch.setattr(overrides, "registry", OverrideRegistry(
+        loader=dict, site_loader=SiteDefaults, version_reader=lambda: 1))
+    with override_settings(EXPECT_CHUNKED="refuse", EXPECT_DRAIN_SECONDS=4):
+        assert (upload_settings().chunked, upload_settings().drain_seconds) == ("refuse", 4.0)
+        assert upload_settings().sources["chunked"] == "setting"
 
 
 @pytest.mark.django_db
@@ -377,11 +442,16 @@ def test_expect_policies_text_and_json() -> None:
         "login_required": True,
         "permissions": [],
         "expect": "on-read",
+        "body_timeout": 20.0,
         "override": False,
         "disabled": False,
-        "sources": dict.fromkeys(
-            ("max_size", "content_types", "login_required", "permissions", "expect"), "decorator"
-        ),
+        "sources": {
+            **dict.fromkeys(
+                ("max_size", "content_types", "login_required", "permissions", "expect"),
+                "decorator",
+            ),
+            "body_timeout": "setting",  # the decorator sets none: EXPECT_BODY_TIMEOUT
+        },
     }
     assert document["lab-small"]["max_size"] == 2000
     cap = document["lab-djangocap"]  # a policy without max_size: Django's in-memory cap shows
@@ -448,14 +518,76 @@ def test_admin_edits_overrides_in_human_units(
     listing = admin_client.get("/admin/django_expect/policyoverride/")
     html = listing.content.decode()
     assert 'id="expect-routes"' in html
-    assert 'title="2000 bytes">2 kB</td>' in html
+    assert 'title="2000 bytes">2 kB<br><small class="expect-source">override</small></td>' in html
     # Routes whose policy sets no max_size show Django's in-memory cap.
     assert (
         'title="2621440 bytes: request.body and form fields only; streamed reads and files pass">'
-        "2560 KiB in memory (Django&#x27;s DATA_UPLOAD_MAX_MEMORY_SIZE)</td>"
+        "2560 KiB in memory (Django&#x27;s DATA_UPLOAD_MAX_MEMORY_SIZE)<br>"
+        '<small class="expect-source">django</small></td>'
     ) in html
     assert "routes of the admin site</summary>" in html
-    assert "<strong>override; login_required: decorator, permissions: decorator</strong>" in html
+    assert ("<strong>override; login_required: decorator, permissions: decorator, "
+            "body_timeout: setting</strong>") in html
+
+
+@pytest.mark.django_db
+def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    listing = admin_client.get("/admin/django_expect/uploadsettings/")
+    assert listing.status_code == 302
+    assert listing["Location"] == "/admin/django_expect/uploadsettings/1/change/"
+    assert admin_client.get("/admin/django_expect/uploadsettings/add/").status_code == 403
+    assert admin_client.get("/admin/django_expect/uploadsettings/1/delete/").status_code == 403
+    page = admin_client.get(listing["Location"])
+    assert page.status_code == 200 and b"Change upload settings" in page.content
+
+    request, _ = upload("/lab/echo", 5000)
+    assert run_view(request) is None  # EXPECT_DEFAULT_POLICY: 100 MiB
+    fields = {"max_size": "2KB", "content_types": "", "login_required": "unknown",
+              "permission": "", "body_timeout": "7", "chunked": "refuse", "drain_seconds": "0.5",
+              "note": "incident 43"}
+    bad = admin_client.post(listing["Location"], dict(fields, permission="nodot"))
+    assert bad.status_code == 200 and b"permission names look like" in bad.content
+    with django_capture_on_commit_callbacks(execute=True):
+        saved = admin_client.post(listing["Location"], fields)
+    assert saved.status_code == 302, saved.content[:2000]
+    assert UploadSettings.objects.count() == 1
+
+    request, _ = upload("/lab/echo", 5000)
+    response = run_view(request)
+    assert response.status_code == 413 and json.loads(response.content)["error"]["limit"] == 2000
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request) is None  # a decorated view keeps its own limit...
+    assert request.environ["wsgi.input"].body_timeout == 7.0  # ...and gets the site-wide timeout
+    values = upload_settings()
+    assert (values.chunked, values.drain_seconds, values.sources["chunked"]) == (
+        "refuse", 0.5, "admin"
+    )
+    html = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
+    echo = html[html.index("<td>lab-echo</td>"):]
+    echo = echo[:echo.index("</tr>")]
+    assert 'title="2000 bytes">2 kB<br><small class="expect-source">admin</small>' in echo
+    assert '7.0 s<br><small class="expect-source">admin</small>' in echo
+
+
+@pytest.mark.django_db
+def test_overrides_set_login_permission_and_body_timeout(
+    admin_client: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post("/admin/django_expect/policyoverride/add/", {
+            "route": "lab-small", "max_size": "", "content_types": "", "expect": "",
+            "login_required": "true", "permission": "demo.add_storedobject",
+            "body_timeout": "3", "note": "",
+        })
+    assert response.status_code == 302, response.content[:2000]
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request).status_code == 401  # anonymous (RequestFactory has no user)
+    entry = {e.route.name: e for e in describe_routes()}["lab-small"]
+    assert entry.policy.login_required and entry.policy.permissions == ("demo.add_storedobject",)
+    assert entry.resolution.body_timeout == 3.0
+    assert entry.sources["body_timeout"] == entry.sources["login_required"] == "override"
 
 
 @pytest.mark.django_db
@@ -486,16 +618,11 @@ def test_operations_checks() -> None:
     assert operation_ids(EXPECT_OVERRIDES_REFRESH="5") == ["django_expect.E005"]
     assert operation_ids(EXPECT_STATS_FLUSH_INTERVAL=0) == ["django_expect.E005"]
     assert operation_ids(EXPECT_STATS="yes") == ["django_expect.E005"]
-    assert operation_ids(EXPECT_OVERRIDES_CACHE="nope") == ["django_expect.E005"]
-    assert operation_ids(CACHES=LOCMEM) == ["django_expect.W004"]
-    assert operation_ids(CACHES={"default": {
-        "BACKEND": "django.core.cache.backends.dummy.DummyCache"}}) == []
-    from django.conf import settings
-
-    order = list(settings.MIDDLEWARE)
-    order.remove("django_expect.middleware.ExpectMiddleware")
-    order.insert(0, "django_expect.middleware.ExpectMiddleware")
-    assert operation_ids(MIDDLEWARE=order) == ["django_expect.W005"]
+    assert operation_ids(EXPECT_DRAIN_SECONDS=-0.5) == ["django_expect.E005"]
+    assert operation_ids(EXPECT_DRAIN_SECONDS=0) == []
+    # Django's default cache (per process) is fine: the change counter is in the database.
+    locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    assert operation_ids(CACHES=locmem) == []
 
 
 @pytest.mark.django_db
@@ -521,3 +648,23 @@ def test_app_missing_is_reported_by_the_middleware(caplog: pytest.LogCaptureFixt
         caplog.set_level(logging.ERROR, logger="django_expect")
         ExpectMiddleware(lambda r: None)
     assert any(r.getMessage().startswith("django_expect.E006") for r in caplog.records)
+
+
+def test_one_invalidation_for_everything_derived_from_settings() -> None:
+    """conf's one setting_changed receiver forgets the settings and what was built from them."""
+    from django.conf import settings
+
+    from django_expect.policies import default_policy
+
+    before = upload_settings()
+    assert overrides.app_installed() and before.default_policy.max_size == 100 * 2**20
+    with override_settings(EXPECT_DEFAULT_POLICY={"max_size": 5}, EXPECT_BODY_TIMEOUT=3):
+        assert default_policy().max_size == 5
+        assert upload_settings().default_policy.max_size == 5
+        assert upload_settings().body_timeout == 3.0
+    apps_without = [a for a in settings.INSTALLED_APPS if a != "django_expect"]
+    with override_settings(INSTALLED_APPS=apps_without):
+        assert not overrides.app_installed()
+    assert overrides.app_installed()
+    assert upload_settings().default_policy == before.default_policy
+    assert upload_settings().body_timeout == 20.0

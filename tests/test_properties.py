@@ -163,15 +163,15 @@ def test_the_100_is_promised_only_to_http_1_1_clients_that_asked_and_passed(
 ) -> None:
     decision = decide(head, policy, user)
     asked = bool((head.expect or "").strip(" ,")) and head.http_version >= (1, 1)
-    if decision.send_continue in (ContinueTiming.ON_READ, ContinueTiming.NOW):
+    if decision.continue_timing in (ContinueTiming.ON_READ, ContinueTiming.NOW):
         assert decision.proceed and decision.has_body and asked
-        assert (decision.send_continue is ContinueTiming.NOW) is (
+        assert (decision.continue_timing is ContinueTiming.NOW) is (
             policy.expect is ExpectMode.AFTER_CHECKS
         )
     if not decision.proceed:
-        assert decision.send_continue in (ContinueTiming.WITHHOLD, ContinueTiming.NOT_EXPECTED)
+        assert decision.continue_timing in (ContinueTiming.WITHHOLD, ContinueTiming.NOT_EXPECTED)
     if head.http_version < (1, 1):
-        assert decision.send_continue is not ContinueTiming.WITHHOLD or not decision.has_body
+        assert decision.continue_timing is not ContinueTiming.WITHHOLD or not decision.has_body
 
 
 @given(heads, policies, users)

@@ -1,4 +1,5 @@
-"""Per-endpoint upload policies in Django REST framework and django-ninja (docs/howto/api-frameworks.md).
+"""Per-endpoint upload policies in Django REST framework and django-ninja
+(docs/howto/api-frameworks.md).
 
 Mounted at /drf/ and /ninja/ (testproject/urls.py). The demo endpoints are
 ``POST /drf/documents/`` (a ViewSet's ``create``: 5 MB, login) and ``POST /ninja/documents``

@@ -198,7 +198,7 @@ def lab_body(request):  # reads request.body: chunked bodies arrive whole, cappe
     return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
 
 
-# -- body limits (docs/howto/body-limits.md): the route's max_size replaces DATA_UPLOAD_MAX_MEMORY_SIZE
+# -- body limits (docs/howto/body-limits.md): max_size replaces DATA_UPLOAD_MAX_MEMORY_SIZE
 
 
 def _in_memory_report(request):

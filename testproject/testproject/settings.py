@@ -70,15 +70,6 @@ if os.environ.get("DEMO_PG_PORT"):
         "PORT": os.environ["DEMO_PG_PORT"],
     }
 
-# Overrides' version token: shared by every process (a file cache here; Redis or Memcached in
-# production). DEMO_CACHE_DIR lets the tests give each run its own.
-CACHES = {
-    "default": {
-        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
-        "LOCATION": os.environ.get("DEMO_CACHE_DIR", str(BASE_DIR / ".cache")),
-    }
-}
-
 USE_TZ = True
 STATIC_URL = "static/"
 # The browser tests serve uploaders' npm packages (tests/browsers/node_modules) as static/vendor/.

@@ -14,6 +14,7 @@ import ssl
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -87,6 +88,14 @@ class Server:
 
     def stop(self) -> None:
         stop_process(self.process)
+
+    def warm_up(self, requests: int = 1, timeout: float = 60.0) -> None:
+        """Serve a few requests through Django first: a worker's first request imports the
+        URLconf, views and admin, which under load takes longer than curl's one-second wait
+        for a 100 (curl then sends the body of a request that is about to be rejected)."""
+        for _ in range(requests):
+            with urllib.request.urlopen(self.url + "/", timeout=timeout) as response:
+                response.read()
 
     def worker_pids(self) -> list[int]:
         """PIDs of this arbiter's workers (children), read from /proc."""

@@ -1,0 +1,92 @@
+"""The site-wide upload settings in force: :func:`upload_settings` is the one place that combines
+the admin's "Upload settings" row, the ``EXPECT_*`` settings and the built-in defaults.
+
+Precedence, strongest first (docs/howto/operations.md has the table)::
+
+    admin      the UploadSettings row (django-expect > Upload settings), each field that is set
+    setting    EXPECT_DEFAULT_POLICY, EXPECT_BODY_TIMEOUT, EXPECT_CHUNKED, EXPECT_DRAIN_SECONDS
+    default    the built-in value (conf.DEFAULTS)
+
+Route overrides and decorators rank above all three; :mod:`django_expect.resolution` applies
+them. The row reaches every process the way overrides do (:mod:`django_expect.overrides`: a
+change counter in the database, read at most every ``EXPECT_OVERRIDES_REFRESH`` seconds); the
+combined values are memoised until the row or a setting changes, so a request pays a clock read
+and an identity comparison.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from django_expect import overrides as _overrides
+from django_expect.conf import conf, derived, is_set
+from django_expect.overrides import SiteDefaults, app_installed
+from django_expect.policies import default_policy
+
+__all__ = ["DEFAULT_POLICY_FIELDS", "UploadSettings", "upload_settings"]
+
+#: The default policy's values the admin row may set, with the upload_policy argument of each.
+DEFAULT_POLICY_FIELDS = {
+    "max_size": "max_size",
+    "content_types": "content_types",
+    "login_required": "login_required",
+    "permissions": "permission",
+    "expect": "expect",
+    "body_timeout": "body_timeout",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class UploadSettings:
+    """The effective site-wide values, with where each comes from (admin/setting/default)."""
+
+    default_policy: Any  # UploadPolicy for views without a declared policy
+    body_timeout: float | None  # for policies without their own body_timeout
+    chunked: str  # "stream" or "refuse"
+    drain_seconds: float
+    sources: dict[str, str]  # "default_policy.<field>", "body_timeout", "chunked", ...
+
+
+def _build(site: SiteDefaults) -> UploadSettings:
+    sources: dict[str, str] = {}
+
+    def pick(name: str, admin_value: Any, setting: str) -> Any:
+        if admin_value is not None:
+            sources[name] = "admin"
+            return admin_value
+        sources[name] = "setting" if is_set(setting) else "default"
+        return getattr(conf, setting)
+
+    body_timeout = pick("body_timeout", site.body_timeout, "EXPECT_BODY_TIMEOUT")
+    chunked = pick("chunked", site.chunked, "EXPECT_CHUNKED")
+    drain_seconds = pick("drain_seconds", site.drain_seconds, "EXPECT_DRAIN_SECONDS")
+
+    setting = conf.EXPECT_DEFAULT_POLICY
+    changes = {}
+    for field, argument in DEFAULT_POLICY_FIELDS.items():
+        value = getattr(site, field, None)
+        if value is not None:
+            changes[field] = value
+            sources[f"default_policy.{field}"] = "admin"
+        elif field == "body_timeout" and argument not in setting:
+            sources["default_policy.body_timeout"] = sources["body_timeout"]
+        else:
+            sources[f"default_policy.{field}"] = "setting" if argument in setting else "default"
+    policy = default_policy()
+    if changes:
+        policy = dataclasses.replace(policy, **changes)
+    return UploadSettings(policy, body_timeout, chunked, float(drain_seconds), sources)
+
+
+_NOTHING_SET = SiteDefaults()  # without the app (no table), nothing comes from the admin
+
+
+def upload_settings() -> UploadSettings:
+    """The site-wide values in force in this process (admin row, else setting, else default)."""
+    site = _overrides.registry.site_defaults() if app_installed() else _NOTHING_SET
+    memo: dict[str, tuple[SiteDefaults, UploadSettings]] = derived("upload_settings", dict)
+    cached = memo.get("current")
+    if cached is None or cached[0] is not site:
+        cached = memo["current"] = (site, _build(site))
+    return cached[1]
