@@ -12,6 +12,8 @@ from typing import Any
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 
+from django_expect.closing import DEFAULT_DRAIN_MAX_CONNECTIONS, DEFAULT_DRAIN_SECONDS
+
 _MISSING = object()
 _remembered: dict[str, Any] = {}
 
@@ -29,7 +31,13 @@ def _forget(**kwargs: Any) -> None:
 
 setting_changed.connect(_forget, dispatch_uid="django_expect.conf")
 
-__all__ = ["CHUNKED_MODES", "DEFAULT_BODY_TIMEOUT", "conf"]
+__all__ = [
+    "CHUNKED_MODES",
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_DRAIN_MAX_CONNECTIONS",
+    "DEFAULT_DRAIN_SECONDS",
+    "conf",
+]
 
 CHUNKED_MODES = ("stream", "refuse")
 DEFAULT_BODY_TIMEOUT = 20.0
@@ -71,6 +79,20 @@ class Settings:
         """
         value = _setting("EXPECT_BODY_TIMEOUT", DEFAULT_BODY_TIMEOUT)
         return None if value is None else float(value)
+
+    # -- the close after a rejected body was sent anyway (docs/browsers-sent-anyway.md) -------
+
+    @property
+    def EXPECT_DRAIN_SECONDS(self) -> float:
+        """Seconds a rejected connection may drain a body sent anyway, when the rest of the
+        declared body can arrive within them. Default: 10.0 (a one-connection worker: at most 2)."""
+        return float(_setting("EXPECT_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS))
+
+    @property
+    def EXPECT_DRAIN_MAX_CONNECTIONS(self) -> int:
+        """Connections draining at once per worker process; beyond it, close at once.
+        Default: 4 (never more than half the worker's threads/connections)."""
+        return int(_setting("EXPECT_DRAIN_MAX_CONNECTIONS", DEFAULT_DRAIN_MAX_CONNECTIONS))
 
     # -- operations (overrides, statistics): see the README's Operations section -----
 
