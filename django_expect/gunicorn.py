@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import time
 from typing import Any, cast
 
@@ -37,6 +38,7 @@ __all__ = ["post_request", "pre_request"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNK = 65536
+_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: the close sends a reset
 
 
 def pre_request(worker: Any, req: Any) -> None:
@@ -232,12 +234,13 @@ def _drain_settings(seconds: float | None, max_connections: int | None) -> tuple
 def _drain(sock: socket.socket, plan: closing.DrainPlan, remaining: int | None) -> None:
     """Read and discard by ``plan``; return when the policy says done or close."""
     start = time.monotonic()
-    # The backlog (what the kernel buffered while the app ran) is read first, without waiting,
-    # and not counted in the rate.
-    backlog_bound = max(_CHUNK, sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF))
+    # The backlog (what the kernel buffered while the app ran: megabytes, if the request was
+    # slow) is read first, without waiting, and not counted in the rate. It ends when the kernel
+    # has nothing more at once, or after a probe's time for a client faster than the reads.
+    backlog_until = start + plan.probe
     backlog = 0
     sock.settimeout(0)
-    while backlog < backlog_bound and (remaining is None or remaining > 0):
+    while time.monotonic() < backlog_until and (remaining is None or remaining > 0):
         try:
             data = sock.recv(_CHUNK)
         except (BlockingIOError, InterruptedError):
@@ -261,8 +264,12 @@ def _drain(sock: socket.socket, plan: closing.DrainPlan, remaining: int | None) 
             eof=eof,
         )
         if step is not closing.Step.DRAIN:
-            if step is closing.Step.CLOSE:
-                _await_sent(sock, min(start + plan.seconds, now + 1.0) if plan.seconds else now)
+            if step is closing.Step.CLOSE and (backlog or measured):
+                # The client is still sending: reset once the response is acknowledged, so its
+                # next write fails now (Chromium then shows the response), not at the next
+                # segment. A client that sent nothing (an Expect client) gets a clean close.
+                _await_sent(sock, now + 1.0)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
             return
         # Wake at least every probe interval to take the decision again.
         sock.settimeout(max(0.01, min(plan.probe, start + plan.seconds - now)))

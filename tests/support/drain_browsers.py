@@ -120,7 +120,9 @@ def chromium(
             browser.close()
 
 
-def firefox(mode: str, form_url: str, arg: str | int, *, ignore_https_errors: bool = False) -> Shown:
+def firefox(
+    mode: str, form_url: str, arg: str | int, *, ignore_https_errors: bool = False
+) -> Shown:
     """As :func:`chromium`, in Firefox ESR (puppeteer-core over WebDriver BiDi)."""
     executable = require_firefox()
     env = dict(os.environ, FIREFOX=executable, DRAIN_TIMEOUT_MS=str(int(TIMEOUT * 1000)))

@@ -41,6 +41,7 @@ class ConnectionStats:
     client_prefix: bytearray = field(default_factory=bytearray)  # first 64 KiB from the client
     opened: float = field(default_factory=time.monotonic)
     closed: float | None = None
+    server_reset: bool = False  # the server reset the connection (vs. a clean close)
 
     @property
     def head_bytes(self) -> int:
@@ -149,8 +150,9 @@ class Relay:
                 self.connections.append(stats)
                 self._sockets += [client, server]
             up_done, down_done = threading.Event(), threading.Event()
-            self._pipe(client, server, stats, upstream=True, done=up_done)
-            self._pipe(server, client, stats, upstream=False, done=down_done)
+            reset = _ResetOrder(client)
+            self._pipe(client, server, stats, upstream=True, done=up_done, reset=reset)
+            self._pipe(server, client, stats, upstream=False, done=down_done, reset=reset)
             threading.Thread(
                 target=self._reap, args=(client, server, stats, up_done, down_done), daemon=True
             ).start()
@@ -183,6 +185,7 @@ class Relay:
         *,
         upstream: bool,
         done: threading.Event,
+        reset: _ResetOrder,
     ) -> None:
         chunks: queue.Queue[tuple[float, bytes | object]] = queue.Queue(maxsize=self.max_queue)
         stopped = threading.Event()
@@ -216,6 +219,8 @@ class Relay:
                     data = item = source.recv(_CHUNK)
                 except ConnectionResetError:
                     data, item = b"", _RESET
+                    if not upstream:
+                        stats.server_reset = True
                 except OSError:
                     data = item = b""
                 if upstream:
@@ -236,11 +241,7 @@ class Relay:
                     if deliver_at > now:
                         time.sleep(deliver_at - now)
                     if item is _RESET:
-                        try:
-                            sink.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
-                            sink.close()
-                        except OSError:
-                            pass
+                        abort(sink)
                         return
                     assert isinstance(item, bytes)
                     data = item
@@ -252,6 +253,8 @@ class Relay:
                             sink.shutdown(socket.SHUT_WR)
                         except OSError:
                             pass
+                        if not upstream:
+                            reset.delivered()
                         return
                     if self.rate:
                         free_at = max(free_at, time.monotonic()) + len(data) / self.rate
@@ -261,12 +264,15 @@ class Relay:
                     try:
                         sink.sendall(data)
                     except OSError:
-                        # The peer is gone: stop reading from the source. The other direction
-                        # delivers what the peer sent, then its close or reset, in order.
+                        # The server is gone (it reset us): stop reading from the client, and
+                        # reset the client once everything the server sent is delivered.
                         try:
                             source.shutdown(socket.SHUT_RD)
                         except OSError:
                             pass
+                        if upstream:
+                            stats.server_reset = True
+                            reset.after_delivery()
                         return
                     if not upstream:
                         stats.to_client += len(data)
@@ -276,3 +282,37 @@ class Relay:
 
         threading.Thread(target=read, daemon=True).start()
         threading.Thread(target=write, daemon=True).start()
+
+
+def abort(sock: socket.socket) -> None:
+    """Close with a reset (SO_LINGER 0)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+        sock.close()
+    except OSError:
+        pass
+
+
+class _ResetOrder:
+    """The server reset the connection while the client was sending: reset the client too, but
+    only after everything the server sent before has been delivered to it (TCP's order)."""
+
+    def __init__(self, client: socket.socket) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+        self.pending = False
+        self.down_finished = False
+
+    def after_delivery(self) -> None:
+        with self.lock:
+            if not self.down_finished:
+                self.pending = True
+                return
+        abort(self.client)
+
+    def delivered(self) -> None:
+        with self.lock:
+            self.down_finished = True
+            if not self.pending:
+                return
+        abort(self.client)
