@@ -74,7 +74,10 @@ try {
       const text = await page.evaluate(() => document.body ? document.body.innerText : '');
       const title = await page.title();
       const status = response ? response.status() : null;
-      result = { outcome: 'page', status, title, text: text.slice(0, 2000), url: page.url() };
+      const protocol = await page.evaluate(
+        () => (performance.getEntriesByType('navigation')[0] || {}).nextHopProtocol || '');
+      result = { outcome: 'page', status, title, text: text.slice(0, 2000), url: page.url(),
+                 protocol };
       if (status === null || page.url().startsWith('about:neterror')) {
         result.outcome = 'error';
       }

@@ -42,6 +42,7 @@ class Shown:
     text: str = ""
     error: str = ""
     seconds: float = 0.0
+    protocol: str = ""  # the navigation's nextHopProtocol: "http/1.1", "h2"
 
     @property
     def shows_413(self) -> bool:
@@ -103,6 +104,7 @@ def chromium(
                         "page",
                         response.status if response else None,
                         page.inner_text("body")[:2000],
+                        protocol=str(page.evaluate(_PROTOCOL)),
                     )
                 except Error as error:
                     shown = Shown("error", error=str(error)[:500])
@@ -146,10 +148,13 @@ def firefox(
         str(result.get("text", "")),
         str(result.get("error", "")),
         float(result.get("seconds", 0.0)),
+        str(result.get("protocol", "")),
     )
 
 
 BROWSERS = {"chromium": chromium, "firefox": firefox}
+
+_PROTOCOL = "(performance.getEntriesByType('navigation')[0] || {}).nextHopProtocol || ''"
 
 #: A page script: POST a Blob of ``size`` zero bytes as the form's file with fetch() or XHR.
 _SCRIPT_UPLOAD = """async ([mode, size]) => {
