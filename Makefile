@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress
+.PHONY: setup demo test test-fast lint typecheck clean test-matrix bench bench-smoke stress bench-browsers
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -55,9 +55,15 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.browsers
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
+	$(BIN)/python -m bench.browsers --smoke
+
+# The browser section alone (real Chromium and Firefox, ~5 min): bench/browsers.{md,json}.
+bench-browsers: $(BENCH_STAMP)
+	$(BIN)/python -m bench.browsers
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
