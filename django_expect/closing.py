@@ -79,7 +79,7 @@ def plan_for(budget: float, *, capacity: int, draining: int, max_connections: in
         seconds = min(seconds, SINGLE_CONNECTION_DRAIN_SECONDS)
     cap = min(max(0, max_connections), max(1, capacity // 2))
     if draining >= cap or seconds <= 0:
-        return DrainPlan(0.0)
+        return DrainPlan(0.0, 0.0)
     return DrainPlan(seconds, min(PROBE_SECONDS, seconds))
 
 

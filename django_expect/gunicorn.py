@@ -264,12 +264,14 @@ def _drain(sock: socket.socket, plan: closing.DrainPlan, remaining: int | None) 
             eof=eof,
         )
         if step is not closing.Step.DRAIN:
-            if step is closing.Step.CLOSE and (backlog or measured):
-                # The client is still sending: reset once the response is acknowledged, so its
-                # next write fails now (Chromium then shows the response), not at the next
-                # segment. A client that sent nothing (an Expect client) gets a clean close.
+            if step is closing.Step.CLOSE:
+                # Let the response be acknowledged first: a reset discards what is unsent.
                 _await_sent(sock, now + 1.0)
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+                if backlog or measured:
+                    # The client is still sending: reset, so its next write fails now
+                    # (Chromium then shows the response), not at its next segment. A client
+                    # that sent nothing (an Expect client) gets a clean close.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
             return
         # Wake at least every probe interval to take the decision again.
         sock.settimeout(max(0.01, min(plan.probe, start + plan.seconds - now)))

@@ -90,7 +90,7 @@ PLANS = [
 def test_plan_for(budget: float, capacity: int, draining: int, cap: int, seconds: float) -> None:
     plan = plan_for(budget, capacity=capacity, draining=draining, max_connections=cap)
     assert plan.seconds == seconds
-    assert plan.probe <= max(plan.seconds, PROBE_SECONDS)
+    assert plan.probe == min(plan.seconds, PROBE_SECONDS)  # no probing when closing at once
 
 
 def test_slots_are_held_until_released_and_a_full_house_closes_at_once() -> None:
