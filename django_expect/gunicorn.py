@@ -187,8 +187,8 @@ def linger(
 ) -> None:
     """Close a connection whose request body was left unread, by the close policy
     (:mod:`django_expect.closing`): half-close, then drain the rest of the body while it can
-    arrive within the budget, else shut the read side at once (the kernel then resets the
-    connection if bytes are still arriving, which is what makes Chromium show the response).
+    arrive within the budget; else, once the response is acknowledged, make the coming close a
+    reset if the client is still sending (which is what makes Chromium show the response).
 
     ``remaining``: declared body bytes not yet received (None: unknown); ``capacity``: how many
     connections the calling worker serves at once (1 for a sync worker); ``seconds`` and
