@@ -17,6 +17,7 @@ No timing assertions here (the figures are in bench/browsers.py); bytes have gen
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[int, Path]]
 
 
 @pytest.fixture
-def shaped() -> Callable[[Server], Relay]:
+def shaped() -> Iterator[Callable[[Server], Relay]]:
     relays: list[Relay] = []
 
     def make(server: Server) -> Relay:
@@ -61,15 +62,13 @@ def shaped() -> Callable[[Server], Relay]:
         relays.append(relay)
         return relay
 
-    yield make  # type: ignore[misc]
+    yield make
     for relay in relays:
         relay.close()
 
 
 def settle(relay: Relay) -> None:
     """Wait (bounded) until the relay's connections have closed, so the byte count is final."""
-    import time
-
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and any(c.closed is None for c in relay.connections):
         time.sleep(0.05)
