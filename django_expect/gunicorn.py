@@ -219,11 +219,13 @@ def linger(
 def _drain_settings(seconds: float | None, max_connections: int | None) -> tuple[float, int]:
     if seconds is not None and max_connections is not None:
         return seconds, max_connections
-    try:
-        from django_expect.conf import conf
+    from django.core.exceptions import ImproperlyConfigured
 
+    from django_expect.conf import conf
+
+    try:
         budget, cap = conf.EXPECT_DRAIN_SECONDS, conf.EXPECT_DRAIN_MAX_CONNECTIONS
-    except Exception:  # Django settings not configured (a bare WSGI app): the defaults
+    except ImproperlyConfigured:  # Django settings not configured: the defaults
         budget, cap = closing.DEFAULT_DRAIN_SECONDS, closing.DEFAULT_DRAIN_MAX_CONNECTIONS
     return (
         budget if seconds is None else seconds,
