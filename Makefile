@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi bench-asgi test test-fast lint typecheck clean test-matrix matrix wheel-check docs coverage bench bench-smoke stress
+.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -93,9 +93,15 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.browsers
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
+	$(BIN)/python -m bench.browsers --smoke
+
+# The browser section alone (real Chromium and Firefox, ~5 min): bench/browsers.{md,json}.
+bench-browsers: $(BENCH_STAMP)
+	$(BIN)/python -m bench.browsers
 
 # uvicorn with Django's ASGI handler vs django-expect's (docs/howto/asgi.md): bench/asgi_results.{md,json}.
 bench-asgi: $(BENCH_STAMP)

@@ -26,7 +26,7 @@ Operations (overrides, upload settings, statistics; docs/howto/operations.md):
 * ``django_expect.W003``: a policy override names no URL pattern (database check: run
   ``manage.py check --database default``; ``expect_policies`` and the admin show it too).
 * ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
-  EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS).
+  EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS, EXPECT_DRAIN_MAX_CONNECTIONS).
 * ``django_expect.W007``: an ``@upload_policy`` no URL pattern enforces (a decorated function,
   method or class that is not a routed view, a handler method, a DRF ViewSet action or a
   django-ninja operation the policy lookup reaches). The message names its dotted path. See
@@ -184,6 +184,15 @@ def check_operations(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
         error = _number_error(name, raw(name), minimum, strict)
         if error is not None:
             messages.append(error)
+    connections = raw("EXPECT_DRAIN_MAX_CONNECTIONS")
+    if isinstance(connections, bool) or not isinstance(connections, int) or connections < 0:
+        messages.append(
+            Error(
+                "EXPECT_DRAIN_MAX_CONNECTIONS must be a whole number of connections (0 or more), "
+                f"not {connections!r}.",
+                id="django_expect.E005",
+            )
+        )
     stats = raw("EXPECT_STATS")
     if not isinstance(stats, bool):
         messages.append(

@@ -21,6 +21,8 @@ from django.conf import global_settings
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
 
+from django_expect.closing import DEFAULT_DRAIN_MAX_CONNECTIONS, DEFAULT_DRAIN_SECONDS
+
 __all__ = ["CHUNKED_MODES", "DEFAULTS", "DEFAULT_BODY_TIMEOUT", "conf", "derived", "is_set", "raw"]
 
 CHUNKED_MODES = ("stream", "refuse")
@@ -34,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "EXPECT_CHUNKED": "stream",
     "EXPECT_WWW_AUTHENTICATE": 'Session realm="django"',
     "EXPECT_BODY_TIMEOUT": DEFAULT_BODY_TIMEOUT,
-    "EXPECT_DRAIN_SECONDS": 2.0,
+    "EXPECT_DRAIN_SECONDS": DEFAULT_DRAIN_SECONDS,
+    "EXPECT_DRAIN_MAX_CONNECTIONS": DEFAULT_DRAIN_MAX_CONNECTIONS,
     "EXPECT_OVERRIDES_REFRESH": 5.0,
     "EXPECT_STATS": True,
     "EXPECT_STATS_FLUSH_INTERVAL": 10.0,
@@ -123,11 +126,21 @@ class Settings:
         True."""
         return bool(raw("EXPECT_DISCOVERY"))
 
+    # -- the close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md) --
+
     @property
     def EXPECT_DRAIN_SECONDS(self) -> float:
-        """Seconds a rejected request's unread body may be drained before the connection closes
-        (the drain policy reads it through ``sitewide.upload_settings()``). Default: 2.0."""
+        """Seconds a rejected connection may drain a body sent anyway, when the rest of the
+        declared body can arrive within them (the drain policy reads it through
+        ``sitewide.upload_settings()``: the admin may override it). Default: 10.0 (a
+        one-connection worker: at most 2)."""
         return float(raw("EXPECT_DRAIN_SECONDS"))
+
+    @property
+    def EXPECT_DRAIN_MAX_CONNECTIONS(self) -> int:
+        """Connections draining at once per worker process; beyond it, close at once.
+        Default: 4 (never more than half the worker's threads/connections)."""
+        return int(raw("EXPECT_DRAIN_MAX_CONNECTIONS"))
 
     # -- operations (overrides, upload settings, statistics): docs/howto/operations.md -----
 

@@ -14,9 +14,10 @@ What the hooks do:
   which becomes ``environ["wsgi.input"]``, with an :class:`ExpectContinueInput` that sends the 100
   on first read, and lets the Django middleware withhold it and close the connection instead.
 * ``post_request`` runs after the response. It seals the input (no 100 after a final response)
-  and, when the body was left unread, closes the connection after a short bounded drain
-  (lingering close), so a client that sends the body anyway still reads the response and
-  leftover bytes are never parsed as another request.
+  and, when the body was left unread, closes the connection by the close policy of
+  :mod:`django_expect.closing` (:func:`linger`): drain the rest of the body when it can arrive
+  within ``EXPECT_DRAIN_SECONDS`` (Firefox then shows the response), else close at once
+  (Chromium shows it when its upload fails). Leftover bytes are never parsed as another request.
 
 Only names that are gunicorn settings are read from this module by ``-c python:``; everything
 else here is private.
@@ -26,17 +27,18 @@ from __future__ import annotations
 
 import socket
 import ssl
+import struct
 import time
 from typing import Any, cast
 
+from django_expect import closing
 from django_expect.continuation import ExpectContinueInput
 
 __all__ = ["post_request", "pre_request"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-#: Upper bounds of the drain before closing a connection whose body was left unread.
-LINGER_SECONDS = 2.0
-LINGER_MAX_BYTES = 64 * 1024 * 1024
+_CHUNK = 65536
+_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: the close sends a reset
 
 
 def pre_request(worker: Any, req: Any) -> None:
@@ -47,7 +49,7 @@ def pre_request(worker: Any, req: Any) -> None:
 
 def post_request(worker: Any, req: Any, environ: dict[str, Any], resp: Any) -> None:
     """gunicorn hook: no 100 after the response; close after a short drain if the body is unread."""
-    finish(req)
+    finish(req, worker)
 
 
 def install(req: Any) -> ExpectContinueInput | None:
@@ -71,7 +73,8 @@ def install(req: Any) -> ExpectContinueInput | None:
     return wrapped
 
 
-def finish(req: Any) -> None:
+def finish(req: Any, worker: Any = None) -> None:
+    """After the response: seal the input; when the body was left unread, close by the policy."""
     body = getattr(req, "body", None)
     connection: _Connection | None = getattr(req, "django_expect_connection", None)
     if not isinstance(body, ExpectContinueInput) or connection is None:
@@ -81,7 +84,27 @@ def finish(req: Any) -> None:
     if body.closing:
         req.must_close = True
         if connection.sock is not None:
-            linger(connection.sock)
+            linger(connection.sock, _unread(body), capacity=_capacity(worker))
+
+
+def _unread(body: ExpectContinueInput) -> int | None:
+    """Declared body bytes the client has not delivered to the application (None: unknown)."""
+    return None if body.length is None else max(0, body.length - body.bytes_read)
+
+
+def _capacity(worker: Any) -> int:
+    """How many connections the worker serves at once: 1 (sync), its threads (gthread), its
+    worker_connections (gevent and other async workers). Reads gunicorn's documented settings
+    and the worker class names of ``gunicorn/workers/``."""
+    if worker is None:
+        return 1
+    name = type(worker).__name__
+    cfg = getattr(worker, "cfg", None)
+    if name == "SyncWorker" or cfg is None:
+        return 1
+    if name == "ThreadWorker":
+        return int(getattr(cfg, "threads", 1) or 1)
+    return int(getattr(cfg, "worker_connections", 1) or 1)
 
 
 class _Connection:
@@ -154,10 +177,23 @@ def _declared_length(req: Any) -> int | None:
     return length
 
 
-def linger(sock: socket.socket) -> None:
-    """Half-close, drain what the client still sends (bounded), then shut the read side.
+def linger(
+    sock: socket.socket,
+    remaining: int | None = None,
+    *,
+    capacity: int = 1,
+    seconds: float | None = None,
+    max_connections: int | None = None,
+) -> None:
+    """Close a connection whose request body was left unread, by the close policy
+    (:mod:`django_expect.closing`): half-close, then drain the rest of the body while it can
+    arrive within the budget; else, once the response is acknowledged, make the coming close a
+    reset if the client is still sending (which is what makes Chromium show the response).
 
-    After this, reads on the socket return EOF at once, so gunicorn's own close does not wait
+    ``remaining``: declared body bytes not yet received (None: unknown); ``capacity``: how many
+    connections the calling worker serves at once (1 for a sync worker); ``seconds`` and
+    ``max_connections`` default to ``EXPECT_DRAIN_SECONDS`` / ``EXPECT_DRAIN_MAX_CONNECTIONS``.
+    After this, reads on the socket return EOF at once, so the server's own close does not wait
     again and nothing that arrived is parsed as another request.
     """
     if isinstance(sock, ssl.SSLSocket):
@@ -166,21 +202,116 @@ def linger(sock: socket.socket) -> None:
         sock.shutdown(socket.SHUT_WR)
     except OSError:
         return
-    deadline = time.monotonic() + LINGER_SECONDS
-    drained = 0
+    budget, cap = _drain_settings(seconds, max_connections)
+    plan = closing.slots.acquire(budget, capacity=capacity, max_connections=cap)
     try:
-        while drained < LINGER_MAX_BYTES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            sock.settimeout(remaining)
-            data = sock.recv(65536)
-            if not data:
-                break
-            drained += len(data)
+        _drain(sock, plan, remaining)
     except OSError:
         pass
+    finally:
+        closing.slots.release(plan)
     try:
         sock.shutdown(socket.SHUT_RD)
     except OSError:
         pass
+
+
+def _drain_settings(seconds: float | None, max_connections: int | None) -> tuple[float, int]:
+    if seconds is not None and max_connections is not None:
+        return seconds, max_connections
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_expect.conf import conf
+    from django_expect.sitewide import upload_settings
+
+    try:
+        # The budget may come from the admin's Upload settings (else EXPECT_DRAIN_SECONDS).
+        budget, cap = upload_settings().drain_seconds, conf.EXPECT_DRAIN_MAX_CONNECTIONS
+    except ImproperlyConfigured:  # Django settings not configured: the defaults
+        budget, cap = closing.DEFAULT_DRAIN_SECONDS, closing.DEFAULT_DRAIN_MAX_CONNECTIONS
+    return (
+        budget if seconds is None else seconds,
+        cap if max_connections is None else max_connections,
+    )
+
+
+def _drain(sock: socket.socket, plan: closing.DrainPlan, remaining: int | None) -> None:
+    """Read and discard by ``plan``; return when the policy says done or close."""
+    start = time.monotonic()
+    # The backlog (what the kernel buffered while the app ran: megabytes, if the request was
+    # slow) is read first, without waiting, and not counted in the rate. It ends when the kernel
+    # has nothing more at once, or after a probe's time for a client faster than the reads.
+    backlog_until = start + plan.probe
+    backlog = 0
+    sock.settimeout(0)
+    while time.monotonic() < backlog_until and (remaining is None or remaining > 0):
+        try:
+            data = sock.recv(_CHUNK)
+        except (BlockingIOError, InterruptedError):
+            break
+        if not data:
+            return
+        backlog += len(data)
+        if remaining is not None:
+            remaining -= len(data)
+    clock = time.monotonic()
+    measured = 0
+    eof = False
+    while True:
+        now = time.monotonic()
+        step = closing.decide(
+            plan,
+            remaining=remaining,
+            elapsed=now - start,
+            measured_bytes=measured,
+            measured_seconds=now - clock,
+            eof=eof,
+        )
+        if step is not closing.Step.DRAIN:
+            if step is closing.Step.CLOSE:
+                # Let the response be acknowledged first: a reset discards what is unsent.
+                _await_sent(sock, now + 1.0)
+                if backlog or measured:
+                    # The client is still sending: reset, so its next write fails now
+                    # (Chromium then shows the response), not at its next segment. A client
+                    # that sent nothing (an Expect client) gets a clean close.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+            return
+        # Wake at least every probe interval to take the decision again.
+        sock.settimeout(max(0.01, min(plan.probe, start + plan.seconds - now)))
+        try:
+            data = sock.recv(_CHUNK)
+        except TimeoutError:
+            continue
+        if not data:
+            eof = True
+            continue
+        measured += len(data)
+        if remaining is not None:
+            remaining -= len(data)
+
+
+def _await_sent(sock: socket.socket, until: float) -> None:
+    """Before an abortive close, let the response reach the client: a reset discards what is
+    still unsent. Linux only (``TIOCOUTQ``: bytes not yet acknowledged); bounded by ``until``.
+    Reads meanwhile, so the client's window stays open."""
+    try:
+        import fcntl
+        import termios
+
+        def unsent() -> int:
+            packed = fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
+            return int.from_bytes(packed, "little", signed=True)
+
+        while unsent() > 0:
+            left = until - time.monotonic()
+            if left <= 0:
+                return
+            sock.settimeout(min(0.01, left))
+            try:
+                if not sock.recv(_CHUNK):
+                    return
+            except TimeoutError:
+                continue
+    except (ImportError, AttributeError, OSError):
+        return

@@ -39,6 +39,7 @@ _Key = tuple[datetime.date, str, str, int]
 
 _prometheus_counter: Any = None
 _prometheus_missing = False
+_prometheus_lock = threading.Lock()
 
 
 def _prometheus_rejections() -> Any:
@@ -49,16 +50,21 @@ def _prometheus_rejections() -> Any:
     """
     global _prometheus_counter, _prometheus_missing
     if _prometheus_counter is None and not _prometheus_missing:
-        try:
-            import prometheus_client
-        except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
-            _prometheus_missing = True
-            return None
-        _prometheus_counter = prometheus_client.Counter(
-            "django_expect_rejections",
-            "Requests rejected by django-expect before their body was read.",
-            ["route", "reason", "status"],
-        )
+        # One creation per process: two first rejections at once (threads, greenlets) would
+        # register the same metric twice (prometheus-client: "Duplicated timeseries", a 500).
+        with _prometheus_lock:
+            if _prometheus_counter is not None or _prometheus_missing:
+                return _prometheus_counter
+            try:
+                import prometheus_client
+            except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
+                _prometheus_missing = True
+                return None
+            _prometheus_counter = prometheus_client.Counter(
+                "django_expect_rejections",
+                "Requests rejected by django-expect before their body was read.",
+                ["route", "reason", "status"],
+            )
     return _prometheus_counter
 
 

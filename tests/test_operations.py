@@ -23,6 +23,7 @@ from django.urls import resolve
 
 from django_expect import overrides, resolution, stats
 from django_expect.checks import app_missing_message, check_operations, check_overrides
+from django_expect.conf import conf
 from django_expect.continuation import ExpectContinueInput
 from django_expect.core import ExpectMode, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
@@ -396,7 +397,7 @@ def test_precedence_override_decorator_admin_setting_default(
 
 def test_site_wide_chunked_and_drain_fall_back_to_settings(monkeypatch: pytest.MonkeyPatch) -> None:
     for site, chunked, drain in (
-        (SiteDefaults(), "stream", 2.0),
+        (SiteDefaults(), "stream", conf.EXPECT_DRAIN_SECONDS),  # the setting
         (SiteDefaults(chunked="refuse", drain_seconds=0.5), "refuse", 0.5),
     ):
         fresh = OverrideRegistry(
@@ -619,6 +620,8 @@ def test_operations_checks() -> None:
     assert operation_ids(EXPECT_STATS_FLUSH_INTERVAL=0) == ["django_expect.E005"]
     assert operation_ids(EXPECT_STATS="yes") == ["django_expect.E005"]
     assert operation_ids(EXPECT_DRAIN_SECONDS=-0.5) == ["django_expect.E005"]
+    assert operation_ids(EXPECT_DRAIN_MAX_CONNECTIONS=-1) == ["django_expect.E005"]
+    assert operation_ids(EXPECT_DRAIN_MAX_CONNECTIONS=2.5) == ["django_expect.E005"]
     assert operation_ids(EXPECT_DRAIN_SECONDS=0) == []
     # Django's default cache (per process) is fine: the change counter is in the database.
     locmem = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

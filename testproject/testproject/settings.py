@@ -87,6 +87,9 @@ EXPECT_OVERRIDES_REFRESH = float(os.environ.get("DEMO_EXPECT_REFRESH", "5"))
 EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
 EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
+# The close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md).
+EXPECT_DRAIN_SECONDS = float(os.environ.get("DEMO_DRAIN_SECONDS", "10"))
+EXPECT_DRAIN_MAX_CONNECTIONS = int(os.environ.get("DEMO_DRAIN_MAX_CONNECTIONS", "4"))
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,8 @@ from tests.support.server import stop_process
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 LISTEN, UPSTREAM = "127.0.0.1:8080", "127.0.0.1:8000"
+#: Where the TLS configs (haproxy-h2.cfg, Caddyfile-h2, nginx-h2.conf) name their certificates.
+CERT_DIR = "/etc/ssl/django-expect/"
 
 NGINX_MAIN = """\
 daemon off;
@@ -44,9 +46,10 @@ def free_port() -> int:
 
 @dataclass
 class Proxy:
-    kind: str  # haproxy, haproxy-buffered, nginx, caddy
+    kind: str  # haproxy, haproxy-buffered, nginx, caddy; -h2: TLS + HTTP/2 (needs cert_dir)
     upstream: tuple[str, int]
     tmp: Path
+    cert_dir: Path | None = None  # cert.pem, key.pem and combined.pem (chain + key, HAProxy)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     log_path: Path = field(init=False)
@@ -57,6 +60,8 @@ class Proxy:
 
     def _render(self, name: str) -> str:
         text = (DEPLOY / name).read_text()
+        if self.cert_dir is not None:
+            text = text.replace(CERT_DIR, f"{self.cert_dir}/")
         return text.replace(LISTEN, f"127.0.0.1:{self.port}").replace(
             UPSTREAM, f"{self.upstream[0]}:{self.upstream[1]}"
         )
@@ -67,15 +72,17 @@ class Proxy:
             config = self.tmp / "haproxy.cfg"
             config.write_text(self._render(f"{self.kind}.cfg"))
             return [haproxy, "-db", "-f", str(config)], None
-        if self.kind == "nginx":
+        if self.kind in ("nginx", "nginx-h2"):
             nginx = tools.executable("nginx", "apt-get install nginx", "/usr/sbin")
-            (self.tmp / "site.conf").write_text(self._render("nginx-django-expect.conf"))
+            site = "nginx-h2.conf" if self.kind == "nginx-h2" else "nginx-django-expect.conf"
+            (self.tmp / "site.conf").write_text(self._render(site))
             (self.tmp / "nginx.conf").write_text(NGINX_MAIN.format(tmp=self.tmp))
             return [nginx, "-p", str(self.tmp), "-c", str(self.tmp / "nginx.conf")], None
-        if self.kind == "caddy":
+        if self.kind in ("caddy", "caddy-h2"):
             caddy = tools.executable("caddy", "apt-get install caddy")
             config = self.tmp / "Caddyfile"
-            config.write_text(self._render("Caddyfile"))
+            name = "Caddyfile-h2" if self.kind == "caddy-h2" else "Caddyfile"
+            config.write_text(self._render(name))
             env = {"HOME": str(self.tmp), "XDG_DATA_HOME": str(self.tmp / "data"),
                    "XDG_CONFIG_HOME": str(self.tmp / "config"), "PATH": "/usr/bin:/bin"}
             return [caddy, "run", "--config", str(config), "--adapter", "caddyfile"], env

@@ -5,14 +5,21 @@ and by the benchmarks, which also use its WAN emulation: a one-way delay and a r
 direction (the kernel's netem is not available on these machines).
 
 Invariants: it listens on 127.0.0.1 only; every thread it starts is a daemon bounded by socket
-timeouts and stopped by ``close()``; buffering per direction is bounded (``max_queue`` chunks), so
-TCP back-pressure still reaches the sender when the rate limit holds data back.
+timeouts and stopped by ``close()``; buffering per direction is bounded (``max_queue`` chunks, and
+with a rate limit ``buffer_seconds`` of the rate in bytes, like a router's queue), so TCP
+back-pressure still reaches the sender when the rate limit holds data back and the bytes counted
+"from the client" are those that crossed the bottleneck plus that queue.
+
+A reset is relayed as a reset, in order: when the server resets its side, the client receives
+everything the server sent first, then a reset (an abortive close), as it would on a real path.
+Browsers depend on that order (Chromium shows a response that arrived before the reset).
 """
 
 from __future__ import annotations
 
 import queue
 import socket
+import struct
 import threading
 import time
 from dataclasses import dataclass, field
@@ -21,6 +28,8 @@ __all__ = ["ConnectionStats", "Relay"]
 
 _CHUNK = 64 * 1024
 _HEAD_END = b"\r\n\r\n"
+_RESET = object()  # queued after the data when the source reset the connection
+_ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 
 
 @dataclass
@@ -32,6 +41,7 @@ class ConnectionStats:
     client_prefix: bytearray = field(default_factory=bytearray)  # first 64 KiB from the client
     opened: float = field(default_factory=time.monotonic)
     closed: float | None = None
+    server_reset: bool = False  # the server reset the connection (vs. a clean close)
 
     @property
     def head_bytes(self) -> int:
@@ -55,14 +65,21 @@ class Relay:
         delay: float = 0.0,
         rate: float | None = None,
         max_queue: int = 64,
+        buffer_seconds: float = 0.1,
     ) -> None:
         self.target = target
         self.delay = delay  # one-way seconds, each direction (RTT = 2 * delay)
         self.rate = rate  # bytes per second, each direction; None = unlimited
         self.max_queue = max_queue
+        #: With a rate: bytes waiting for the bottleneck, at most this many seconds of the rate.
+        self.max_queued_bytes = max(_CHUNK, int(rate * buffer_seconds)) if rate else None
         self.connections: list[ConnectionStats] = []
         self._lock = threading.Lock()
         self._listener = socket.create_server(("127.0.0.1", 0))
+        if rate:
+            # A small receive window toward the client (inherited by accepted sockets): the
+            # client's bytes wait in its own send buffer, not in a loopback-sized one here.
+            self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, _CHUNK)
         self._listener.settimeout(0.2)
         self._closing = threading.Event()
         self._sockets: list[socket.socket] = []
@@ -133,8 +150,9 @@ class Relay:
                 self.connections.append(stats)
                 self._sockets += [client, server]
             up_done, down_done = threading.Event(), threading.Event()
-            self._pipe(client, server, stats, upstream=True, done=up_done)
-            self._pipe(server, client, stats, upstream=False, done=down_done)
+            reset = _ResetOrder(client)
+            self._pipe(client, server, stats, upstream=True, done=up_done, reset=reset)
+            self._pipe(server, client, stats, upstream=False, done=down_done, reset=reset)
             threading.Thread(
                 target=self._reap, args=(client, server, stats, up_done, down_done), daemon=True
             ).start()
@@ -167,11 +185,14 @@ class Relay:
         *,
         upstream: bool,
         done: threading.Event,
+        reset: _ResetOrder,
     ) -> None:
-        chunks: queue.Queue[tuple[float, bytes]] = queue.Queue(maxsize=self.max_queue)
+        chunks: queue.Queue[tuple[float, bytes | object]] = queue.Queue(maxsize=self.max_queue)
         stopped = threading.Event()
+        queued = [0]  # bytes in ``chunks`` (bounded by max_queued_bytes with a rate)
+        room = threading.Condition()
 
-        def put(item: tuple[float, bytes]) -> bool:
+        def put(item: tuple[float, bytes | object]) -> bool:
             while not stopped.is_set() and not self._closing.is_set():
                 try:
                     chunks.put(item, timeout=0.2)
@@ -180,32 +201,60 @@ class Relay:
                     continue
             return False
 
+        def wait_for_room() -> bool:
+            limit = self.max_queued_bytes
+            with room:
+                while limit is not None and queued[0] >= limit:
+                    if stopped.is_set() or self._closing.is_set():
+                        return False
+                    room.wait(0.2)
+            return True
+
         def read() -> None:
             while True:
+                if not wait_for_room():
+                    return
+                item: bytes | object
                 try:
-                    data = source.recv(_CHUNK)
+                    data = item = source.recv(_CHUNK)
+                except ConnectionResetError:
+                    data, item = b"", _RESET
+                    if not upstream:
+                        stats.server_reset = True
                 except OSError:
-                    data = b""
+                    data = item = b""
                 if upstream:
                     stats.from_client += len(data)
                     if len(stats.client_prefix) < _CHUNK:
                         stats.client_prefix += data[: _CHUNK - len(stats.client_prefix)]
-                if not put((time.monotonic() + self.delay, data)) or not data:
+                with room:
+                    queued[0] += len(data)
+                if not put((time.monotonic() + self.delay, item)) or not data:
                     return
 
         def write() -> None:
             free_at = 0.0
             try:
                 while True:
-                    deliver_at, data = chunks.get()
+                    deliver_at, item = chunks.get()
                     now = time.monotonic()
                     if deliver_at > now:
                         time.sleep(deliver_at - now)
+                    if item is _RESET:
+                        abort(sink)
+                        return
+                    assert isinstance(item, bytes)
+                    data = item
+                    with room:
+                        queued[0] -= len(data)
+                        room.notify_all()
                     if not data:
                         try:
                             sink.shutdown(socket.SHUT_WR)
                         except OSError:
                             pass
+                        if not upstream:
+                            reset.delivered()
                         return
                     if self.rate:
                         free_at = max(free_at, time.monotonic()) + len(data) / self.rate
@@ -215,12 +264,15 @@ class Relay:
                     try:
                         sink.sendall(data)
                     except OSError:
-                        # The peer is gone: stop reading from the source as well, so the
-                        # sender sees the failure (as it would without a relay).
+                        # The server is gone (it reset us): stop reading from the client, and
+                        # reset the client once everything the server sent is delivered.
                         try:
-                            source.shutdown(socket.SHUT_RDWR)
+                            source.shutdown(socket.SHUT_RD)
                         except OSError:
                             pass
+                        if upstream:
+                            stats.server_reset = True
+                            reset.after_delivery()
                         return
                     if not upstream:
                         stats.to_client += len(data)
@@ -230,3 +282,37 @@ class Relay:
 
         threading.Thread(target=read, daemon=True).start()
         threading.Thread(target=write, daemon=True).start()
+
+
+def abort(sock: socket.socket) -> None:
+    """Close with a reset (SO_LINGER 0)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORT)
+        sock.close()
+    except OSError:
+        pass
+
+
+class _ResetOrder:
+    """The server reset the connection while the client was sending: reset the client too, but
+    only after everything the server sent before has been delivered to it (TCP's order)."""
+
+    def __init__(self, client: socket.socket) -> None:
+        self.client = client
+        self.lock = threading.Lock()
+        self.pending = False
+        self.down_finished = False
+
+    def after_delivery(self) -> None:
+        with self.lock:
+            if not self.down_finished:
+                self.pending = True
+                return
+        abort(self.client)
+
+    def delivered(self) -> None:
+        with self.lock:
+            self.down_finished = True
+            if not self.pending:
+                return
+        abort(self.client)
