@@ -4,7 +4,8 @@
     python -m bench.browsers --smoke    # 1 run per case, into bench/.work/browsers-smoke/
 
 Chromium (Playwright, Debian ``chromium``) and Firefox ESR (puppeteer-core over WebDriver BiDi,
-Debian ``firefox-esr``) submit the demo's ``/upload/form`` (5 MB limit) through a relay shaped
+Debian ``firefox-esr``) submit the demo's script-free ``/upload/plain`` form to ``/upload/form``
+(5 MB limit) through a relay shaped
 like a home uplink (20 Mbit/s, 20 ms each way; tests/support/relay.py). Servers: one gthread
 worker (4 threads) of the demo project, stock gunicorn (no hooks: the middleware still refuses
 from the head, gunicorn closes as it always does) and django-expect (the hooks: the close
@@ -68,7 +69,7 @@ def run(work: Path, runs: int) -> list[dict]:
             for i in range(2 * runs):
                 mode = ("stock", "expect")[i % 2]
                 with Relay(servers[mode].address, delay=DELAY, rate=RATE) as relay:
-                    shown = BROWSERS[browser]("form", f"{relay.url}/upload/form", files[size])
+                    shown = BROWSERS[browser]("form", f"{relay.url}/upload/plain", files[size])
                     settle(relay)
                     row = {
                         "browser": browser,
@@ -110,7 +111,8 @@ def markdown(rows: list[dict]) -> str:
     lines = [
         "## Browsers: a refused file sent anyway (no script, HTTP/1.1)",
         "",
-        "Demo `/upload/form` (5 MB limit) through a relay at 20 Mbit/s, 20 ms each way; one",
+        "Demo `/upload/plain` form posting to `/upload/form` (5 MB limit) through a relay at "
+        "20 Mbit/s, 20 ms each way; one",
         "gthread worker. Median (min-max) over the runs; time from the submit click to the page.",
         "",
         "| browser | file | server | shown | time to page | body bytes sent |",

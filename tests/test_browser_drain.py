@@ -1,6 +1,7 @@
 """Real browsers send a rejected body anyway: the close policy (docs/howto/browsers-sent-anyway.md).
 
-Chromium and Firefox ESR (Debian packages) post to the demo's ``/upload/form`` (5 MB limit)
+Chromium and Firefox ESR (Debian packages) submit the demo's script-free ``/upload/plain`` form
+to ``/upload/form`` (5 MB limit)
 through a relay shaped like a home uplink: 20 Mbit/s and 20 ms each way. No browser sends
 ``Expect``, and neither reads an early response before its upload ends or breaks:
 
@@ -82,7 +83,7 @@ def test_chromium_300mb_form_without_script_shows_the_413_page(
     server_pool: ServerPool, shaped: Callable[[Server], Relay], files: dict[int, Path]
 ) -> None:
     relay = shaped(server_pool.get("gthread"))
-    shown = BROWSERS["chromium"]("form", f"{relay.url}/upload/form", files[300 * MB])
+    shown = BROWSERS["chromium"]("form", f"{relay.url}/upload/plain", files[300 * MB])
     settle(relay)
     assert shown.shows_413, describe(shown, relay)
     assert "5 MB" in shown.text
@@ -97,7 +98,7 @@ def test_firefox_10mb_form_without_script_shows_the_413_page_not_a_reset(
     hook: bool,
 ) -> None:
     relay = shaped(server_pool.get("gthread", hook))
-    shown = BROWSERS["firefox"]("form", f"{relay.url}/upload/form", files[10 * MB])
+    shown = BROWSERS["firefox"]("form", f"{relay.url}/upload/plain", files[10 * MB])
     settle(relay)
     if hook:
         assert shown.shows_413, describe(shown, relay)

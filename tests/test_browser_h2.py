@@ -1,7 +1,8 @@
 """Browsers over HTTP/2 (docs/howto/browsers-http2.md): the 413 page after one flow-control
 window.
 
-Chromium and Firefox ESR submit a 10 MB and a 300 MB file to the demo's ``/upload/form`` (5 MB
+Chromium and Firefox ESR submit a 10 MB and a 300 MB file through the demo's script-free
+``/upload/plain`` form to ``/upload/form`` (5 MB
 limit) over TLS with HTTP/2 (self-signed trustme certificates, accepted by the browsers here),
 through a relay at 20 Mbit/s and 20 ms each way, in front of:
 
@@ -110,7 +111,7 @@ def test_browser_over_h2_shows_the_413_page_after_far_less_than_the_file(
     fronts: dict[str, tuple[str, int]], files: dict[int, Path], front: str, browser: str, size: int
 ) -> None:
     with Relay(fronts[front], delay=DELAY, rate=RATE) as relay:
-        url = f"https://127.0.0.1:{relay.address[1]}/upload/form"
+        url = f"https://127.0.0.1:{relay.address[1]}/upload/plain"
         shown = BROWSERS[browser]("form", url, files[size], ignore_https_errors=True)
         sent = relay.from_client()
     print(f"h2 {front} {browser} {size // MB} MB: {shown.outcome} {shown.status} "

@@ -107,6 +107,14 @@ def document_form(request):
     return render(request, "demo/form.html", {"form": form})
 
 
+def plain_form(request):
+    """The same form with no script, as a third-party page or an old template sends it: the
+    browser posts the whole body to /upload/form whatever its size
+    (docs/howto/browsers-sent-anyway.md).
+    """
+    return render(request, "demo/plain.html", {"form": DocumentForm()})
+
+
 def uploaders(request):
     """Recipes for JavaScript uploaders (docs/howto/browsers.md), driven by the browser tests."""
     return render(request, "demo/uploaders.html")

@@ -9,6 +9,7 @@ urlpatterns = [
     path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
     path("objects/<path:key>", views.objects, name="objects"),
     path("upload/form", views.document_form, name="document-form"),
+    path("upload/plain", views.plain_form, name="plain-form"),
     path("upload/uploaders", views.uploaders, name="uploaders"),
     path("api/uploads", views.api_upload, name="api-upload"),
     path("lab/echo", views.lab_echo, name="lab-echo"),
