@@ -21,11 +21,11 @@ fails it under ``DJANGO_EXPECT_REQUIRE_ALL=1``.
 from __future__ import annotations
 
 import json
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from tests.support.node_driver import run_node_driver
 from tests.support.tools import find, missing, require, require_module
 
 BROWSERS = ("chromium", "firefox")
@@ -116,11 +116,9 @@ def _run_firefox(steps: list[dict[str, Any]]) -> list[Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as plan:
         json.dump({"steps": steps, "executable": find("firefox-esr")}, plan)
     try:
-        completed = subprocess.run(
+        completed = run_node_driver(
             [require("node", "nodejs"), str(NODE_DIR / "drive.mjs"), plan.name],
             cwd=NODE_DIR,
-            capture_output=True,
-            text=True,
             timeout=240,
         )
     finally:

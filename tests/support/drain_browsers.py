@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.node_driver import run_node_driver
 from tests.support.tools import find, missing, require
 
 BROWSERS_DIR = Path(__file__).resolve().parents[1] / "browsers"
@@ -130,10 +130,8 @@ def firefox(
     env = dict(os.environ, FIREFOX=executable, DRAIN_TIMEOUT_MS=str(int(TIMEOUT * 1000)))
     if ignore_https_errors:
         env["IGNORE_CERTS"] = "1"
-    done = subprocess.run(
+    done = run_node_driver(
         ["node", str(FIREFOX_SCRIPT), mode, form_url, str(arg)],
-        capture_output=True,
-        text=True,
         timeout=TIMEOUT + 60,
         env=env,
         cwd=BROWSERS_DIR,
