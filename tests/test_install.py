@@ -1,7 +1,7 @@
 """The three install steps of docs/howto/install.md, on a ``django-admin startproject`` project.
 
 1. ``pip install django-expect`` (here: the package under test is installed in the venv);
-2. ``"django_expect"`` in INSTALLED_APPS;
+2. ``"django_expect"`` in INSTALLED_APPS, above ``django.contrib.staticfiles``;
 3. ``"django_expect.middleware.ExpectMiddleware"`` on the line right above
    ``"django.middleware.csrf.CsrfViewMiddleware"`` in Django's default MIDDLEWARE;
 
@@ -56,13 +56,16 @@ def test_a_startproject_with_the_three_steps_checks_clean(tmp_path: Path) -> Non
     assert text.count(CSRF) == 1, "Django's project template changed"
     apps_line = "'django.contrib.staticfiles',"
     assert text.count(apps_line) == 1, "Django's project template changed"
-    text = text.replace(apps_line, f"{apps_line}\n    'django_expect',", 1)
+    text = text.replace(apps_line, f"'django_expect',\n    {apps_line}", 1)  # above staticfiles
     text = text.replace(f"    {CSRF}", f"    {EXPECT}\n    {CSRF}", 1)
     settings.write_text(text)
 
     before_migrate = run(["manage.py", "check"], project)
     assert "django_expect" not in before_migrate, before_migrate
     assert "no issues" in before_migrate
+    commands = run(["manage.py", "help"], project)
+    ours = commands.split("[django_expect]", 1)[1].split("[", 1)[0]
+    assert "runserver" in ours, commands  # manage.py runserver holds the 100 back too
     run(["manage.py", "migrate", "--noinput", "-v0"], project)
     after = run(["manage.py", "check", "--database", "default"], project)
     assert "django_expect" not in after, after
