@@ -158,7 +158,10 @@ class ExpectMiddleware:
 
             body.continue_listeners.append(announce)
         if decision.send_continue is ContinueTiming.NOW and body is not None:
-            body.send_continue()
+            try:
+                body.send_continue()
+            except BodyFailed as failure:  # the client went away before the 100: no 500
+                return self._failure_response(request, failure)
         return None
 
     def _reject(

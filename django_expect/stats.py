@@ -39,6 +39,9 @@ _Key = tuple[datetime.date, str, str, int]
 
 _prometheus_counter: Any = None
 _prometheus_missing = False
+# Two threads (gthread) rejecting at once both saw no counter and both registered one: the second
+# raised DuplicateTimeseries into the request (a 500, found by the fuzz slice on gthread).
+_prometheus_lock = threading.Lock()
 
 
 def _prometheus_rejections() -> Any:
@@ -48,17 +51,20 @@ def _prometheus_rejections() -> Any:
     exports no sample before its first increment anyway.
     """
     global _prometheus_counter, _prometheus_missing
-    if _prometheus_counter is None and not _prometheus_missing:
-        try:
-            import prometheus_client
-        except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
-            _prometheus_missing = True
-            return None
-        _prometheus_counter = prometheus_client.Counter(
-            "django_expect_rejections",
-            "Requests rejected by django-expect before their body was read.",
-            ["route", "reason", "status"],
-        )
+    if _prometheus_counter is not None or _prometheus_missing:
+        return _prometheus_counter
+    with _prometheus_lock:
+        if _prometheus_counter is None and not _prometheus_missing:
+            try:
+                import prometheus_client
+            except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
+                _prometheus_missing = True
+                return None
+            _prometheus_counter = prometheus_client.Counter(
+                "django_expect_rejections",
+                "Requests rejected by django-expect before their body was read.",
+                ["route", "reason", "status"],
+            )
     return _prometheus_counter
 
 

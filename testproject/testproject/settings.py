@@ -92,9 +92,17 @@ EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
 EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
 
+# django_expect's records, and every error Django logs while answering (django.request: each 5xx
+# with its traceback), go to the console -- gunicorn's error log -- where the tests and
+# ``make stress`` look for "[ERROR]" lines (tests/support/server.py ``error_lines``).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_expect": {"handlers": ["console"], "level": "INFO"}},
+    "formatters": {"plain": {"format": "[%(levelname)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django_expect": {"handlers": ["console"], "level": "INFO"},
+        "demo": {"handlers": ["console"], "level": "INFO"},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

@@ -49,3 +49,19 @@ def quiescent_sockets(server: Server, settle: float = 8.0) -> int:
         time.sleep(0.1)
         count = socket_count(server)
     return count
+
+
+def descriptors_of(server: Server) -> list[str]:
+    """Every worker descriptor's target (for assertion messages)."""
+    return [target for pid in server.worker_pids() for target in descriptors(pid)]
+
+
+def quiescent_fds(server: Server, target: int, settle: float = 8.0) -> int:
+    """The workers' descriptor count once it is at most ``target``, or after ``settle`` seconds
+    (a bound on the server's own closes, not a figure: only a leak or a hang reaches it)."""
+    deadline = time.monotonic() + settle
+    count = fd_count(server)
+    while count > target and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = fd_count(server)
+    return count

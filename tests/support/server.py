@@ -93,6 +93,17 @@ class Server:
         return [int(pid) for pid in children.read_text().split()]
 
 
+# What a server's log shows when something went wrong: gunicorn's error log ("[ERROR]", worker
+# timeouts, "[CRITICAL]") and Django's django.request errors (testproject/settings.py LOGGING
+# prints them as "[ERROR] django.request: Internal Server Error: ..." with the traceback).
+ERROR_MARKERS = ("[ERROR]", "[CRITICAL]", "Traceback", "Internal Server Error", "WORKER TIMEOUT")
+
+
+def error_lines(log: str) -> list[str]:
+    """The lines of ``log`` that show an error (see ``ERROR_MARKERS``)."""
+    return [line for line in log.splitlines() if any(m in line for m in ERROR_MARKERS)]
+
+
 def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
     """Stop a process this suite started, by its PID: SIGTERM, then SIGKILL if it lingers."""
     if process is None or process.poll() is not None:
