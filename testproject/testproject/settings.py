@@ -91,6 +91,8 @@ EXPECT_OVERRIDES_REFRESH = float(os.environ.get("DEMO_EXPECT_REFRESH", "5"))
 EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
 EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
+# Bodies of undeclared length: "stream" (default) or "refuse" (411; tests/test_proxies.py).
+EXPECT_CHUNKED = os.environ.get("DEMO_EXPECT_CHUNKED", "stream")
 
 # django_expect's records, and every error Django logs while answering (django.request: each 5xx
 # with its traceback), go to the console -- gunicorn's error log -- where the tests and
