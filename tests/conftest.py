@@ -39,6 +39,7 @@ class ServerPool:
         if key not in self.servers:
             name = f"{worker}-{'hook' if hook else 'stock'}.log"
             self.servers[key] = Server(worker, hook, self.logs / name, self.env).start()
+            self.servers[key].warm_up()
         return self.servers[key]
 
     def stop_all(self) -> None:

@@ -86,6 +86,7 @@ def tls_servers(
                 args += ["--http-protocols", "h2,h1"]
             server = Server(worker, True, logs / f"{worker}.log", project_env_vars,
                             extra_args=args).start()
+            server.warm_up(tls_ca=tls_files["ca"])
             started[worker] = server
             self[worker] = server
             return server
