@@ -70,6 +70,7 @@ class Lab:
         server = Server(worker, True, self.dir / f"{worker}-{time.monotonic_ns()}.log", self.env,
                         extra_args=args)
         server.start()
+        server.warm_up()  # figures are of a warm worker, not of its first request's imports
         try:
             yield server
         finally:
