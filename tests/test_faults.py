@@ -15,7 +15,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.fds import descriptors_of, fd_count, quiescent_fds, quiescent_sockets
+from tests.support.fds import (
+    descriptors_of,
+    fd_count,
+    file_count,
+    quiescent_fds,
+    quiescent_files,
+    quiescent_sockets,
+)
 from tests.support.raw import ConnectionClosed, Exchange, chunked
 from tests.support.server import Server, error_lines
 
@@ -38,13 +45,16 @@ def head(length: int | None, *, expect: bool = True, **extra: str) -> dict[str, 
 
 @pytest.fixture
 def guarded(server: Server) -> Iterator[Server]:
-    """The server, checked afterwards: same workers, no socket left open, no error logged."""
+    """The server, checked afterwards: same workers, no socket or file left open, no error
+    logged."""
     pids = server.worker_pids()
     log_start = len(server.log())
     baseline = quiescent_sockets(server)
+    files = file_count(server)
     yield server
     assert server.worker_pids() == pids, "a worker died or was replaced"
     assert quiescent_sockets(server) <= baseline, "a client socket was left open"
+    assert quiescent_files(server, files) <= files, descriptors_of(server)
     new_log = server.log()[log_start:]
     assert error_lines(new_log) == [], new_log
 
