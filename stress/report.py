@@ -85,8 +85,26 @@ def render(r: dict[str, Any]) -> str:
             each = d.pop("seconds_each")
             cells.append(", ".join(f"{k}: {v}" for k, v in d.items()) + f" ({each} s each)")
         out.append(f"| {w} | " + " | ".join(cells) + f" | {_failures(x)} |")
-    out += ["", f"`make stress` took {r['total_seconds']} s in all.", ""]
+    out += ["", f"`make stress` took {r['total_seconds']} s in all.", "", *FINDINGS]
     return "\n".join(out)
+
+
+FINDINGS = [
+    "## Found by the stronger checks (issue 13)",
+    "",
+    "Once Django's own errors reached the log the runs check, the 1,500-exchange fuzz slice "
+    "(`tests/test_fuzz.py`, seed 6) found two 500s that every earlier run had missed, because "
+    "the response looked like any other and only Django's log said otherwise:",
+    "",
+    "- `expect=\"after-checks\"` sends its 100 from the middleware, before the view; a client "
+    "that had already reset the connection made that send raise into Django (a 500 with a "
+    "traceback). It is now `incomplete_body`, logged at DEBUG (regression: "
+    "`test_client_disconnects_leave_nothing_behind[...-before-eager-100-...]`).",
+    "- On gthread, two threads rejecting at once both created the Prometheus counter; the second "
+    "registration raised `DuplicateTimeseries` into the request (regression: "
+    "`test_the_prometheus_counter_is_created_once_by_concurrent_first_rejections`).",
+    "",
+]
 
 
 def main() -> None:
