@@ -92,9 +92,10 @@ def render(r: dict[str, Any]) -> str:
 FINDINGS = [
     "## Found by the stronger checks (issue 13)",
     "",
-    "Once Django's own errors reached the log the runs check, the 1,500-exchange fuzz slice "
-    "(`tests/test_fuzz.py`, seed 6) found two 500s that every earlier run had missed, because "
-    "the response looked like any other and only Django's log said otherwise:",
+    "With Django's own errors in the log the runs check, and the 5xx check on every final "
+    "status, the 1,500-exchange fuzz slice (`tests/test_fuzz.py`, seed 6) found two causes of "
+    "500s that earlier runs did not report (the first answers a client that is already gone, "
+    "so only the log shows it):",
     "",
     "- `expect=\"after-checks\"` sends its 100 from the middleware, before the view; a client "
     "that had already reset the connection made that send raise into Django (a 500 with a "
