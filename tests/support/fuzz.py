@@ -17,7 +17,8 @@ Invariants checked on every exchange (``check``):
    from the head (a length-framed body cannot grow past what it declared), so no 100 may precede it;
    only a chunked body may earn a 100 and then a 413 once it grows past the limit. A final status
    the fuzzer cannot attribute to one request (behind a request that lied about its length) is
-   still checked: no 100 before any head refusal other than ``content_too_large``;
+   still checked: no 100 before any head refusal other than ``content_too_large``. Head
+   refusals: the codes in ``HEAD_REFUSALS`` and the statuses in ``HEAD_STATUSES``;
 3. no ``100`` after a final status: every interim response is followed by its final status;
 4. at most one final status per request sent, and exactly one per request the server accepted
    to parse while the connection stayed open (a final without ``Connection: close`` is followed
@@ -69,7 +70,11 @@ PATHS = {
 HEAD_REFUSALS = {
     "login_required", "permission_denied", "unsupported_media_type", "expectation_failed",
     "length_required", "bad_request",
+    "no_ticket",  # /lab/check's upload_policy(check=...): checks run before the body
 }
+# Statuses decided from the head here whoever answers: 404 (only /nowhere, which no URL
+# pattern matches) and 417 (an expectation the server refuses, gunicorn's or django-expect's).
+HEAD_STATUSES = {404, 417}
 EXPECT_VARIANTS = [
     "100-continue", "100-Continue", "100-CONTINUE", " 100-continue ", "100-continue, 100-continue",
     "100-continue,", "bogus", "100-continue, bogus", "", "102-processing",
@@ -389,17 +394,23 @@ def check(result: Result) -> list[str]:
         document = _json(final.body)
         code = document.get("error", {}).get("code") if isinstance(document, dict) else None
         if i >= attributable:
-            if interim_for[i] and code in HEAD_REFUSALS:
-                problems.append(f"final #{i}: 100 Continue before a refusal from the head ({code})")
+            if interim_for[i] and (code in HEAD_REFUSALS or final.status in HEAD_STATUSES):
+                refusal = code or final.status
+                problems.append(
+                    f"final #{i}: 100 Continue before a refusal from the head ({refusal})"
+                )
             continue
         request = requests[i]
         if interim_for[i] and not request.asks_continue:
             problems.append(f"request {i}: 100 Continue to a request that did not ask for it")
-        refused_from_head = code in HEAD_REFUSALS or (
-            code == "content_too_large" and request.declared_length
+        refused_from_head = (
+            code in HEAD_REFUSALS
+            or final.status in HEAD_STATUSES
+            or (code == "content_too_large" and request.declared_length)
         )
         if interim_for[i] and refused_from_head:
-            problems.append(f"request {i}: 100 Continue before a refusal from the head ({code})")
+            refusal = code or final.status
+            problems.append(f"request {i}: 100 Continue before a refusal from the head ({refusal})")
         if (
             final.status == 200
             and isinstance(document, dict)
