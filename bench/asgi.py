@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Protocol
 
 from bench import clients
-from bench.run import MB, GiB, HarnessError, MiB, _through, expect_status, log, sparse_file
+from bench.run import MB, GiB, MiB, _through, log, sparse_file
 from bench.servers import (
     EXPECT_ASGI,
     STOCK_ASGI,
@@ -40,6 +40,16 @@ from bench.servers import (
 )
 from tests.support.asgi_servers import ASGIServer
 from tests.support.relay import Relay
+
+
+class HarnessError(RuntimeError):
+    """A run that did not do the work: the figures of this scenario would mean nothing."""
+
+
+def expect_status(what: str, status: int | None, wanted: int) -> None:
+    """This scenario publishes no figure from a run that got the wrong status: stop instead."""
+    if status != wanted:
+        raise HarnessError(f"{what}: status {status}, expected {wanted}")
 
 HERE = Path(__file__).resolve().parent
 #: column -> (server, asgi.py): each server with Django's handler, then with django-expect's.

@@ -1,6 +1,13 @@
-"""Turn bench results (the JSON written by bench/run.py) into results.md and results.png.
+"""Turn bench results (the JSON written by bench/run.py) into the performance page and plot.
 
-    python -m bench.report [results.json]   # rewrite the tables and the plot from saved results
+    python -m bench.report [results.json]   # rewrite the performance page, results.md, plot
+
+Rules the page keeps: every figure is computed from measured runs and printed with its spread and
+count -- ``median (min-max, n=N)`` -- and a run that failed validation is left out of every figure
+and listed at the end. A ratio column is the ratio of the medians printed beside it; the per-pair
+range next to it says how much the pairs agree. A target is "met" only when every pair meets it,
+"missed" when none does, and "not resolved" otherwise. Nothing is derived by subtracting one
+row's figure from another's.
 """
 
 from __future__ import annotations
@@ -8,7 +15,9 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 MB = 1_000_000
 SERVERS = {"stock": "stock gunicorn", "expect": "django-expect", "uvicorn": "uvicorn (ASGI)"}
@@ -18,14 +27,18 @@ PUT_COLUMNS = {
     "expect": "django-expect",
     "uvicorn": "uvicorn (ASGI)",
 }
+Fmt = Callable[[float], str]
 
 
-def med(values):  # type: ignore[no-untyped-def]
+# -- numbers ------------------------------------------------------------------------------------
+
+
+def med(values: Iterable[float]) -> float | None:
     values = list(values)
     return statistics.median(values) if values else None
 
 
-def fmt_bytes(n):  # type: ignore[no-untyped-def]
+def fmt_bytes(n: float | None) -> str:
     if n is None:
         return "-"
     if n == 0:
@@ -37,315 +50,306 @@ def fmt_bytes(n):  # type: ignore[no-untyped-def]
     return f"{n / 1000:,.0f} kB" if n >= 1000 else f"{n:.0f} B"
 
 
-def fmt_time(s):  # type: ignore[no-untyped-def]
+def fmt_time(s: float | None) -> str:
     if s is None:
         return "-"
     return f"{s:.2f} s" if s >= 1 else f"{s * 1000:.1f} ms" if s >= 0.01 else f"{s * 1000:.2f} ms"
 
 
-def fmt_binary(n):  # type: ignore[no-untyped-def]
+def fmt_binary(n: int) -> str:
     return f"{n / 2**30:g} GiB" if n >= 2**30 else f"{n / 2**20:g} MiB"
 
 
-def fmt_size(n):  # type: ignore[no-untyped-def]
+def fmt_size(n: int) -> str:
     return f"{n / MB:g} MB" if n < 1000 * MB else f"{n / (1000 * MB):g} GB"
 
 
-def per_pair(runs, key, numerator="stock", denominator="expect"):  # type: ignore[no-untyped-def]
-    """runs[numerator][key] / runs[denominator][key], pair by pair."""
-    by_pair: dict = {}
-    for run in runs:
-        if run["server"] in (numerator, denominator):
-            by_pair.setdefault(run["pair"], {})[run["server"]] = run[key]
-    return [p[numerator] / p[denominator] for p in by_pair.values()
-            if len(p) == 2 and p[denominator] > 0]
+def fmt_plain(n: float) -> str:
+    return f"{n:.3g}"
 
 
-def pair_ratios(runs, key, numerator="stock", denominator="expect"):  # type: ignore[no-untyped-def]
-    """Median over pairs of runs[numerator][key] / runs[denominator][key]."""
-    return med(per_pair(runs, key, numerator, denominator))
+def spread(values: Iterable[float], fmt: Fmt, plain_zero: bool = False) -> str:
+    """``median (min-max, n=N)``; one run says so; none is "-"."""
+    values = sorted(values)
+    if not values:
+        return "- (no valid run)"
+    middle = statistics.median(values)
+    show = (lambda v: f"{v:.0f}") if plain_zero and middle == 0 else fmt
+    if len(values) == 1:
+        return f"{show(values[0])} (1 run)"
+    return f"{show(middle)} ({fmt(values[0])}-{fmt(values[-1])}, n={len(values)})"
 
 
-def spread(values):  # type: ignore[no-untyped-def]
-    values = list(values)
-    return f"{min(values):.2f}-{max(values):.2f}" if values else "-"
+def valid(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row for row in rows if row.get("valid", True)]
 
 
-# -- summary figures ---------------------------------------------------------------------------
-
-def figures(r: dict) -> dict:  # type: ignore[no-untyped-def]
-    f: dict = {}
-    rejections = [row for row in r["put"] + r["form"] if row["server"] == "expect"]
-    f["expect_max_body_bytes"] = max(row["body_bytes"] for row in rejections)
-    f["stock_max_body_bytes"] = max(row["body_bytes"] for row in r["put"] + r["form"]
-                                    if row["server"].startswith("stock"))
-    f["form_speedup"] = pair_ratios(r["form"], "seconds")
-    runs = r["accepted"]["runs"]
-    f["accept_cpu_ratio"] = pair_ratios(runs, "cpu", "expect", "stock")
-    f["accept_cpu_ratios"] = per_pair(runs, "cpu", "expect", "stock")
-    stock_cpu = med(x["cpu"] for x in runs if x["server"] == "stock")
-    f["accept_inprocess"] = (r["overhead"]["wrapper_read_us_per_gib"] * 1e-6
-                             * r["accepted"]["size"] / 2**30 / stock_cpu)
-    f["accept_wall_ratio"] = pair_ratios(runs, "seconds", "expect", "stock")
-    for method in ("GET", "POST"):
-        rows = [row for row in r["small"] if row["method"] == method]
-        f[f"small_{method}_cpu_ratio"] = pair_ratios(rows, "cpu", "expect", "stock")
-        by_pair: dict = {}
-        for row in rows:
-            by_pair.setdefault(row["pair"], {})[row["server"]] = row
-        f[f"small_{method}_us"] = med(
-            (p["expect"]["cpu"] - p["stock"]["cpu"]) / p["expect"]["count"] * 1e6
-            for p in by_pair.values() if len(p) == 2)
-        f[f"small_{method}_rps_ratio"] = med(
-            p["stock"]["seconds"] / p["expect"]["seconds"] for p in by_pair.values()
-            if len(p) == 2)
-    by_pair: dict = {}
-    for run in runs:
-        by_pair.setdefault(run["pair"], {})[run["server"]] = run
-    f["rss_deltas"] = [(p["expect"]["rss_peak"] - p["stock"]["rss_peak"]) / MB
-                       for p in by_pair.values() if len(p) == 2]
-    f["rss_delta"] = med(f["rss_deltas"]) * MB
-    f["rss_before_delta"] = med(p["expect"]["rss_before"] - p["stock"]["rss_before"]
-                                for p in by_pair.values() if len(p) == 2)
-    for clients in (1, 50):
-        rows = [row for row in r["latency"]
-                if row["server"] == "expect" and row["clients"] != 1] if clients == 50 else \
-               [row for row in r["latency"] if row["server"] == "expect" and row["clients"] == 1]
-        f[f"latency_p99_{clients}"] = max(row["p99"] for row in rows)
-        f[f"latency_added_p99_{clients}"] = max(
-            row["p99"] - next(x["p99"] for x in r["latency"] if x["server"] == "stock"
-                              and x["clients"] == row["clients"] and x["kind"] == row["kind"])
-            for row in rows)
-    return f
+def paired(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float],
+           a: str = "expect", b: str = "stock") -> list[tuple[float, float]]:
+    """(a, b) figures of each pair in which both runs are valid."""
+    by_pair: dict[int, dict[str, float]] = {}
+    for row in valid(rows):
+        if row["server"] in (a, b) and row.get("pair", -1) >= 0:
+            by_pair.setdefault(row["pair"], {})[row["server"]] = key(row)
+    return [(p[a], p[b]) for p in by_pair.values() if len(p) == 2]
 
 
-def targets(r: dict, f: dict) -> list[tuple[str, str, str, bool]]:
-    many = max(row["clients"] for row in r["latency"])
-    ratio = f["form_speedup"]
-    return [
-        ("body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)", "0",
-         f"{f['expect_max_body_bytes']:,} (max over all runs)", f["expect_max_body_bytes"] == 0),
-        (f"{fmt_size(r['config']['form_size'])} form rejection, speed-up over stock", ">= 50x",
-         f"{ratio:,.0f}x" if ratio else "-", bool(ratio and ratio >= 50)),
-        (f"accepted {fmt_binary(r['accepted']['size'])} PUT, worker CPU vs stock", "<= +3%",
-         f"{(f['accept_cpu_ratio'] - 1) * 100:+.1f}% (pairs range from "
-         f"{(min(f['accept_cpu_ratios']) - 1) * 100:+.0f}% to "
-         f"{(max(f['accept_cpu_ratios']) - 1) * 100:+.0f}%); in-process read cost "
-         f"+{f['accept_inprocess']:.2%}", f["accept_cpu_ratio"] <= 1.03),
-        ("small GET, worker CPU per request vs stock", "<= +2%",
-         f"{(f['small_GET_cpu_ratio'] - 1) * 100:+.1f}% ({f['small_GET_us']:+.0f} µs; "
-         f"in-process {r['overhead']['hook_get_us'] + r['overhead']['middleware_get_us']:.0f} µs)",
-         f["small_GET_cpu_ratio"] <= 1.02),
-        ("small POST (1 KiB), worker CPU per request vs stock", "<= +2%",
-         f"{(f['small_POST_cpu_ratio'] - 1) * 100:+.1f}% ({f['small_POST_us']:+.0f} µs; "
-         f"in-process "
-         f"{r['overhead']['hook_post_us'] + r['overhead']['middleware_post_us']:.0f} µs)",
-         f["small_POST_cpu_ratio"] <= 1.02),
-        ("worker peak RSS during the accepted upload, above stock", "<= 2 MB",
-         f"{f['rss_delta'] / MB:+.2f} MB", f["rss_delta"] <= 2 * MB),
-        ("decision latency p99, 1 client", "<= 1 ms",
-         f"{fmt_time(f['latency_p99_1'])} (stock's own 100: "
-         f"{fmt_time(f['latency_p99_1'] - f['latency_added_p99_1'])})",
-         f["latency_p99_1"] <= 0.001),
-        (f"decision latency p99, {many} concurrent clients", "<= 20 ms",
-         f"{fmt_time(f['latency_p99_50'])} (stock's own 100: "
-         f"{fmt_time(f['latency_p99_50'] - f['latency_added_p99_50'])})",
-         f["latency_p99_50"] <= 0.020),
-    ]
+def verdict(worst: float, best: float, goal: float) -> str:
+    """"yes" when every pair meets the goal (a figure <= goal), "**no**" when none does."""
+    if worst <= goal:
+        return "yes"
+    if best > goal:
+        return "**no**"
+    return "not resolved (pairs on both sides)"
 
 
-# -- markdown ----------------------------------------------------------------------------------
+def ratio_cell(pairs: list[tuple[float, float]], a_median: float | None,
+               b_median: float | None) -> str:
+    """The ratio of the two medians, then the range of the per-pair ratios."""
+    if not a_median or not b_median:
+        return "-"
+    ratios = sorted(x / y for x, y in pairs if y)
+    cell = f"{a_median / b_median:.3f}"
+    if ratios:
+        cell += f" (pairs {ratios[0]:.2f}-{ratios[-1]:.2f}, n={len(ratios)})"
+    return cell
 
 
-def targets_table(r: dict, f: dict) -> list[str]:
-    """The targets as Markdown table rows, each figure next to its goal."""
-    rows = ["| target | goal | measured | met |", "|---|---|---|---|"]
-    for name, goal, measured, met in targets(r, f):
-        rows.append(f"| {name} | {goal} | {measured} | {'yes' if met else '**no**'} |")
-    return rows
+# -- sections -----------------------------------------------------------------------------------
 
-def markdown(r: dict) -> str:  # type: ignore[no-untyped-def]
-    f = figures(r)
-    env = r["environment"]
-    out = [
-        "# django-expect benchmark results" + (" (SMOKE RUN: tiny sizes, not figures)"
-                                               if r["smoke"] else ""),
-        "",
-        f"Measured {r['date']} by `make bench` in {r['duration']:.0f} s on {env['cpus']} shared "
-        f"CPUs ({env['machine']}), Python {env['python']}, Django {env['django']}, gunicorn "
-        f"{env['gunicorn']} (gthread, 1 worker, 4 threads), uvicorn {env['uvicorn']} (h11), "
-        f"curl {env['curl']}, botocore {env['botocore']}. Stock and django-expect runs alternate; "
-        f"each figure is the median of {r['config']['pairs']} runs (ratios: median of per-pair "
-        "ratios). WAN = a userspace relay adding 20 ms each way (40 ms RTT) and 200 Mbit/s.",
-        "",
-        "## Targets",
-        "",
-        *targets_table(r, f),
-    ]
-    out += [
-        "",
-        "## 1. Rejected oversized PUT (limit 5 MiB)",
-        "",
-        "Body bytes the client put on the wire (counted by the relay between client and "
-        "server). curl 7.88 `-T file` and botocore `put_object` (one attempt), both sending "
-        "`Expect: 100-continue`.",
-        "",
-        "Two stock views: one checks `Content-Length` and answers 413 without reading (the "
-        "best a view can do without django-expect), one streams the body and gives up once it "
-        "passes the limit (what an S3-style view does). gunicorn has already sent "
-        "`100 Continue` to both, so what the client sends depends on how fast the 413 follows "
-        "the 100: medians, with the largest run in brackets. uvicorn: Django's ASGI handler "
-        "reads the whole body before any middleware or view runs. Time runs from the request "
-        "head leaving the client to the final status.",
-        "",
-        "| network | client | declared | bytes: "
-        + " | ".join(PUT_COLUMNS.values()) + " | time: " + " | ".join(PUT_COLUMNS.values()) + " |",
-        "|---|---|---|" + "---|" * (2 * len(PUT_COLUMNS)),
-    ]
+
+def _put_rows(r: dict[str, Any], net: str, client: str, size: int, server: str
+              ) -> list[dict[str, Any]]:
+    return [x for x in r["put"] if x["net"] == net and x["client"] == client
+            and x["size"] == size and x["server"] == server]
+
+
+def _time_cell(rows: list[dict[str, Any]]) -> str:
+    good = valid(rows)
+    cell = spread((x["seconds"] for x in good), fmt_time)
+    if len(good) < len(rows):
+        cell += f"; no 413 in {len(rows) - len(good)} of {len(rows)} runs †"
+    return cell
+
+
+def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
+    out = ["| network | client | declared | | " + " | ".join(PUT_COLUMNS.values()) + " |",
+           "|---|---|---|---|" + "---|" * len(PUT_COLUMNS)]
     for net in ("loopback", "wan"):
         for client in ("curl", "botocore"):
-            for size in r["config"]["reject_sizes"]:
-                rows = [x for x in r["put"]
-                        if x["net"] == net and x["client"] == client and x["size"] == size]
-                cells = ["loopback" if net == "loopback" else "WAN", client, fmt_size(size)]
-                by = {s: [x["body_bytes"] for x in rows if x["server"] == s] for s in PUT_COLUMNS}
-                for column in PUT_COLUMNS:
-                    cell = fmt_bytes(med(by[column]))
-                    if by[column] and max(by[column]) != med(by[column]):
-                        cell += f" ({fmt_bytes(max(by[column]))})"
-                    cells.append(cell)
-                for column in PUT_COLUMNS:
-                    runs = [x for x in rows if x["server"] == column]
-                    cell = fmt_time(med(x["seconds"] for x in runs))
-                    if runs and sum(x["status"] != 413 for x in runs) * 2 > len(runs):
-                        cell += " †"
-                    cells.append(cell)
-                out.append("| " + " | ".join(cells) + " |")
-    stock_statuses = sorted({x["status"] for x in r["put"] if x["server"].startswith("stock")})
-    out += ["", "†: most runs ended without a final status: the time is when the client gave "
-            "up on a reset connection. botocore then also opened a second connection and sent "
-            "the body again (even with retries off), hence twice the bytes.",
-            "", f"Statuses the clients saw from stock: {stock_statuses} (0: botocore reported "
-            "a connection error instead of a status; 100: curl saw the 100 Continue, then the "
-            "connection was reset before the final status); from django-expect and uvicorn: "
-            "always 413. botocore with django-expect: the 413 arrives at once, but put_object "
-            "returns only after urllib3 2 has read the rest of the file locally and thrown it "
-            "away (0 bytes reach the wire), 0.1-0.2 s per GB here.", ""]
+            for size in sizes:
+                groups = {c: _put_rows(r, net, client, size, c) for c in PUT_COLUMNS}
+                if not any(groups.values()):
+                    continue
+                where = ["loopback" if net == "loopback" else "WAN", client, fmt_size(size)]
+                out.append("| " + " | ".join(where) + " | body bytes sent | " + " | ".join(
+                    spread((x["body_bytes"] for x in groups[c]), fmt_bytes, plain_zero=True)
+                    for c in PUT_COLUMNS) + " |")
+                out.append("| | | | time to the 413 | " + " | ".join(
+                    _time_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+    return out
 
-    form = r["form"]
-    by = {s: [x for x in form if x["server"] == s] for s in SERVERS}
-    out += [
-        f"## 2. The everyday Django form: {fmt_size(r['config']['form_size'])} file, 5 MB limit",
-        "",
-        "Stock: the view builds a `forms.Form` from `request.POST`/`request.FILES` (Django "
-        "parses the whole multipart body to a temp file) and the form's `clean_document` "
-        "rejects the size with 413. django-expect: the same view with "
-        "`@upload_policy(max_size=5_000_000, content_types=['multipart/form-data'])`. curl "
-        "`-F`, loopback.",
-        "",
-        "| | stock gunicorn | django-expect | uvicorn (ASGI) |",
+
+def form_table(r: dict[str, Any]) -> list[str]:
+    by = {s: [x for x in r["form"] if x["server"] == s] for s in SERVERS}
+    return [
+        "| | " + " | ".join(SERVERS.values()) + " |",
         "|---|---|---|---|",
-        "| body bytes | " + " | ".join(fmt_bytes(med(x["body_bytes"] for x in by[s]))
-                                     for s in SERVERS) + " |",
-        "| time to 413 | " + " | ".join(fmt_time(med(x["seconds"] for x in by[s]))
-                                       for s in SERVERS) + " |",
-        "",
-        f"Speed-up (median of per-pair ratios): **{f['form_speedup']:,.0f}x**.",
-        "",
+        "| body bytes sent | " + " | ".join(
+            spread((x["body_bytes"] for x in by[s]), fmt_bytes, plain_zero=True)
+            for s in SERVERS) + " |",
+        "| time to the 413 | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
     ]
 
-    acc = r["accepted"]
-    runs = {s: [x for x in acc["runs"] if x["server"] == s] for s in ("stock", "expect")}
-    size = acc["size"]
-    cpu = {s: med(x["cpu"] for x in runs[s]) for s in runs}
-    wall = {s: med(x["seconds"] for x in runs[s]) for s in runs}
-    rss = {s: med(x["rss_peak"] for x in runs[s]) for s in runs}
-    ov = r["overhead"]
-    out += [
-        f"## 3 and 5. Accepted {fmt_binary(size)} streaming PUT, read by the view",
-        "",
-        "A raw client sends `Expect: 100-continue`, waits for the 100 and streams zeros over "
-        "loopback (no relay); the view reads 1 MiB chunks and keeps nothing (the worst case "
-        "for relative overhead). Fresh servers for each of the "
-        f"{len(runs['stock'])} pairs (order alternating), so each peak RSS is its own run's. "
-        "CPU = the worker's own CPU time from /proc (per-thread schedstat).",
-        "",
-        "| | stock gunicorn | django-expect | django-expect / stock (median of pairs; range) |",
+
+def costs_table(r: dict[str, Any]) -> list[str]:
+    acc = r["accepted"]["runs"]
+    size = r["accepted"]["size"]
+
+    def column(rows: list[dict[str, Any]], server: str,
+               key: Callable[[dict[str, Any]], float]) -> list[float]:
+        return [key(x) for x in valid(rows) if x["server"] == server]
+
+    def row(label: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float],
+            fmt: Fmt) -> str:
+        a, b = column(rows, "expect", key), column(rows, "stock", key)
+        return (f"| {label} | {spread(b, fmt)} | {spread(a, fmt)} "
+                f"| {ratio_cell(paired(rows, key), med(a), med(b))} |")
+
+    def us(v: float) -> str:
+        return f"{v * 1e6:.0f} µs"
+
+    out = [
+        "| | stock gunicorn | django-expect | django-expect / stock: ratio of the medians "
+        "(per-pair range) |",
         "|---|---|---|---|",
-        f"| worker CPU | {cpu['stock']:.2f} s | {cpu['expect']:.2f} s "
-        f"| {f['accept_cpu_ratio']:.3f} ({spread(per_pair(acc['runs'], 'cpu', 'expect', 'stock'))})"
-        " |",
-        f"| wall time | {wall['stock']:.2f} s | {wall['expect']:.2f} s "
-        f"| {f['accept_wall_ratio']:.3f} "
-        f"({spread(per_pair(acc['runs'], 'seconds', 'expect', 'stock'))}) |",
-        f"| throughput | {size / wall['stock'] / MB:,.0f} MB/s "
-        f"| {size / wall['expect'] / MB:,.0f} MB/s | |",
-        f"| worker peak RSS (VmHWM) | {rss['stock'] / MB:.1f} MB | {rss['expect'] / MB:.1f} MB "
-        f"| {f['rss_delta'] / MB:+.2f} MB (range {spread(f['rss_deltas'])} MB; before the "
-        f"upload: {f['rss_before_delta'] / MB:+.2f} MB) |",
-        "",
-        "The worker's CPU for the same upload swings by a factor of 2-5 from run to run on this "
-        "machine (gunicorn's recv sizes follow how full the socket buffer happens to be), in "
-        "both columns. The part django-expect adds to reading a body is one Python call per "
-        f"`read()`: measured in-process, {ov['wrapper_read_us_per_gib']:.0f} µs per GiB read in "
-        "1 MiB chunks.",
-        "",
+        row(f"{fmt_binary(size)} PUT read by the view: worker CPU", acc, lambda x: x["cpu"],
+            lambda v: f"{v:.2f} s"),
+        row(f"{fmt_binary(size)} PUT: throughput", acc, lambda x: size / x["seconds"],
+            lambda v: f"{v / MB:,.0f} MB/s"),
     ]
-
-    out += [
-        "## 4. Small requests (keep-alive, one connection, gthread)",
-        "",
-        f"{r['config']['small_requests']} requests per run, {r['config']['small_pairs']} pairs, "
-        "through the demo's full middleware stack; the POST carries 1 KiB without Expect.",
-        "",
-        "| request | CPU/request: stock | django-expect | CPU ratio | req/s: stock "
-        "| django-expect | req/s ratio | cost per request |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for method in ("GET", "POST"):
+    for method, label in (("GET", "small GET, keep-alive"), ("POST", "small POST (1 KiB)")):
         rows = [x for x in r["small"] if x["method"] == method]
-        cpu = {s: med(x["cpu"] / x["count"] for x in rows if x["server"] == s)
-               for s in ("stock", "expect")}
-        rps = {s: med(x["count"] / x["seconds"] for x in rows if x["server"] == s)
-               for s in ("stock", "expect")}
-        out.append(
-            f"| {method} | {cpu['stock'] * 1e6:.0f} µs | {cpu['expect'] * 1e6:.0f} µs "
-            f"| {f[f'small_{method}_cpu_ratio']:.3f} | {rps['stock']:,.0f} | {rps['expect']:,.0f} "
-            f"| {1 / f[f'small_{method}_rps_ratio']:.3f} | {f[f'small_{method}_us']:+.0f} µs |")
-    out += [
-        "",
-        "Measured in-process (no sockets, best of 9 rounds; the end-to-end figures above "
-        "move with the machine's other load): hook "
-        f"(pre_request + post_request) {ov['hook_get_us']:.1f} µs per GET, "
-        f"{ov['hook_post_us']:.1f} µs per POST; middleware {ov['middleware_get_us']:.1f} µs per "
-        f"GET, {ov['middleware_post_us']:.1f} µs per POST with a policy.",
-        "",
-        "## 6. Decision latency",
-        "",
-        "Request head out to the first status line in (`100 Continue` for an accepted PUT, "
-        "413 for a declared 50 MB PUT to the 5 MiB view), over loopback with new connections. "
-        "Stock sends its 100 before Django runs, so its column is the floor; its 'reject' row "
-        "is a 100 too (the body is invited, then refused).",
-        "",
-        "| clients | kind | django-expect p50 | p99 | stock p50 | p99 | added p99 | samples |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for row in r["latency"]:
-        if row["server"] != "expect":
-            continue
-        stock = next(x for x in r["latency"] if x["server"] == "stock"
-                     and x["clients"] == row["clients"] and x["kind"] == row["kind"])
-        out.append(f"| {row['clients']} | {row['kind']} | {fmt_time(row['p50'])} "
-                   f"| {fmt_time(row['p99'])} | {fmt_time(stock['p50'])} "
-                   f"| {fmt_time(stock['p99'])} | {(row['p99'] - stock['p99']) * 1000:+.2f} ms "
-                   f"| {row['samples']} |")
-    if r.get("servers"):
-        out += ["", "## 7. Other WSGI servers: rejected oversized PUT", "",
-                *servers_table(r["servers"], r["config"]["pairs"])]
-    out += ["", "Reproduce: `make bench` (writes bench/results.md, "
-            "docs/images/bench-results.png and the raw bench/results.json).", ""]
-    return "\n".join(out)
+        out.append(row(f"{label}: worker CPU per request", rows,
+                       lambda x: x["cpu"] / x["count"], us))
+    a = column(acc, "expect", lambda x: x["rss_peak"])
+    b = column(acc, "stock", lambda x: x["rss_peak"])
+    deltas = sorted(x - y for x, y in paired(acc, lambda x: x["rss_peak"]))
+    delta = f"{(med(a) - med(b)) / MB:+.2f} MB (difference of the medians" if a and b else "-"
+    if deltas:
+        delta += f"; pairs {deltas[0] / MB:+.2f} to {deltas[-1] / MB:+.2f} MB, n={len(deltas)})"
+    out.append(f"| worker peak RSS (VmHWM) during the {fmt_binary(size)} upload "
+               f"| {spread(b, lambda v: f'{v / MB:.1f} MB')} "
+               f"| {spread(a, lambda v: f'{v / MB:.1f} MB')} | {delta} |")
+    return out
 
+
+def latency_stats(r: dict[str, Any], clients: int, kind: str, server: str
+                  ) -> tuple[list[float], list[float], int]:
+    """Pooled valid samples, each round's p99, and the samples left out."""
+    rows = [x for x in r["latency"]
+            if x["clients"] == clients and x["kind"] == kind and x["server"] == server]
+    pooled = sorted(t for x in rows for t in x["times"])
+    per_round = [percentile(x["times"], 99) for x in rows if x["times"]]
+    return pooled, per_round, sum(x["excluded"] for x in rows)
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
+
+
+def latency_table(r: dict[str, Any]) -> list[str]:
+    out = ["| clients | head answered with | server | samples (rounds) | p50 | p99 "
+           "| p99 per round: range | left out |",
+           "|---|---|---|---|---|---|---|---|"]
+    for clients in sorted({x["clients"] for x in r["latency"]}):
+        for kind, answer in (("continue", "100 (accepted)"),
+                             ("reject", "django-expect 413, stock 100 (oversized)")):
+            for server in ("stock", "expect"):
+                pooled, rounds, left = latency_stats(r, clients, kind, server)
+                if not pooled:
+                    out.append(f"| {clients} | {answer} | {SERVERS[server]} | 0 | - | - | - "
+                               f"| {left} |")
+                    continue
+                out.append(
+                    f"| {clients} | {answer} | {SERVERS[server]} | {len(pooled)} ({len(rounds)}) "
+                    f"| {fmt_time(percentile(pooled, 50))} | {fmt_time(percentile(pooled, 99))} "
+                    f"| {fmt_time(min(rounds))}-{fmt_time(max(rounds))} | {left} |")
+    return out
+
+
+def inprocess(r: dict[str, Any]) -> str:
+    ov = r["overhead"]
+
+    def total(a: str, b: str) -> list[float]:
+        return [x + y for x, y in zip(ov[a], ov[b], strict=True)]
+
+    def us(v: float) -> str:
+        return f"{v:.1f} µs"
+
+    return (
+        f"Measured in-process ({ov['rounds']} rounds of {ov['iterations']:,} requests; median "
+        "(min-max) of the rounds), on stand-ins for gunicorn's request and socket objects and "
+        "with no network: the hooks and the middleware take "
+        f"{spread(total('hook_get_us', 'middleware_get_us'), us)} per GET and "
+        f"{spread(total('hook_post_us', 'middleware_post_us'), us)} per POST with a policy; "
+        "the body wrapper adds "
+        f"{spread(ov['wrapper_read_us_per_gib'], lambda v: f'{v / 1000:.2f} ms')} per GiB read "
+        "in 1 MiB chunks. This is the work django-expect's own code does, not an end-to-end "
+        "figure: it leaves out everything a real socket and a real server add."
+    )
+
+
+def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    out = []
+    expect_bytes = [x["body_bytes"] for x in r["put"] + r["form"] if x["server"] == "expect"]
+    out.append(("body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)", "0",
+                f"max {max(expect_bytes):,} over {len(expect_bytes)} runs",
+                "yes" if max(expect_bytes) == 0 else "**no**"))
+    form_pairs = paired(r["form"], lambda x: x["seconds"], "stock", "expect")
+    if form_pairs:
+        speedups = sorted(x / y for x, y in form_pairs)
+        stock_t = med(x["seconds"] for x in valid(r["form"]) if x["server"] == "stock")
+        expect_t = med(x["seconds"] for x in valid(r["form"]) if x["server"] == "expect")
+        assert stock_t and expect_t
+        out.append((f"{fmt_size(r['config']['form_size'])} form rejection, stock time / "
+                    "django-expect time", ">= 50x",
+                    f"{stock_t / expect_t:,.0f}x (ratio of the medians; pairs "
+                    f"{speedups[0]:,.0f}x-{speedups[-1]:,.0f}x, n={len(speedups)})",
+                    verdict(-speedups[0], -speedups[-1], -50)))
+    size = r["accepted"]["size"]
+    goals = [
+        (f"accepted {fmt_binary(size)} PUT, worker CPU vs stock", r["accepted"]["runs"],
+         lambda x: x["cpu"], 1.03, "<= +3%"),
+        ("small GET, worker CPU per request vs stock",
+         [x for x in r["small"] if x["method"] == "GET"], lambda x: x["cpu"] / x["count"],
+         1.02, "<= +2%"),
+        ("small POST (1 KiB), worker CPU per request vs stock",
+         [x for x in r["small"] if x["method"] == "POST"], lambda x: x["cpu"] / x["count"],
+         1.02, "<= +2%"),
+    ]
+    for name, rows, key, goal, text in goals:
+        pairs = paired(rows, key)
+        a = med(key(x) for x in valid(rows) if x["server"] == "expect")
+        b = med(key(x) for x in valid(rows) if x["server"] == "stock")
+        if not pairs or not a or not b:
+            out.append((name, text, "no valid pair", "-"))
+            continue
+        ratios = sorted(x / y for x, y in pairs)
+        out.append((name, text,
+                    f"{(a / b - 1) * 100:+.1f}% (ratio of the medians; pairs "
+                    f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
+                    f"n={len(ratios)})", verdict(ratios[-1], ratios[0], goal)))
+    deltas = sorted(x - y for x, y in paired(r["accepted"]["runs"], lambda x: x["rss_peak"]))
+    if deltas:
+        out.append(("worker peak RSS during the accepted upload, above stock", "<= 2 MB",
+                    f"median {med(deltas) / MB:+.2f} MB per pair (pairs {deltas[0] / MB:+.2f} "
+                    f"to {deltas[-1] / MB:+.2f} MB, n={len(deltas)})",
+                    verdict(deltas[-1], deltas[0], 2 * MB)))
+    for clients, goal in ((1, 0.001), (max(x["clients"] for x in r["latency"]), 0.020)):
+        pooled, rounds, _ = latency_stats(r, clients, "reject", "expect")
+        stock_pooled, _, _ = latency_stats(r, clients, "continue", "stock")
+        if not pooled:
+            continue
+        out.append((f"decision latency p99 (head to 413), {clients} client"
+                    + ("s" if clients > 1 else ""), f"<= {fmt_time(goal)}",
+                    f"{fmt_time(percentile(pooled, 99))} over {len(pooled)} samples (per-round "
+                    f"p99 {fmt_time(min(rounds))}-{fmt_time(max(rounds))}, {len(rounds)} "
+                    "rounds); stock's own 100, measured in alternating rounds: p99 "
+                    f"{fmt_time(percentile(stock_pooled, 99)) if stock_pooled else '-'}",
+                    verdict(max(rounds), min(rounds), goal)))
+    return out
+
+
+def excluded(r: dict[str, Any]) -> list[str]:
+    out = []
+    for section in ("put", "form", "small"):
+        for x in r[section]:
+            if not x.get("valid", True):
+                where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method")
+                                  if k in x)
+                out.append(f"- {section} ({where}), {SERVERS.get(x['server'], x['server'])}, "
+                           f"pair {x['pair']}: {x['invalid']}")
+    for x in r["accepted"]["runs"]:
+        if not x.get("valid", True):
+            out.append(f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: "
+                       f"{x['invalid']}")
+    for x in r["latency"]:
+        if x["excluded"]:
+            out.append(f"- latency, {x['clients']} clients, {x['kind']}, {SERVERS[x['server']]}, "
+                       f"round {x['round']}: {x['excluded']} samples answered "
+                       f"{x['excluded_statuses']}")
+    return out or ["None: every run passed validation."]
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+
+
+# -- other WSGI servers (docs/howto/servers.md) -------------------------------------------------
 
 OTHER_SERVER_LABELS = {
     "runserver": "`manage.py runserver` (stock: Django's own command)",
@@ -355,16 +359,16 @@ OTHER_SERVER_LABELS = {
 }
 
 
-def servers_table(rows: list[dict], pairs: int) -> list[str]:
-    """Body bytes and time to the final status of a rejected PUT, per server, both columns."""
+def servers_table(rows: list[dict[str, Any]], pairs: int) -> list[str]:
+    """Body bytes and time to the final status of a rejected PUT, per server and column."""
     size = rows[0]["size"] if rows else 0
     out = [
         f"curl 7.88 `-T` of {fmt_size(size)} to the 5 MiB view over loopback, through the "
-        "byte-counting relay. Without django-expect: 'stock' = the view refuses on "
-        "`Content-Length` without reading; 'stock-read' = the view streams the body and gives "
-        f"up past the limit. Medians of {pairs} runs, the largest in brackets; time from the "
-        "request head leaving curl to the final status (the status in brackets). See "
-        "docs/howto/servers.md for who sends the 100 on each server.",
+        f"byte-counting relay ({pairs} runs per cell). Without "
+        "django-expect: 'stock' = the view refuses on `Content-Length` without reading; "
+        "'stock-read' = the view streams the body and gives up past the limit. Time from the "
+        "request head leaving curl to the final status (the statuses seen in brackets). "
+        "docs/howto/servers.md says who sends the 100 on each server.",
         "",
         "| server | stock: body bytes | time | stock-read: body bytes | time "
         "| django-expect: body bytes | time |",
@@ -373,154 +377,114 @@ def servers_table(rows: list[dict], pairs: int) -> list[str]:
     for kind, label in OTHER_SERVER_LABELS.items():
         cells = []
         for mode in ("stock", "stock-read", "expect"):
-            runs = [x for x in rows if x["server"] == kind and x["mode"] == mode]
+            runs = valid(x for x in rows if x["server"] == kind and x["mode"] == mode)
             if not runs:
                 cells += ["-", "-"]
                 continue
-            sent = [x["body_bytes"] for x in runs]
-            statuses = sorted({x["status"] for x in runs})
-            cells += [f"{fmt_bytes(med(sent))} [{fmt_bytes(max(sent))}]",
-                      f"{fmt_time(med(x['seconds'] for x in runs))} "
-                      f"({'/'.join(map(str, statuses))})"]
+            statuses = "/".join(str(s) for s in sorted({x["status"] for x in runs}))
+            cells += [spread([x["body_bytes"] for x in runs], fmt_bytes, plain_zero=True),
+                      f"{spread([x['seconds'] for x in runs], fmt_time)} ({statuses})"]
         out.append(f"| {label} | " + " | ".join(cells) + " |")
     return out
 
 
-# -- the README's Performance section -----------------------------------------------------------
-
-def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
-    """The README's Performance section: the summary a user reads first (results.md: all tables)."""
-    f = figures(r)
+def page(r: dict[str, Any], all_sizes: bool = False) -> str:
     env = r["environment"]
-    big = max(r["config"]["reject_sizes"])
-
-    def put(net, client, column, metric):  # type: ignore[no-untyped-def]
-        runs = [x for x in r["put"] if x["net"] == net and x["client"] == client
-                and x["size"] == big and x["server"] == column]
-        if metric == "body_bytes":
-            return fmt_bytes(med(x["body_bytes"] for x in runs))
-        cell = fmt_time(med(x["seconds"] for x in runs))
-        return cell + (" †" if sum(x["status"] != 413 for x in runs) * 2 > len(runs) else "")
-
-    def form(column, metric):  # type: ignore[no-untyped-def]
-        values = [x[metric] for x in r["form"] if x["server"] == column]
-        return fmt_bytes(med(values)) if metric == "body_bytes" else fmt_time(med(values))
-
-    acc = r["accepted"]["runs"]
-    cpu = {s: med(x["cpu"] for x in acc if x["server"] == s) for s in ("stock", "expect")}
-    wall = {s: med(x["seconds"] for x in acc if x["server"] == s) for s in ("stock", "expect")}
-    small = {(m, s): med(x["cpu"] / x["count"] for x in r["small"]
-                         if x["method"] == m and x["server"] == s)
-             for m in ("GET", "POST") for s in ("stock", "expect")}
-    lat = {(x["clients"], x["kind"], x["server"]): x for x in r["latency"]}
-    many = max(x["clients"] for x in r["latency"])
-    size = r["accepted"]["size"]
-    ov = r["overhead"]
+    cfg = r["config"]
+    big = max(cfg["reject_sizes"])
+    uvicorn_runs = cfg["uvicorn_reps"]
+    title = "# Performance" + (" (SMOKE RUN: tiny sizes, not figures)" if r["smoke"] else "")
     out = [
-        "Measured by `make bench` on a 2-CPU shared virtual machine (Python "
-        f"{env['python']}, Django {env['django']}, gunicorn {env['gunicorn']} gthread, uvicorn "
-        f"{env['uvicorn']}, curl {env['curl']}, botocore {env['botocore']}): the same Django "
-        "project and views, served by stock gunicorn, by gunicorn with django-expect, and by "
-        "uvicorn (ASGI). Bytes are counted by a relay between client and server, which also "
-        "emulates a WAN (40 ms RTT, 200 Mbit/s). All tables: "
-        "`bench/results.md`.",
+        title,
         "",
-        f"**A {fmt_size(big)} PUT to a view that accepts 5 MiB** (median of "
-        f"{r['config']['pairs']} runs; the stock views either check `Content-Length` and "
-        "answer 413 without reading, or read and give up past the limit, as an S3-style view "
-        "does: gunicorn has invited the body either way):",
+        f"Measured {r['date']} by `make bench` in {r['duration']:.0f} s on {env['cpus']} shared "
+        f"CPUs ({env['machine']}): Python {env['python']}, Django {env['django']}, gunicorn "
+        f"{env['gunicorn']} (gthread, 1 worker, 4 threads), uvicorn {env['uvicorn']} (h11), "
+        f"curl {env['curl']}, botocore {env['botocore']}. The same Django project and views, "
+        "served by stock gunicorn, by gunicorn with django-expect, and by uvicorn (ASGI). Bytes "
+        "are counted by a relay between client and server, which also emulates a WAN (20 ms "
+        "each way, 200 Mbit/s).",
         "",
-        "| client, network | | stock, checks length | stock, reads then 413 | django-expect "
-        "| uvicorn |",
-        "|---|---|---|---|---|---|",
-    ]
-    for client, net, label in (("curl", "loopback", "curl, loopback"),
-                               ("curl", "wan", "curl, WAN"),
-                               ("botocore", "wan", "botocore (S3 PutObject), WAN")):
-        out.append(f"| {label} | body bytes sent | "
-                   + " | ".join(put(net, client, c, "body_bytes") for c in PUT_COLUMNS) + " |")
-        out.append("| | time to the 413 | "
-                   + " | ".join(put(net, client, c, "seconds") for c in PUT_COLUMNS) + " |")
-    out += [
+        "How to read the figures: each cell is `median (min-max, n=runs)` over the runs that "
+        "passed validation (the final status; for accepted uploads the byte count and checksum "
+        "the view received; for small requests every response body). Runs that failed are left "
+        "out of every figure and listed at the end; a time to the 413 counts only runs that got "
+        f"a 413. Stock and django-expect runs alternate in every section ({cfg['pairs']} pairs "
+        f"for rejections, {cfg['accept_pairs']} for the accepted upload, {cfg['small_pairs']} "
+        f"for small requests, {cfg['latency_rounds']} rounds each for latency); uvicorn runs "
+        f"{uvicorn_runs} time{'s' if uvicorn_runs > 1 else ''} per cell after them (its cells "
+        "say so).",
         "",
-        "†: no 413 at all: the connection was reset under the client, which reports an error "
-        "(botocore had also sent the body a second time on a new connection). botocore with "
-        "django-expect gets its 413 at once, but `put_object` returns only after urllib3 has "
-        "read the rest of the file locally and discarded it; not a byte of it is sent.",
+        f"## A {fmt_size(big)} PUT to a view that accepts 5 MiB",
         "",
-        f"**The everyday Django form**: a {fmt_size(r['config']['form_size'])} file posted to a "
-        "view that validates `request.FILES` with a form and rejects files over 5 MB; the "
-        "django-expect column is the same view with `@upload_policy(max_size=5_000_000, "
-        "content_types=['multipart/form-data'])` (curl `-F`, loopback):",
+        "Two stock views: one checks `Content-Length` and answers 413 without reading, one "
+        "streams the body and gives up past the limit (as an S3-style view does); gunicorn has "
+        "invited the body either way. uvicorn: Django's ASGI handler reads the whole body "
+        "before any view runs. curl 7.88 `-T file` and botocore `put_object` (one attempt), "
+        "both sending `Expect: 100-continue`. Time runs from the request head leaving the "
+        "client to the final status.",
         "",
-        "| | stock gunicorn | django-expect | uvicorn |",
-        "|---|---|---|---|",
-        "| body bytes sent | " + " | ".join(form(c, "body_bytes") for c in SERVERS) + " |",
-        "| time to the 413 | " + " | ".join(form(c, "seconds") for c in SERVERS) + " |",
+        *rejection_tables(r, sorted(cfg["reject_sizes"]) if all_sizes else [big]),
         "",
-        "**What accepting costs** (stock gunicorn and django-expect runs alternate; medians, "
-        "and the median of the per-pair differences):",
+        "†: the other runs ended without a 413 (a reset connection; botocore then also sent the "
+        "body again on a new connection). botocore with django-expect gets its 413 at once, but "
+        "`put_object` returns only after urllib3 has read the rest of the file locally and "
+        "discarded it; not a byte of it is sent.",
         "",
-        "| | stock gunicorn | django-expect | difference |",
-        "|---|---|---|---|",
-        f"| {fmt_binary(size)} PUT read by the view: worker CPU | {cpu['stock']:.2f} s "
-        f"| {cpu['expect']:.2f} s | {(f['accept_cpu_ratio'] - 1) * 100:+.0f}% |",
-        f"| {fmt_binary(size)} PUT: throughput | {size / wall['stock'] / MB:,.0f} MB/s "
-        f"| {size / wall['expect'] / MB:,.0f} MB/s "
-        f"| {(1 / f['accept_wall_ratio'] - 1) * 100:+.0f}% |",
-        f"| small GET, keep-alive: worker CPU per request | {small['GET', 'stock'] * 1e6:.0f} µs "
-        f"| {small['GET', 'expect'] * 1e6:.0f} µs | {f['small_GET_us']:+.0f} µs "
-        f"({(f['small_GET_cpu_ratio'] - 1) * 100:+.1f}%) |",
-        f"| small POST (1 KiB): worker CPU per request | {small['POST', 'stock'] * 1e6:.0f} µs "
-        f"| {small['POST', 'expect'] * 1e6:.0f} µs | {f['small_POST_us']:+.0f} µs "
-        f"({(f['small_POST_cpu_ratio'] - 1) * 100:+.1f}%) |",
-        f"| worker peak RSS during the {fmt_binary(size)} upload "
-        f"| {med(x['rss_peak'] for x in acc if x['server'] == 'stock') / MB:.1f} MB "
-        f"| {med(x['rss_peak'] for x in acc if x['server'] == 'expect') / MB:.1f} MB "
-        f"| {f['rss_delta'] / MB:+.2f} MB |",
-        f"| head sent to `100 Continue` received, 1 client: p50 / p99 "
-        f"| {fmt_time(lat[1, 'continue', 'stock']['p50'])} / "
-        f"{fmt_time(lat[1, 'continue', 'stock']['p99'])} "
-        f"| {fmt_time(lat[1, 'continue', 'expect']['p50'])} / "
-        f"{fmt_time(lat[1, 'continue', 'expect']['p99'])} | |",
-        f"| head sent to 413 received, 1 client: p50 / p99 | (sends 100) "
-        f"| {fmt_time(lat[1, 'reject', 'expect']['p50'])} / "
-        f"{fmt_time(lat[1, 'reject', 'expect']['p99'])} | |",
-        f"| head sent to first status, {many} concurrent clients: p50 / p99 "
-        f"| {fmt_time(lat[many, 'continue', 'stock']['p50'])} / "
-        f"{fmt_time(lat[many, 'continue', 'stock']['p99'])} "
-        f"| {fmt_time(lat[many, 'continue', 'expect']['p50'])} / "
-        f"{fmt_time(lat[many, 'continue', 'expect']['p99'])} | |",
+        f"## The everyday Django form: a {fmt_size(cfg['form_size'])} file, 5 MB limit",
         "",
-        "Measured in-process, without sockets and their noise, django-expect adds "
-        f"{ov['hook_get_us'] + ov['middleware_get_us']:.0f} µs to a GET, "
-        f"{ov['hook_post_us'] + ov['middleware_post_us']:.0f} µs to a POST with a policy, and "
-        f"{ov['wrapper_read_us_per_gib'] / 1000:.1f} ms per GiB of body read.",
+        "Stock: the view validates `request.FILES` with a form (Django parses the whole "
+        "multipart body first) and answers 413; django-expect: the same view with "
+        "`@upload_policy(max_size=5_000_000, content_types=['multipart/form-data'])`. "
+        "curl `-F`, loopback.",
         "",
-        "![Body bytes sent and time to the rejection against the declared size: stock gunicorn, "
-        "django-expect and uvicorn, over loopback and an emulated WAN]"
-        "(../images/bench-results.png)",
+        *form_table(r),
+        "",
+        "## What accepting costs",
+        "",
+        f"A raw client sends `Expect: 100-continue`, waits for the 100 and streams "
+        f"{fmt_binary(r['accepted']['size'])} of zeros over loopback; the view reads 1 MiB "
+        "chunks and keeps only an adler32 checksum; fresh servers for every run, so each peak "
+        "RSS is its own. Small requests: "
+        f"{cfg['small_requests']} per run on one keep-alive connection, through the full "
+        "middleware stack. CPU = the worker's own CPU time from /proc.",
+        "",
+        *costs_table(r),
+        "",
+        inprocess(r),
+        "",
+        "## Decision latency",
+        "",
+        "Request head out to the first status line in, over loopback, a new connection per "
+        "request. Stock gunicorn answers 100 to both heads before Django runs; django-expect "
+        "answers 100 to the accepted head and 413 to the oversized one (50 MB declared). "
+        "Percentiles are over the samples of all rounds pooled.",
+        "",
+        *latency_table(r),
         "",
         "## Targets",
         "",
-        *targets_table(r, f),
-    ]
-    out += [
+        "| target | goal | measured | met |",
+        "|---|---|---|---|",
+        *(f"| {name} | {goal} | {measured} | {met} |" for name, goal, measured, met in targets(r)),
         "",
-        "On reading the misses: this machine has 2 shared CPUs, and the CPU a gunicorn worker "
-        "spends on the same 1 GiB upload varies 2-5x from run to run in both columns (its "
-        "receive sizes follow how full the socket buffer happens to be), so the end-to-end "
-        "upload figure cannot resolve 3%; the in-process read cost is the figure to trust. "
-        "The per-request figures are the worker's own CPU time and move by several percent "
-        "between runs; the in-process cost (hook + middleware) is the stable "
-        "part of them. Decision latency includes connection setup and scheduling: stock "
-        "gunicorn's own `100 Continue`, sent before Django runs, already has a p99 above 1 ms "
-        f"with one client, and with {many} concurrent clients on one worker the time is spent "
-        "queueing for the worker, with or without django-expect. The RSS difference before any "
-        "upload is the cost of importing django-expect.",
+        "This machine has 2 CPUs shared with other work: the worker's CPU for the same 1 GiB "
+        "upload varies from run to run in both columns, and so do per-request figures; where "
+        "the pairs fall on both sides of a goal the target says \"not resolved\" rather than "
+        "a verdict the data do not support.",
         "",
-        "Reproduce (under 10 minutes; rewrites bench/results.md, docs/images/bench-results.png, "
-        "bench/results.json and this page):",
+        *(["## Other WSGI servers: a rejected oversized PUT", "",
+            *servers_table(r["servers"], cfg["pairs"]), ""] if r.get("servers") else []),
+        "## Runs left out",
+        "",
+        *excluded(r),
+        "",
+        "![Body bytes sent and time to the rejection against the declared size: stock gunicorn, "
+        "django-expect and uvicorn, over loopback and an emulated WAN]"
+        f"({'../images/bench-results.png' if not r['smoke'] else 'results.png'})",
+        "",
+        "Reproduce (about 10 minutes; rewrites this page, bench/results.md, "
+        "docs/images/bench-results.png and bench/results.json):",
         "",
         "```sh",
         "make bench         # every scenario, stock and django-expect alternating",
@@ -533,7 +497,7 @@ def readme_section(r: dict) -> str:  # type: ignore[no-untyped-def]
 
 # -- plot ---------------------------------------------------------------------------------------
 
-def plot(r: dict, path: Path) -> None:
+def plot(r: dict[str, Any], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -553,7 +517,8 @@ def plot(r: dict, path: Path) -> None:
                     for size in r["config"]["reject_sizes"]:
                         values = [x[metric] for x in r["put"] if x["net"] == net
                                   and x["client"] == client and x["size"] == size
-                                  and x["server"] == server]
+                                  and x["server"] == server
+                                  and (metric == "body_bytes" or x["valid"])]
                         if values:
                             value = (statistics.mean(values) if metric == "body_bytes"
                                      else med(values))
@@ -583,36 +548,26 @@ def plot(r: dict, path: Path) -> None:
     plt.close(fig)
 
 
-#: The page whose section between the markers ``make bench`` rewrites.
+#: The page ``make bench`` rewrites, and the plot it shows.
 PERFORMANCE_PAGE = Path(__file__).parents[1] / "docs" / "explanation" / "performance.md"
-#: The published plot, shown by docs/explanation/performance.md.
 PLOT = Path(__file__).parents[1] / "docs" / "images" / "bench-results.png"
-README_BEGIN = "<!-- bench:begin (written by make bench) -->"
-README_END = "<!-- bench:end -->"
 
 
-def update_readme(readme: Path, section: str) -> None:
-    """Replace the README's Performance section, between the two markers, with ``section``."""
-    text = readme.read_text()
-    begin, end = text.index(README_BEGIN), text.index(README_END)
-    readme.write_text(text[: begin + len(README_BEGIN)] + "\n" + section + "\n" + text[end:])
-
-
-def write(r: dict, out_dir: Path, readme: Path | None = None) -> str:
-    """Write results.md and results.png to ``out_dir``; the summary into ``readme`` if given."""
-    text = markdown(r)
+def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
+    """Write results.md (every size) to ``out_dir`` and the page to ``page_path``; the plot goes
+    to :data:`PLOT` (a smoke run: results.png in ``out_dir``)."""
+    plot_path = out_dir / "results.png" if r["smoke"] else PLOT
+    text = page(r, all_sizes=True).replace(
+        "](../images/bench-results.png)", "](../docs/images/bench-results.png)")
     (out_dir / "results.md").write_text(text)
-    section = readme_section(r)
-    if readme is None:
-        (out_dir / "performance.md").write_text(section)
-    else:
-        update_readme(readme, section)
-    plot(r, out_dir / "results.png" if readme is None else PLOT)
-    return "\n".join(line for line in text.splitlines()[:20])
+    page_path.parent.mkdir(parents=True, exist_ok=True)
+    page_path.write_text(page(r))
+    plot(r, plot_path)
+    return "\n".join(text.splitlines()[:12])
 
 
 if __name__ == "__main__":
     source = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).parent / "results.json"
     results = json.loads(source.read_text())
-    readme = None if results["smoke"] else PERFORMANCE_PAGE
-    write(results, source.parent, readme)
+    target = source.parent / "performance.md" if results["smoke"] else PERFORMANCE_PAGE
+    write(results, source.parent, target)

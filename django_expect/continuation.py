@@ -111,11 +111,25 @@ class ExpectContinueInput:
     # -- decisions -------------------------------------------------------------------------
 
     def send_continue(self) -> bool:
-        """Invite the body now if the client is waiting. Returns whether a 100 was sent."""
+        """Invite the body now if the client is waiting. Returns whether a 100 was sent.
+
+        A client that went away before the 100 (reset, broken pipe) or stopped reading raises
+        ``IncompleteBody`` or ``BodyTimeout``, as a read would: the body will never come.
+        """
         if self.state is not ContinueState.AWAITING or self.sealed:
             return False
         self.state = ContinueState.SENT
-        self._send_continue()
+        try:
+            self._send_continue()
+        except TimeoutError as error:
+            raise self._fail(
+                BodyTimeout(f"the 100 Continue could not be sent for {self.body_timeout} seconds"),
+                error,
+            ) from error
+        except OSError as error:
+            raise self._fail(
+                IncompleteBody(f"the client went away before the 100 Continue: {error!r}"), error
+            ) from error
         for listener in self.continue_listeners:
             listener()
         return True
@@ -191,6 +205,8 @@ class ExpectContinueInput:
             if self.state is ContinueState.AWAITING:
                 self.send_continue()
             data = read()
+        except BodyFailed:  # from send_continue: already recorded
+            raise
         except TimeoutError as error:
             raise self._fail(
                 BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"), error

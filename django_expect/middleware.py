@@ -180,7 +180,10 @@ class ExpectMiddleware:
 
             body.continue_listeners.append(announce)
         if decision.continue_timing is ContinueTiming.NOW and body is not None:
-            body.send_continue()
+            try:
+                body.send_continue()
+            except BodyFailed as failure:  # the client went away before the 100: no 500
+                return self._failure_response(request, failure)
         return None
 
     def _discover(

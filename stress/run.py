@@ -12,7 +12,11 @@ Sections (each prints its figures; all of them go to stress/results.json):
 * never-wait  -- curl -H 'Expect:', requests and httpx send 100 MB to a rejecting view: 413 or
                  reset, counted over 50 tries per client and worker.
 
-Run one section with ``python -m stress.run fuzz`` (``--quick`` divides the counts by 20).
+Each section checks its own outcome per worker and records what failed under ``failures`` (the exact
+status expected on each path, every connection answered, then the server's health: same worker
+PIDs, the listener alone left open, no error line in gunicorn's or Django's log); the run exits 1
+when any section recorded a failure. Run one section with ``python -m stress.run fuzz``
+(``--quick`` divides the counts by 20); replay one fuzz exchange with ``python -m stress.fuzz``.
 Every gunicorn process started here is stopped by its PID.
 """
 
@@ -39,7 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from tests.support import fuzz  # noqa: E402
 from tests.support.fds import fd_count, quiescent_sockets  # noqa: E402
-from tests.support.server import Server, prepare_database, project_env  # noqa: E402
+from tests.support.server import (  # noqa: E402
+    Server,
+    error_lines,
+    prepare_database,
+    project_env,
+)
 
 RESULTS: dict[str, Any] = {}
 QUICK = 1
@@ -61,6 +70,7 @@ class Lab:
         server = Server(worker, True, self.dir / f"{worker}-{time.monotonic_ns()}.log", self.env,
                         extra_args=args)
         server.start()
+        server.warm_up()  # figures are of a warm worker, not of its first request's imports
         try:
             yield server
         finally:
@@ -73,12 +83,25 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def server_health(server: Server, pids: list[int], log_start: int) -> dict[str, Any]:
-    text = server.log()[log_start:]
+    errors = error_lines(server.log()[log_start:])
     return {
         "workers_unchanged": server.worker_pids() == pids,
         "sockets_after": quiescent_sockets(server, settle=10),
-        "error_lines": text.count("[ERROR]") + text.count("Traceback"),
+        "error_lines": len(errors),
+        "first_error_lines": errors[:5],
     }
+
+
+def health_failures(entry: dict[str, Any]) -> list[str]:
+    """What ``server_health`` figures in ``entry`` show went wrong (empty: nothing)."""
+    failures = []
+    if not entry["workers_unchanged"]:
+        failures.append("a worker died or was replaced")
+    if entry["sockets_after"] != 1:
+        failures.append(f"{entry['sockets_after']} sockets open afterwards (the listener is 1)")
+    if entry["error_lines"]:
+        failures.append(f"{entry['error_lines']} error lines in the log")
+    return failures
 
 
 # --------------------------------------------------------------------------- fuzz
@@ -106,6 +129,9 @@ def section_fuzz(lab: Lab) -> None:
             "seconds": round(report.seconds, 1),
             **health,
         }
+        out[worker]["failures"] = (
+            [f"{len(report.violations)} exchanges broke an invariant"] if report.violations else []
+        ) + health_failures(out[worker])
         log(f"fuzz {worker}: {json.dumps(out[worker])}")
     RESULTS["fuzz"] = out
 
@@ -113,8 +139,13 @@ def section_fuzz(lab: Lab) -> None:
 # --------------------------------------------------------------------------- load
 
 
-async def _rejected_upload(address: tuple[str, int], go: asyncio.Event) -> tuple[float, int]:
-    reader, writer = await asyncio.open_connection(*address)
+async def _rejected_upload(
+    address: tuple[str, int], go: asyncio.Event, ready: list[int]
+) -> tuple[float, int]:
+    try:
+        reader, writer = await asyncio.open_connection(*address)
+    finally:
+        ready[0] += 1  # connected, or failed to: either way the barrier need not wait for it
     await go.wait()
     head = (
         b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
@@ -133,12 +164,12 @@ async def _rejected_upload(address: tuple[str, int], go: asyncio.Event) -> tuple
 
 async def _load(address: tuple[str, int], n: int) -> list[tuple[float, int] | BaseException]:
     go = asyncio.Event()
-    tasks = [asyncio.ensure_future(_rejected_upload(address, go)) for _ in range(n)]
-    await asyncio.sleep(0.5)
-    while sum(1 for t in tasks if t.done()) == 0 and not all(t for t in tasks):
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # every connection is open (or failed) by now
-    go.set()
+    ready = [0]  # connections opened (or failed)
+    tasks = [asyncio.ensure_future(_rejected_upload(address, go, ready)) for _ in range(n)]
+    deadline = time.monotonic() + 60  # bounded: a hang fails the section, not the machine
+    while ready[0] < n and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    go.set()  # every connection is open (or failed): all heads go out together
     return await asyncio.gather(*tasks, return_exceptions=True)
 
 
@@ -152,7 +183,7 @@ def section_load(lab: Lab) -> None:
             fds_before = fd_count(server)
             began = time.monotonic()
             results = asyncio.run(_load(server.address, n))
-            wall = time.monotonic() - began - 1.5
+            wall = time.monotonic() - began
             ok = [r for r in results if isinstance(r, tuple)]
             times = [t for t, status in ok if status == 413]
             health = server_health(server, pids, start)
@@ -170,6 +201,9 @@ def section_load(lab: Lab) -> None:
                 "fds_after": fd_count(server),
                 **health,
             }
+            out[worker]["failures"] = (
+                [f"{n - len(times)} of {n} not answered 413"] if len(times) != n else []
+            ) + health_failures(out[worker])
         log(f"load {worker}: {json.dumps(out[worker])}")
     RESULTS["load"] = out
 
@@ -201,16 +235,16 @@ async def _mixed_one(address: tuple[str, int], rng: random.Random, sem: asyncio.
                     and document == {"size": len(body),
                                      "sha256": hashlib.sha256(body).hexdigest()}
                 )
-            path, extra = rng.choice([
-                ("/lab/small", "Content-Length: 5000000\r\n"),
-                ("/lab/types", "Content-Length: 1000\r\nContent-Type: text/plain\r\n"),
-                ("/lab/login", "Content-Length: 1000\r\n"),
+            path, extra, expected = rng.choice([
+                ("/lab/small", "Content-Length: 5000000\r\n", b"413"),
+                ("/lab/types", "Content-Length: 1000\r\nContent-Type: text/plain\r\n", b"415"),
+                ("/lab/login", "Content-Length: 1000\r\n", b"401"),
             ])
             writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                          f"{extra}\r\n".encode())
             await writer.drain()
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-            return "rejected", head.split(b" ")[1] in (b"413", b"415", b"401")
+            return "rejected", head.split(b" ")[1] == expected
         finally:
             writer.close()
 
@@ -246,6 +280,13 @@ def section_mixed(lab: Lab) -> None:
                 "wall_s": round(wall, 1),
                 **server_health(server, pids, start),
             }
+            entry = out[worker]
+            entry["failures"] = [
+                f"{what}: {entry[right]} of {entry[what]} right"
+                for what, right in (("accepted", "accepted_verified"),
+                                    ("rejected", "rejected_correctly"))
+                if entry[right] != entry[what]
+            ] + ([f"errors: {entry['errors']}"] if entry["errors"] else []) + health_failures(entry)
         log(f"mixed {worker}: {json.dumps(out[worker])}")
     RESULTS["mixed"] = out
 
@@ -326,6 +367,12 @@ def section_slowloris(lab: Lab) -> None:
             if extra:
                 out[worker]["threads"] = int(extra[1])
             out[worker].update(server_health(server, pids, start))
+            entry = out[worker]
+            entry["failures"] = (
+                [f"{entry['answered_408']} of {slow} slow connections answered 408"]
+                if entry["answered_408"] != slow else []
+            ) + ([f"client errors: {entry['client_errors']}"] if entry["client_errors"] else []
+                 ) + health_failures(entry)
         log(f"slowloris {worker}: {json.dumps(out[worker])}")
     RESULTS["slowloris"] = out
 
@@ -387,6 +434,17 @@ def section_never_wait(lab: Lab) -> None:
                 out[worker][name] = {**dict(outcomes),
                                      "seconds_each": round((time.monotonic() - began) / tries, 3)}
             out[worker].update(server_health(server, pids, start))
+            # 413 is the one status expected; a reset (no status) is counted, never a pass for
+            # another status or error.
+            wrong = {
+                f"{name}: {outcome}": count
+                for name in clients
+                for outcome, count in out[worker][name].items()
+                if outcome not in ("413", "seconds_each") and not outcome.startswith("reset")
+            }
+            out[worker]["failures"] = (
+                [f"not 413 or a reset: {wrong}"] if wrong else []
+            ) + health_failures(out[worker])
         log(f"never-wait {worker}: {json.dumps(out[worker])}")
     RESULTS["never_wait"] = out
 
@@ -415,13 +473,19 @@ def main() -> int:
         SECTIONS[name](lab)
         log(f"[{name}: {time.monotonic() - t0:.0f} s]")
     RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
+    RESULTS["invariants"] = 2  # issue 13: the checks stress/report.py describes
     RESULTS["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
     Path(args.out).write_text(json.dumps(RESULTS, indent=2, default=str) + "\n")
     log(f"total {RESULTS['total_seconds']} s; results in {args.out}")
     failed = [
-        w for w, r in RESULTS.get("fuzz", {}).items()
-        if r["violations"] or r["error_lines"] or not r["workers_unchanged"]
+        f"{section} {worker}: {'; '.join(entry['failures'])}"
+        for section, by_worker in RESULTS.items()
+        if isinstance(by_worker, dict)
+        for worker, entry in by_worker.items()
+        if isinstance(entry, dict) and entry.get("failures")
     ]
+    for line in failed:
+        log(f"FAILED {line}")
     return 1 if failed else 0
 
 

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import ServerPool
 from tests.support.raw import Exchange, chunked
 from tests.support.server import Server
+from tests.support.tools import require_module
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
@@ -80,9 +82,11 @@ def test_no_100_for_an_empty_body(server: Server) -> None:
         assert final.json()["size"] == 0
 
 
-def test_keep_alive_survives_an_accepted_expect_upload(server: Server) -> None:
-    if server.worker == "sync":
-        pytest.skip("the sync worker closes every connection by design")
+@pytest.mark.parametrize("worker", ["gthread", "gevent"])  # sync closes every connection
+def test_keep_alive_survives_an_accepted_expect_upload(
+    server_pool: ServerPool, worker: str
+) -> None:
+    server = server_pool.get(worker)
     with Exchange(server.address) as conn:
         for _ in range(3):
             conn.request_head("POST", "/lab/small", upload_head("", len(BODY)))
@@ -253,7 +257,7 @@ def test_stock_gunicorn_invites_the_body_before_django_runs(
 
 
 def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> None:
-    pytest.importorskip("rest_framework")
+    require_module("rest_framework", "djangorestframework")
     with Exchange(server.address) as conn:
         conn.request_head("POST", "/lab/drf", upload_head("", len(BODY)))
         interim, final = conn.read_final()

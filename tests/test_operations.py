@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +34,9 @@ from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, ap
 from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
 from django_expect.sitewide import upload_settings
+from tests.support.tools import require_module
+
+LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
 class Clock:
@@ -321,12 +326,52 @@ def test_continue_sent_fires_when_the_100_goes_out(
 
 @pytest.mark.django_db
 def test_prometheus_counter(registry: OverrideRegistry, counts: stats.StatsBuffer) -> None:
-    prometheus_client = pytest.importorskip("prometheus_client")
+    require_module("prometheus_client", "prometheus-client")
+    import prometheus_client
+
     labels = {"route": "lab-small", "reason": "content_too_large", "status": "413"}
     before = prometheus_client.REGISTRY.get_sample_value("django_expect_rejections_total", labels)
     run_view(upload("/lab/small", 2000)[0])
     after = prometheus_client.REGISTRY.get_sample_value("django_expect_rejections_total", labels)
     assert after == (before or 0) + 1
+
+
+def test_the_prometheus_counter_is_created_once_by_concurrent_first_rejections(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """gthread workers reject on several threads: the first rejections race to create the
+    counter, and a second registration raised DuplicateTimeseries into a request (a 500)."""
+    require_module("prometheus_client", "prometheus-client")
+    import prometheus_client
+
+    if stats._prometheus_counter is not None:
+        prometheus_client.REGISTRY.unregister(stats._prometheus_counter)
+        stats._prometheus_counter = None  # left to the counter this test creates
+    start = threading.Barrier(8)
+    real_counter = prometheus_client.Counter
+
+    def slow_counter(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.05)  # widens the window between "no counter yet" and registering one
+        return real_counter(*args, **kwargs)
+
+    monkeypatch.setattr(prometheus_client, "Counter", slow_counter)
+    made: list[Any] = []
+    errors: list[BaseException] = []
+
+    def first_rejection() -> None:
+        start.wait(timeout=10)
+        try:
+            made.append(stats._prometheus_rejections())
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=first_rejection) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []
+    assert len(made) == 8 and all(counter is made[0] for counter in made)
 
 
 # -- the audit: routes, sources, the command ---------------------------------------------------

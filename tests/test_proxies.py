@@ -8,10 +8,16 @@ is counted is what the client put on the wire, so a proxy that invites the body 
 * HAProxy with ``option http-buffer-request`` answers 100 itself: the body crosses the wire.
 * nginx answers 100 itself; ``client_max_body_size`` (413) and ``auth_request`` against
   django-expect's precheck (401, and 403 mapped back to 413/415 with ``error_page``) still refuse
-  before the body. Any other status from ``auth_request`` becomes 500.
+  before the body. Any other status from ``auth_request`` becomes 500, so the production
+  ``location /`` maps the precise status back with ``error_page`` (tested for 401, 403, 411, 413,
+  415); the framing errors the precheck would answer 400 never reach it: nginx answers them 400
+  itself, before ``auth_request`` (tested too).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,8 +32,10 @@ from tests.clients.fixtures import (
     proxy_pool,
 )
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
+from tests.conftest import ServerPool
+from tests.support.raw import Exchange
 from tests.support.relay import Relay
-from tests.support.server import Server
+from tests.support.server import Server, stop_process
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client", "proxy_pool"]  # fixtures
@@ -96,3 +104,83 @@ def test_nginx_precheck_passes_an_authorised_upload(
                                    {"Authorization": "Token demo-token"})
         assert result.status == 200
         assert result.json()["sha256"] == hashlib.sha256(bodies.mid.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def refuses_chunked(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A gthread server with ``EXPECT_CHUNKED = "refuse"`` (411 for bodies of undeclared length)."""
+    env = {**project_env_vars, "DEMO_EXPECT_CHUNKED": "refuse"}
+    log = Path(tmp_path_factory.mktemp("chunked-refused")) / "gthread.log"
+    server = Server("gthread", True, log, env).start()
+    yield server
+    stop_process(server.process)
+
+
+# Through the production ``location /`` of deploy/nginx-django-expect.conf: the precheck's
+# precise status comes back through ``error_page 401 403 = @expect_rejected``. A raw client
+# sends the head with ``Expect: 100-continue`` and sends the body only after a 100: the final
+# status with no 100 before it means not a body byte crossed the wire.
+NGINX_MAPPED = [
+    ("/lab/small", {"Content-Length": "2000000"}, 413),
+    ("/lab/types", {"Content-Length": "1000", "Content-Type": "text/plain"}, 415),
+    ("/api/uploads", {"Content-Length": "1000"}, 401),
+    ("/lab/permission", {"Content-Length": "1000", "Authorization": "Token plain-token"}, 403),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "status"), NGINX_MAPPED)
+def test_nginx_production_location_maps_the_precise_status_back(
+    server: Server, proxy_pool: ProxyPool, path: str, headers: dict[str, str], status: int
+) -> None:
+    proxy = proxy_pool.get("nginx", server.address)
+    log_start = len(server.log())
+    _assert_refused_from_the_head(proxy.address, path, headers, status)
+    assert "/_expect/precheck" in server.log()[log_start:]  # decided by the precheck
+
+
+def test_nginx_production_location_maps_411_back(
+    refuses_chunked: Server, proxy_pool: ProxyPool, server_pool: ServerPool
+) -> None:
+    proxy = proxy_pool.get("nginx", refuses_chunked.address)
+    _assert_refused_from_the_head(
+        proxy.address, "/lab/echo", {"Transfer-Encoding": "chunked"}, 411
+    )
+    # Control: nginx in front of a server that streams chunked bodies (the default) passes the
+    # same request on, so the 411 above is the setting's answer mapped back, not nginx's own.
+    default = proxy_pool.get("nginx", server_pool.get("gthread").address)
+    with Exchange(default.address) as conn:
+        conn.request_head("POST", "/lab/echo", {
+            "Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"})
+        conn.send(b"0\r\n\r\n")
+        assert conn.read_final(timeout=10)[1].status == 200
+
+
+@pytest.mark.parametrize("headers", [
+    {"Content-Length": "12x"},
+    {"Content-Length": "10", "Transfer-Encoding": "chunked"},
+])
+def test_nginx_answers_framing_errors_400_itself(
+    server: Server, proxy_pool: ProxyPool, headers: dict[str, str]
+) -> None:
+    """The precheck's 400 mapping is never reached: nginx refuses bad framing before it."""
+    proxy = proxy_pool.get("nginx", server.address)
+    log_start = len(server.log())
+    _assert_refused_from_the_head(proxy.address, "/lab/echo", headers, 400, mapped=False)
+    assert "/_expect/precheck" not in server.log()[log_start:]
+
+
+def _assert_refused_from_the_head(
+    address: tuple[str, int], path: str, headers: dict[str, str], status: int, *,
+    mapped: bool = True,
+) -> None:
+    with Exchange(address) as conn:
+        conn.request_head("POST", path, {
+            "Expect": "100-continue", "Content-Type": "application/octet-stream", **headers})
+        interim, final = conn.read_final(timeout=10)
+        assert interim == []  # no 100: the client never sent a body byte
+        assert final.status == status
+        if mapped:  # @expect_rejected: keepalive_timeout 0 (nginx then lingers for the body
+            # it did not invite, up to its lingering_timeout, before it closes)
+            assert (final.header("Connection") or "").lower() == "close"

@@ -4,6 +4,7 @@ The ``lab_*`` views at /lab/ exercise each policy option; the end-to-end tests d
 """
 
 import hashlib
+import logging
 import os
 from pathlib import Path
 
@@ -138,6 +139,10 @@ def api_upload(request):
 def _report(request, **extra):
     size, sha256, _ = _digest_body(request)
     return JsonResponse({"size": size, "sha256": sha256, **extra})
+
+
+def lab_crash(request):  # a view that fails: the log checks must see Django's 500
+    raise RuntimeError("lab/crash: a deliberate failure")
 
 
 @csrf_exempt
@@ -297,5 +302,10 @@ def lab_timeout(request):  # a body that stops arriving for 1 s gets 408
 def lab_swallow(request):  # a careless view that swallows read errors: the middleware still answers
     try:
         return _report(request)
-    except OSError:
+    except OSError as error:  # what it caught goes to the log (tests/test_faults.py reads it)
+        logging.getLogger("demo").info(
+            "lab/swallow caught %s caused by %s",
+            type(error).__name__,
+            type(error.__cause__).__name__,
+        )
         return JsonResponse({"size": -1, "sha256": "swallowed"})

@@ -90,10 +90,20 @@ EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
 # The close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md).
 EXPECT_DRAIN_SECONDS = float(os.environ.get("DEMO_DRAIN_SECONDS", "10"))
 EXPECT_DRAIN_MAX_CONNECTIONS = int(os.environ.get("DEMO_DRAIN_MAX_CONNECTIONS", "4"))
+# Bodies of undeclared length: "stream" (default) or "refuse" (411; tests/test_proxies.py).
+EXPECT_CHUNKED = os.environ.get("DEMO_EXPECT_CHUNKED", "stream")
 
+# django_expect's records, and every error Django logs while answering (django.request: each 5xx
+# with its traceback), go to the console -- gunicorn's error log -- where the tests and
+# ``make stress`` look for "[ERROR]" lines (tests/support/server.py ``error_lines``).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"django_expect": {"handlers": ["console"], "level": "INFO"}},
+    "formatters": {"plain": {"format": "[%(levelname)s] %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "django_expect": {"handlers": ["console"], "level": "INFO"},
+        "demo": {"handlers": ["console"], "level": "INFO"},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": False},
+    },
 }

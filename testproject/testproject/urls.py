@@ -13,6 +13,7 @@ urlpatterns = [
     path("upload/uploaders", views.uploaders, name="uploaders"),
     path("api/uploads", views.api_upload, name="api-upload"),
     path("lab/echo", views.lab_echo, name="lab-echo"),
+    path("lab/crash", views.lab_crash, name="lab-crash"),
     path("lab/small", views.lab_small, name="lab-small"),
     path("lab/noread", views.lab_noread, name="lab-noread"),
     path("lab/types", views.lab_types, name="lab-types"),

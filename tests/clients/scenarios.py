@@ -44,7 +44,9 @@ def non_head_bytes(stats: ConnectionStats) -> int:
 
 
 def wire_body_bytes(relay: Relay) -> int:
-    """Body bytes the client put on the wire, over every connection through ``relay``."""
+    """Body bytes the client put on the wire, over every connection through ``relay``, read once
+    the relay is quiet (a client still sending after its answer is counted)."""
+    relay.wait_quiet()
     return sum(non_head_bytes(c) for c in list(relay.connections))
 
 

@@ -49,3 +49,40 @@ def quiescent_sockets(server: Server, settle: float = 8.0) -> int:
         time.sleep(0.1)
         count = socket_count(server)
     return count
+
+
+def descriptors_of(server: Server) -> list[str]:
+    """Every worker descriptor's target (for assertion messages)."""
+    return [target for pid in server.worker_pids() for target in descriptors(pid)]
+
+
+def quiescent_fds(server: Server, target: int, settle: float = 8.0) -> int:
+    """The workers' descriptor count once it is at most ``target``, or after ``settle`` seconds
+    (a bound on the server's own closes, not a figure: only a leak or a hang reaches it)."""
+    deadline = time.monotonic() + settle
+    count = fd_count(server)
+    while count > target and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = fd_count(server)
+    return count
+
+
+def file_count(server: Server) -> int:
+    """Open regular files of the workers (uploads, media, databases; not sockets, pipes or
+    /dev): a view or a rejection that leaks one shows up here."""
+    return sum(
+        target.startswith("/") and not target.startswith("/dev/")
+        for pid in server.worker_pids()
+        for target in descriptors(pid)
+    )
+
+
+def quiescent_files(server: Server, target: int, settle: float = 8.0) -> int:
+    """The workers' open-file count once it is at most ``target``, or after ``settle`` seconds
+    (a bound on the server's own closes: only a leak or a hang reaches it)."""
+    deadline = time.monotonic() + settle
+    count = file_count(server)
+    while count > target and time.monotonic() < deadline:
+        time.sleep(0.1)
+        count = file_count(server)
+    return count

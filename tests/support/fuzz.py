@@ -1,9 +1,9 @@
 """A seeded raw-socket fuzzer for gunicorn + django-expect, and the invariants it checks.
 
 Each exchange is generated from ``Random(f"{seed}:{index}")`` alone, so any exchange replays on
-its own (``python -m stress.fuzz --seed S --only INDEX``) whatever the concurrency. An exchange
-opens one connection, sends 1-3 requests (pipelined) built from a small grammar -- methods,
-versions, header orders, Expect variants (case, lists, duplicates, unknown tokens),
+its own (``python -m stress.fuzz --seed S --worker W --only INDEX``) whatever the concurrency.
+An exchange opens one connection, sends 1-3 requests (pipelined) built from a small grammar --
+methods, versions, header orders, Expect variants (case, lists, duplicates, unknown tokens),
 Content-Length (right, short, long, malformed, repeated), Transfer-Encoding, bodies sent early,
 after the 100, partly, or split into odd pieces -- sometimes with a mutated byte, then half-closes
 or resets the connection and reads everything the server sent until it closes.
@@ -12,7 +12,13 @@ Invariants checked on every exchange (``check``):
 
 1. every byte the server sent parses as HTTP/1.1 responses;
 2. at most one ``100 Continue`` per request, and none to a request that did not ask for it
-   (no Expect, HTTP/1.0) or that was refused from its head alone;
+   (no Expect, HTTP/1.0) or that was refused from its head alone -- size included: a
+   ``content_too_large`` answer to a request that declared a valid ``Content-Length`` was decided
+   from the head (a length-framed body cannot grow past what it declared), so no 100 may precede it;
+   only a chunked body may earn a 100 and then a 413 once it grows past the limit. A final status
+   the fuzzer cannot attribute to one request (behind a request that lied about its length) is
+   still checked: no 100 before any head refusal other than ``content_too_large``. Head
+   refusals: the codes in ``HEAD_REFUSALS`` and the statuses in ``HEAD_STATUSES``;
 3. no ``100`` after a final status: every interim response is followed by its final status;
 4. at most one final status per request sent, and exactly one per request the server accepted
    to parse while the connection stayed open (a final without ``Connection: close`` is followed
@@ -20,10 +26,14 @@ Invariants checked on every exchange (``check``):
 5. nothing after a final status with ``Connection: close`` (bytes behind a rejected request are
    never answered);
 6. an accepted upload's digest is the digest of exactly the bytes the request framed;
-7. no 5xx other than gunicorn's 501 for an unsupported transfer coding.
+7. no 5xx other than gunicorn's 501 for an unsupported transfer coding, on every final status the
+   server sent (every one answers a request the server parsed, attributable or not).
 
-The runner (``stress/fuzz.py``, ``tests/test_fuzz.py``) adds the server-side ones: the worker
-PIDs never change, no socket stays open afterwards, nothing is logged as an error.
+The runners (``stress/run.py``, ``stress/fuzz.py``, ``tests/test_fuzz.py``) add the server-side
+ones: the worker PIDs never change, no socket stays open afterwards, and ``error_lines`` finds
+nothing in the server's log -- gunicorn's error log and Django's ``django.request`` errors (every
+5xx Django answers, with its traceback) both go there (testproject/settings.py ``LOGGING``).
+
 """
 
 from __future__ import annotations
@@ -55,10 +65,16 @@ PATHS = {
     "/lab/after-checks": True,
     "/nowhere": False,
 }
+# Refusals decided from the head whatever the framing; ``content_too_large`` is one too when the
+# request declared a valid Content-Length (see ``Request.declared_length``).
 HEAD_REFUSALS = {
     "login_required", "permission_denied", "unsupported_media_type", "expectation_failed",
     "length_required", "bad_request",
+    "no_ticket",  # /lab/check's upload_policy(check=...): checks run before the body
 }
+# Statuses decided from the head here whoever answers: 404 (only /nowhere, which no URL
+# pattern matches) and 417 (an expectation the server refuses, gunicorn's or django-expect's).
+HEAD_STATUSES = {404, 417}
 EXPECT_VARIANTS = [
     "100-continue", "100-Continue", "100-CONTINUE", " 100-continue ", "100-continue, 100-continue",
     "100-continue,", "bogus", "100-continue, bogus", "", "102-processing",
@@ -72,6 +88,8 @@ class Request:
     framed_body: bytes | None  # the body the server should frame (None: unknown / invalid)
     head_len: int
     well_formed: bool  # a server that parses it must answer it
+    declared_length: bool = False  # one valid Content-Length, no Transfer-Encoding
+    head_intact: bool = True  # False once a byte of the head was mutated
 
 
 @dataclass
@@ -148,6 +166,7 @@ def _build_request(rng: random.Random) -> Request:
         framed, well_formed = None, False
     else:  # no framing: no body
         framed, payload = b"", b""
+    declared = framing in ("length", "short", "long")
     rng.shuffle(headers)
     asks = False
     expects = [v for k, v in headers if k.lower() == "expect"]
@@ -158,7 +177,7 @@ def _build_request(rng: random.Random) -> Request:
         asks = True
     head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
     raw_head = head.encode("latin-1")
-    return Request(raw_head + payload, asks, framed, len(raw_head), well_formed)
+    return Request(raw_head + payload, asks, framed, len(raw_head), well_formed, declared)
 
 
 def _chunk(rng: random.Random, data: bytes) -> bytes:
@@ -180,7 +199,7 @@ def generate(seed: str) -> Scenario:
         first = requests[0]
         wire = bytearray(first.wire)
         wire[rng.randrange(first.head_len)] = rng.choice(b"\x00\n\r :\x7f\xffaZ")
-        requests[0] = Request(bytes(wire), False, None, first.head_len, False)
+        requests[0] = Request(bytes(wire), False, None, first.head_len, False, head_intact=False)
     modes = ["eager", "split", "partial", "abort"] + (["wait"] * 3 if count == 1 else [])
     mode = rng.choice(modes)
     total = sum(len(r.wire) for r in requests)
@@ -356,27 +375,42 @@ def check(result: Result) -> list[str]:
         pending = []
     if pending:
         problems.append("a 100 Continue with no final status after it")
-    # Requests after one that lied about its length (or that was cut off) are unknowable.
+    # Requests after one that lied about its length (or that was cut off) are unknowable: the
+    # final statuses up to and including the first such request's (when its head is intact) are
+    # attributable to their request; the ones after it are checked for what holds of any answer.
     trusted = len(requests)
     for i, request in enumerate(requests):
         if not request.well_formed:
             trusted = i
             break
-    sent_all = scenario.mode in ("eager", "split") or (
-        scenario.mode == "wait" and True
-    )
+    attributable = trusted + 1 if trusted < len(requests) and requests[trusted].head_intact \
+        else trusted
+    sent_all = scenario.mode in ("eager", "split", "wait")
     if len(finals) > len(requests) and trusted == len(requests):
         problems.append(f"{len(finals)} final statuses for {len(requests)} requests")
-    for i, final in enumerate(finals[: min(trusted, len(requests))]):
-        request = requests[i]
+    for i, final in enumerate(finals):
         if final.status >= 500 and final.status != 501:
-            problems.append(f"request {i}: server error {final.status}")
-        if interim_for[i] and not request.asks_continue:
-            problems.append(f"request {i}: 100 Continue to a request that did not ask for it")
+            problems.append(f"final #{i}: server error {final.status}")
         document = _json(final.body)
         code = document.get("error", {}).get("code") if isinstance(document, dict) else None
-        if interim_for[i] and code in HEAD_REFUSALS:
-            problems.append(f"request {i}: 100 Continue before a refusal from the head ({code})")
+        if i >= attributable:
+            if interim_for[i] and (code in HEAD_REFUSALS or final.status in HEAD_STATUSES):
+                refusal = code or final.status
+                problems.append(
+                    f"final #{i}: 100 Continue before a refusal from the head ({refusal})"
+                )
+            continue
+        request = requests[i]
+        if interim_for[i] and not request.asks_continue:
+            problems.append(f"request {i}: 100 Continue to a request that did not ask for it")
+        refused_from_head = (
+            code in HEAD_REFUSALS
+            or final.status in HEAD_STATUSES
+            or (code == "content_too_large" and request.declared_length)
+        )
+        if interim_for[i] and refused_from_head:
+            refusal = code or final.status
+            problems.append(f"request {i}: 100 Continue before a refusal from the head ({refusal})")
         if (
             final.status == 200
             and isinstance(document, dict)

@@ -75,6 +75,7 @@ class Relay:
         self.max_queued_bytes = max(_CHUNK, int(rate * buffer_seconds)) if rate else None
         self.connections: list[ConnectionStats] = []
         self._lock = threading.Lock()
+        self._last_activity = time.monotonic()  # the last accept or receive, either direction
         self._listener = socket.create_server(("127.0.0.1", 0))
         if rate:
             # A small receive window toward the client (inherited by accepted sockets): the
@@ -105,6 +106,26 @@ class Relay:
     def from_client(self) -> int:
         with self._lock:
             return sum(c.from_client for c in self.connections)
+
+    def wait_quiet(self, quiet: float = 0.5, timeout: float = 30.0) -> None:
+        """Return once no connection was accepted and no byte received, either way, for ``quiet``
+        seconds: counts read after this include everything the client sent after its answer.
+
+        ``timeout`` only bounds a client that never stops sending (TimeoutError).
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                idle = time.monotonic() - self._last_activity
+            if idle >= quiet:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the relay was never quiet for {quiet} s within {timeout} s")
+            time.sleep(quiet - idle)
+
+    def _touch(self) -> None:
+        with self._lock:
+            self._last_activity = time.monotonic()
 
     def reset(self) -> None:
         with self._lock:
@@ -146,6 +167,7 @@ class Relay:
                 sock.settimeout(None)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             stats = ConnectionStats()
+            self._touch()
             with self._lock:
                 self.connections.append(stats)
                 self._sockets += [client, server]
@@ -223,6 +245,7 @@ class Relay:
                         stats.server_reset = True
                 except OSError:
                     data = item = b""
+                self._touch()
                 if upstream:
                     stats.from_client += len(data)
                     if len(stats.client_prefix) < _CHUNK:

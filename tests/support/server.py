@@ -14,7 +14,6 @@ import ssl
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -89,19 +88,56 @@ class Server:
     def stop(self) -> None:
         stop_process(self.process)
 
-    def warm_up(self, requests: int = 1, timeout: float = 60.0) -> None:
-        """Serve a few requests through Django first: a worker's first request imports the
-        URLconf, views and admin, which under load takes longer than curl's one-second wait
-        for a 100 (curl then sends the body of a request that is about to be rejected)."""
+    def warm_up(self, requests: int = 1, tls_ca: str | None = None) -> None:
+        """``requests`` rejected upload heads (a few reach every worker), so the first request of a
+        test does not pay for the worker's lazy imports (the first rejection imports
+        prometheus-client and starts the stats thread): on a loaded machine that first answer can
+        take longer than curl's 1 s wait for a 100, and curl then sends its body, which the
+        byte-counting tests would (rightly) see.
+        Bounded by socket timeouts; the answer is not checked here."""
         for _ in range(requests):
-            with urllib.request.urlopen(self.url + "/", timeout=timeout) as response:
-                response.read()
+            self._warm_up_once(tls_ca)
+
+    def _warm_up_once(self, tls_ca: str | None) -> None:
+        sock = socket.create_connection(self.address, timeout=30)
+        if tls_ca is not None:
+            import ssl
+
+            sock = ssl.create_default_context(cafile=tls_ca).wrap_socket(
+                sock, server_hostname="127.0.0.1")
+        try:
+            sock.sendall(
+                b"PUT /objects/warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/octet-stream\r\nContent-Length: 20000000\r\n"
+                b"Expect: 100-continue\r\n\r\n"
+            )
+            received = b""
+            while b"\r\n\r\n" not in received:  # the 413 (a stock server: its 100)
+                data = sock.recv(65536)
+                if not data:
+                    break
+                received += data
+        except OSError:
+            pass
+        finally:
+            sock.close()
 
     def worker_pids(self) -> list[int]:
         """PIDs of this arbiter's workers (children), read from /proc."""
         assert self.process is not None
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in children.read_text().split()]
+
+
+# What a server's log shows when something went wrong: gunicorn's error log ("[ERROR]", worker
+# timeouts, "[CRITICAL]") and Django's django.request errors (testproject/settings.py LOGGING
+# prints them as "[ERROR] django.request: Internal Server Error: ..." with the traceback).
+ERROR_MARKERS = ("[ERROR]", "[CRITICAL]", "Traceback", "Internal Server Error", "WORKER TIMEOUT")
+
+
+def error_lines(log: str) -> list[str]:
+    """The lines of ``log`` that show an error (see ``ERROR_MARKERS``)."""
+    return [line for line in log.splitlines() if any(m in line for m in ERROR_MARKERS)]
 
 
 def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
