@@ -44,6 +44,16 @@ POLICY_ATTRIBUTE = "upload_policy"
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
+#: The policy values audits and the admin report, with the ``upload_policy`` argument of each.
+POLICY_FIELDS = {
+    "max_size": "max_size",
+    "content_types": "content_types",
+    "login_required": "login_required",
+    "permissions": "permission",
+    "expect": "expect",
+    "body_timeout": "body_timeout",
+}
+
 
 def _view_name(view: object) -> str:
     module = getattr(view, "__module__", None) or "?"

@@ -45,7 +45,7 @@ from django_expect import overrides as _overrides
 from django_expect.core import Identity, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
-from django_expect.policies import declared_policy
+from django_expect.policies import POLICY_FIELDS, declared_policy
 from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = [
@@ -56,16 +56,6 @@ __all__ = [
     "route_keys",
     "view_path",
 ]
-
-#: The policy values an audit reports, with the upload_policy argument that sets each.
-POLICY_FIELDS = {
-    "max_size": "max_size",
-    "content_types": "content_types",
-    "login_required": "login_required",
-    "permissions": "permission",
-    "expect": "expect",
-    "body_timeout": "body_timeout",
-}
 
 
 @dataclasses.dataclass(frozen=True)

@@ -26,23 +26,12 @@ from typing import Any, cast
 
 from django.core.servers import basehttp
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, declared_length
 from django_expect.gunicorn import linger
 
 __all__ = ["ExpectWSGIServer"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
-
-
-def _declared_length(environ: dict[str, Any]) -> int | None:
-    """The body's declared length: 0 without one, None for a chunked body (which runserver
-    cannot frame: Django's ``ServerHandler`` reads it as empty)."""
-    if "HTTP_TRANSFER_ENCODING" in environ:
-        return None
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
 
 
 class _ServerHandler(basehttp.ServerHandler):
@@ -64,7 +53,7 @@ class _ServerHandler(basehttp.ServerHandler):
         self.request_handler = request_handler
         self.sock = cast(socket.socket, request_handler.connection)
         self.timeout_set = False
-        length = _declared_length(environ)
+        length = declared_length(environ)
         self.expect_input = ExpectContinueInput(
             cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
             awaiting=awaiting and length != 0,

@@ -22,19 +22,12 @@ from typing import Any
 from django_expect import overrides as _overrides
 from django_expect.conf import conf, derived, is_set
 from django_expect.overrides import SiteDefaults, app_installed
-from django_expect.policies import default_policy
+from django_expect.policies import POLICY_FIELDS, default_policy
 
 __all__ = ["DEFAULT_POLICY_FIELDS", "UploadSettings", "upload_settings"]
 
-#: The default policy's values the admin row may set, with the upload_policy argument of each.
-DEFAULT_POLICY_FIELDS = {
-    "max_size": "max_size",
-    "content_types": "content_types",
-    "login_required": "login_required",
-    "permissions": "permission",
-    "expect": "expect",
-    "body_timeout": "body_timeout",
-}
+#: The default policy's values the admin row may set (all of them).
+DEFAULT_POLICY_FIELDS = POLICY_FIELDS
 
 
 @dataclasses.dataclass(frozen=True)

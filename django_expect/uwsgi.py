@@ -27,7 +27,7 @@ import select
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, declared_length
 
 __all__ = ["lazy_continue"]
 
@@ -56,7 +56,7 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
 
 def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> ExpectContinueInput:
     """Wrap ``environ["wsgi.input"]`` (the 100, if the client waits for one, on first read)."""
-    length = _declared_length(environ)
+    length = declared_length(environ)
     awaiting = (
         environ.get("HTTP_EXPECT", "").strip().lower() == "100-continue"
         and environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
@@ -87,15 +87,6 @@ def says_close(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def _closed_anyway() -> None:
     """uWSGI (``--http-socket``, ``--http`` without ``--http-keepalive``) closes after each
     response: nothing to tell it."""
-
-
-def _declared_length(environ: dict[str, Any]) -> int | None:
-    if "HTTP_TRANSFER_ENCODING" in environ:
-        return None
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
 
 
 def _write_all(fd: int, data: bytes) -> None:
