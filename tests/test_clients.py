@@ -32,7 +32,9 @@ def test_client_rejection_costs_no_body_bytes_and_the_pool_survives(
         run_scenario(client, relay, REJECTIONS[rejection], bodies)
 
 
-@pytest.mark.parametrize("client_name", ["curl", "go"])
+# Go only: curl stops sending when the 413 arrives right behind stock gunicorn's 100, which it may
+# before its first body write (a race, not a control); Go's net/http sends the body regardless.
+@pytest.mark.parametrize("client_name", ["go"])
 def test_control_without_the_hook_the_body_crosses_the_wire(
     server_pool: object, make_client: ClientFactory, bodies: Bodies, client_name: str
 ) -> None:

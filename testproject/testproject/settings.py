@@ -3,6 +3,8 @@
 import os
 from pathlib import Path
 
+import django
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "demo-only-not-secret")
@@ -59,6 +61,12 @@ DATABASES = {
         "NAME": os.environ.get("DEMO_DB", str(BASE_DIR / "db.sqlite3")),
     }
 }
+# Concurrent writers (the demo's views, the rejection counts, the change counter) under gevent and
+# gthread: take the write lock when a transaction starts (Django >= 5.1), so SQLite never has to
+# fail a shared-to-write lock upgrade with "database is locked", and wait for a busy lock.
+DATABASES["default"]["OPTIONS"] = {"timeout": 20}
+if django.VERSION >= (5, 1):
+    DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
 # The tests run the project on PostgreSQL too (DEMO_PG_PORT set by the test that starts it).
 if os.environ.get("DEMO_PG_PORT"):
