@@ -190,12 +190,12 @@ class ExpectMiddleware:
         self, request: HttpRequest, view_func: Callable[..., Any]
     ) -> HttpResponseBase | None:
         """OPTIONS discovery (discovery.py): answer it, or have the view's answer carry it."""
-        limits = discovery_limits(request, view_func)
-        if limits is None:
+        discovery = discovery_limits(request, view_func)
+        if discovery is None:
             return None
-        response = discovery_response(view_func, limits)
+        response = discovery_response(view_func, discovery)
         if response is None:
-            setattr(request, _DISCOVERY_ATTRIBUTE, limits)  # _finish adds the headers
+            setattr(request, _DISCOVERY_ATTRIBUTE, discovery)  # _finish adds the headers
         return response
 
     def _reject(
@@ -300,9 +300,9 @@ class ExpectMiddleware:
         if (
             state is None
             and request.method == "OPTIONS"
-            and (limits := getattr(request, _DISCOVERY_ATTRIBUTE, None))
+            and (discovery := getattr(request, _DISCOVERY_ATTRIBUTE, None))
         ):
-            add_discovery_headers(response, limits)
+            add_discovery_headers(response, discovery)
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and

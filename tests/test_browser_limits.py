@@ -172,17 +172,40 @@ def test_options_tells_the_limit_and_types() -> None:
     assert response.status_code == 200
     assert response["Upload-Limit"] == "max-size=5000000"
     assert response["Accept-Post"] == "multipart/form-data"
-    assert json.loads(response.content) == {
-        "upload": {
-            "max_size": 5_000_000,
-            "max_size_text": "5 MB",
-            "content_types": ["multipart/form-data"],
-            "file_types": None,
-            "login_required": False,
-        }
+    limits = {
+        "max_size": 5_000_000,
+        "max_size_text": "5 MB",
+        "content_types": ["multipart/form-data"],
+        "file_types": None,
+        "login_required": False,
     }
+    document = json.loads(response.content)
+    assert document["upload"] == {"method": "POST", **limits}
+    assert document["methods"] == {"POST": limits, "PUT": limits, "PATCH": limits}  # a function view
     raw = Client().options("/lab/types")
     assert json.loads(raw.content)["upload"]["file_types"] == ["image/*", "application/pdf"]
+
+
+def test_each_upload_method_is_told_its_own_limit() -> None:
+    pytest.importorskip("ninja")
+    put_only = Client().options("/ninja/raw")  # a django-ninja PUT operation, 1000 bytes
+    assert put_only["Upload-Limit"] == "max-size=1000"
+    assert not put_only.has_header("Accept-Post")  # Accept-Post speaks of POST only
+    assert json.loads(put_only.content)["upload"]["method"] == "PUT"
+    assert list(json.loads(put_only.content)["methods"]) == ["PUT"]
+    both = json.loads(Client().options("/ninja/items").content)  # POST 1000, PUT 2000
+    assert {m: limits["max_size"] for m, limits in both["methods"].items()} == {
+        "POST": 1000,
+        "PUT": 2000,
+    }
+    assert both["upload"]["method"] == "POST" and both["upload"]["max_size"] == 1000
+
+
+@override_settings(ROOT_URLCONF=__name__)
+def test_a_route_without_upload_methods_is_not_answered() -> None:
+    response = Client().options("/read-only")
+    assert not response.has_header("Upload-Limit")
+    assert response.content == b""  # Django's own View.options answered
 
 
 def test_cors_preflights_are_not_answered() -> None:
@@ -206,11 +229,20 @@ class OwnOptions(View):
     def options(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         return HttpResponse("mine", headers={"Allow": "POST"})
 
+    def post(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse("posted")
+
 
 @upload_policy(max_size="1MB")
 class DefaultOptions(View):
     def post(self, request: HttpRequest) -> HttpResponse:
         return HttpResponse("posted")
+
+
+@upload_policy(max_size="1MB")
+class ReadOnly(View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return HttpResponse("read")
 
 
 @answers_options
@@ -234,6 +266,7 @@ urlpatterns = [
     path("own", OwnOptions.as_view()),
     path("default", DefaultOptions.as_view()),
     path("marked", marked),
+    path("read-only", ReadOnly.as_view()),
     path("custom-admin/", custom_site.urls),
 ]
 
