@@ -40,7 +40,17 @@ __all__ = ["tls_files"]  # fixtures
 MB = 1_000_000
 RATE = 2_500_000
 DELAY = 0.020
-WIRE_BOUND = 2 * MB
+#: What a refused upload may put on the wire per front: one HTTP/2 flow-control window of body
+#: (the front's initial stream window) plus the TLS handshake and the form page's load (~10 kB).
+#: gunicorn 27 and nginx (the precheck answers before nginx reads the body) open 64 KiB; HAProxy
+#: 2.6 opens 64 KiB but refills it while it forwards the body to gunicorn until the 413 arrives
+#: (69-202 kB seen); Caddy (Go) opens 1 MiB and refills as it proxies (0.82-1.10 MB seen).
+WIRE_BOUND = {
+    "gunicorn": 128_000,
+    "nginx-h2": 128_000,
+    "haproxy-h2": 1 * MB,
+    "caddy-h2": 2 * MB,
+}
 FRONTS = ["gunicorn", "haproxy-h2", "caddy-h2", "nginx-h2"]
 
 
@@ -113,9 +123,10 @@ def test_browser_over_h2_shows_the_413_page_after_far_less_than_the_file(
     with Relay(fronts[front], delay=DELAY, rate=RATE) as relay:
         url = f"https://127.0.0.1:{relay.address[1]}/upload/plain"
         shown = BROWSERS[browser]("form", url, files[size], ignore_https_errors=True)
+        relay.wait_quiet()  # counted once the browser has stopped sending
         sent = relay.from_client()
     print(f"h2 {front} {browser} {size // MB} MB: {shown.outcome} {shown.status} "
           f"{shown.protocol} {shown.seconds:.2f} s, client bytes on the wire {sent}")
     assert shown.protocol == "h2", shown
     assert shown.shows_413, shown
-    assert sent < WIRE_BOUND, (shown, sent)
+    assert sent < WIRE_BOUND[front], (shown, sent)

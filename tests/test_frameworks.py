@@ -25,9 +25,14 @@ from django_expect.core import UploadPolicy
 from django_expect.policies import declared_policy
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.routes import describe_routes
+from tests.support.tools import require_module
 
-pytest.importorskip("rest_framework")
-pytest.importorskip("ninja")
+
+@pytest.fixture(autouse=True)
+def _frameworks_installed() -> None:
+    """Skip without DRF and django-ninja; under DJANGO_EXPECT_REQUIRE_ALL=1 (CI), fail."""
+    require_module("rest_framework", "djangorestframework")
+    require_module("ninja", "django-ninja")
 
 
 def size_for(path: str, method: str) -> int | None:
