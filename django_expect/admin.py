@@ -129,6 +129,7 @@ class UploadSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "content_types",
             "login_required",
             "permission",
+            "expect",
             "body_timeout",
             "chunked",
             "drain_seconds",

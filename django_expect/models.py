@@ -151,6 +151,13 @@ class UploadSettings(models.Model):
         help_text="Required permissions for views without @upload_policy, comma-separated; "
         "empty: EXPECT_DEFAULT_POLICY's permission.",
     )
+    expect = models.CharField(
+        max_length=16,
+        blank=True,
+        choices=EXPECT_CHOICES,
+        help_text="When 100 Continue goes out, for views without @upload_policy; empty: "
+        "EXPECT_DEFAULT_POLICY's expect.",
+    )
     body_timeout = models.FloatField(
         null=True,
         blank=True,

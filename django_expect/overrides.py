@@ -84,6 +84,7 @@ class SiteDefaults:
     content_types: tuple[str, ...] | None = None
     login_required: bool | None = None
     permissions: tuple[str, ...] | None = None
+    expect: ExpectMode | None = None
     body_timeout: float | None = None
     chunked: str | None = None
     drain_seconds: float | None = None
@@ -156,6 +157,7 @@ def load_site_defaults() -> SiteDefaults:
         content_types=split(row.content_types),
         login_required=row.login_required,
         permissions=split(row.permission),
+        expect=ExpectMode(row.expect) if row.expect else None,
         body_timeout=row.body_timeout,
         chunked=row.chunked or None,
         drain_seconds=row.drain_seconds,

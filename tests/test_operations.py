@@ -591,8 +591,8 @@ def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
     request, _ = upload("/lab/echo", 5000)
     assert run_view(request) is None  # EXPECT_DEFAULT_POLICY: 100 MiB
     fields = {"max_size": "2KB", "content_types": "", "login_required": "unknown",
-              "permission": "", "body_timeout": "7", "chunked": "refuse", "drain_seconds": "0.5",
-              "note": "incident 43"}
+              "permission": "", "expect": "", "body_timeout": "7", "chunked": "refuse",
+              "drain_seconds": "0.5", "note": "incident 43"}
     bad = admin_client.post(listing["Location"], dict(fields, permission="nodot"))
     assert bad.status_code == 200 and b"permission names look like" in bad.content
     with django_capture_on_commit_callbacks(execute=True):
@@ -615,6 +615,15 @@ def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
     echo = echo[:echo.index("</tr>")]
     assert 'title="2000 bytes">2 kB<br><small class="expect-source">admin</small>' in echo
     assert '7.0 s<br><small class="expect-source">admin</small>' in echo
+
+    with django_capture_on_commit_callbacks(execute=True):  # the site-wide expectation handling
+        saved = admin_client.post(listing["Location"], dict(fields, expect="refuse"))
+    assert saved.status_code == 302, saved.content[:2000]
+    request, _ = upload("/lab/echo", 1000)  # under the site-wide limit; the expect refuses
+    assert run_view(request).status_code == 417
+    assert upload_settings().sources["default_policy.expect"] == "admin"
+    request, _ = upload("/lab/small", 800)
+    assert run_view(request) is None  # a decorated view keeps its own
 
 
 @pytest.mark.django_db
