@@ -77,7 +77,7 @@ docs: setup
 
 # Django 4.2/5.1/5.2 x gunicorn 25/26/27: unit + end-to-end core suites in each cell (noxfile.py).
 matrix: setup
-	$(BIN)/nox -r -s matrix asgi
+	$(BIN)/nox -r -s matrix unit asgi
 
 # Build sdist + wheel, twine check, every package file in the wheel, e2e smoke against the wheel.
 wheel-check: setup

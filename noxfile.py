@@ -3,6 +3,8 @@
 * ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
   unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
   (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
+* ``unit``: every test not marked ``e2e`` (unit, property, admin, checks, install, agreement, ...)
+  once per Django version: they depend on Django, not on gunicorn.
 * ``asgi``: the ASGI end-to-end suite on Django 4.2 and 5.1 (it does not depend on gunicorn).
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["matrix", "asgi"]
+nox.options.sessions = ["matrix", "unit", "asgi"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
@@ -57,6 +59,14 @@ def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
     """Unit + end-to-end core suites on one Django x gunicorn pair."""
     _install(session, django, gunicorn, "-e", ".")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("django", DJANGO)
+def unit(session: nox.Session, django: str) -> None:
+    """Every test that starts no server (``-m "not e2e"``) on one Django."""
+    _install(session, django, GUNICORN[-1], "-e", ".")
+    session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e", *session.posargs)
 
 
 @nox.session(python=PYTHON)
