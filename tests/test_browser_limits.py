@@ -219,6 +219,33 @@ def test_cors_preflights_are_not_answered() -> None:
     assert not response.has_header("Upload-Limit")  # the view (or django-cors-headers) answered
 
 
+def test_with_django_cors_headers_a_page_on_another_origin_can_read_limits_and_refusals(
+    settings: Any,
+) -> None:
+    """django-cors-headers answers the preflight; the discovery and the 413 carry its headers."""
+    require_module("corsheaders", "django-cors-headers")
+    settings.MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware", *settings.MIDDLEWARE]
+    settings.CORS_ALLOWED_ORIGINS = ["https://app.example"]
+    settings.CORS_EXPOSE_HEADERS = ["Upload-Limit", "Accept-Post"]
+    origin = {"HTTP_ORIGIN": "https://app.example"}
+    preflight = Client().options(
+        "/upload/form", HTTP_ACCESS_CONTROL_REQUEST_METHOD="OPTIONS", **origin
+    )
+    assert preflight.status_code == 200
+    assert preflight["Access-Control-Allow-Origin"] == "https://app.example"
+    assert not preflight.has_header("Upload-Limit")  # django-cors-headers' answer, untouched
+    discovery = Client().options("/upload/form", **origin)
+    assert discovery["Upload-Limit"] == "max-size=5000000"
+    assert discovery["Access-Control-Allow-Origin"] == "https://app.example"
+    assert "Upload-Limit" in discovery["Access-Control-Expose-Headers"]
+    refused = Client().post(
+        "/lab/small", b"x" * 2000, content_type="application/octet-stream", **origin
+    )
+    assert refused.status_code == 413  # and the page's script may read why:
+    assert refused["Access-Control-Allow-Origin"] == "https://app.example"
+    assert json.loads(refused.content)["error"]["code"] == "content_too_large"
+
+
 def test_discovery_can_be_turned_off_and_skips_routes_without_limits() -> None:
     with override_settings(EXPECT_DISCOVERY=False):
         assert not Client().options("/upload/form").has_header("Upload-Limit")
