@@ -2,7 +2,8 @@
 
 * ``upload_rejected``: the middleware answered a request with a rejection instead of giving its
   body to the view: decided from the head, or found while the body was read (a limit broken,
-  a stalled or broken body), or the view's own ``check`` answered. Keyword arguments: ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
+  a stalled or broken body), or the view's own ``check`` answered. Keyword arguments:
+  ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
   (the URL pattern's view name, e.g. ``"api-upload"`` or ``"admin:index"``).
 * ``continue_sent``: ``100 Continue`` went out, inviting the body. Keyword arguments: ``request``,
   ``route``. Sent under every django-expect adapter (the gunicorn hooks, django-expect's
