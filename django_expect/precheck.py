@@ -18,7 +18,7 @@ decision:
 * ``precheck`` answers ``204`` when the upload may go ahead; otherwise ``401`` (login required)
   or ``403`` (everything else), because nginx's ``auth_request`` passes only 401 and 403 on and
   turns any other status into 500. The precise status and reason are in ``X-Expect-Status`` and
-  ``X-Expect-Reason`` (the README's Deployment section maps them back with ``error_page``).
+  ``X-Expect-Reason`` (docs/howto/deployment.md maps them back with ``error_page``).
 * ``precheck_precise`` answers the precise status (413, 415, 401, 403, ...), for proxies whose
   auth hooks pass any non-2xx response through (Caddy ``forward_auth``, Traefik ``forwardAuth``).
 

@@ -1,12 +1,15 @@
 """django-expect's signals, for projects that want to react to decisions as they happen.
 
-* ``upload_rejected``: a request was answered with a final status before its body was read.
-  Keyword arguments: ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
+* ``upload_rejected``: the middleware answered a request with a rejection instead of giving its
+  body to the view: decided from the head, or found while the body was read (a limit broken,
+  a stalled or broken body), or the view's own ``check`` answered. Keyword arguments:
+  ``request``, ``decision`` (a :class:`django_expect.core.Decision`), ``route``
   (the URL pattern's view name, e.g. ``"api-upload"`` or ``"admin:index"``).
 * ``continue_sent``: ``100 Continue`` went out, inviting the body. Keyword arguments: ``request``,
-  ``route``. Sent through the gunicorn hook and under ``django_expect.asgi`` (where the server
-  sends the 100 on the ``receive()`` django-expect then makes), and only wired up for a request
-  while the signal has receivers.
+  ``route``. Sent under every django-expect adapter (the gunicorn hooks, django-expect's
+  ``runserver``, uWSGI's ``lazy_continue``, and ``django_expect.asgi``, where the server sends
+  the 100 on the ``receive()`` django-expect then makes), never where the server sends the 100
+  itself; only wired up for a request while the signal has receivers.
 
 Receivers run in the request's thread: keep them short, and do not read the body in them.
 """

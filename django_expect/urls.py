@@ -1,6 +1,6 @@
 """``path("_expect/", include("django_expect.urls"))``: the proxy precheck endpoints.
 
-See django_expect.precheck and the README's Deployment section (nginx ``auth_request``).
+See django_expect.precheck and docs/howto/deployment.md (nginx ``auth_request``).
 """
 
 from django.urls import path
