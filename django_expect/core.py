@@ -406,9 +406,13 @@ class Decision:
     has_body: bool = False  # the request carries a body (Content-Length > 0 or Transfer-Encoding)
     chunked: bool = False  # the body length is not declared (Transfer-Encoding)
     declared_length: int | None = None
+    check_status: int | None = None  # REJECTED_BY_CHECK: the status of the check's own response
 
     @property
     def status(self) -> int | None:
+        """The status the client is answered with (None when the request proceeds)."""
+        if self.check_status is not None:
+            return self.check_status
         return None if self.reason is None else self.reason.status
 
     @property

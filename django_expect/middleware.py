@@ -165,8 +165,9 @@ class ExpectMiddleware:
                     reason=Reason.REJECTED_BY_CHECK,
                     has_body=True,
                     declared_length=decision.declared_length,
+                    check_status=response.status_code,
                 )
-                record_rejection(type(self), request, rejected, response.status_code)
+                record_rejection(type(self), request, rejected)
                 return response
 
         if body is not None:

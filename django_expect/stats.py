@@ -168,18 +168,16 @@ def route_name(request: HttpRequest) -> str:
     return match.view_name if match is not None else "-"
 
 
-def record_rejection(
-    sender: type, request: HttpRequest, decision: Decision, status: int | None = None
-) -> None:
+def record_rejection(sender: type, request: HttpRequest, decision: Decision) -> None:
     """Log, signal and count one rejection (called by the middleware; no database access).
 
-    ``status`` is the status actually sent when it differs from the reason's (a view's own
-    ``check`` chooses its response).
+    The status is the one answered: ``decision.status`` (a view's own ``check`` chooses its
+    response, and ``Decision.check_status`` carries that response's status).
     """
-    assert decision.reason is not None
+    assert decision.reason is not None and decision.status is not None
     route = route_name(request)
     reason = decision.reason.value
-    status = decision.reason.status if status is None else status
+    status = decision.status
     client = client_address(request)
     logger.info(
         "upload rejected: route=%s reason=%s status=%d declared_length=%s client=%s",

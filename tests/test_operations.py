@@ -27,7 +27,7 @@ from django_expect import overrides, resolution, stats
 from django_expect.checks import app_missing_message, check_operations, check_overrides
 from django_expect.conf import conf
 from django_expect.continuation import ExpectContinueInput
-from django_expect.core import ExpectMode, UploadPolicy
+from django_expect.core import Decision, ExpectMode, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
 from django_expect.models import ChangeCounter, PolicyOverride, RejectionCount, UploadSettings
 from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, apply_override
@@ -290,13 +290,23 @@ def test_a_failed_flush_keeps_the_counts(
 
 
 @pytest.mark.django_db
-def test_check_rejections_are_counted_with_the_status_sent(
+def test_check_rejections_are_counted_and_signalled_with_the_status_sent(
     registry: OverrideRegistry, counts: stats.StatsBuffer
 ) -> None:
-    response = run_view(upload("/lab/check", 10)[0])
-    assert response is not None
+    statuses: list[int | None] = []
+
+    def receiver(sender: type, decision: Decision, **kwargs: Any) -> None:
+        statuses.append(decision.status)
+
+    upload_rejected.connect(receiver)
+    try:
+        response = run_view(upload("/lab/check", 10)[0])
+    finally:
+        upload_rejected.disconnect(receiver)
+    assert response is not None and response.status_code == 409  # the check's own answer
+    assert statuses == [409]
     assert list(counts.pending()) == [
-        (next(iter(counts.pending()))[0], "lab-check", "rejected_by_check", response.status_code)
+        (next(iter(counts.pending()))[0], "lab-check", "rejected_by_check", 409)
     ]
 
 
