@@ -77,6 +77,7 @@ class StatsBuffer:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self.flushes = 0
+        self._failing = False  # the last flush failed: warn once per outage, not every flush
         #: Write counts from a background thread (and at exit). Test suites that flush by hand
         #: set this to False.
         self.autoflush = True
@@ -124,14 +125,19 @@ class StatsBuffer:
         except Exception as error:
             with self._lock:
                 self._pending.update(batch)
-            logger.warning(
-                "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them for "
-                "the next flush",
-                len(batch),
-                type(error).__name__,
-                error,
-            )
+            if not self._failing:
+                logger.warning(
+                    "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them "
+                    "and retrying at every flush (logged once until a flush succeeds)",
+                    len(batch),
+                    type(error).__name__,
+                    error,
+                )
+            self._failing = True
             return 0
+        if self._failing:
+            logger.info("django-expect: rejection counts written again after a failed flush")
+            self._failing = False
         self.flushes += 1
         return len(batch)
 

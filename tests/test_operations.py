@@ -272,9 +272,13 @@ def test_rejections_are_logged_signalled_counted_and_flushed_in_batches(
 
 
 @pytest.mark.django_db
-def test_a_failed_flush_keeps_the_counts(
-    registry: OverrideRegistry, counts: stats.StatsBuffer, monkeypatch: pytest.MonkeyPatch
+def test_a_failed_flush_keeps_the_counts_and_warns_once_per_outage(
+    registry: OverrideRegistry,
+    counts: stats.StatsBuffer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.INFO, logger="django_expect")
     run_view(upload("/lab/small", 2000)[0])
 
     def broken(key: Any, count: int) -> None:
@@ -282,11 +286,15 @@ def test_a_failed_flush_keeps_the_counts(
 
     monkeypatch.setattr(stats, "_add_to_row", broken)
     assert counts.flush() == 0
+    assert counts.flush() == 0  # still failing: kept, not warned again
     assert sum(counts.pending().values()) == 1
     monkeypatch.undo()
     monkeypatch.setattr(stats, "buffer", counts)
     assert counts.flush() == 1
     assert RejectionCount.objects.get().count == 1
+    messages = [r.getMessage() for r in caplog.records if "rejection count" in r.getMessage()]
+    assert len(messages) == 2 and "cannot write 1 rejection count(s)" in messages[0]
+    assert "written again" in messages[1]
 
 
 @pytest.mark.django_db
