@@ -222,7 +222,8 @@ class OverrideRegistry:
                     self._failing = True
                     logger.warning(
                         "django-expect: cannot refresh the upload policy overrides (%s: %s); "
-                        "keeping the last known %d override(s) and the code's policies",
+                        "keeping the last known %d override(s), the last known Upload settings "
+                        "and the code's policies",
                         type(error).__name__,
                         error,
                         len(self._overrides),
