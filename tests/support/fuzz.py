@@ -33,8 +33,9 @@ Exchanges in ``abort`` mode (the client resets right after sending, reading noth
 client-side bytes to check; they are there for the server-side invariants. The runners
 (``stress/run.py``, ``stress/fuzz.py``, ``tests/test_fuzz.py``) add the server-side ones, for
 every exchange: the worker PIDs never change, no socket stays open afterwards, and
-``error_lines`` finds nothing in the server's log -- gunicorn's error log and Django's ``django.request`` errors (every
-5xx Django answers, with its traceback) both go there (testproject/settings.py ``LOGGING``).
+``error_lines`` finds nothing in the server's log -- gunicorn's error log and Django's
+``django.request`` errors (every 5xx Django answers, with its traceback) both go there
+(testproject/settings.py ``LOGGING``).
 
 """
 
