@@ -124,9 +124,12 @@ def add_discovery_headers(response: HttpResponseBase, discovery: Discovery) -> N
     if limits.max_size is not None and not response.has_header("Upload-Limit"):
         response["Upload-Limit"] = f"max-size={limits.max_size}"
     posted = discovery.by_method.get("POST")
-    if posted is not None and posted.content_types is not None:
-        if not response.has_header("Accept-Post"):
-            response["Accept-Post"] = ", ".join(posted.content_types)
+    if (
+        posted is not None
+        and posted.content_types is not None
+        and not response.has_header("Accept-Post")
+    ):
+        response["Accept-Post"] = ", ".join(posted.content_types)
 
 
 def discovery_response(view: Callable[..., Any], discovery: Discovery) -> HttpResponse | None:

@@ -181,7 +181,8 @@ def test_options_tells_the_limit_and_types() -> None:
     }
     document = json.loads(response.content)
     assert document["upload"] == {"method": "POST", **limits}
-    assert document["methods"] == {"POST": limits, "PUT": limits, "PATCH": limits}  # a function view
+    # a function view: every upload method
+    assert document["methods"] == {"POST": limits, "PUT": limits, "PATCH": limits}
     raw = Client().options("/lab/types")
     assert json.loads(raw.content)["upload"]["file_types"] == ["image/*", "application/pdf"]
 
