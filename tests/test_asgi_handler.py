@@ -297,8 +297,8 @@ def test_async_middleware_without_read_ahead_gets_a_clear_error(
 class StreamProbe:
     """What the streaming view saw, shared with the scripted server (the view runs in a thread)."""
 
-    def __init__(self, server: GatedServer | None = None) -> None:
-        self.server = server
+    def __init__(self) -> None:
+        self.server: GatedServer | None = None  # the scripted server of a gated exchange
         self.first_read = threading.Event()  # set once the view's first read returned
         self.delivered_at_first_read = -1
 
@@ -357,11 +357,9 @@ class GatedServer(Server):
 
 def serve_gated(app: Any, size: int, wait: float) -> GatedServer:
     global probe
-    first_read = threading.Event()
+    probe = StreamProbe()
     data = bytes(range(256)) * (size // 256)
-    server = GatedServer(pieces(data, 64 * 1024), first_read, wait)
-    probe = StreamProbe(server)
-    probe.first_read = first_read
+    probe.server = server = GatedServer(pieces(data, 64 * 1024), probe.first_read, wait)
     with override_settings(ROOT_URLCONF=__name__):
         serve(app, scope("/stream", upload(len(data))), server)
     assert server.status == 200
