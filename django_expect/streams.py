@@ -100,7 +100,7 @@ def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
     The one place that touches Django's private ``HttpRequest._stream``: relies on
     ``django.http.request.HttpRequest.read``/``readline``/``body`` reading ``self._stream``
     (``WSGIRequest.__init__`` sets it to a ``LimitedStream`` over ``wsgi.input``,
-    ``ASGIRequest.__init__`` to the handler's body file), as Django 4.2 to 6.0 do.
+    ``ASGIRequest.__init__`` to the handler's body file), in Django 4.2, 5.1 and 5.2 (tested).
     """
     previous = request._stream
     if stream is not None:
