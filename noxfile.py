@@ -42,7 +42,7 @@ UNIT = [
 ]
 E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py"]
 #: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
-ASGI = ["tests/test_asgi.py"]
+ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:

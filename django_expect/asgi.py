@@ -26,8 +26,10 @@ This module owns the ASGI side of that, and nothing of the policy:
 * A final response sent while the body is unread (a rejection, or a view that did not read)
   carries ``Connection: close``: the servers then close instead of parsing the leftover body.
 
-Django's private names: ``HttpRequest._stream`` in :func:`_swap_stream` only (the middleware's
-chunked-body cap uses the same). The rest are ``ASGIHandler``'s overridable methods
+Django's private names, each in one function: ``HttpRequest._stream`` in
+``django_expect.streams.swap_request_stream`` (shared with the middleware's chunked-body cap),
+and ``BaseHandler._get_response_async``'s use of ``resolve_request``'s result in
+:func:`_calling` (the view it calls). The rest are ``ASGIHandler``'s overridable methods
 (``handle``, ``read_body``, ``create_request``, ``listen_for_disconnect``) and
 ``BaseHandler.resolve_request``.
 """
@@ -39,7 +41,7 @@ import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from functools import wraps
-from typing import Any
+from typing import Any, cast
 
 import django
 from asgiref.sync import iscoroutinefunction, sync_to_async
@@ -50,6 +52,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
 
 from django_expect.continuation import ExpectContinueInput
+from django_expect.streams import swap_request_stream
 
 __all__ = ["INPUT_KEY", "ASGIBody", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
 
@@ -397,15 +400,11 @@ class ExpectASGIHandler(ASGIHandler):
         return request, error
 
     def resolve_request(self, request: HttpRequest) -> ResolverMatch:
-        """Async views get their (accepted) body read ahead before they run.
-
-        ``BaseHandler._get_response_async`` unpacks the result as ``callback, args, kwargs``;
-        the wrapper is returned that way, so ``request.resolver_match`` keeps the real view.
-        """
+        """Async views get their (accepted) body read ahead before they run."""
         match = super().resolve_request(request)
         body = request.META.get(INPUT_KEY)
         if isinstance(body, _ClosableInput) and iscoroutinefunction(match.func):
-            return (_reading_ahead(match.func), match.args, match.kwargs)  # type: ignore[return-value]
+            return _calling(match, _reading_ahead(match.func))
         return match
 
     async def listen_for_disconnect(self, receive: Receive) -> None:
@@ -414,6 +413,18 @@ class ExpectASGIHandler(ASGIHandler):
             assert exchange.body is not None
             await exchange.body.wait_until_read(exchange.has_body, exchange.expects_100)
         await super().listen_for_disconnect(receive)
+
+
+def _calling(match: ResolverMatch, view: Callable[..., Any]) -> ResolverMatch:
+    """What ``resolve_request`` returns so that the handler calls ``view`` instead of
+    ``match.func``, while ``request.resolver_match`` (set by ``resolve_request``) keeps the real
+    view.
+
+    Relies on ``django.core.handlers.base.BaseHandler._get_response_async`` (Django 4.2, 5.1
+    and 5.2, tested) unpacking ``resolve_request``'s result as ``callback, callback_args,
+    callback_kwargs`` and calling that callback (and ``process_view`` getting it).
+    """
+    return cast(ResolverMatch, (view, match.args, match.kwargs))
 
 
 class _Receiver:
@@ -449,13 +460,13 @@ async def read_ahead(request: HttpRequest) -> None:
     body = request.META.get(INPUT_KEY)
     if not isinstance(body, _ClosableInput) or body.length == 0:
         return
-    if isinstance(_swap_stream(request), _SpooledBody):
+    if isinstance(swap_request_stream(request), _SpooledBody):
         return
     await sync_to_async(_spool_body)(request)
 
 
 def _spool_body(request: HttpRequest) -> None:
-    source = _swap_stream(request)
+    source = swap_request_stream(request)
     # Owned by the _SpooledBody that replaces the request's stream (closed with the request).
     spool = tempfile.SpooledTemporaryFile(max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE)  # noqa: SIM115
     try:
@@ -465,7 +476,7 @@ def _spool_body(request: HttpRequest) -> None:
         spool.close()
         raise
     spool.seek(0)
-    _swap_stream(request, _SpooledBody(spool))
+    swap_request_stream(request, _SpooledBody(spool))
 
 
 class _SpooledBody:
@@ -482,16 +493,3 @@ class _SpooledBody:
 
     def close(self) -> None:
         self._spool.close()
-
-
-def _swap_stream(request: HttpRequest, stream: Any = None) -> Any:
-    """The stream Django reads the body from; replaced by ``stream`` if one is given.
-
-    Relies on ``django.http.request.HttpRequest.read``/``readline``/``body`` reading
-    ``self._stream`` (``ASGIRequest.__init__`` sets it to the handler's body file), as
-    ExpectMiddleware's chunked-body cap does.
-    """
-    previous = request._stream
-    if stream is not None:
-        request._stream = stream
-    return previous

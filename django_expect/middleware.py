@@ -59,7 +59,7 @@ from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, route_name
-from django_expect.streams import CappedStream
+from django_expect.streams import CappedStream, swap_request_stream
 
 __all__ = ["ExpectMiddleware"]
 
@@ -220,10 +220,12 @@ class ExpectMiddleware:
             state.overflow_limit = limit
 
         source = (
-            request.environ["wsgi.input"] if isinstance(request, WSGIRequest) else request._stream
+            request.environ["wsgi.input"]
+            if isinstance(request, WSGIRequest)
+            else swap_request_stream(request)
         )
         state.undeclared_length_stream = CappedStream(source, limit, overflow)
-        request._stream = state.undeclared_length_stream  # type: ignore[assignment]
+        swap_request_stream(request, state.undeclared_length_stream)
 
     # -- after the view --------------------------------------------------------------------
 

@@ -4,16 +4,20 @@ Plain Django reads such a body as empty (``LimitedStream(stream, 0)``). For requ
 policy, the middleware replaces ``request._stream`` with a :class:`CappedStream` over the server's
 input, so the view reads the whole body; reading past ``max_size`` raises :class:`UploadTooLarge`
 and the middleware answers 413 and closes the connection.
+
+Django's private ``HttpRequest._stream`` is touched in :func:`swap_request_stream` only (the
+middleware's cap and ``django_expect.asgi``'s read-ahead both go through it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
 
-__all__ = ["CappedStream", "UploadTooLarge"]
+__all__ = ["CappedStream", "UploadTooLarge", "swap_request_stream"]
 
 
 class UploadTooLarge(RequestDataTooBig):
@@ -88,3 +92,17 @@ class CappedStream:
 
     def close(self) -> None:
         pass
+
+
+def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
+    """The stream Django reads ``request``'s body from; replaced by ``stream`` if one is given.
+
+    The one place that touches Django's private ``HttpRequest._stream``: relies on
+    ``django.http.request.HttpRequest.read``/``readline``/``body`` reading ``self._stream``
+    (``WSGIRequest.__init__`` sets it to a ``LimitedStream`` over ``wsgi.input``,
+    ``ASGIRequest.__init__`` to the handler's body file), in Django 4.2, 5.1 and 5.2 (tested).
+    """
+    previous = request._stream
+    if stream is not None:
+        request._stream = stream
+    return previous

@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import socket
+from pathlib import Path
 
 import pytest
 
 from tests.support.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
 from tests.support.raw import ConnectionClosed, Exchange, chunked
+from tests.support.tools import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -275,6 +277,55 @@ def test_a_large_accepted_upload_streams_through_the_view(server: ASGIServer) ->
         _, final = conn.read_final()
         assert final.status == 200, server.log()[-3000:]
         assert final.header("ETag") == f'"{hashlib.md5(data).hexdigest()}"'
+
+
+MiB = 2**20
+
+
+def _partial_object(server: ASGIServer, key: str) -> Path:
+    """Where /objects/<key> writes what it has read of a PUT so far (demo/views.py)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()
+    return Path(server.env["DEMO_MEDIA_ROOT"]) / "objects" / f"{digest}.part"
+
+
+def _written(partial: Path) -> int | None:
+    """Bytes the view has written to ``partial``, once it is at least the view's first 1 MiB."""
+    try:
+        size = partial.stat().st_size
+    except FileNotFoundError:
+        return None
+    return size if size >= MiB else None
+
+
+def _put_in_two_halves(server: ASGIServer, key: str, wait: float) -> int | None:
+    """PUT 6 MiB to /objects/<key>, stopping after 3 MiB until the view has written its first
+    MiB (polled for at most ``wait`` s); return what it had written then (None: nothing)."""
+    data = bytes(range(256)) * (6 * MiB // 256)
+    partial = _partial_object(server, key)
+    with Exchange(server.address, timeout=30) as conn:
+        conn.request_head("PUT", f"/objects/{key}", upload_head(len(data)))
+        assert conn.read_response().status == 100
+        conn.send_body(data[: 3 * MiB])
+        written = poll(lambda: _written(partial), timeout=wait, interval=0.02)
+        conn.send_body(data[3 * MiB :])
+        _, final = conn.read_final()
+        assert final.status == 200, server.log()[-3000:]
+        assert final.header("ETag") == f'"{hashlib.md5(data).hexdigest()}"'
+    return written
+
+
+def test_the_view_reads_the_body_while_the_client_still_sends_it(
+    server: ASGIServer, asgi_pool: ASGIServerPool
+) -> None:
+    """Not spooled first: /objects/<key> writes each MiB it reads to a .part file; with half of
+    the body still held back by the client, the view has already read and written its first MiB
+    (the poll's bound only detects a hang). Control: under Django's own handler on uvicorn the
+    view runs only once the whole body was received, so nothing is written while half of it is
+    held back (here for a bounded 3 s) -- and the same upload then completes."""
+    written = _put_in_two_halves(server, f"asgi-halves-{server.kind}", wait=30)
+    assert written is not None and MiB <= written <= 3 * MiB
+    stock = asgi_pool.get("uvicorn-h11", STOCK_APP)
+    assert _put_in_two_halves(stock, "asgi-halves-stock", wait=3) is None
 
 
 # -- the eager servers, and the control --------------------------------------------------------

@@ -2,8 +2,11 @@
 
 ``receive()`` is what makes an ASGI server send ``100 Continue``, so each test counts the calls:
 a rejection must make none, an accepted body as many as it needs, and Django 5's
-``listen_for_disconnect`` must not take a body message the view wanted. Runs on every Django
-version the package supports (no server, no database).
+``listen_for_disconnect`` must not take a body message the view wanted. The streaming tests gate
+the scripted server on the view's first read (events, bounded waits) to show the body is read
+while it arrives, not spooled first (Django's own handler as the control), and measure the peak
+of Python's allocations for a 64 MiB streamed body. Runs on every Django version the package
+supports (no server, no database).
 """
 
 from __future__ import annotations
@@ -11,14 +14,20 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import threading
+import tracemalloc
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 from asgiref.sync import markcoroutinefunction
-from django.http import HttpResponse
+from django import urls
+from django.core.handlers.asgi import ASGIHandler
+from django.http import HttpResponse, JsonResponse
 from django.test import override_settings
+from django.views.decorators.csrf import csrf_exempt
 
+from django_expect import upload_policy
 from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application, read_ahead
 from django_expect.signals import continue_sent, upload_rejected
 
@@ -280,3 +289,140 @@ def test_async_middleware_without_read_ahead_gets_a_clear_error(
     server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
     assert server.status == 599
     assert b"read_ahead" in b"".join(m.get("body", b"") for m in server.sent[1:])
+
+
+# -- streaming: the view reads the body while it is still arriving ---------------------------------
+
+
+class StreamProbe:
+    """What the streaming view saw, shared with the scripted server (the view runs in a thread)."""
+
+    def __init__(self) -> None:
+        self.server: GatedServer | None = None  # the scripted server of a gated exchange
+        self.first_read = threading.Event()  # set once the view's first read returned
+        self.delivered_at_first_read = -1
+
+
+probe = StreamProbe()
+MiB = 2**20
+
+
+@csrf_exempt
+@upload_policy(max_size="128MiB")
+def streaming_view(request: Any) -> JsonResponse:
+    """Reads the body in 64 KiB pieces (the first one 1000 bytes), as a streaming upload would."""
+    first = request.read(1000)
+    if probe.server is not None:
+        probe.delivered_at_first_read = probe.server.delivered
+    probe.first_read.set()
+    digest, size = hashlib.sha256(first), len(first)
+    while chunk := request.read(64 * 1024):
+        digest.update(chunk)
+        size += len(chunk)
+    return JsonResponse({"size": size, "sha256": digest.hexdigest()})
+
+
+@csrf_exempt
+@upload_policy(max_size="128MiB")
+def whole_body_view(request: Any) -> JsonResponse:
+    """Reads ``request.body``: the whole body in memory (the memory test's control)."""
+    body = request.body
+    return JsonResponse({"size": len(body), "sha256": hashlib.sha256(body).hexdigest()})
+
+
+urlpatterns = [urls.path("stream", streaming_view), urls.path("whole", whole_body_view)]
+
+
+class GatedServer(Server):
+    """A scripted server that delivers the first body message at once and every later one only
+    once the view's first read has returned -- or, if that never happens (Django's own handler
+    reads the whole body before any view runs), after one bounded wait, so the exchange ends.
+    ``delivered`` counts the body messages handed to the application so far."""
+
+    def __init__(self, messages: list[dict[str, Any]], gate: threading.Event, wait: float):
+        super().__init__(messages)
+        self.gate = gate
+        self.wait = wait
+        self.delivered = 0
+        self.gate_timed_out = False
+
+    async def receive(self) -> dict[str, Any]:
+        waits = self.messages and self.delivered >= 1 and not self.gate_timed_out
+        if waits and not await asyncio.to_thread(self.gate.wait, self.wait):
+            self.gate_timed_out = True
+        if self.messages:
+            self.delivered += 1
+        return await super().receive()
+
+
+def serve_gated(app: Any, size: int, wait: float) -> GatedServer:
+    global probe
+    probe = StreamProbe()
+    data = bytes(range(256)) * (size // 256)
+    probe.server = server = GatedServer(pieces(data, 64 * 1024), probe.first_read, wait)
+    with override_settings(ROOT_URLCONF=__name__):
+        serve(app, scope("/stream", upload(len(data))), server)
+    assert server.status == 200
+    assert server.json() == {"size": size, "sha256": hashlib.sha256(data).hexdigest()}
+    return server
+
+
+def test_the_view_reads_the_body_while_it_is_still_arriving(app: ExpectASGIHandler) -> None:
+    """The body is not spooled before the view runs: the view's first read returns when one body
+    message of 16 has been received, and the next ones are asked for only after it."""
+    server = serve_gated(app, MiB, wait=30)  # the wait only bounds a hang
+    assert probe.delivered_at_first_read == 1
+    assert not server.gate_timed_out
+    assert server.delivered == 16
+
+
+def test_control_djangos_own_handler_spools_the_body_before_the_view() -> None:
+    """Django's ASGIHandler under the same scripted server: the view's first read comes only
+    after every body message was received (the gate never opened; the wait let it finish)."""
+    server = serve_gated(ASGIHandler(), MiB, wait=2)
+    assert probe.delivered_at_first_read == 16
+    assert server.gate_timed_out
+
+
+class EndlessServer(Server):
+    """Hands over ``count`` messages of one 64 KiB block (allocated once), then waits."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__([])
+        self.block = bytes(range(256)) * 256
+        self.count = count
+
+    async def receive(self) -> dict[str, Any]:
+        self.receives += 1
+        if self.count:
+            self.count -= 1
+            return {"type": "http.request", "body": self.block, "more_body": self.count > 0}
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def peak_while_serving(app: Any, path: str, size: int) -> int:
+    """Peak of Python's allocations (tracemalloc) while ``app`` serves a ``size``-byte upload."""
+    global probe
+    probe = StreamProbe()
+    server = EndlessServer(size // (64 * 1024))
+    with override_settings(ROOT_URLCONF=__name__):
+        tracemalloc.start()
+        try:
+            serve(app, scope(path, upload(size, expect=False)), server)
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    assert server.status == 200
+    assert server.json()["size"] == size
+    return peak
+
+
+def test_memory_stays_bounded_for_a_view_that_streams(app: ExpectASGIHandler) -> None:
+    """64 MiB read in 64 KiB pieces: the peak stays a small fraction of the body (the server's
+    messages are one block allocated once, so what is counted is the handler's and the view's).
+    Control: a view reading ``request.body`` peaks above the body's size, so the measure sees a
+    body held whole."""
+    size = 64 * MiB
+    assert peak_while_serving(app, "/stream", size) < 8 * MiB
+    assert peak_while_serving(app, "/whole", size) > size
