@@ -5,7 +5,7 @@
 
 Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs the bench settings
 (ExpectMiddleware and the decorated bench views) twice; only ``asgi.py`` differs:
-``testproject/asgi_stock.py`` (``django.core.asgi``) or ``testproject/asgi.py``
+``tests/asgi_stock.py`` (``django.core.asgi``) or ``tests/asgi.py``
 (``django_expect.asgi``). Scenarios:
 
 1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.server import PROJECT, ROOT, Server, prepare_database, stop_process
+from tests.support.server import ROOT, Server, prepare_database, stop_process
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -23,9 +23,9 @@ def bench_env(mode: str, work: Path) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         BENCH_MODE=mode,
-        DEMO_DB=str(work / "db.sqlite3"),
-        DEMO_MEDIA_ROOT=str(work / "media"),
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
+        TEST_DB=str(work / "db.sqlite3"),
+        TEST_MEDIA_ROOT=str(work / "media"),
+        PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
         TMPDIR=str(work / "tmp"),  # Django's upload temp files, uvicorn's spooled bodies
     )
@@ -53,8 +53,8 @@ def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
 
 
 #: Django's own ASGI handler, and django-expect's (django_expect.asgi.get_asgi_application).
-STOCK_ASGI = "testproject.asgi_stock:application"
-EXPECT_ASGI = "testproject.asgi:application"
+STOCK_ASGI = "tests.asgi_stock:application"
+EXPECT_ASGI = "tests.asgi:application"
 
 
 class Uvicorn:
@@ -73,7 +73,7 @@ class Uvicorn:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, env=bench_env("expect", work),
-                cwd=PROJECT,
+                cwd=ROOT,
             )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

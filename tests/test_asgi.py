@@ -27,7 +27,7 @@ BASIC = "Basic " + base64.b64encode(b"demo:demo").decode()
 
 @pytest.fixture(params=LAZY)
 def server(request: pytest.FixtureRequest, asgi_pool: ASGIServerPool) -> ASGIServer:
-    """A lazy ASGI server running the demo's asgi.py (django_expect.asgi)."""
+    """A lazy ASGI server running the test project's asgi.py (django_expect.asgi)."""
     return asgi_pool.get(request.param)
 
 

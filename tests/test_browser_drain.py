@@ -1,6 +1,6 @@
 """Real browsers send a rejected body anyway: the close policy (docs/howto/browsers-sent-anyway.md).
 
-Chromium and Firefox ESR (Debian packages) submit the demo's script-free ``/upload/plain`` form
+Chromium and Firefox ESR (Debian packages) submit the test app's script-free ``/upload/plain`` form
 to ``/upload/form`` (5 MB limit)
 through a relay shaped like a home uplink: 20 Mbit/s and 20 ms each way. No browser sends
 ``Expect``, and neither reads an early response before its upload ends or breaks:
@@ -34,7 +34,7 @@ pytestmark = pytest.mark.e2e
 MB = 1_000_000
 RATE = 2_500_000  # 20 Mbit/s, bytes per second
 DELAY = 0.020  # one way
-DRAIN_SECONDS = 10.0  # the demo's EXPECT_DRAIN_SECONDS (the default)
+DRAIN_SECONDS = 10.0  # the test project's EXPECT_DRAIN_SECONDS (the default)
 #: A body closed "at once" crossed far less than a drain for the whole budget would let through.
 CLOSED_EARLY_BOUND = int(DRAIN_SECONDS * RATE / 2)
 

@@ -90,7 +90,7 @@ def fronts(
                     # The recipe: behind an HTTP/2-terminating proxy, no drain (the proxy ends
                     # the browser's stream itself once gunicorn closes; a drain would only make
                     # the proxy forward the rest of the body).
-                    env = dict(project_env_vars, DEMO_DRAIN_SECONDS="0")
+                    env = dict(project_env_vars, TEST_DRAIN_SECONDS="0")
                     upstream = Server("gthread", True, base / "upstream.log", env).start()
                     stops.append(upstream)
                     self["upstream"] = upstream.address

@@ -1,6 +1,6 @@
 """The Django adapter without a server: decorator, policy lookup, middleware, responses, checks.
 
-Requests go through Django's test client (the full middleware stack of the demo project) or
+Requests go through Django's test client (the full middleware stack of the test project) or
 straight into ExpectMiddleware.process_view, with an ExpectContinueInput that records what it
 would have put on the wire.
 """
@@ -171,7 +171,7 @@ def test_the_response_seals_the_input() -> None:
     assert recorder.wire == ["close"]
 
 
-# -- the middleware through the demo project's stack (no gunicorn hook) --------------------------
+# -- the middleware through the test project's stack (no gunicorn hook) ---------------------------
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 Real gunicorn with django-expect's hooks (sync, gthread, gevent); curl as the client (it waits
 for ``100 Continue`` before sending a body, 10 s here so a loaded machine cannot make it send
 early); tests/support/relay.py counts the bytes curl put on the wire. Each endpoint of
-testproject/demo/api_views.py refuses a 2 MB upload with the precise status before any body
+tests/testapp/api_views.py refuses a 2 MB upload with the precise status before any body
 byte, and accepts a small one. The control: stock gunicorn (no hook) invites the same body.
 """
 

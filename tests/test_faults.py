@@ -124,7 +124,7 @@ def test_a_trickle_just_under_the_timeout_keeps_the_connection(guarded: Server) 
 
 
 def test_the_view_sees_unreadable_post_error_caused_by_body_timeout(guarded: Server) -> None:
-    """/lab/swallow catches the read error and logs what it caught (testproject LOGGING)."""
+    """/lab/swallow catches the read error and logs what it caught (tests/settings.py LOGGING)."""
     log_start = len(guarded.log())
     with Exchange(guarded.address) as conn:
         conn.request_head("POST", "/lab/swallow", head(len(BODY)))

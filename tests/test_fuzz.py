@@ -41,7 +41,7 @@ def test_seeded_fuzz_slice_keeps_every_invariant(server: Server) -> None:
 
 @pytest.mark.e2e
 def test_the_log_check_sees_a_500_from_django(server: Server) -> None:
-    """Control: Django's own 500s reach the log the fuzz runs read (testproject LOGGING)."""
+    """Control: Django's own 500s reach the log the fuzz runs read (tests/settings.py LOGGING)."""
     log_start = len(server.log())
     with Exchange(server.address) as conn:
         conn.request_head("GET", "/lab/crash", {"Host": "127.0.0.1"})

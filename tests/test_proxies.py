@@ -111,7 +111,7 @@ def refuses_chunked(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A gthread server with ``EXPECT_CHUNKED = "refuse"`` (411 for bodies of undeclared length)."""
-    env = {**project_env_vars, "DEMO_EXPECT_CHUNKED": "refuse"}
+    env = {**project_env_vars, "TEST_EXPECT_CHUNKED": "refuse"}
     log = Path(tmp_path_factory.mktemp("chunked-refused")) / "gthread.log"
     server = Server("gthread", True, log, env).start()
     yield server

@@ -1,4 +1,4 @@
-"""Real ASGI servers serving the demo project: start, wait until serving, stop by PID.
+"""Real ASGI servers serving the test project: start, wait until serving, stop by PID.
 
 ``LAZY`` are the servers that send ``100 Continue`` only when the application first calls
 ``receive()`` (django-expect's handler can decide before it); ``EAGER`` send it (or read the
@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.raw import Exchange
-from tests.support.server import PROJECT, _accepts, stop_process
+from tests.support.server import ROOT, _accepts, stop_process
 from tests.support.tools import free_port, require_module
 
 LAZY = ("uvicorn-h11", "uvicorn-httptools", "gunicorn-asgi", "granian")
 EAGER = ("hypercorn", "daphne")
 
-#: The demo's asgi.py (django_expect.asgi) and Django's own handler, for controls.
-EXPECT_APP = "testproject.asgi:application"
-STOCK_APP = "testproject.asgi_stock:application"
+#: The test project's asgi.py (django_expect.asgi) and Django's own handler, for controls.
+EXPECT_APP = "tests.asgi:application"
+STOCK_APP = "tests.asgi_stock:application"
 
 _MODULES = {
     "uvicorn-h11": ("uvicorn", "uvicorn"),
@@ -93,7 +93,7 @@ class ASGIServer:
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
-            cwd=PROJECT,
+            cwd=ROOT,
         )
         log.close()
         deadline = time.monotonic() + timeout

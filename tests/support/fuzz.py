@@ -32,7 +32,7 @@ Invariants checked on every exchange (``check``):
 The runners (``stress/run.py``, ``stress/fuzz.py``, ``tests/test_fuzz.py``) add the server-side
 ones: the worker PIDs never change, no socket stays open afterwards, and ``error_lines`` finds
 nothing in the server's log -- gunicorn's error log and Django's ``django.request`` errors (every
-5xx Django answers, with its traceback) both go there (testproject/settings.py ``LOGGING``).
+5xx Django answers, with its traceback) both go there (tests/settings.py ``LOGGING``).
 
 """
 

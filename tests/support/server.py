@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ROOT / "testproject"
+#: ``manage.py`` of the test project (tests/settings.py), run from ROOT.
+MANAGE = [sys.executable, "-m", "django"]
 WORKERS = ("sync", "gthread", "gevent")
 _LISTENING = re.compile(r"Listening at: https?://127\.0\.0\.1:(\d+)")
 
@@ -30,6 +31,10 @@ class Server:
     log_path: Path
     env: dict[str, str]
     extra_args: list[str] = field(default_factory=list)
+    #: The WSGI application and the directory it is served from (the demo's smoke test
+    #: serves testproject/).
+    app: str = "tests.wsgi:application"
+    chdir: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
 
@@ -45,8 +50,8 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
     def start(self, timeout: float = 30.0) -> Server:
-        args = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT)]
-        # Always name a config: gunicorn would otherwise load the demo's ./gunicorn.conf.py.
+        args = [sys.executable, "-m", "gunicorn", "--chdir", str(self.chdir)]
+        # Always name a config: gunicorn would otherwise load a ./gunicorn.conf.py.
         config = "django_expect.gunicorn" if self.hook else "tests.support.stock_gunicorn"
         args += ["-c", f"python:{config}"]
         args += [
@@ -65,10 +70,10 @@ class Server:
         ]
         if self.worker == "gthread":
             args += ["--threads", "4"]
-        args += [*self.extra_args, "testproject.wsgi:application"]
+        args += [*self.extra_args, self.app]
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
+            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=self.chdir
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -130,7 +135,7 @@ class Server:
 
 
 # What a server's log shows when something went wrong: gunicorn's error log ("[ERROR]", worker
-# timeouts, "[CRITICAL]") and Django's django.request errors (testproject/settings.py LOGGING
+# timeouts, "[CRITICAL]") and Django's django.request errors (tests/settings.py LOGGING
 # prints them as "[ERROR] django.request: Internal Server Error: ..." with the traceback).
 ERROR_MARKERS = ("[ERROR]", "[CRITICAL]", "Traceback", "Internal Server Error", "WORKER TIMEOUT")
 
@@ -187,10 +192,10 @@ def _warm_up(address: tuple[str, int], deadline: float, tls: bool = False) -> bo
 def project_env(db_path: Path, media_root: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
-        DJANGO_SETTINGS_MODULE="testproject.settings",
-        DEMO_DB=str(db_path),
-        DEMO_MEDIA_ROOT=str(media_root),
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        TEST_DB=str(db_path),
+        TEST_MEDIA_ROOT=str(media_root),
+        PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
     )
     env.update(extra)
@@ -198,11 +203,11 @@ def project_env(db_path: Path, media_root: Path, **extra: str) -> dict[str, str]
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    """Migrate a fresh SQLite database and create the demo users and tokens."""
-    for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
+    """Migrate a fresh database and create the test users and tokens (``testapp_setup``)."""
+    for command in (["migrate", "-v0", "--noinput"], ["testapp_setup"]):
         subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=PROJECT,
+            [*MANAGE, *command],
+            cwd=ROOT,
             env=env,
             check=True,
             capture_output=True,

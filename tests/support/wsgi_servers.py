@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support import tools
-from tests.support.server import PROJECT, _accepts, stop_process
+from tests.support.server import MANAGE, ROOT, _accepts, stop_process
 
 #: The servers this module starts, by name (the tests' parameter ids).
 KINDS = (
@@ -37,10 +37,10 @@ KINDS = (
 )
 #: A virtualenv of Debian's Python for Apache: its daemon user (www-data) must be able to read
 #: the interpreter, which a Python under /root (pyenv) is not.
-APACHE_VENV = PROJECT.parent / ".venv-apache"
+APACHE_VENV = ROOT / ".venv-apache"
 SYSTEM_PYTHON = "/usr/bin/python3"
 #: Apache: close after a response to an Expect request (docs/howto/servers.md).
-APACHE_EXPECT_CONF = PROJECT.parent / "deploy" / "apache-expect.conf"
+APACHE_EXPECT_CONF = ROOT / "deploy" / "apache-expect.conf"
 
 
 @dataclass
@@ -54,7 +54,7 @@ class WSGIServer:
     extra_args: list[str] = field(default_factory=list)
     apache_dir: Path | None = None
     #: The WSGI module uWSGI serves (the bench's stock column serves it without lazy_continue).
-    uwsgi_module: str = "testproject.wsgi:application"
+    uwsgi_module: str = "tests.wsgi:application"
 
     @property
     def address(self) -> tuple[str, int]:
@@ -70,7 +70,7 @@ class WSGIServer:
     def command(self) -> list[str]:
         bind = f"127.0.0.1:{self.port}"
         if self.kind == "runserver":
-            return [sys.executable, "manage.py", "runserver", "--noreload", bind]
+            return [*MANAGE, "runserver", "--noreload", bind]
         if self.kind == "runserver-stock":
             return [sys.executable, "-m", "tests.support.stock_runserver", bind]
         if self.kind == "waitress":
@@ -81,7 +81,7 @@ class WSGIServer:
                 "waitress",
                 f"--listen={bind}",
                 "--threads=4",
-                "testproject.wsgi:application",
+                "tests.wsgi:application",
             ]
         if self.kind.startswith("mod_wsgi"):
             return self._mod_wsgi()
@@ -98,7 +98,7 @@ class WSGIServer:
         args = [
             str(express),
             "start-server",
-            str(PROJECT / "testproject" / "wsgi.py"),
+            str(ROOT / "tests" / "wsgi.py"),
             "--server-root",
             str(root),
             "--host",
@@ -113,9 +113,7 @@ class WSGIServer:
             str(4 * 2**30),  # the policies decide, not Apache's LimitRequestBody
             "--log-to-terminal",
             "--python-path",
-            str(PROJECT),
-            "--python-path",
-            str(PROJECT.parent),
+            str(ROOT),
         ]
         if self.kind == "mod_wsgi":
             args += ["--embedded-mode", "--include-file", str(APACHE_EXPECT_CONF)]
@@ -144,7 +142,7 @@ class WSGIServer:
             "--module",
             module,
             "--chdir",
-            str(PROJECT),
+            str(ROOT),
             "--master",
             "--processes",
             "1",
@@ -167,7 +165,7 @@ class WSGIServer:
         args = self.command()
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
+            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -236,12 +234,12 @@ def _www_data_copy(env: dict[str, str], directory: Path) -> dict[str, str]:
     shutil.rmtree(directory, ignore_errors=True)
     (directory / "media").mkdir(parents=True)
     (directory / "cache").mkdir()
-    shutil.copy(env["DEMO_DB"], directory / "db.sqlite3")
+    shutil.copy(env["TEST_DB"], directory / "db.sqlite3")
     env = dict(env)
     env.update(
-        DEMO_DB=str(directory / "db.sqlite3"),
-        DEMO_MEDIA_ROOT=str(directory / "media"),
-        DEMO_CACHE_DIR=str(directory / "cache"),
+        TEST_DB=str(directory / "db.sqlite3"),
+        TEST_MEDIA_ROOT=str(directory / "media"),
+        TEST_CACHE_DIR=str(directory / "cache"),
     )
     subprocess.run(["chown", "-R", "www-data:www-data", str(directory)], check=True)
     return env
