@@ -78,9 +78,9 @@ def wheel(session: nox.Session) -> None:
     (built,) = dist.glob("*.whl")
     _check_wheel_contents(session, built)
 
-    # The tests and the demo project, without the package: imports must come from the wheel.
+    # The tests, their harness and the demo, without the package: imports must come from the wheel.
     work = Path(tempfile.mkdtemp(prefix="django-expect-wheel-"))
-    for folder in ("tests", "testproject"):
+    for folder in ("tests", "testproject", "harness"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns(
             "__pycache__", "db.sqlite3", ".db.sqlite3", "media", ".media", ".cache"))
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")

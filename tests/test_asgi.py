@@ -15,8 +15,8 @@ import socket
 
 import pytest
 
-from tests.support.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
-from tests.support.raw import ConnectionClosed, Exchange, chunked
+from harness.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
+from harness.raw import ConnectionClosed, Exchange, chunked
 
 pytestmark = pytest.mark.e2e
 

@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.drain_browsers import BROWSERS, Shown
+from harness.relay import Relay
+from harness.server import Server
 from tests.conftest import ServerPool
-from tests.support.drain_browsers import BROWSERS, Shown
-from tests.support.relay import Relay
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.drain_browsers import BROWSERS
+from harness.relay import Relay
+from harness.server import Server
 from tests.clients import tools
 from tests.clients.proxies import Proxy
-from tests.support.drain_browsers import BROWSERS
-from tests.support.relay import Relay
-from tests.support.server import Server
 from tests.test_tls import tls_files
 
 pytestmark = pytest.mark.e2e

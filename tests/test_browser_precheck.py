@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.browsers import BROWSERS, NODE_MODULES, require_vendored, run_steps
-from tests.support.relay import Relay
-from tests.support.server import Server
+from harness.browsers import BROWSERS, NODE_MODULES, require_vendored, run_steps
+from harness.relay import Relay
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,7 @@ LIMIT_TEXT = "5 MB"  # /upload/form: @upload_policy(max_size="5MB", ...)
 def server(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The test project under gunicorn (gthread) with the hooks; npm uploaders served as static/vendor/."""
+    """The test project under gunicorn (gthread) with the hooks; npm uploaders as static/vendor/."""
     env = dict(project_env_vars, TEST_VENDOR_DIR=str(NODE_MODULES))
     log = tmp_path_factory.mktemp("browser-logs") / "gthread-hook.log"
     server = Server("gthread", True, log, env).start()

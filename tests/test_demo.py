@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.raw import Exchange
-from tests.support.server import ROOT, Server
+from harness.process import ROOT
+from harness.raw import Exchange
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from harness.relay import Relay
+from harness.server import Server
 from tests.conftest import ServerPool
-from tests.support.relay import Relay
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -18,10 +18,10 @@ import pytest
 from django.http import HttpRequest
 from django.test.client import encode_multipart
 
-from tests.support.raw import Exchange, chunked
-from tests.support.relay import Relay
-from tests.support.server import Server
-from tests.support.tools import require
+from harness.raw import Exchange, chunked
+from harness.relay import Relay
+from harness.server import Server
+from harness.tools import require
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.raw import Exchange, chunked
+from harness.server import Server
+from harness.tools import require_module
 from tests.conftest import ServerPool
-from tests.support.raw import Exchange, chunked
-from tests.support.server import Server
-from tests.support.tools import require_module
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import Postgres
-from tests.support.raw import Exchange
-from tests.support.server import MANAGE, ROOT, Server, prepare_database, project_env
-from tests.support.tools import poll, require_module
+from harness.postgres import Postgres
+from harness.process import MANAGE, ROOT, prepare_database, project_env
+from harness.raw import Exchange
+from harness.server import Server
+from harness.tools import poll, require_module
 
 pytestmark = pytest.mark.e2e
 

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.raw import Exchange
-from tests.support.server import MANAGE, ROOT, Server, stop_process
-from tests.support.tools import free_port, poll, require
+from harness.process import MANAGE, ROOT, stop_process
+from harness.raw import Exchange
+from harness.server import Server
+from harness.tools import free_port, poll, require
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.fds import (
+from harness.fds import (
     descriptors_of,
     fd_count,
     file_count,
@@ -23,8 +23,9 @@ from tests.support.fds import (
     quiescent_files,
     quiescent_sockets,
 )
-from tests.support.raw import ConnectionClosed, Exchange, chunked
-from tests.support.server import Server, error_lines
+from harness.process import error_lines
+from harness.raw import ConnectionClosed, Exchange, chunked
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 

@@ -34,7 +34,7 @@ from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, ap
 from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
 from django_expect.sitewide import upload_settings
-from tests.support.tools import require_module
+from harness.tools import require_module
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 

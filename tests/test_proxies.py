@@ -21,6 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.process import stop_process
+from harness.raw import Exchange
+from harness.relay import Relay
+from harness.server import Server
 from tests.clients.adapters import CurlCLI
 from tests.clients.fixtures import (
     CLIENTS,
@@ -33,9 +37,6 @@ from tests.clients.fixtures import (
 )
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.conftest import ServerPool
-from tests.support.raw import Exchange
-from tests.support.relay import Relay
-from tests.support.server import Server, stop_process
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client", "proxy_pool"]  # fixtures

@@ -13,14 +13,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support import tools
-from tests.support.server import MANAGE, ROOT, _accepts, stop_process
+from harness import tools
+from harness.process import MANAGE, ROOT, Process, accepts
 
 #: The servers this module starts, by name (the tests' parameter ids).
 KINDS = (
@@ -44,7 +43,7 @@ APACHE_EXPECT_CONF = ROOT / "deploy" / "apache-expect.conf"
 
 
 @dataclass
-class WSGIServer:
+class WSGIServer(Process):
     kind: str
     log_path: Path
     env: dict[str, str]
@@ -57,22 +56,15 @@ class WSGIServer:
     uwsgi_module: str = "tests.wsgi:application"
 
     @property
-    def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def name(self) -> str:
+        return self.kind
 
     def command(self) -> list[str]:
         bind = f"127.0.0.1:{self.port}"
         if self.kind == "runserver":
             return [*MANAGE, "runserver", "--noreload", bind]
         if self.kind == "runserver-stock":
-            return [sys.executable, "-m", "tests.support.stock_runserver", bind]
+            return [sys.executable, "-m", "harness.stock_runserver", bind]
         if self.kind == "waitress":
             tools.require_module("waitress", "waitress")
             return [
@@ -132,7 +124,7 @@ class WSGIServer:
         mode = "--http-socket" if self.kind.startswith("uwsgi-http-socket") else "--http"
         module = self.uwsgi_module
         if self.kind == "uwsgi-http-socket-plain":
-            module = "tests.support.plain_wsgi:application"
+            module = "harness.plain_wsgi:application"
         if self.kind == "uwsgi-http-manage-expect":
             self.extra_args = ["--http-manage-expect", *self.extra_args]
         return [
@@ -162,21 +154,9 @@ class WSGIServer:
             self.apache_dir.chmod(0o755)
             if os.geteuid() == 0:
                 self.env = _www_data_copy(self.env, self.apache_dir / "data")
-        args = self.command()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=ROOT
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited early:\n{self.log()}")
-            if _accepts(self.address) and self._ready():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.kind} did not start within {timeout}s:\n{self.log()}")
+        self.launch(self.command())
+        self.wait_until(lambda _deadline: accepts(self.address) and self._ready(), timeout, 0.1)
+        return self
 
     def _ready(self) -> bool:
         """Django answers a GET: it, its URLconf and the views are imported.
@@ -195,7 +175,7 @@ class WSGIServer:
             return False
 
     def stop(self) -> None:
-        stop_process(self.process)
+        super().stop()
         if self.apache_dir is not None:
             shutil.rmtree(self.apache_dir, ignore_errors=True)
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.tools import free_port, require
+from harness.tools import free_port, require
 
 
 class Postgres:
