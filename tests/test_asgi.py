@@ -17,6 +17,7 @@ import pytest
 
 from harness.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
 from harness.raw import ConnectionClosed, Exchange, chunked
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +30,6 @@ BASIC = "Basic " + base64.b64encode(b"demo:demo").decode()
 def server(request: pytest.FixtureRequest, asgi_pool: ASGIServerPool) -> ASGIServer:
     """A lazy ASGI server running the test project's asgi.py (django_expect.asgi)."""
     return asgi_pool.get(request.param)
-
-
-def upload_head(length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
-    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        head["Expect"] = "100-continue"
-    head.update({k.replace("_", "-"): v for k, v in headers.items()})
-    return head
 
 
 # -- accepted uploads: one 100, after the policy passed ------------------------------------------

@@ -18,6 +18,7 @@ from harness.process import MANAGE, ROOT, stop_process
 from harness.raw import Exchange
 from harness.server import Server
 from harness.tools import free_port, poll, require
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 
@@ -129,11 +130,6 @@ backend gunicorn
     proxy = Proxy([binary, "-db", "-f", str(config)], tmp_path / "haproxy.out", port)
     yield proxy
     proxy.stop()
-
-
-def upload_head(length: int) -> dict[str, str]:
-    return {"Content-Length": str(length), "Expect": "100-continue",
-            "Content-Type": "application/octet-stream"}
 
 
 def assert_proxy_rejects_over_the_limit(proxy: Proxy, backend: Server, signature: bytes) -> None:

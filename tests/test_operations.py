@@ -26,7 +26,6 @@ from django.urls import resolve
 from django_expect import overrides, resolution, stats
 from django_expect.checks import app_missing_message, check_operations, check_overrides
 from django_expect.conf import conf
-from django_expect.continuation import ExpectContinueInput
 from django_expect.core import ExpectMode, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
 from django_expect.models import ChangeCounter, PolicyOverride, RejectionCount, UploadSettings
@@ -35,6 +34,7 @@ from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
 from django_expect.sitewide import upload_settings
 from harness.tools import require_module
+from tests.fakes import check_ids, expect_input
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -74,12 +74,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> stats.StatsBuffer:
 def upload(path: str, length: int, awaiting: bool = True) -> tuple[HttpRequest, list[str]]:
     """A request as the gunicorn hook would hand it over, resolved like Django does."""
     wire: list[str] = []
-    stream = ExpectContinueInput(
-        io.BytesIO(b"x" * length),
-        awaiting=awaiting,
-        send_continue=lambda: wire.append("100"),
-        close_connection=lambda: wire.append("close"),
-    )
+    stream = expect_input(b"x" * length, wire, awaiting)
     request = RequestFactory().post(
         path, data=b"x" * length, content_type="application/octet-stream",
         HTTP_EXPECT="100-continue", REMOTE_ADDR="192.0.2.7", **{"wsgi.input": stream},
@@ -654,8 +649,7 @@ def test_admin_shows_counts_per_route_reason_and_day(
 
 
 def operation_ids(**settings: Any) -> list[str]:
-    with override_settings(**settings):
-        return [m.id or "" for m in check_operations()]
+    return check_ids(check_operations, **settings)
 
 
 def test_operations_checks() -> None:

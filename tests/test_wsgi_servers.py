@@ -22,6 +22,7 @@ from harness.wsgi_servers import WSGIServer, WSGIServerPool
 from tests.clients.adapters import CurlCLI
 from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
@@ -50,14 +51,6 @@ def wsgi_pool(
     pool = WSGIServerPool(project_env_vars, tmp_path_factory.mktemp("wsgi-servers"))
     yield pool
     pool.stop_all()
-
-
-def upload_head(length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
-    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        head["Expect"] = "100-continue"
-    head.update(headers)
-    return head
 
 
 def _server(pool: WSGIServerPool, kind: str) -> WSGIServer:
