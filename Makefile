@@ -68,7 +68,7 @@ lint: setup
 	$(BIN)/pre-commit run --all-files --show-diff-on-failure
 
 typecheck: setup
-	cd testproject && ../$(BIN)/mypy --config-file ../pyproject.toml ../django_expect
+	$(BIN)/mypy
 
 # The manual (docs/, MkDocs): warnings, broken links and anchors are errors.
 docs: setup
@@ -108,7 +108,7 @@ bench-asgi: $(BENCH_STAMP)
 	$(BIN)/python -m bench.asgi
 
 clean:
-	rm -rf $(VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media
+	rm -rf $(VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media tests/.db.sqlite3 tests/.media
 
 # Kept for muscle memory: the version matrix is `make matrix` (nox).
 test-matrix: matrix

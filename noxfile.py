@@ -40,7 +40,7 @@ UNIT = [
     "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
     "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
 ]
-E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py"]
+E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py", "tests/test_demo.py"]
 #: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
 ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
 
@@ -88,11 +88,11 @@ def wheel(session: nox.Session) -> None:
     (built,) = dist.glob("*.whl")
     _check_wheel_contents(session, built)
 
-    # The tests and the demo project, without the package: imports must come from the wheel.
+    # The tests, their harness and the demo, without the package: imports must come from the wheel.
     work = Path(tempfile.mkdtemp(prefix="django-expect-wheel-"))
-    for folder in ("tests", "testproject"):
+    for folder in ("tests", "testproject", "harness"):
         shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns(
-            "__pycache__", "db.sqlite3", "media", ".cache"))
+            "__pycache__", "db.sqlite3", ".db.sqlite3", "media", ".media", ".cache"))
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
     _install(session, "5.2", "27", str(built))
     session.chdir(work)

@@ -5,11 +5,11 @@
 
 Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs the bench settings
 (ExpectMiddleware and the decorated bench views) twice; only ``asgi.py`` differs:
-``testproject/asgi_stock.py`` (``django.core.asgi``) or ``testproject/asgi.py``
+``tests/asgi_stock.py`` (``django.core.asgi``) or ``tests/asgi.py``
 (``django_expect.asgi``). Scenarios:
 
 1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the
-   client sent (counted by tests/support/relay.py) and time to the final status;
+   client sent (counted by harness/relay.py) and time to the final status;
 2. an accepted PUT (1 GiB; a view reading 1 MiB at a time and keeping nothing), a fresh server per
    run, stock and django-expect alternating: the server's CPU time (schedstat) and peak RSS.
 
@@ -38,8 +38,8 @@ from bench.servers import (
     peak_rss,
     prepare,
 )
-from tests.support.asgi_servers import ASGIServer
-from tests.support.relay import Relay
+from harness.asgi_servers import ASGIServer
+from harness.relay import Relay
 
 
 class HarnessError(RuntimeError):

@@ -6,7 +6,7 @@
 Chromium (Playwright, Debian ``chromium``) and Firefox ESR (puppeteer-core over WebDriver BiDi,
 Debian ``firefox-esr``) submit the demo's script-free ``/upload/plain`` form to ``/upload/form``
 (5 MB limit) through a relay shaped
-like a home uplink (20 Mbit/s, 20 ms each way; tests/support/relay.py). Servers: one gthread
+like a home uplink (20 Mbit/s, 20 ms each way; harness/relay.py). Servers: one gthread
 worker (4 threads) of the demo project, stock gunicorn (no hooks: the middleware still refuses
 from the head, gunicorn closes as it always does) and django-expect (the hooks: the close
 policy of docs/howto/browsers-sent-anyway.md). Runs alternate stock / django-expect.
@@ -26,9 +26,10 @@ import sys
 import time
 from pathlib import Path
 
-from tests.support.drain_browsers import BROWSERS
-from tests.support.relay import Relay
-from tests.support.server import Server, prepare_database, project_env
+from harness.drain_browsers import BROWSERS
+from harness.process import prepare_database, project_env
+from harness.relay import Relay
+from harness.server import Server
 
 HERE = Path(__file__).resolve().parent
 MB = 1_000_000

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "testproject"), str(ROOT)]
+sys.path[:0] = [str(ROOT)]
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 os.environ["BENCH_MODE"] = "expect"
 

@@ -9,7 +9,7 @@ validated -- the final status, and for an accepted upload the byte count and che
 received, for small requests each response's body -- and a run that fails validation is kept in
 results.json with ``valid: false`` and its reason, left out of every figure, and listed in the
 report. CPU is the server workers' own CPU time from /proc; bytes are counted by a relay between
-client and server (tests/support/relay.py), which also emulates the WAN. Everything binds
+client and server (harness/relay.py), which also emulates the WAN. Everything binds
 127.0.0.1; every process started here is stopped by its PID. The run exits non-zero when the
 harness breaks (an exception) or a django-expect run fails validation; never on a missed target.
 """
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench import clients, report
 from bench.servers import Uvicorn, bench_env, cpu_seconds, gunicorn, peak_rss, prepare
-from tests.support.relay import Relay
+from harness.relay import Relay
 
 HERE = Path(__file__).resolve().parent
 MB = 1_000_000
@@ -187,7 +187,7 @@ def other_servers(cfg: dict, work: Path) -> list[dict]:
     up past the limit) and django-expect."""
     import urllib.request
 
-    from tests.support.wsgi_servers import WSGIServer
+    from harness.wsgi_servers import WSGIServer
 
     rows = []
     file = sparse_file(work, cfg["servers_size"])
@@ -196,7 +196,7 @@ def other_servers(cfg: dict, work: Path) -> list[dict]:
             for mode in ("stock", "expect"):
                 server = WSGIServer(kind, work / f"{kind}-{mode}.log", bench_env(mode, work), work)
                 if mode == "stock":
-                    server.uwsgi_module = "tests.support.plain_wsgi:application"
+                    server.uwsgi_module = "harness.plain_wsgi:application"
                 server.start()
                 try:
                     # Warm up: the first request loads Django in the worker.

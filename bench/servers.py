@@ -1,19 +1,18 @@
 """The servers under test: gunicorn (stock or with the hook) and uvicorn, each stopped by PID.
 
-gunicorn is started by ``tests.support.server.Server`` (the end-to-end tests' launcher) with the
+gunicorn is started by ``harness.server.Server`` (the end-to-end tests' launcher) with the
 bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds``/``peak_rss`` read ``/proc``.
 """
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-from tests.support.server import PROJECT, ROOT, Server, prepare_database, stop_process
+from harness.process import ROOT, Process, accepts, prepare_database
+from harness.server import Server
+from harness.tools import free_port
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -23,9 +22,9 @@ def bench_env(mode: str, work: Path) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="bench.settings",
         BENCH_MODE=mode,
-        DEMO_DB=str(work / "db.sqlite3"),
-        DEMO_MEDIA_ROOT=str(work / "media"),
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
+        TEST_DB=str(work / "db.sqlite3"),
+        TEST_MEDIA_ROOT=str(work / "media"),
+        PYTHONPATH=str(ROOT),
         PYTHONUNBUFFERED="1",
         TMPDIR=str(work / "tmp"),  # Django's upload temp files, uvicorn's spooled bodies
     )
@@ -53,49 +52,27 @@ def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
 
 
 #: Django's own ASGI handler, and django-expect's (django_expect.asgi.get_asgi_application).
-STOCK_ASGI = "testproject.asgi_stock:application"
-EXPECT_ASGI = "testproject.asgi:application"
+STOCK_ASGI = "tests.asgi_stock:application"
+EXPECT_ASGI = "tests.asgi:application"
 
 
-class Uvicorn:
+class Uvicorn(Process):
     """Django's ASGI handler (``app``) under uvicorn (h11), with the django-expect settings."""
 
     def __init__(self, work: Path, name: str = "uvicorn", app: str = STOCK_ASGI) -> None:
         self.log_path = work / f"{name}.log"
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        args = [
+        self.env = bench_env("expect", work)
+        self.port = free_port()
+        self.launch([
             sys.executable, "-m", "uvicorn", app,
             "--host", "127.0.0.1", "--port", str(self.port), "--http", "h11",
             "--lifespan", "off", "--log-level", "warning", "--no-access-log",
-        ]
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                args, stdout=log, stderr=subprocess.STDOUT, env=bench_env("expect", work),
-                cwd=PROJECT,
-            )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"uvicorn exited early:\n{self.log_path.read_text()}")
-            try:
-                with socket.create_connection(self.address, timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("uvicorn did not start in 30 s")
-
-    @property
-    def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
+        ])  # fmt: skip
+        self.wait_until(lambda _deadline: accepts(self.address), 30)
 
     def worker_pids(self) -> list[int]:
+        assert self.process is not None
         return [self.process.pid]
-
-    def stop(self) -> None:
-        stop_process(self.process)
 
 
 def cpu_seconds(pids: list[int]) -> float:

@@ -1,13 +1,13 @@
-"""Bench settings: the demo project, with or without django-expect (``BENCH_MODE``).
+"""Bench settings: the test project, with or without django-expect (``BENCH_MODE``).
 
 ``BENCH_MODE=expect`` (default): ``ExpectMiddleware`` is installed and the bench views carry
 ``@upload_policy``. ``BENCH_MODE=stock``: no middleware, no decorator; the views check sizes the
-everyday Django way (see ``bench/views.py``). Everything else is the demo's settings.
+everyday Django way (see ``bench/views.py``). Everything else is the test project's settings.
 """
 
 import os
 
-from testproject.settings import *  # noqa: F403
+from tests.settings import *  # noqa: F403
 
 BENCH_MODE = os.environ.get("BENCH_MODE", "expect")
 if BENCH_MODE not in ("stock", "expect"):

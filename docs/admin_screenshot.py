@@ -46,7 +46,7 @@ def main() -> None:
     call_command("migrate", verbosity=0, interactive=False)
     call_command("demo_setup", verbosity=0)
     PolicyOverride.objects.create(route="api-upload", max_size=5_000_000, note="incident 42")
-    PolicyOverride.objects.create(route="lab-types", content_types="image/png", expect="refuse")
+    PolicyOverride.objects.create(route="document-form", content_types="image/png", expect="refuse")
     today = timezone.now().date()
     RejectionCount.objects.create(
         day=today, route="api-upload", reason="content_too_large", status=413, count=1289

@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.browsers import CHROMIUM_ARGS  # noqa: E402
-from tests.support.server import Server, prepare_database, project_env  # noqa: E402
+from harness.browsers import CHROMIUM_ARGS  # noqa: E402
+from harness.process import prepare_database, project_env  # noqa: E402
+from harness.server import Server  # noqa: E402
 
 IMAGES = ROOT / "docs" / "images"
 VIEWPORT = {"width": 900, "height": 640}

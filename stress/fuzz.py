@@ -1,4 +1,4 @@
-"""Replay fuzz exchanges (tests/support/fuzz.py) against a fresh gunicorn + django-expect.
+"""Replay fuzz exchanges (harness/fuzz.py) against a fresh gunicorn + django-expect.
 
 ``python -m stress.fuzz --seed 6 --worker gthread --only 1234`` runs exchange 1234 of seed 6 on
 its own and prints the scenario (every request's bytes, the mode, the cut), what the server sent
@@ -16,9 +16,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from harness import fuzz  # noqa: E402
+from harness.server import WORKERS  # noqa: E402
 from stress.run import Lab, server_health  # noqa: E402
-from tests.support import fuzz  # noqa: E402
-from tests.support.server import WORKERS  # noqa: E402
 
 
 def describe(result: fuzz.Result) -> str:

@@ -2,7 +2,7 @@
 
 Sections (each prints its figures; all of them go to stress/results.json):
 
-* fuzz        -- 100,000 seeded raw-socket exchanges (tests/support/fuzz.py) over sync, gthread
+* fuzz        -- 100,000 seeded raw-socket exchanges (harness/fuzz.py) over sync, gthread
                  and gevent, every invariant checked, then worker PIDs, sockets and logs;
 * load        -- 1,000 concurrent rejected Expect uploads (gevent, gthread): all answered, p50/p99
                  time to the rejection, worker fds before/after;
@@ -41,14 +41,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support import fuzz  # noqa: E402
-from tests.support.fds import fd_count, quiescent_sockets  # noqa: E402
-from tests.support.server import (  # noqa: E402
-    Server,
-    error_lines,
-    prepare_database,
-    project_env,
-)
+from harness import fuzz  # noqa: E402
+from harness.fds import fd_count, quiescent_sockets  # noqa: E402
+from harness.process import error_lines, prepare_database, project_env  # noqa: E402
+from harness.server import Server  # noqa: E402
 
 RESULTS: dict[str, Any] = {}
 QUICK = 1

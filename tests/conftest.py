@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.asgi_servers import ASGIServerPool
-from tests.support.server import WORKERS, Server, prepare_database, project_env
+from harness.asgi_servers import ASGIServerPool
+from harness.process import prepare_database, project_env
+from harness.server import WORKERS, Server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -76,7 +77,7 @@ def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Server:
 def asgi_pool(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ASGIServerPool]:
-    """ASGI servers (tests/support/asgi_servers.py), each started once, stopped at the end."""
+    """ASGI servers (harness/asgi_servers.py), each started once, stopped at the end."""
     pool = ASGIServerPool(project_env_vars, tmp_path_factory.mktemp("asgi-logs"))
     yield pool
     pool.stop_all()

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
-from tests.support.raw import ConnectionClosed, Exchange, chunked
-from tests.support.tools import poll
+from harness.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
+from harness.raw import ConnectionClosed, Exchange, chunked
+from tests.fakes import upload_head
+from harness.tools import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -29,16 +30,8 @@ BASIC = "Basic " + base64.b64encode(b"demo:demo").decode()
 
 @pytest.fixture(params=LAZY)
 def server(request: pytest.FixtureRequest, asgi_pool: ASGIServerPool) -> ASGIServer:
-    """A lazy ASGI server running the demo's asgi.py (django_expect.asgi)."""
+    """A lazy ASGI server running the test project's asgi.py (django_expect.asgi)."""
     return asgi_pool.get(request.param)
-
-
-def upload_head(length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
-    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        head["Expect"] = "100-continue"
-    head.update({k.replace("_", "-"): v for k, v in headers.items()})
-    return head
 
 
 # -- accepted uploads: one 100, after the policy passed ------------------------------------------

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.asgi_servers import LAZY, STOCK_APP, ASGIServerPool
+from harness.relay import Relay
 from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
-from tests.support.asgi_servers import LAZY, STOCK_APP, ASGIServerPool
-from tests.support.relay import Relay
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures

@@ -30,6 +30,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_expect import upload_policy
 from django_expect.asgi import ASGIBody, ExpectASGIHandler, get_asgi_application, read_ahead
 from django_expect.signals import continue_sent, upload_rejected
+from tests.fakes import upload_head
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes
 SHA = hashlib.sha256(BODY).hexdigest()
@@ -85,14 +86,6 @@ def scope(
     }
 
 
-def upload(length: int, expect: bool = True, **extra: str) -> dict[str, str]:
-    headers = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        headers["Expect"] = "100-continue"
-    headers.update({k.replace("_", "-"): v for k, v in extra.items()})
-    return headers
-
-
 def pieces(data: bytes, size: int = 300) -> list[dict[str, Any]]:
     chunks = [data[i : i + size] for i in range(0, len(data), size)] or [b""]
     return [
@@ -113,7 +106,7 @@ def serve(app: ExpectASGIHandler, request_scope: dict[str, Any], server: Server)
 
 @pytest.mark.parametrize("path", ["/lab/small", "/lab/async", "/lab/class"])
 def test_a_rejection_never_calls_receive(app: ExpectASGIHandler, path: str) -> None:
-    server = serve(app, scope(path, upload(5000)), Server(pieces(b"x" * 5000)))
+    server = serve(app, scope(path, upload_head(5000)), Server(pieces(b"x" * 5000)))
     assert server.receives == 0  # no receive(): no 100 from the server, no body byte
     assert server.status == 413
     assert server.headers[b"connection"] == b"close"
@@ -122,7 +115,7 @@ def test_a_rejection_never_calls_receive(app: ExpectASGIHandler, path: str) -> N
 
 @pytest.mark.parametrize("path", ["/lab/small", "/lab/class", "/lab/async", "/lab/after-checks"])
 def test_an_accepted_body_reaches_the_view_whole(app: ExpectASGIHandler, path: str) -> None:
-    server = serve(app, scope(path, upload(len(BODY))), Server(pieces(BODY)))
+    server = serve(app, scope(path, upload_head(len(BODY))), Server(pieces(BODY)))
     assert server.status == 200
     assert server.json()["sha256"] == SHA
     assert b"connection" not in server.headers  # keep-alive
@@ -131,7 +124,7 @@ def test_an_accepted_body_reaches_the_view_whole(app: ExpectASGIHandler, path: s
 
 
 def test_no_receive_for_an_empty_body_with_expect(app: ExpectASGIHandler) -> None:
-    server = serve(app, scope("/lab/small", upload(0)), Server(pieces(b"")))
+    server = serve(app, scope("/lab/small", upload_head(0)), Server(pieces(b"")))
     assert server.receives == 0  # uvicorn would send a needless 100 on any receive()
     assert server.status == 200
     assert server.json()["size"] == 0
@@ -139,7 +132,7 @@ def test_no_receive_for_an_empty_body_with_expect(app: ExpectASGIHandler) -> Non
 
 def test_http_1_0_expect_is_ignored(app: ExpectASGIHandler) -> None:
     server = serve(
-        app, scope("/lab/refuse", upload(len(BODY)), version="1.0"), Server(pieces(BODY))
+        app, scope("/lab/refuse", upload_head(len(BODY)), version="1.0"), Server(pieces(BODY))
     )
     assert server.status == 200  # not 417: the Expect of an HTTP/1.0 request does not count
     assert server.json()["sha256"] == SHA
@@ -156,7 +149,7 @@ def test_a_chunked_body_is_capped(app: ExpectASGIHandler) -> None:
 def test_a_disconnect_mid_body_answers_400(app: ExpectASGIHandler) -> None:
     messages = [*pieces(BODY[:300])[:-1], {"type": "http.disconnect"}]
     messages[0]["more_body"] = True
-    server = serve(app, scope("/lab/echo", upload(len(BODY))), Server(messages))
+    server = serve(app, scope("/lab/echo", upload_head(len(BODY))), Server(messages))
     assert server.status == 400
     assert server.json()["error"]["code"] == "incomplete_body"
 
@@ -168,7 +161,7 @@ def test_an_async_view_reads_a_chunked_body_capped(app: ExpectASGIHandler) -> No
 
 
 def test_a_view_that_does_not_read_closes_the_connection(app: ExpectASGIHandler) -> None:
-    server = serve(app, scope("/lab/noread", upload(len(BODY))), Server(pieces(BODY)))
+    server = serve(app, scope("/lab/noread", upload_head(len(BODY))), Server(pieces(BODY)))
     assert server.receives == 0
     assert server.status == 200
     assert server.headers[b"connection"] == b"close"
@@ -192,9 +185,9 @@ def test_signals_fire_as_under_wsgi(app: ExpectASGIHandler) -> None:
     upload_rejected.connect(rejected)
     continue_sent.connect(invited)
     try:
-        serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
-        serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
-        serve(app, scope("/lab/small", upload(len(BODY), expect=False)), Server(pieces(BODY)))
+        serve(app, scope("/lab/small", upload_head(5000)), Server(pieces(b"x" * 5000)))
+        serve(app, scope("/lab/small", upload_head(len(BODY))), Server(pieces(BODY)))
+        serve(app, scope("/lab/small", upload_head(len(BODY), expect=False)), Server(pieces(BODY)))
     finally:
         upload_rejected.disconnect(rejected)
         continue_sent.disconnect(invited)
@@ -231,7 +224,7 @@ def test_keep_alive_when_the_end_of_body_message_comes_after_the_declared_bytes(
     Django 5's listen_for_disconnect takes that empty message itself, not the view."""
     messages = [{**m, "more_body": True} for m in pieces(BODY)]
     messages.append({"type": "http.request", "body": b"", "more_body": False})
-    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(messages))
+    server = serve(app, scope("/lab/small", upload_head(len(BODY))), Server(messages))
     assert server.status == 200
     assert server.json()["sha256"] == SHA
     assert b"connection" not in server.headers
@@ -273,10 +266,10 @@ def _with_reading_middleware() -> ExpectASGIHandler:
 
 def test_async_middleware_reads_the_body_after_read_ahead() -> None:
     app = _with_reading_middleware()
-    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    server = serve(app, scope("/lab/small", upload_head(len(BODY))), Server(pieces(BODY)))
     assert server.status == 200
     assert server.json()["sha256"] == SHA
-    rejected = serve(app, scope("/lab/small", upload(5000)), Server(pieces(b"x" * 5000)))
+    rejected = serve(app, scope("/lab/small", upload_head(5000)), Server(pieces(b"x" * 5000)))
     assert rejected.receives == 0  # ExpectMiddleware answered first: read_ahead never ran
     assert rejected.status == 413
 
@@ -286,7 +279,7 @@ def test_async_middleware_without_read_ahead_gets_a_clear_error(
 ) -> None:
     monkeypatch.setattr(ReadsBodyMiddleware, "read_ahead_first", False)
     app = _with_reading_middleware()
-    server = serve(app, scope("/lab/small", upload(len(BODY))), Server(pieces(BODY)))
+    server = serve(app, scope("/lab/small", upload_head(len(BODY))), Server(pieces(BODY)))
     assert server.status == 599
     assert b"read_ahead" in b"".join(m.get("body", b"") for m in server.sent[1:])
 

@@ -1,6 +1,6 @@
 """Real browsers send a rejected body anyway: the close policy (docs/howto/browsers-sent-anyway.md).
 
-Chromium and Firefox ESR (Debian packages) submit the demo's script-free ``/upload/plain`` form
+Chromium and Firefox ESR (Debian packages) submit the test app's script-free ``/upload/plain`` form
 to ``/upload/form`` (5 MB limit)
 through a relay shaped like a home uplink: 20 Mbit/s and 20 ms each way. No browser sends
 ``Expect``, and neither reads an early response before its upload ends or breaks:
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.drain_browsers import BROWSERS, Shown
+from harness.relay import Relay
+from harness.server import Server
 from tests.conftest import ServerPool
-from tests.support.drain_browsers import BROWSERS, Shown
-from tests.support.relay import Relay
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 

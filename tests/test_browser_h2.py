@@ -27,11 +27,11 @@ from pathlib import Path
 
 import pytest
 
+from harness.drain_browsers import BROWSERS
+from harness.relay import Relay
+from harness.server import Server
 from tests.clients import tools
 from tests.clients.proxies import Proxy
-from tests.support.drain_browsers import BROWSERS
-from tests.support.relay import Relay
-from tests.support.server import Server
 from tests.test_tls import tls_files
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,7 @@ def fronts(
                     # The recipe: behind an HTTP/2-terminating proxy, no drain (the proxy ends
                     # the browser's stream itself once gunicorn closes; a drain would only make
                     # the proxy forward the rest of the body).
-                    env = dict(project_env_vars, DEMO_DRAIN_SECONDS="0")
+                    env = dict(project_env_vars, TEST_DRAIN_SECONDS="0")
                     upstream = Server("gthread", True, base / "upstream.log", env).start()
                     stops.append(upstream)
                     self["upstream"] = upstream.address

@@ -1,6 +1,6 @@
 """Real browsers against a real gunicorn with the hooks, through the byte-counting relay.
 
-* With the pre-check (the demo's /upload/form, 5 MB), a 300 MB file puts 0 body bytes on the
+* With the pre-check (the test app's /upload/form, 5 MB), a 300 MB file puts 0 body bytes on the
   wire and the page names the limit, in Chromium and Firefox; with scripts off (the control)
   the same file is sent.
 * An accepted 1 MB upload still works (the page's XHR uploader, progress bar and all).
@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.browsers import BROWSERS, NODE_MODULES, require_vendored, run_steps
-from tests.support.relay import Relay
-from tests.support.server import Server
+from harness.browsers import BROWSERS, NODE_MODULES, require_vendored, run_steps
+from harness.relay import Relay
+from harness.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -35,8 +35,8 @@ LIMIT_TEXT = "5 MB"  # /upload/form: @upload_policy(max_size="5MB", ...)
 def server(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    """The demo under gunicorn (gthread) with the hooks; npm uploaders served as static/vendor/."""
-    env = dict(project_env_vars, DEMO_VENDOR_DIR=str(NODE_MODULES))
+    """The test project under gunicorn (gthread) with the hooks; npm uploaders as static/vendor/."""
+    env = dict(project_env_vars, TEST_VENDOR_DIR=str(NODE_MODULES))
     log = tmp_path_factory.mktemp("browser-logs") / "gthread-hook.log"
     server = Server("gthread", True, log, env).start()
     yield server
@@ -75,7 +75,7 @@ def posted_bytes(relay: Relay, path: str) -> int:
 
 
 def page_state() -> str:
-    """A step reading what the demo page shows after a submit (as JSON, for both drivers)."""
+    """A step reading what the page shows after a submit (as JSON, for both drivers)."""
     return """async () => {
       const message = document.querySelector("[data-expect-precheck-message]");
       const status = document.getElementById("upload-status");
@@ -88,7 +88,7 @@ def page_state() -> str:
     }"""
 
 
-# -- the pre-check on the demo's form --------------------------------------------------------------
+# -- the pre-check on the test app's form----------------------------------------------------------
 
 
 @pytest.mark.parametrize("browser", BROWSERS)
@@ -408,7 +408,7 @@ def test_admin_file_field_gets_the_precheck(
     results = run_steps(
         browser,
         [
-            {"goto": f"{relay.url}/admin/login/?next=/admin/demo/document/add/"},
+            {"goto": f"{relay.url}/admin/login/?next=/admin/testapp/document/add/"},
             {
                 "eval": "async () => { document.getElementById('id_username').value = 'demo';"
                 " document.getElementById('id_password').value = 'demo'; }"
@@ -424,5 +424,5 @@ def test_admin_file_field_gets_the_precheck(
         ],
     )
     assert results[8] == "This file is 200 MiB; the limit for this upload is 100 MiB."
-    assert results[9].endswith("/admin/demo/document/add/")
-    assert posted_bytes(relay, "/admin/demo/document/add/") == 0
+    assert results[9].endswith("/admin/testapp/document/add/")
+    assert posted_bytes(relay, "/admin/testapp/document/add/") == 0

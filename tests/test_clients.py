@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
+from harness.relay import Relay
+from harness.server import Server
 from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
-from tests.support.relay import Relay
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures

@@ -1,6 +1,6 @@
 """The Django adapter without a server: decorator, policy lookup, middleware, responses, checks.
 
-Requests go through Django's test client (the full middleware stack of the demo project) or
+Requests go through Django's test client (the full middleware stack of the test project) or
 straight into ExpectMiddleware.process_view, with an ExpectContinueInput that records what it
 would have put on the wire.
 """
@@ -8,7 +8,6 @@ would have put on the wire.
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import logging
 from typing import Any
@@ -25,10 +24,11 @@ from django.views import View
 
 from django_expect import upload_policy
 from django_expect.checks import check_settings
-from django_expect.continuation import ContinueState, ExpectContinueInput
+from django_expect.continuation import ContinueState
 from django_expect.core import Decision, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
 from django_expect.policies import default_policy, policy_of
+from tests.fakes import check_ids, expect_input
 
 # -- the decorator --------------------------------------------------------------------------------
 
@@ -106,12 +106,7 @@ class Recorder:
         self.wire: list[str] = []
 
     def request(self, policy: dict[str, Any], length: int = 10, **meta: str) -> HttpRequest:
-        stream = ExpectContinueInput(
-            io.BytesIO(b"x" * length),
-            awaiting=True,
-            send_continue=lambda: self.wire.append("100"),
-            close_connection=lambda: self.wire.append("close"),
-        )
+        stream = expect_input(b"x" * length, self.wire)
         request = RequestFactory().post(
             "/",
             data=b"x" * length,
@@ -171,7 +166,7 @@ def test_the_response_seals_the_input() -> None:
     assert recorder.wire == ["close"]
 
 
-# -- the middleware through the demo project's stack (no gunicorn hook) --------------------------
+# -- the middleware through the test project's stack (no gunicorn hook) ---------------------------
 
 
 @pytest.fixture
@@ -287,8 +282,7 @@ GOOD_MIDDLEWARE = [
 
 def ids(**settings: Any) -> list[str]:
     settings.setdefault("MIDDLEWARE", GOOD_MIDDLEWARE)
-    with override_settings(**settings):
-        return [message.id or "" for message in check_settings()]
+    return check_ids(check_settings, **settings)
 
 
 def test_checks() -> None:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from harness.relay import Relay
+from harness.server import Server
 from tests.conftest import ServerPool
-from tests.support.relay import Relay
-from tests.support.server import Server
 
 pytestmark = pytest.mark.e2e
 
@@ -164,7 +164,7 @@ def test_a_body_that_cannot_arrive_in_time_is_reset_early_after_its_413(
 def capped(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
-    env = dict(project_env_vars, DEMO_DRAIN_MAX_CONNECTIONS="1")
+    env = dict(project_env_vars, TEST_DRAIN_MAX_CONNECTIONS="1")
     log = tmp_path_factory.mktemp("capped") / "gthread.log"
     server = Server("gthread", True, log, env).start()
     yield server

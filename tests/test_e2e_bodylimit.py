@@ -18,10 +18,11 @@ import pytest
 from django.http import HttpRequest
 from django.test.client import encode_multipart
 
-from tests.support.raw import Exchange, chunked
-from tests.support.relay import Relay
-from tests.support.server import Server
-from tests.support.tools import require
+from harness.raw import Exchange, chunked
+from harness.relay import Relay
+from harness.server import Server
+from harness.tools import require
+from tests.fakes import upload_head
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
@@ -36,14 +37,6 @@ URLENCODED = urlencode({"note": "x" * OVER_DJANGO}).encode()
 MULTIPART = encode_multipart("BoUnDaRy", {"a": "x" * 2_000_000, "b": "y" * 1_000_000})
 MULTIPART_TYPE = "multipart/form-data; boundary=BoUnDaRy"
 FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-def head(length: int, content_type: str, *, expect: bool = True, **extra: str) -> dict[str, str]:
-    headers = {"Content-Length": str(length), "Content-Type": content_type}
-    if expect:
-        headers["Expect"] = "100-continue"
-    headers.update(extra)
-    return headers
 
 
 # -- over Django's cap, under the view's: accepted -------------------------------------------------
@@ -62,7 +55,7 @@ def test_over_djangos_cap_under_the_views_is_accepted(
     server: Server, path: str, body: bytes, content_type: str, expected: dict[str, object]
 ) -> None:
     with Exchange(server.address, timeout=30) as conn:
-        conn.request_head("POST", path, head(len(body), content_type))
+        conn.request_head("POST", path, upload_head(len(body), content_type))
         assert conn.read_response().status == 100
         conn.send_body(body)
         interim, final = conn.read_final()
@@ -104,7 +97,7 @@ def test_over_the_views_limit_is_refused_from_the_head(
     server: Server, path: str, content_type: str
 ) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", path, head(11_000_000, content_type))
+        conn.request_head("POST", path, upload_head(11_000_000, content_type))
         interim, final = conn.read_final()  # the body is never sent
         assert interim == []
         assert final.status == 413
@@ -150,7 +143,7 @@ def test_djangos_cap_answers_413_before_the_body(
     """Django checks the declared length before reading: no 100, 0 body bytes, a close."""
     with Exchange(server.address) as conn:
         conn.request_head(
-            "POST", path, head(len(body), content_type, Cookie="csrftoken=" + "a" * 32)
+            "POST", path, upload_head(len(body), content_type, Cookie="csrftoken=" + "a" * 32)
         )
         interim, final = conn.read_final()
         assert interim == []
@@ -168,7 +161,7 @@ def test_djangos_cap_answers_413_before_the_body(
 def test_djangos_cap_on_multipart_fields_answers_413_while_reading(server: Server) -> None:
     body = encode_multipart("BoUnDaRy", {"note": "x" * OVER_DJANGO})
     with Exchange(server.address, timeout=30) as conn:
-        conn.request_head("POST", "/lab/djangocap", head(len(body), MULTIPART_TYPE))
+        conn.request_head("POST", "/lab/djangocap", upload_head(len(body), MULTIPART_TYPE))
         assert conn.read_response().status == 100  # files would not count: the parser must read
         try:
             conn.send_body(body)
@@ -245,7 +238,7 @@ def test_curl_is_refused_by_djangos_cap_with_no_body_bytes_on_the_wire(
     # curl then sends any of it before the 413 arrives is a race, so the 100 is what is shown.
     stock = server_pool.get("gthread", hook=False)
     with Exchange(stock.address) as conn:
-        conn.request_head("POST", "/lab/djangocap", head(len(RAW), "application/octet-stream"))
+        conn.request_head("POST", "/lab/djangocap", upload_head(len(RAW)))
         interim, final = conn.read_final()
         assert [r.status for r in interim] == [100]
         assert final.status == 413  # the package's answer still, without its hook

@@ -11,10 +11,11 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from harness.raw import Exchange, chunked
+from harness.server import Server
+from harness.tools import require_module
 from tests.conftest import ServerPool
-from tests.support.raw import Exchange, chunked
-from tests.support.server import Server
-from tests.support.tools import require_module
+from tests.fakes import upload_head
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
@@ -23,14 +24,6 @@ pytestmark = pytest.mark.e2e
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
-
-
-def upload_head(path: str, length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
-    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        head["Expect"] = "100-continue"
-    head.update({k.replace("_", "-"): v for k, v in headers.items()})
-    return head
 
 
 # -- 1. the 100 goes out only after the policy passed, when the body is first read ------------
@@ -42,7 +35,7 @@ def upload_head(path: str, length: int, *, expect: bool = True, **headers: str) 
 )
 def test_accepted_upload_gets_one_100_then_the_final_status(server: Server, path: str) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", path, upload_head(path, len(BODY)))
+        conn.request_head("POST", path, upload_head(len(BODY)))
         interim = conn.read_response()
         assert (interim.status, interim.reason) == (100, "Continue")
         conn.send_body(BODY)
@@ -54,7 +47,7 @@ def test_accepted_upload_gets_one_100_then_the_final_status(server: Server, path
 
 def test_no_100_when_the_view_never_reads_the_body(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/noread", upload_head("/lab/noread", len(BODY)))
+        conn.request_head("POST", "/lab/noread", upload_head(len(BODY)))
         interim, final = conn.read_final()
         assert interim == []
         assert final.status == 200
@@ -65,7 +58,7 @@ def test_no_100_when_the_view_never_reads_the_body(server: Server) -> None:
 
 def test_no_100_to_http_1_0(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/small", upload_head("", len(BODY)), version="HTTP/1.0")
+        conn.request_head("POST", "/lab/small", upload_head(len(BODY)), version="HTTP/1.0")
         conn.send_body(BODY)
         interim, final = conn.read_final()
         assert interim == []
@@ -75,7 +68,7 @@ def test_no_100_to_http_1_0(server: Server) -> None:
 
 def test_no_100_for_an_empty_body(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/small", upload_head("", 0))
+        conn.request_head("POST", "/lab/small", upload_head(0))
         interim, final = conn.read_final()
         assert interim == []
         assert final.status == 200
@@ -89,7 +82,7 @@ def test_keep_alive_survives_an_accepted_expect_upload(
     server = server_pool.get(worker)
     with Exchange(server.address) as conn:
         for _ in range(3):
-            conn.request_head("POST", "/lab/small", upload_head("", len(BODY)))
+            conn.request_head("POST", "/lab/small", upload_head(len(BODY)))
             assert conn.read_response().status == 100
             conn.send_body(BODY)
             interim, final = conn.read_final()
@@ -117,7 +110,7 @@ REJECTIONS = [
 def test_policy_failures_are_answered_before_the_body(
     server: Server, path: str, headers: dict[str, str], status: int, code: str
 ) -> None:
-    head = upload_head(path, len(BODY))
+    head = upload_head(len(BODY))
     head.update(headers)
     with Exchange(server.address) as conn:
         conn.request_head("POST", path, head)
@@ -131,13 +124,13 @@ def test_policy_failures_are_answered_before_the_body(
 
 def test_the_views_own_check_answers(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/check", upload_head("", len(BODY)))
+        conn.request_head("POST", "/lab/check", upload_head(len(BODY)))
         interim, final = conn.read_final()
         assert interim == []
         assert final.status == 409
         assert final.header("Connection") == "close"
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/check", upload_head("", len(BODY), X_Upload_Ticket="valid"))
+        conn.request_head("POST", "/lab/check", upload_head(len(BODY), X_Upload_Ticket="valid"))
         assert conn.read_response().status == 100
         conn.send_body(BODY)
         assert conn.read_final()[1].status == 200
@@ -145,7 +138,7 @@ def test_the_views_own_check_answers(server: Server) -> None:
 
 def test_an_unknown_expectation_gets_417(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/small", upload_head("", len(BODY)) | {"Expect": "magic"})
+        conn.request_head("POST", "/lab/small", upload_head(len(BODY)) | {"Expect": "magic"})
         interim, final = conn.read_final()
         assert interim == []
         assert final.status == 417
@@ -159,7 +152,7 @@ def test_authorised_uploads_pass(server: Server) -> None:
     ):
         with Exchange(server.address) as conn:
             conn.request_head(
-                "POST", path, upload_head("", len(BODY), Authorization=f"Token {token}")
+                "POST", path, upload_head(len(BODY), Authorization=f"Token {token}")
             )
             assert conn.read_response().status == 100
             conn.send_body(BODY)
@@ -176,7 +169,7 @@ def test_a_client_that_sends_the_body_anyway_reads_the_response_and_nothing_more
     smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
     body = smuggled + b"x" * (5000 - len(smuggled))
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/small", upload_head("", len(body), expect=False))
+        conn.request_head("POST", "/lab/small", upload_head(len(body), expect=False))
         conn.send_body(body)
         _, final = conn.read_final()
         assert final.status == 413
@@ -218,7 +211,7 @@ def test_a_chunked_body_past_the_limit_gets_413_and_a_close(server: Server) -> N
 
 def test_declared_length_over_the_limit_without_expect_is_refused_unread(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("PUT", "/objects/k", upload_head("", 11 * 2**20, expect=False))
+        conn.request_head("PUT", "/objects/k", upload_head(11 * 2**20, expect=False))
         interim, final = conn.read_final()  # only the head was sent
         assert interim == []
         assert final.status == 413
@@ -234,7 +227,7 @@ def test_without_the_hook_the_policy_still_holds_and_one_warning_is_logged(
     stock = server_pool.get("gthread", hook=False)
     for _ in range(2):
         with Exchange(stock.address) as conn:
-            conn.request_head("POST", "/lab/small", upload_head("", 5000, expect=False))
+            conn.request_head("POST", "/lab/small", upload_head(5000, expect=False))
             _, final = conn.read_final()  # the body was never sent: decided from the head
             assert final.status == 413
     assert stock.log().count("100-continue coordination is inactive") == 1
@@ -247,7 +240,7 @@ def test_stock_gunicorn_invites_the_body_before_django_runs(
     """Why the hook exists: without it, the 100 precedes even a rejection."""
     stock = server_pool.get(worker, hook=False)
     with Exchange(stock.address) as conn:
-        conn.request_head("POST", "/lab/small", upload_head("", 5000))
+        conn.request_head("POST", "/lab/small", upload_head(5000))
         interim, final = conn.read_final()
         assert [r.status for r in interim] == [100]
         assert final.status == 413
@@ -259,14 +252,14 @@ def test_stock_gunicorn_invites_the_body_before_django_runs(
 def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> None:
     require_module("rest_framework", "djangorestframework")
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY)))
+        conn.request_head("POST", "/lab/drf", upload_head(len(BODY)))
         interim, final = conn.read_final()
         assert interim == []
         assert final.status == 401
         assert conn.closed_by_server()
     basic = "Basic " + __import__("base64").b64encode(b"demo:demo").decode()
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/drf", upload_head("", len(BODY), Authorization=basic))
+        conn.request_head("POST", "/lab/drf", upload_head(len(BODY), Authorization=basic))
         assert conn.read_response().status == 100
         conn.send_body(BODY)
         final = conn.read_final()[1]
@@ -276,7 +269,7 @@ def test_drf_view_refuses_anonymous_uploads_before_the_body(server: Server) -> N
 
 def test_a_body_left_unread_without_expect_closes_the_connection(server: Server) -> None:
     with Exchange(server.address) as conn:
-        conn.request_head("POST", "/lab/noread", upload_head("", len(BODY), expect=False))
+        conn.request_head("POST", "/lab/noread", upload_head(len(BODY), expect=False))
         conn.send_body(BODY)
         _, final = conn.read_final()
         assert final.status == 200

@@ -2,8 +2,8 @@
 
 Real gunicorn with django-expect's hooks (sync, gthread, gevent); curl as the client (it waits
 for ``100 Continue`` before sending a body, 10 s here so a loaded machine cannot make it send
-early); tests/support/relay.py counts the bytes curl put on the wire. Each endpoint of
-testproject/demo/api_views.py refuses a 2 MB upload with the precise status before any body
+early); harness/relay.py counts the bytes curl put on the wire. Each endpoint of
+tests/testapp/api_views.py refuses a 2 MB upload with the precise status before any body
 byte, and accepts a small one. The control: stock gunicorn (no hook) invites the same body.
 """
 
@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.support.raw import Exchange
-from tests.support.relay import Relay
-from tests.support.server import Server
-from tests.support.tools import poll, require
+from harness.raw import Exchange
+from harness.relay import Relay
+from harness.server import Server
+from harness.tools import poll, require
 
 if TYPE_CHECKING:
     from tests.conftest import ServerPool

@@ -16,7 +16,6 @@ import http.cookiejar
 import json
 import re
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -25,10 +24,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.postgres import Postgres
-from tests.support.raw import Exchange
-from tests.support.server import PROJECT, Server, prepare_database, project_env
-from tests.support.tools import poll, require_module
+from harness.postgres import Postgres
+from harness.process import MANAGE, ROOT, prepare_database, project_env
+from harness.raw import Exchange
+from harness.server import Server
+from harness.tools import poll, require_module
 
 pytestmark = pytest.mark.e2e
 
@@ -42,8 +42,8 @@ def backend_env(
 ) -> Iterator[dict[str, str]]:
     base = tmp_path_factory.mktemp(f"ops-{request.param}")
     extra = {
-        "DEMO_EXPECT_REFRESH": str(REFRESH),
-        "DEMO_EXPECT_FLUSH": str(FLUSH),
+        "TEST_EXPECT_REFRESH": str(REFRESH),
+        "TEST_EXPECT_FLUSH": str(FLUSH),
     }
     postgres = None
     if request.param == "postgresql":
@@ -154,7 +154,7 @@ def record(name: str, delays: list[float]) -> None:
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env,
+        [*MANAGE, "shell", "-c", script], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=60, check=True,
     )
     return result.stdout
@@ -272,7 +272,7 @@ def test_admin_lists_the_counts(two_servers: tuple[Server, Server]) -> None:
 
 def test_expect_policies_runs_against_the_backend(backend_env: dict[str, str]) -> None:
     result = subprocess.run(
-        [sys.executable, "manage.py", "expect_policies", "--format", "json"], cwd=PROJECT,
+        [*MANAGE, "expect_policies", "--format", "json"], cwd=ROOT,
         env=backend_env, capture_output=True, text=True, timeout=60, check=True,
     )
     routes = {entry["route"]: entry for entry in json.loads(result.stdout)}
@@ -283,8 +283,8 @@ def test_a_database_outage_keeps_serving_with_the_known_policies(
     backend_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A server whose database disappears keeps deciding and logs the outage once."""
-    env = dict(backend_env, DEMO_DB=str(tmp_path / "missing" / "db.sqlite3"),
-               DEMO_PG_PORT="1" if "DEMO_PG_PORT" in backend_env else "")
+    env = dict(backend_env, TEST_DB=str(tmp_path / "missing" / "db.sqlite3"),
+               TEST_PG_PORT="1" if "TEST_PG_PORT" in backend_env else "")
     server = Server("sync", True, tmp_path / "outage.log", env).start()
     try:
         assert decision(server) == 100

@@ -1,6 +1,6 @@
 """``manage.py expect_policies --format nginx|haproxy`` loaded into the real proxies.
 
-Each proxy gets the testproject's export verbatim, passes its own config check (``nginx -t``,
+Each proxy gets the test project's export verbatim, passes its own config check (``nginx -t``,
 ``haproxy -c``), and then, in front of real gunicorn, answers 413 itself to an upload declared
 over a route's limit (no byte reaches gunicorn) while an upload within the limit goes through.
 """
@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.raw import Exchange
-from tests.support.server import PROJECT, Server, stop_process
-from tests.support.tools import free_port, poll, require
+from harness.process import MANAGE, ROOT, stop_process
+from harness.raw import Exchange
+from harness.server import Server
+from harness.tools import free_port, poll, require
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 
@@ -26,8 +27,8 @@ BODY = b"x" * 800  # /lab/small takes 1000 bytes
 
 def export(env: dict[str, str], fmt: str, *extra: str) -> str:
     return subprocess.run(
-        [sys.executable, "manage.py", "expect_policies", "--format", fmt, *extra],
-        cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        [*MANAGE, "expect_policies", "--format", fmt, *extra],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
     ).stdout
 
 
@@ -129,11 +130,6 @@ backend gunicorn
     proxy = Proxy([binary, "-db", "-f", str(config)], tmp_path / "haproxy.out", port)
     yield proxy
     proxy.stop()
-
-
-def upload_head(length: int) -> dict[str, str]:
-    return {"Content-Length": str(length), "Expect": "100-continue",
-            "Content-Type": "application/octet-stream"}
 
 
 def assert_proxy_rejects_over_the_limit(proxy: Proxy, backend: Server, signature: bytes) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.fds import (
+from harness.fds import (
     descriptors_of,
     fd_count,
     file_count,
@@ -23,24 +23,14 @@ from tests.support.fds import (
     quiescent_files,
     quiescent_sockets,
 )
-from tests.support.raw import ConnectionClosed, Exchange, chunked
-from tests.support.server import Server, error_lines
+from harness.process import error_lines
+from harness.raw import ConnectionClosed, Exchange, chunked
+from harness.server import Server
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 
 BODY = bytes(range(256)) * 40  # 10,240 bytes
-
-
-def head(length: int | None, *, expect: bool = True, **extra: str) -> dict[str, str]:
-    headers = {"Content-Type": "application/octet-stream"}
-    if length is None:
-        headers["Transfer-Encoding"] = "chunked"
-    else:
-        headers["Content-Length"] = str(length)
-    if expect:
-        headers["Expect"] = "100-continue"
-    headers.update(extra)
-    return headers
 
 
 @pytest.fixture
@@ -65,7 +55,7 @@ def guarded(server: Server) -> Iterator[Server]:
 @pytest.mark.parametrize("path", ["/lab/timeout", "/lab/swallow"])
 def test_a_body_that_never_starts_after_the_100_gets_408(guarded: Server, path: str) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", path, head(len(BODY)))
+        conn.request_head("POST", path, upload_head(len(BODY)))
         assert conn.read_response().status == 100
         # The client never sends the body. 10 s only bounds a hang (the view's timeout is 1 s);
         # that the timeout is idle time, not total time, is the trickle test below.
@@ -80,7 +70,7 @@ def test_a_body_that_never_starts_after_the_100_gets_408(guarded: Server, path: 
 @pytest.mark.parametrize("expect", [True, False])
 def test_a_body_that_stops_halfway_gets_408(guarded: Server, expect: bool) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(len(BODY), expect=expect))
+        conn.request_head("POST", "/lab/timeout", upload_head(len(BODY), expect=expect))
         if expect:
             assert conn.read_response().status == 100
         conn.send_body(BODY[:5000])  # ... and then nothing
@@ -92,7 +82,7 @@ def test_a_body_that_stops_halfway_gets_408(guarded: Server, expect: bool) -> No
 
 def test_a_trickle_slower_than_the_timeout_gets_408(guarded: Server) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(None))
+        conn.request_head("POST", "/lab/timeout", upload_head(None))
         assert conn.read_response().status == 100
         conn.send(b"400\r\n" + b"x" * 100)
         time.sleep(1.5)  # creates the stall; the server's timeout is 1 s
@@ -108,7 +98,7 @@ def test_a_trickle_just_under_the_timeout_keeps_the_connection(guarded: Server) 
     in all, past the 1 s body_timeout) are one whole upload; then the connection serves again."""
     pieces = [BODY[i : i + len(BODY) // 8] for i in range(0, len(BODY), len(BODY) // 8)]
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+        conn.request_head("POST", "/lab/timeout", upload_head(len(BODY)))
         assert conn.read_response().status == 100
         for piece in pieces:
             time.sleep(0.3)  # creates the trickle; the server's timeout is 1 s
@@ -117,17 +107,17 @@ def test_a_trickle_just_under_the_timeout_keeps_the_connection(guarded: Server) 
         assert final.status == 200
         assert final.json() == {"size": len(BODY), "sha256": hashlib.sha256(BODY).hexdigest()}
         if guarded.worker != "sync":  # sync closes every connection by design
-            conn.request_head("POST", "/lab/timeout", head(800))
+            conn.request_head("POST", "/lab/timeout", upload_head(800))
             assert conn.read_response().status == 100
             conn.send_body(BODY[:800])
             assert conn.read_final()[1].status == 200
 
 
 def test_the_view_sees_unreadable_post_error_caused_by_body_timeout(guarded: Server) -> None:
-    """/lab/swallow catches the read error and logs what it caught (testproject LOGGING)."""
+    """/lab/swallow catches the read error and logs what it caught (tests/settings.py LOGGING)."""
     log_start = len(guarded.log())
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/swallow", head(len(BODY)))
+        conn.request_head("POST", "/lab/swallow", upload_head(len(BODY)))
         assert conn.read_response().status == 100
         conn.send_body(BODY[:1000])  # ... and then nothing
         _, final = conn.read_final(timeout=10)  # hang bound; the view's timeout is 1 s
@@ -138,7 +128,7 @@ def test_the_view_sees_unreadable_post_error_caused_by_body_timeout(guarded: Ser
 
 def test_a_stalled_chunked_body_gets_408(guarded: Server) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(None, expect=False))
+        conn.request_head("POST", "/lab/timeout", upload_head(None, expect=False))
         conn.send(b"10\r\n0123456789abcdef\r\n")  # one chunk, then silence
         _, final = conn.read_final(timeout=10)
         assert final.status == 408
@@ -147,11 +137,11 @@ def test_a_stalled_chunked_body_gets_408(guarded: Server) -> None:
 
 def test_the_worker_serves_others_after_a_timeout(guarded: Server) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+        conn.request_head("POST", "/lab/timeout", upload_head(len(BODY)))
         assert conn.read_response().status == 100
         assert conn.read_final(timeout=10)[1].status == 408
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+        conn.request_head("POST", "/lab/timeout", upload_head(len(BODY)))
         assert conn.read_response().status == 100
         conn.send_body(BODY)
         final = conn.read_final()[1]
@@ -167,7 +157,7 @@ def test_a_body_shorter_than_its_length_never_passes_for_a_whole_one(
     guarded: Server, path: str
 ) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", path, head(len(BODY)))
+        conn.request_head("POST", path, upload_head(len(BODY)))
         assert conn.read_response().status == 100
         conn.send_body(BODY[:3000])
         conn.sock.shutdown(socket.SHUT_WR)  # the client is done sending, and still listening
@@ -180,7 +170,7 @@ def test_a_body_shorter_than_its_length_never_passes_for_a_whole_one(
 
 def test_a_truncated_chunked_body_is_incomplete(guarded: Server) -> None:
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/body", head(None, expect=False))
+        conn.request_head("POST", "/lab/body", upload_head(None, expect=False))
         conn.send(chunked(b"a" * 5000)[:-5])  # no last chunk
         conn.sock.shutdown(socket.SHUT_WR)
         _, final = conn.read_final(timeout=10)
@@ -194,7 +184,7 @@ def test_a_chunked_body_cut_or_malformed_mid_chunk_is_400_not_500(
 ) -> None:
     """Found by the fuzzer (seed 2026:28429): gunicorn's InvalidChunkSize is no OSError."""
     with Exchange(guarded.address) as conn:
-        conn.request_head("PATCH", "/lab/small", head(None))
+        conn.request_head("PATCH", "/lab/small", upload_head(None))
         assert conn.read_response().status == 100
         conn.send(cut)
         conn.sock.shutdown(socket.SHUT_WR)
@@ -207,7 +197,7 @@ def test_a_chunked_body_cut_or_malformed_mid_chunk_is_400_not_500(
 def test_bytes_past_the_declared_length_never_join_the_upload(guarded: Server) -> None:
     extra = b"garbage that is not a request\r\n\r\n"
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/small", head(800, expect=False))
+        conn.request_head("POST", "/lab/small", upload_head(800, expect=False))
         conn.send_body(BODY[:800] + extra)
         final = conn.read_final()[1]
         assert final.status == 200
@@ -226,7 +216,7 @@ def test_bytes_past_the_declared_length_never_join_the_upload(guarded: Server) -
 def test_bytes_past_a_rejected_length_get_no_response(guarded: Server) -> None:
     smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/small", head(5000))
+        conn.request_head("POST", "/lab/small", upload_head(5000))
         _, final = conn.read_final()
         assert final.status == 413
         conn.send(b"x" * 5000 + smuggled)  # the body anyway, and a request behind it
@@ -254,12 +244,12 @@ def test_client_disconnects_leave_nothing_behind(guarded: Server, when: str, how
     for _ in range(20 if when == "before-eager-100" else 3):
         conn = Exchange(guarded.address)
         if when == "after-rejection":
-            conn.request_head("POST", "/lab/small", head(50_000))
+            conn.request_head("POST", "/lab/small", upload_head(50_000))
             conn.read_final()
         elif when == "before-eager-100":
-            conn.request_head("POST", "/lab/after-checks", head(len(BODY)))
+            conn.request_head("POST", "/lab/after-checks", upload_head(len(BODY)))
         else:
-            conn.request_head("POST", "/lab/timeout", head(len(BODY)))
+            conn.request_head("POST", "/lab/timeout", upload_head(len(BODY)))
             if when not in ("before-100", "before-eager-100"):
                 assert conn.read_response().status == 100
             if when == "mid-body":
@@ -270,7 +260,7 @@ def test_client_disconnects_leave_nothing_behind(guarded: Server, when: str, how
             conn.close()
     # the worker is free: the next upload is served at once
     with Exchange(guarded.address) as conn:
-        conn.request_head("POST", "/lab/small", head(800))
+        conn.request_head("POST", "/lab/small", upload_head(800))
         assert conn.read_response().status == 100
         conn.send_body(BODY[:800])
         assert conn.read_final()[1].status == 200
@@ -283,7 +273,8 @@ def test_many_aborted_uploads_leak_no_descriptor(guarded: Server) -> None:
         for i in range(count):
             conn = Exchange(guarded.address)
             expect = i % 2 == 0
-            conn.request_head("PUT", f"/objects/abort-{i % 3}", head(len(BODY), expect=expect))
+            head = upload_head(len(BODY), expect=expect)
+            conn.request_head("PUT", f"/objects/abort-{i % 3}", head)
             conn.send_body(BODY[: 1000 * (i % 7)])
             _abort(conn)
 

@@ -72,7 +72,7 @@ def test_the_code_serving_the_method_declares_the_policy(
 
 
 def test_drf_still_sees_its_extra_actions_in_either_order() -> None:
-    from demo.api_views import LabViewSet
+    from tests.testapp.api_views import LabViewSet
 
     names = {action.__name__ for action in LabViewSet.get_extra_actions()}
     assert names == {"blob", "attach", "private"}
@@ -131,7 +131,7 @@ def test_drf_partial_update_falls_back_to_the_update_it_calls() -> None:
 
 def test_the_wrapper_resolves_names_in_the_views_module() -> None:
     """django-ninja resolves string annotations through ``func.__globals__``."""
-    from demo import api_views
+    from tests.testapp import api_views
 
     assert api_views.ninja_json.__globals__ is vars(api_views)
     assert api_views.ninja_json.__wrapped__.__globals__ is vars(api_views)
@@ -160,9 +160,9 @@ def test_every_policy_no_route_enforces_is_reported() -> None:
     assert "No URL pattern routes this class" in hints["LostView"]
 
 
-def test_the_demo_project_has_no_unenforced_policy() -> None:
+def test_the_test_project_has_no_unenforced_policy() -> None:
     messages = check_unreachable_policies()
-    assert [m.obj for m in messages if str(m.obj).startswith(("demo.", "testproject."))] == []
+    assert [m.obj for m in messages if str(m.obj).startswith("tests.testapp.")] == []
 
 
 # -- the audit: one row per method group -------------------------------------------------------
@@ -295,9 +295,9 @@ def test_ninja_auth_results_as_identities(rf: Any) -> None:
         return LazyIdentity(request, resolve(path).func, "POST")
 
     keyed = identity("/ninja/keyed", HTTP_X_API_KEY="demo-key")
-    assert keyed.is_authenticated and keyed.has_perms(["demo.add_storedobject"])
+    assert keyed.is_authenticated and keyed.has_perms(["testapp.add_storedobject"])
     assert keyed.user.get_username() == "demo"
     bearer = identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer lab-token")
-    assert bearer.is_authenticated and not bearer.has_perms(["demo.add_storedobject"])
+    assert bearer.is_authenticated and not bearer.has_perms(["testapp.add_storedobject"])
     assert not identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer wrong").is_authenticated
     assert not identity("/ninja/json").is_authenticated  # no auth on the operation

@@ -1,4 +1,4 @@
-"""A short, seeded slice of the raw-socket fuzzer (tests/support/fuzz.py) on every worker.
+"""A short, seeded slice of the raw-socket fuzzer (harness/fuzz.py) on every worker.
 
 ``make stress`` runs the same generator for 100,000 exchanges; this slice runs the first
 ``FUZZ_SLICE`` exchanges of seed ``FUZZ_SEED`` so a failure here replays exactly with
@@ -16,10 +16,11 @@ import time
 
 import pytest
 
-from tests.support import fuzz
-from tests.support.fds import quiescent_sockets
-from tests.support.raw import Exchange
-from tests.support.server import Server, error_lines
+from harness import fuzz
+from harness.fds import quiescent_sockets
+from harness.process import error_lines
+from harness.raw import Exchange
+from harness.server import Server
 
 FUZZ_SEED = 6
 FUZZ_SLICE = 1500
@@ -41,7 +42,7 @@ def test_seeded_fuzz_slice_keeps_every_invariant(server: Server) -> None:
 
 @pytest.mark.e2e
 def test_the_log_check_sees_a_500_from_django(server: Server) -> None:
-    """Control: Django's own 500s reach the log the fuzz runs read (testproject LOGGING)."""
+    """Control: Django's own 500s reach the log the fuzz runs read (tests/settings.py LOGGING)."""
     log_start = len(server.log())
     with Exchange(server.address) as conn:
         conn.request_head("GET", "/lab/crash", {"Host": "127.0.0.1"})

@@ -26,7 +26,6 @@ from django.urls import resolve
 from django_expect import overrides, resolution, stats
 from django_expect.checks import app_missing_message, check_operations, check_overrides
 from django_expect.conf import conf
-from django_expect.continuation import ExpectContinueInput
 from django_expect.core import Decision, ExpectMode, UploadPolicy
 from django_expect.middleware import ExpectMiddleware
 from django_expect.models import ChangeCounter, PolicyOverride, RejectionCount, UploadSettings
@@ -34,7 +33,8 @@ from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, ap
 from django_expect.routes import describe_routes, iter_routes
 from django_expect.signals import continue_sent, upload_rejected
 from django_expect.sitewide import upload_settings
-from tests.support.tools import require_module
+from harness.tools import require_module
+from tests.fakes import check_ids, expect_input
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -74,12 +74,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> stats.StatsBuffer:
 def upload(path: str, length: int, awaiting: bool = True) -> tuple[HttpRequest, list[str]]:
     """A request as the gunicorn hook would hand it over, resolved like Django does."""
     wire: list[str] = []
-    stream = ExpectContinueInput(
-        io.BytesIO(b"x" * length),
-        awaiting=awaiting,
-        send_continue=lambda: wire.append("100"),
-        close_connection=lambda: wire.append("close"),
-    )
+    stream = expect_input(b"x" * length, wire, awaiting)
     request = RequestFactory().post(
         path, data=b"x" * length, content_type="application/octet-stream",
         HTTP_EXPECT="100-continue", REMOTE_ADDR="192.0.2.7", **{"wsgi.input": stream},
@@ -130,7 +125,7 @@ def test_an_override_applies_to_the_route_by_name_and_by_view_path(
 
     with django_capture_on_commit_callbacks(execute=True):
         PolicyOverride.objects.all().delete()
-        PolicyOverride.objects.create(route="demo.views.lab_small", disabled=True)
+        PolicyOverride.objects.create(route="tests.testapp.views.lab_small", disabled=True)
     request, _ = upload("/lab/small", 5000)
     assert run_view(request) is None  # policy switched off
 
@@ -406,7 +401,7 @@ def test_routes_are_named_like_the_resolver_names_them() -> None:
 def test_sources_say_where_each_value_comes_from() -> None:
     entries = {e.route.name: e for e in describe_routes({
         "lab-small": Override("lab-small", max_size=10),
-        "demo.views.lab_types": Override("demo.views.lab_types", disabled=True),
+        "tests.testapp.views.lab_types": Override("tests.testapp.views.lab_types", disabled=True),
     })}
     assert entries["lab-small"].sources["max_size"] == "override"
     assert entries["lab-small"].sources["content_types"] == "decorator"
@@ -495,7 +490,7 @@ def test_expect_policies_text_and_json() -> None:
     document = {e["route"]: e for e in json.loads(out.getvalue())}
     assert document["api-upload"] == {
         "route": "api-upload",
-        "view": "demo.views.api_upload",
+        "view": "tests.testapp.views.api_upload",
         "regex": "^api/uploads\\Z",
         "methods": ["*"],
         "max_size": 50_000_000,
@@ -651,14 +646,14 @@ def test_overrides_set_login_permission_and_body_timeout(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/django_expect/policyoverride/add/", {
             "route": "lab-small", "max_size": "", "content_types": "", "expect": "",
-            "login_required": "true", "permission": "demo.add_storedobject",
+            "login_required": "true", "permission": "testapp.add_storedobject",
             "body_timeout": "3", "note": "",
         })
     assert response.status_code == 302, response.content[:2000]
     request, _ = upload("/lab/small", 800)
     assert run_view(request).status_code == 401  # anonymous (RequestFactory has no user)
     entry = {e.route.name: e for e in describe_routes()}["lab-small"]
-    assert entry.policy.login_required and entry.policy.permissions == ("demo.add_storedobject",)
+    assert entry.policy.login_required and entry.policy.permissions == ("testapp.add_storedobject",)
     assert entry.resolution.body_timeout == 3.0
     assert entry.sources["body_timeout"] == entry.sources["login_required"] == "override"
 
@@ -681,8 +676,7 @@ def test_admin_shows_counts_per_route_reason_and_day(
 
 
 def operation_ids(**settings: Any) -> list[str]:
-    with override_settings(**settings):
-        return [m.id or "" for m in check_operations()]
+    return check_ids(check_operations, **settings)
 
 
 def test_operations_checks() -> None:
@@ -703,7 +697,7 @@ def test_operations_checks() -> None:
 @pytest.mark.django_db
 def test_override_check_names_unknown_routes() -> None:
     PolicyOverride.objects.create(route="lab-small", max_size=1)
-    PolicyOverride.objects.create(route="demo.views.objects", max_size=1)
+    PolicyOverride.objects.create(route="tests.testapp.views.objects", max_size=1)
     assert check_overrides(databases=["default"]) == []
     PolicyOverride.objects.create(route="old-upload", max_size=1)
     messages = check_overrides(databases=["default"])

@@ -21,6 +21,10 @@ from pathlib import Path
 
 import pytest
 
+from harness.process import stop_process
+from harness.raw import Exchange
+from harness.relay import Relay
+from harness.server import Server
 from tests.clients.adapters import CurlCLI
 from tests.clients.fixtures import (
     CLIENTS,
@@ -33,9 +37,6 @@ from tests.clients.fixtures import (
 )
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.conftest import ServerPool
-from tests.support.raw import Exchange
-from tests.support.relay import Relay
-from tests.support.server import Server, stop_process
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client", "proxy_pool"]  # fixtures
@@ -111,7 +112,7 @@ def refuses_chunked(
     project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A gthread server with ``EXPECT_CHUNKED = "refuse"`` (411 for bodies of undeclared length)."""
-    env = {**project_env_vars, "DEMO_EXPECT_CHUNKED": "refuse"}
+    env = {**project_env_vars, "TEST_EXPECT_CHUNKED": "refuse"}
     log = Path(tmp_path_factory.mktemp("chunked-refused")) / "gthread.log"
     server = Server("gthread", True, log, env).start()
     yield server

@@ -18,12 +18,12 @@ from pathlib import Path
 import gunicorn
 import pytest
 
+from harness.relay import Relay
+from harness.server import WORKERS, Server
 from tests.clients import tools
 from tests.clients.adapters import CurlCLI, PyCurl
 from tests.clients.fixtures import bodies
 from tests.clients.scenarios import Bodies
-from tests.support.relay import Relay
-from tests.support.server import WORKERS, Server
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies"]  # fixtures

@@ -1,6 +1,6 @@
 """The promise on WSGI servers other than gunicorn, on the wire (docs/howto/servers.md's table).
 
-Servers (tests/support/wsgi_servers.py): django-expect's ``manage.py runserver`` and Django's own
+Servers (harness/wsgi_servers.py): django-expect's ``manage.py runserver`` and Django's own
 (the control), waitress, Apache + mod_wsgi (embedded mode with and without
 deploy/apache-expect.conf, daemon mode), uWSGI ``--http-socket`` and its ``--http`` router (with
 ``django_expect.uwsgi.lazy_continue``, without it, and with ``--http-manage-expect``). For each:
@@ -16,12 +16,13 @@ from collections.abc import Iterator
 
 import pytest
 
+from harness.raw import Exchange
+from harness.relay import Relay
+from harness.wsgi_servers import WSGIServer, WSGIServerPool
 from tests.clients.adapters import CurlCLI
 from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir, make_client
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
-from tests.support.raw import Exchange
-from tests.support.relay import Relay
-from tests.support.wsgi_servers import WSGIServer, WSGIServerPool
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
@@ -50,14 +51,6 @@ def wsgi_pool(
     pool = WSGIServerPool(project_env_vars, tmp_path_factory.mktemp("wsgi-servers"))
     yield pool
     pool.stop_all()
-
-
-def upload_head(length: int, *, expect: bool = True, **headers: str) -> dict[str, str]:
-    head = {"Content-Length": str(length), "Content-Type": "application/octet-stream"}
-    if expect:
-        head["Expect"] = "100-continue"
-    head.update(headers)
-    return head
 
 
 def _server(pool: WSGIServerPool, kind: str) -> WSGIServer:

@@ -1,4 +1,7 @@
-"""Settings for the django-expect demo project (SQLite, served by gunicorn with the hook)."""
+"""Settings for the django-expect demo project (SQLite, served by gunicorn with the hook).
+
+The tests have their own project: tests/settings.py.
+"""
 
 import os
 from pathlib import Path
@@ -69,19 +72,9 @@ DATABASES["default"]["OPTIONS"] = {"timeout": 20}
 if django.VERSION >= (5, 1):
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
 
-# The tests run the project on PostgreSQL too (DEMO_PG_PORT set by the test that starts it).
-if os.environ.get("DEMO_PG_PORT"):
-    DATABASES["default"] = {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": os.environ.get("DEMO_PG_NAME", "demo"),
-        "USER": os.environ.get("DEMO_PG_USER", "postgres"),
-        "HOST": os.environ.get("DEMO_PG_HOST", "127.0.0.1"),
-        "PORT": os.environ["DEMO_PG_PORT"],
-    }
-
 USE_TZ = True
 STATIC_URL = "static/"
-# The browser tests serve uploaders' npm packages (tests/browsers/node_modules) as static/vendor/.
+# Uppy and FilePond for /upload/uploaders: DEMO_VENDOR_DIR=tests/browsers/node_modules (npm ci).
 if os.environ.get("DEMO_VENDOR_DIR"):
     STATICFILES_DIRS = [("vendor", os.environ["DEMO_VENDOR_DIR"])]
 MEDIA_ROOT = Path(os.environ.get("DEMO_MEDIA_ROOT", str(BASE_DIR / "media")))
@@ -91,20 +84,14 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
 # django-expect: views without a decorator get this policy.
 EXPECT_DEFAULT_POLICY = {"max_size": "100MiB"}
-# Operations: how fast overrides spread and counts are written (the tests shorten both).
-EXPECT_OVERRIDES_REFRESH = float(os.environ.get("DEMO_EXPECT_REFRESH", "5"))
-EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("DEMO_EXPECT_FLUSH", "10"))
+# Operations: how fast overrides spread and counts are written.
+EXPECT_OVERRIDES_REFRESH = 5
+EXPECT_STATS_FLUSH_INTERVAL = 10
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
-EXPECT_BODY_TIMEOUT = float(os.environ.get("DEMO_BODY_TIMEOUT", "20"))
-# The close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md).
-EXPECT_DRAIN_SECONDS = float(os.environ.get("DEMO_DRAIN_SECONDS", "10"))
-EXPECT_DRAIN_MAX_CONNECTIONS = int(os.environ.get("DEMO_DRAIN_MAX_CONNECTIONS", "4"))
-# Bodies of undeclared length: "stream" (default) or "refuse" (411; tests/test_proxies.py).
-EXPECT_CHUNKED = os.environ.get("DEMO_EXPECT_CHUNKED", "stream")
+EXPECT_BODY_TIMEOUT = 20
 
 # django_expect's records, and every error Django logs while answering (django.request: each 5xx
-# with its traceback), go to the console -- gunicorn's error log -- where the tests and
-# ``make stress`` look for "[ERROR]" lines (tests/support/server.py ``error_lines``).
+# with its traceback), go to the console: gunicorn's error log.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -12,29 +12,7 @@ urlpatterns = [
     path("upload/plain", views.plain_form, name="plain-form"),
     path("upload/uploaders", views.uploaders, name="uploaders"),
     path("api/uploads", views.api_upload, name="api-upload"),
-    path("lab/echo", views.lab_echo, name="lab-echo"),
-    path("lab/crash", views.lab_crash, name="lab-crash"),
-    path("lab/small", views.lab_small, name="lab-small"),
-    path("lab/noread", views.lab_noread, name="lab-noread"),
-    path("lab/types", views.lab_types, name="lab-types"),
-    path("lab/login", views.lab_login, name="lab-login"),
-    path("lab/permission", views.lab_permission, name="lab-permission"),
-    path("lab/check", views.lab_check, name="lab-check"),
-    path("lab/after-checks", views.lab_after_checks, name="lab-after-checks"),
-    path("lab/refuse", views.lab_refuse, name="lab-refuse"),
-    path("lab/body", views.lab_body, name="lab-body"),
-    path("lab/async", views.lab_async, name="lab-async"),
-    path("lab/bigbody", views.lab_bigbody, name="lab-bigbody"),
-    path("lab/bigform", views.lab_bigform, name="lab-bigform"),
-    path("lab/djangocap", views.lab_djangocap, name="lab-djangocap"),
-    path("lab/djangocap-csrf", views.lab_djangocap_csrf, name="lab-djangocap-csrf"),
-    path("lab/class", views.LabClassView.as_view(), name="lab-class"),
-    path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
-    path("lab/timeout", views.lab_timeout, name="lab-timeout"),
-    path("lab/swallow", views.lab_swallow, name="lab-swallow"),
 ]
-if views.LabDrfView is not None:
-    urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))
 try:  # DRF and django-ninja endpoints (demo/api_views.py), when both are installed
     from demo import api_views
 except ImportError:  # pragma: no cover

@@ -6,7 +6,7 @@ adapter object is one client session: pycurl's handle, botocore's pool, aiohttp'
 Node process with a keep-alive agent, one Go process with one http.Client. The curl CLI is one
 process per request, plus ``request_chain`` (several URLs in one process, ``--next``).
 
-No adapter counts bytes: the tests count them with tests/support/relay.py.
+No adapter counts bytes: the tests count them with harness/relay.py.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.process import stop_process
 from tests.clients import tools
-from tests.support.server import stop_process
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 LISTEN, UPSTREAM = "127.0.0.1:8080", "127.0.0.1:8000"

@@ -11,7 +11,7 @@ One scenario, for one client session, through one byte-counting relay:
 5. reading it back on the same pool: the bytes are identical (a digest), so nothing of the
    rejected bodies or the earlier exchanges corrupted the pool.
 
-Body bytes are counted by tests/support/relay.py, never by the client: per connection, the
+Body bytes are counted by harness/relay.py, never by the client: per connection, the
 bytes the client sent that are not request heads (heads of body-less requests are parsed
 sequentially; the first byte that does not start a request head ends the parse, so anything
 after a head, a body byte included, is counted).
@@ -25,8 +25,8 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.relay import ConnectionStats, Relay
 from tests.clients.adapters import Boto3, Client, CurlCLI, Result
-from tests.support.relay import ConnectionStats, Relay
 
 _REQUEST_LINE = re.compile(rb"[A-Z]+ \S+ HTTP/1\.[01]\r\n")
 

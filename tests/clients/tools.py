@@ -2,7 +2,7 @@
 
 A missing tool skips its tests with the reason in plain ``make test``; with
 ``DJANGO_EXPECT_REQUIRE_ALL=1`` (set by .ci/run, which installs everything) it fails them, so CI
-cannot go green by skipping (``tests.support.tools.missing`` holds that rule).
+cannot go green by skipping (``harness.tools.missing`` holds that rule).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.tools import missing
+from harness.tools import missing
 
 VENV_BIN = Path(sys.executable).parent
 CLIENTS = Path(__file__).resolve().parent

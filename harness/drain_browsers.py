@@ -13,13 +13,13 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from tests.support.node_driver import run_node_driver
-from tests.support.tools import find, missing, require
+from harness.node_driver import run_node_driver
+from harness.process import ROOT
+from harness.tools import find, missing, require
 
-BROWSERS_DIR = Path(__file__).resolve().parents[1] / "browsers"
+BROWSERS_DIR = ROOT / "tests" / "browsers"
 FIREFOX_SCRIPT = BROWSERS_DIR / "drain_firefox.mjs"
 CHROMIUM_ARGS = [
     "--no-sandbox",

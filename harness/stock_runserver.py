@@ -1,4 +1,4 @@
-"""Django's own ``runserver`` (the control): ``python -m tests.support.stock_runserver ADDR:PORT``.
+"""Django's own ``runserver`` (the control): ``python -m harness.stock_runserver ADDR:PORT``.
 
 Runs ``django.core.management.commands.runserver`` directly, whichever app's ``runserver``
 ``manage.py`` would pick, so the tests can show what django-expect's command changes.

@@ -1,4 +1,5 @@
-"""Real ASGI servers serving the demo project: start, wait until serving, stop by PID.
+"""Real ASGI servers serving the test project (``harness.process.Process``: start, wait until
+serving, stop by PID).
 
 ``LAZY`` are the servers that send ``100 Continue`` only when the application first calls
 ``receive()`` (django-expect's handler can decide before it); ``EAGER`` send it (or read the
@@ -10,20 +11,19 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.raw import Exchange
-from tests.support.server import PROJECT, _accepts, stop_process
-from tests.support.tools import free_port, require_module
+from harness.process import Process, accepts
+from harness.raw import Exchange
+from harness.tools import free_port, require_module
 
 LAZY = ("uvicorn-h11", "uvicorn-httptools", "gunicorn-asgi", "granian")
 EAGER = ("hypercorn", "daphne")
 
-#: The demo's asgi.py (django_expect.asgi) and Django's own handler, for controls.
-EXPECT_APP = "testproject.asgi:application"
-STOCK_APP = "testproject.asgi_stock:application"
+#: The test project's asgi.py (django_expect.asgi) and Django's own handler, for controls.
+EXPECT_APP = "tests.asgi:application"
+STOCK_APP = "tests.asgi_stock:application"
 
 _MODULES = {
     "uvicorn-h11": ("uvicorn", "uvicorn"),
@@ -49,7 +49,7 @@ def _command(kind: str, app: str, port: int) -> list[str]:
         return [py, "-m", "uvicorn", *bind, "--http", http, "--lifespan", "off", app]
     if kind == "gunicorn-asgi":
         return [
-            py, "-m", "gunicorn", "-c", "python:tests.support.stock_gunicorn",
+            py, "-m", "gunicorn", "-c", "python:harness.stock_gunicorn",
             "--worker-class", "asgi", "--workers", "1", "--bind", f"127.0.0.1:{port}",
             "--graceful-timeout", "3", "--error-logfile", "-", app,
         ]  # fmt: skip
@@ -66,7 +66,7 @@ def _command(kind: str, app: str, port: int) -> list[str]:
 
 
 @dataclass
-class ASGIServer:
+class ASGIServer(Process):
     kind: str
     app: str
     log_path: Path
@@ -75,44 +75,20 @@ class ASGIServer:
     port: int = 0
 
     @property
-    def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def name(self) -> str:
+        return self.kind
 
     def start(self, timeout: float = 30.0) -> ASGIServer:
         self.port = free_port()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            _command(self.kind, self.app, self.port),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=self.env,
-            cwd=PROJECT,
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited early:\n{self.log()}")
-            if _accepts(self.address):
-                try:
-                    self._warm_up()
-                except BaseException:
-                    self.stop()
-                    raise
-                return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"{self.kind} did not start within {timeout}s:\n{self.log()}")
+        self.launch(_command(self.kind, self.app, self.port))
+        self.wait_until(self._serving, timeout)
+        return self
 
-    def stop(self) -> None:
-        stop_process(self.process)
+    def _serving(self, deadline: float) -> bool:
+        if not accepts(self.address):
+            return False
+        self._warm_up()
+        return True
 
     def _warm_up(self) -> None:
         """One request through URL resolution, a view and a rejection before any test (Django

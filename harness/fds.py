@@ -12,7 +12,7 @@ import os
 import time
 from pathlib import Path
 
-from tests.support.server import Server
+from harness.server import Server
 
 
 def descriptors(pid: int) -> list[str]:

@@ -25,11 +25,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from tests.support.node_driver import run_node_driver
-from tests.support.tools import find, missing, require, require_module
+from harness.node_driver import run_node_driver
+from harness.process import ROOT
+from harness.tools import find, missing, require, require_module
 
 BROWSERS = ("chromium", "firefox")
-NODE_DIR = Path(__file__).resolve().parents[1] / "browsers"
+NODE_DIR = ROOT / "tests" / "browsers"
 NODE_MODULES = NODE_DIR / "node_modules"
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,14 +1,13 @@
-"""Real gunicorn processes for the end-to-end tests: start, wait until serving, stop by PID.
+"""Real gunicorn processes for the end-to-end tests and bench/: start, wait until serving, stop.
 
 Each server binds 127.0.0.1:0 (the port is read from gunicorn's own log line), logs to a file the
-tests can read, and is stopped with SIGTERM (then SIGKILL) of the PID this module started.
+tests can read, and is stopped with SIGTERM (then SIGKILL) of the PID it started
+(``harness.process.Process``).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import signal
 import socket
 import ssl
 import subprocess
@@ -17,37 +16,34 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-PROJECT = ROOT / "testproject"
+from harness.process import ROOT, Process, accepts
+
 WORKERS = ("sync", "gthread", "gevent")
 _LISTENING = re.compile(r"Listening at: https?://127\.0\.0\.1:(\d+)")
 
 
 @dataclass
-class Server:
+class Server(Process):
     worker: str
     hook: bool
     log_path: Path
     env: dict[str, str]
     extra_args: list[str] = field(default_factory=list)
+    #: The WSGI application and the directory it is served from (the demo's smoke test
+    #: serves testproject/).
+    app: str = "tests.wsgi:application"
+    chdir: Path = ROOT
     process: subprocess.Popen[bytes] | None = None
     port: int = 0
 
     @property
-    def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
+    def name(self) -> str:
+        return "gunicorn"
 
     def start(self, timeout: float = 30.0) -> Server:
-        args = [sys.executable, "-m", "gunicorn", "--chdir", str(PROJECT)]
-        # Always name a config: gunicorn would otherwise load the demo's ./gunicorn.conf.py.
-        config = "django_expect.gunicorn" if self.hook else "tests.support.stock_gunicorn"
+        args = [sys.executable, "-m", "gunicorn", "--chdir", str(self.chdir)]
+        # Always name a config: gunicorn would otherwise load a ./gunicorn.conf.py.
+        config = "django_expect.gunicorn" if self.hook else "harness.stock_gunicorn"
         args += ["-c", f"python:{config}"]
         args += [
             "--bind",
@@ -65,28 +61,19 @@ class Server:
         ]
         if self.worker == "gthread":
             args += ["--threads", "4"]
-        args += [*self.extra_args, "testproject.wsgi:application"]
-        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log()}")
-            match = _LISTENING.search(self.log())
-            if match and "Booting worker" in self.log():
-                self.port = int(match.group(1))
-                tls = "--certfile" in self.extra_args
-                if _accepts(self.address) and _warm_up(self.address, deadline, tls):
-                    return self
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not start within {timeout}s:\n{self.log()}")
+        args += [*self.extra_args, self.app]
+        self.launch(args, cwd=self.chdir)
+        self.wait_until(self._serving, timeout)
+        return self
 
-    def stop(self) -> None:
-        stop_process(self.process)
+    def _serving(self, deadline: float) -> bool:
+        log = self.log()
+        match = _LISTENING.search(log)
+        if not (match and "Booting worker" in log):
+            return False
+        self.port = int(match.group(1))
+        tls = "--certfile" in self.extra_args
+        return accepts(self.address) and _warm_up(self.address, deadline, tls)
 
     def warm_up(self, requests: int = 1, tls_ca: str | None = None) -> None:
         """``requests`` rejected upload heads (a few reach every worker), so the first request of a
@@ -129,37 +116,6 @@ class Server:
         return [int(pid) for pid in children.read_text().split()]
 
 
-# What a server's log shows when something went wrong: gunicorn's error log ("[ERROR]", worker
-# timeouts, "[CRITICAL]") and Django's django.request errors (testproject/settings.py LOGGING
-# prints them as "[ERROR] django.request: Internal Server Error: ..." with the traceback).
-ERROR_MARKERS = ("[ERROR]", "[CRITICAL]", "Traceback", "Internal Server Error", "WORKER TIMEOUT")
-
-
-def error_lines(log: str) -> list[str]:
-    """The lines of ``log`` that show an error (see ``ERROR_MARKERS``)."""
-    return [line for line in log.splitlines() if any(m in line for m in ERROR_MARKERS)]
-
-
-def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
-    """Stop a process this suite started, by its PID: SIGTERM, then SIGKILL if it lingers."""
-    if process is None or process.poll() is not None:
-        return
-    process.send_signal(signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=timeout)
-
-
-def _accepts(address: tuple[str, int]) -> bool:
-    try:
-        with socket.create_connection(address, timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _warm_up(address: tuple[str, int], deadline: float, tls: bool = False) -> bool:
     """One GET / answered: the worker has imported the URLconf and every view module.
 
@@ -182,29 +138,3 @@ def _warm_up(address: tuple[str, int], deadline: float, tls: bool = False) -> bo
             return received.startswith(b"HTTP/1.")
     except OSError:  # ssl.SSLError is an OSError
         return False
-
-
-def project_env(db_path: Path, media_root: Path, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DJANGO_SETTINGS_MODULE="testproject.settings",
-        DEMO_DB=str(db_path),
-        DEMO_MEDIA_ROOT=str(media_root),
-        PYTHONPATH=os.pathsep.join([str(PROJECT), str(ROOT)]),
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
-
-
-def prepare_database(env: dict[str, str]) -> None:
-    """Migrate a fresh SQLite database and create the demo users and tokens."""
-    for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=PROJECT,
-            env=env,
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )

@@ -13,14 +13,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support import tools
-from tests.support.server import PROJECT, _accepts, stop_process
+from harness import tools
+from harness.process import MANAGE, ROOT, Process, accepts
 
 #: The servers this module starts, by name (the tests' parameter ids).
 KINDS = (
@@ -37,14 +36,14 @@ KINDS = (
 )
 #: A virtualenv of Debian's Python for Apache: its daemon user (www-data) must be able to read
 #: the interpreter, which a Python under /root (pyenv) is not.
-APACHE_VENV = PROJECT.parent / ".venv-apache"
+APACHE_VENV = ROOT / ".venv-apache"
 SYSTEM_PYTHON = "/usr/bin/python3"
 #: Apache: close after a response to an Expect request (docs/howto/servers.md).
-APACHE_EXPECT_CONF = PROJECT.parent / "deploy" / "apache-expect.conf"
+APACHE_EXPECT_CONF = ROOT / "deploy" / "apache-expect.conf"
 
 
 @dataclass
-class WSGIServer:
+class WSGIServer(Process):
     kind: str
     log_path: Path
     env: dict[str, str]
@@ -54,25 +53,18 @@ class WSGIServer:
     extra_args: list[str] = field(default_factory=list)
     apache_dir: Path | None = None
     #: The WSGI module uWSGI serves (the bench's stock column serves it without lazy_continue).
-    uwsgi_module: str = "testproject.wsgi:application"
+    uwsgi_module: str = "tests.wsgi:application"
 
     @property
-    def address(self) -> tuple[str, int]:
-        return ("127.0.0.1", self.port)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+    def name(self) -> str:
+        return self.kind
 
     def command(self) -> list[str]:
         bind = f"127.0.0.1:{self.port}"
         if self.kind == "runserver":
-            return [sys.executable, "manage.py", "runserver", "--noreload", bind]
+            return [*MANAGE, "runserver", "--noreload", bind]
         if self.kind == "runserver-stock":
-            return [sys.executable, "-m", "tests.support.stock_runserver", bind]
+            return [sys.executable, "-m", "harness.stock_runserver", bind]
         if self.kind == "waitress":
             tools.require_module("waitress", "waitress")
             return [
@@ -81,7 +73,7 @@ class WSGIServer:
                 "waitress",
                 f"--listen={bind}",
                 "--threads=4",
-                "testproject.wsgi:application",
+                "tests.wsgi:application",
             ]
         if self.kind.startswith("mod_wsgi"):
             return self._mod_wsgi()
@@ -98,7 +90,7 @@ class WSGIServer:
         args = [
             str(express),
             "start-server",
-            str(PROJECT / "testproject" / "wsgi.py"),
+            str(ROOT / "tests" / "wsgi.py"),
             "--server-root",
             str(root),
             "--host",
@@ -113,9 +105,7 @@ class WSGIServer:
             str(4 * 2**30),  # the policies decide, not Apache's LimitRequestBody
             "--log-to-terminal",
             "--python-path",
-            str(PROJECT),
-            "--python-path",
-            str(PROJECT.parent),
+            str(ROOT),
         ]
         if self.kind == "mod_wsgi":
             args += ["--embedded-mode", "--include-file", str(APACHE_EXPECT_CONF)]
@@ -134,7 +124,7 @@ class WSGIServer:
         mode = "--http-socket" if self.kind.startswith("uwsgi-http-socket") else "--http"
         module = self.uwsgi_module
         if self.kind == "uwsgi-http-socket-plain":
-            module = "tests.support.plain_wsgi:application"
+            module = "harness.plain_wsgi:application"
         if self.kind == "uwsgi-http-manage-expect":
             self.extra_args = ["--http-manage-expect", *self.extra_args]
         return [
@@ -144,7 +134,7 @@ class WSGIServer:
             "--module",
             module,
             "--chdir",
-            str(PROJECT),
+            str(ROOT),
             "--master",
             "--processes",
             "1",
@@ -164,21 +154,9 @@ class WSGIServer:
             self.apache_dir.chmod(0o755)
             if os.geteuid() == 0:
                 self.env = _www_data_copy(self.env, self.apache_dir / "data")
-        args = self.command()
-        log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
-        self.process = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=self.env, cwd=PROJECT
-        )
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.kind} exited early:\n{self.log()}")
-            if _accepts(self.address) and self._ready():
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{self.kind} did not start within {timeout}s:\n{self.log()}")
+        self.launch(self.command())
+        self.wait_until(lambda _deadline: accepts(self.address) and self._ready(), timeout, 0.1)
+        return self
 
     def _ready(self) -> bool:
         """Django answers a GET: it, its URLconf and the views are imported.
@@ -197,7 +175,7 @@ class WSGIServer:
             return False
 
     def stop(self) -> None:
-        stop_process(self.process)
+        super().stop()
         if self.apache_dir is not None:
             shutil.rmtree(self.apache_dir, ignore_errors=True)
 
@@ -236,12 +214,12 @@ def _www_data_copy(env: dict[str, str], directory: Path) -> dict[str, str]:
     shutil.rmtree(directory, ignore_errors=True)
     (directory / "media").mkdir(parents=True)
     (directory / "cache").mkdir()
-    shutil.copy(env["DEMO_DB"], directory / "db.sqlite3")
+    shutil.copy(env["TEST_DB"], directory / "db.sqlite3")
     env = dict(env)
     env.update(
-        DEMO_DB=str(directory / "db.sqlite3"),
-        DEMO_MEDIA_ROOT=str(directory / "media"),
-        DEMO_CACHE_DIR=str(directory / "cache"),
+        TEST_DB=str(directory / "db.sqlite3"),
+        TEST_MEDIA_ROOT=str(directory / "media"),
+        TEST_CACHE_DIR=str(directory / "cache"),
     )
     subprocess.run(["chown", "-R", "www-data:www-data", str(directory)], check=True)
     return env

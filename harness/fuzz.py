@@ -35,7 +35,7 @@ client-side bytes to check; they are there for the server-side invariants. The r
 every exchange: the worker PIDs never change, no socket stays open afterwards, and
 ``error_lines`` finds nothing in the server's log -- gunicorn's error log and Django's
 ``django.request`` errors (every 5xx Django answers, with its traceback) both go there
-(testproject/settings.py ``LOGGING``).
+(tests/settings.py ``LOGGING``).
 
 """
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from tests.support.tools import free_port, require
+from harness.tools import free_port, require
 
 
 class Postgres:
@@ -79,9 +79,9 @@ class Postgres:
 
     @property
     def env(self) -> dict[str, str]:
-        """The testproject's settings read these (see testproject/settings.py)."""
-        return {"DEMO_PG_PORT": str(self.port), "DEMO_PG_HOST": "127.0.0.1",
-                "DEMO_PG_NAME": "demo", "DEMO_PG_USER": "postgres"}
+        """The test project's settings read these (see tests/settings.py)."""
+        return {"TEST_PG_PORT": str(self.port), "TEST_PG_HOST": "127.0.0.1",
+                "TEST_PG_NAME": "demo", "TEST_PG_USER": "postgres"}
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
