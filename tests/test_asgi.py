@@ -18,8 +18,8 @@ import pytest
 
 from harness.asgi_servers import EAGER, LAZY, STOCK_APP, ASGIServer, ASGIServerPool
 from harness.raw import ConnectionClosed, Exchange, chunked
-from tests.fakes import upload_head
 from harness.tools import poll
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 

@@ -18,10 +18,11 @@ from urllib.parse import urlencode
 import pytest
 from django.test.client import encode_multipart
 
-from tests.support.asgi_servers import STOCK_APP, ASGIServer, ASGIServerPool
-from tests.support.raw import Exchange, chunked
-from tests.support.relay import Relay
-from tests.support.tools import require
+from harness.asgi_servers import STOCK_APP, ASGIServer, ASGIServerPool
+from harness.raw import Exchange, chunked
+from harness.relay import Relay
+from harness.tools import require
+from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
 
@@ -38,15 +39,8 @@ FORM_TYPE = "application/x-www-form-urlencoded"
 
 @pytest.fixture(params=KINDS)
 def server(request: pytest.FixtureRequest, asgi_pool: ASGIServerPool) -> ASGIServer:
-    """uvicorn (h11) or gunicorn's ASGI worker, running the demo's asgi.py."""
+    """uvicorn (h11) or gunicorn's ASGI worker, running the test project's asgi.py."""
     return asgi_pool.get(request.param)
-
-
-def head(length: int, content_type: str, *, expect: bool = True) -> dict[str, str]:
-    headers = {"Content-Length": str(length), "Content-Type": content_type}
-    if expect:
-        headers["Expect"] = "100-continue"
-    return headers
 
 
 # -- over Django's cap, under the view's: accepted -------------------------------------------------
@@ -65,7 +59,7 @@ def test_over_djangos_cap_under_the_views_is_accepted(
     server: ASGIServer, path: str, body: bytes, content_type: str, expected: dict[str, object]
 ) -> None:
     with Exchange(server.address, timeout=30) as conn:
-        conn.request_head("POST", path, head(len(body), content_type))
+        conn.request_head("POST", path, upload_head(len(body), content_type))
         assert conn.read_response().status == 100
         conn.send_body(body)
         interim, final = conn.read_final()
@@ -107,7 +101,7 @@ def test_over_the_views_limit_is_refused_from_the_head(
 ) -> None:
     with Relay(server.address) as relay:
         with Exchange(relay.address) as conn:
-            conn.request_head("POST", path, head(11_000_000, content_type))
+            conn.request_head("POST", path, upload_head(11_000_000, content_type))
             interim, final = conn.read_final()  # the body is never sent
             assert interim == []
             assert final.status == 413
@@ -184,7 +178,7 @@ def test_djangos_cap_answers_413_before_the_body(
     """Django checks the declared length before reading: no 100, 0 body bytes, a close."""
     with Relay(server.address) as relay:
         with Exchange(relay.address) as conn:
-            conn.request_head("POST", "/lab/djangocap", head(len(body), content_type))
+            conn.request_head("POST", "/lab/djangocap", upload_head(len(body), content_type))
             interim, final = conn.read_final()
             assert interim == []
             assert final.status == 413, final.body[:300]

@@ -354,7 +354,7 @@ def serve_gated(app: Any, size: int, wait: float) -> GatedServer:
     data = bytes(range(256)) * (size // 256)
     probe.server = server = GatedServer(pieces(data, 64 * 1024), probe.first_read, wait)
     with override_settings(ROOT_URLCONF=__name__):
-        serve(app, scope("/stream", upload(len(data))), server)
+        serve(app, scope("/stream", upload_head(len(data))), server)
     assert server.status == 200
     assert server.json() == {"size": size, "sha256": hashlib.sha256(data).hexdigest()}
     return server
@@ -402,7 +402,7 @@ def peak_while_serving(app: Any, path: str, size: int) -> int:
     with override_settings(ROOT_URLCONF=__name__):
         tracemalloc.start()
         try:
-            serve(app, scope(path, upload(size, expect=False)), server)
+            serve(app, scope(path, upload_head(size, expect=False)), server)
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -2,7 +2,7 @@
 rejections are counted in the database, and overrides saved in the database -- from another
 process, or in the admin served by the ASGI server itself -- change the server's answer.
 
-Each server runs the demo's asgi.py on its own SQLite database with
+Each server runs the test project's asgi.py on its own SQLite database with
 ``EXPECT_OVERRIDES_REFRESH`` of 1 s and ``EXPECT_STATS_FLUSH_INTERVAL`` of 0.5 s. Each wait is a
 bounded poll that fails only on a hang; the delays seen are printed (``pytest -rP``).
 """
@@ -13,7 +13,6 @@ import http.cookiejar
 import json
 import re
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -21,10 +20,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.asgi_servers import EXPECT_APP, ASGIServer, require_server
-from tests.support.raw import Exchange
-from tests.support.server import PROJECT, prepare_database, project_env
-from tests.support.tools import poll
+from harness.asgi_servers import EXPECT_APP, ASGIServer, require_server
+from harness.process import MANAGE, ROOT, prepare_database, project_env
+from harness.raw import Exchange
+from harness.tools import poll
 
 pytestmark = pytest.mark.e2e
 
@@ -40,8 +39,8 @@ def ops_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = project_env(
         base / "db.sqlite3",
         base / "media",
-        DEMO_EXPECT_REFRESH=str(REFRESH),
-        DEMO_EXPECT_FLUSH=str(FLUSH),
+        TEST_EXPECT_REFRESH=str(REFRESH),
+        TEST_EXPECT_FLUSH=str(FLUSH),
     )
     prepare_database(env)
     return env
@@ -99,7 +98,7 @@ def wait_for(server: ASGIServer, status: int, since: float, path: str = "/lab/sm
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
     result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=PROJECT, env=env,
+        [*MANAGE, "shell", "-c", script], cwd=ROOT, env=env,
         capture_output=True, text=True, timeout=60, check=True,
     )  # fmt: skip
     return result.stdout
@@ -155,7 +154,7 @@ def test_an_override_saved_by_another_process_changes_the_answer(
 
 
 class Admin:
-    """A logged-in admin user (the demo's superuser) on one server, with a cookie jar."""
+    """A logged-in admin user (the test project's superuser) on one server, with a cookie jar."""
 
     def __init__(self, server: ASGIServer) -> None:
         self.server = server

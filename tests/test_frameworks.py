@@ -25,7 +25,7 @@ from django_expect.core import UploadPolicy
 from django_expect.policies import declared_policy
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.routes import describe_routes
-from tests.support.tools import require_module
+from harness.tools import require_module
 
 
 @pytest.fixture(autouse=True)
