@@ -32,7 +32,7 @@ SHA = hashlib.sha256(BODY).hexdigest()
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
 KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
 #: ... and send the 100 when the view reads the body (all of them; uWSGI through lazy_continue).
-LAZY_100 = KEEPS_PROMISE
+LAZY_100 = [*KEEPS_PROMISE, "uwsgi-http11-socket"]
 #: Servers that invite the body before Django runs (the refusal is still the precise status).
 EAGER_100 = ["runserver-stock", "waitress", "mod_wsgi-daemon", "uwsgi-http-manage-expect"]
 
@@ -157,7 +157,7 @@ def test_uwsgi_alone_never_sends_a_100(wsgi_pool: WSGIServerPool) -> None:
         assert final.status == 200 and final.json()["sha256"] == SHA
 
 
-@pytest.mark.parametrize("kind", ["runserver"])
+@pytest.mark.parametrize("kind", ["runserver", "uwsgi-http11-socket"])
 def test_keep_alive_survives_an_accepted_expect_upload(
     wsgi_pool: WSGIServerPool, kind: str
 ) -> None:
@@ -171,6 +171,43 @@ def test_keep_alive_survives_an_accepted_expect_upload(
             assert more == []
             assert final.status == 200 and final.json()["sha256"] == SHA
             assert final.header("Connection") != "close"
+
+
+@pytest.mark.parametrize("expect", [True, False])
+@pytest.mark.parametrize(("path", "headers", "status", "code"), RAW_REJECTIONS)
+def test_uwsgi_http11_a_refused_body_is_never_parsed_as_the_next_request(
+    wsgi_pool: WSGIServerPool,
+    expect: bool,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+) -> None:
+    """uWSGI's keep-alive mode (--http11-socket) with lazy_continue: the refusal is precise and
+    without a 100, nothing announces the close (django-expect sets no Connection header on a
+    WSGI response, and uWSGI has no per-request means), yet uWSGI closes the connection itself
+    because the body was not read to its end (uwsgi_proto_http11_close): a body the client
+    sends anyway, a request hidden in it, is never read as the next request."""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = smuggled + b"x" * (5000 - len(smuggled))
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, upload_head(len(body), expect=expect) | headers)
+        if not expect:
+            conn.send_body(body)
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == status, final.body
+        assert final.json()["error"]["code"] == code
+        assert final.header("Connection") is None  # not from the application (PEP 3333)
+        if expect:
+            try:
+                conn.send_body(body)  # a client that sends the refused body anyway
+                conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        assert conn.closed_by_server()
+        assert conn.buffer == b""  # neither the hidden request nor the GET was answered
 
 
 @pytest.mark.parametrize("kind", LAZY_100)
@@ -272,6 +309,43 @@ def test_client_refused_upload_costs_no_body_bytes_and_the_pool_survives(
     with Relay(server.address) as relay:
         client = make_client(client_name, relay.url)
         run_scenario(client, relay, REJECTIONS[rejection], bodies)
+
+
+@pytest.mark.parametrize(
+    ("client_name", "rejection"), [case for case in client_cases() if case[0] != "go"]
+)
+def test_uwsgi_http11_client_refused_upload_costs_no_body_bytes(
+    wsgi_pool: WSGIServerPool,
+    make_client: ClientFactory,
+    bodies: Bodies,
+    client_name: str,
+    rejection: str,
+) -> None:
+    """uWSGI --http11-socket with lazy_continue, no header announcing the close: every client
+    but Go stops after the refusal (Go: the next test)."""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    with Relay(server.address) as relay:
+        client = make_client(client_name, relay.url)
+        run_scenario(client, relay, REJECTIONS[rejection], bodies)
+
+
+def test_uwsgi_http11_go_sends_the_refused_body(
+    wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
+) -> None:
+    """Go's net/http sends the body after a refusal on a connection nothing says will close
+    (PROTOCOL.md): under --http11-socket the refused upload crosses the wire until uWSGI's close.
+    (--http-socket with --add-header "Connection: close" spares it: the client tests above.)"""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    with Relay(server.address) as relay:
+        client = make_client("go", relay.url)
+        result = client.request(
+            "POST",
+            relay.url + "/api/uploads",
+            bodies.mid,
+            {"Content-Type": "application/octet-stream", "Expect": "100-continue"},
+        )
+        assert result.status == 401
+        assert wire_body_bytes(relay) > 0
 
 
 # -- the servers that invite the body before Django runs: still the precise status ----------
