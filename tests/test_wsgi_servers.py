@@ -12,6 +12,7 @@ refused upload cost on the wire (raw sockets; six real clients through the byte-
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -105,6 +106,27 @@ def test_mod_wsgi_without_the_conf_keeps_the_connection_and_discards_the_body(
             conn.request_head("GET", "/")
             interim, after = conn.read_final()
             assert after.status == 200 and b"django-expect" in after.body
+
+
+@pytest.mark.parametrize(("kind", "warned"), [("mod_wsgi", False), ("mod_wsgi-daemon", True)])
+def test_mod_wsgi_embedded_mode_is_not_warned_as_inactive(
+    wsgi_pool: WSGIServerPool, kind: str, warned: bool
+) -> None:
+    """Embedded mode needs no adapter (Apache sends the 100 when the view reads the body): the
+    "coordination is inactive" warning would mislead there. Daemon mode invites the body before
+    Django runs: warned (the control, and proof the log is read)."""
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(5000))
+        if kind == "mod_wsgi-daemon":
+            conn.read_response()  # the eager 100
+            conn.send_body(b"x" * 5000)
+        _, final = conn.read_final()
+        assert final.status == 413
+    deadline = time.monotonic() + 5
+    while warned and "coordination is inactive" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # (not an assertion) until Apache's log has the line
+    assert ("coordination is inactive" in server.log()) is warned
 
 
 def test_mod_wsgi_without_the_conf_go_sends_the_refused_body(
