@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,6 +24,8 @@ from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_
 from tests.support.raw import Exchange
 from tests.support.relay import Relay
 from tests.support.wsgi_servers import WSGIServer, WSGIServerPool
+
+PACKAGE = Path(__file__).resolve().parent.parent / "django_expect"
 
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
@@ -291,10 +294,10 @@ def test_runserver_a_stalled_body_gets_408_and_a_close(
         assert conn.closed_by_server()
 
 
-def test_runserver_serves_static_files_through_staticfiles_command() -> None:
+def test_runserver_command_is_staticfiles_command_with_the_expect_server() -> None:
     """django_expect listed before django.contrib.staticfiles: its command is the one Django
-    runs, and it is staticfiles' command (static files still served) with django-expect's
-    server."""
+    runs, and it is staticfiles' command with django-expect's server (the wire test below
+    shows static files served)."""
     from django.contrib.staticfiles.management.commands.runserver import (
         Command as StaticfilesRunserver,
     )
@@ -306,6 +309,43 @@ def test_runserver_serves_static_files_through_staticfiles_command() -> None:
     command = load_command_class("django_expect", "runserver")
     assert isinstance(command, StaticfilesRunserver)
     assert command.server_cls is ExpectWSGIServer
+
+
+@pytest.fixture(scope="module")
+def debug_runserver(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WSGIServer]:
+    workdir = tmp_path_factory.mktemp("runserver-debug")
+    env = dict(project_env_vars, DJANGO_DEBUG="1")
+    server = WSGIServer("runserver", workdir / "runserver.log", env, workdir).start()
+    yield server
+    server.stop()
+
+
+def test_runserver_serves_static_files_and_holds_the_100(
+    debug_runserver: WSGIServer, wsgi_pool: WSGIServerPool
+) -> None:
+    """With DEBUG on, django-expect's runserver serves a static file through staticfiles'
+    handler, which answers before Django's middleware (no X-Frame-Options), and, on the same
+    server, refuses an upload without a 100. Control: with DEBUG off (the pool's runserver) the
+    file comes from the demo's own URL pattern, through the middleware (X-Frame-Options set)."""
+    path = "/static/django_expect/precheck.js"
+    expected = (PACKAGE / "static" / "django_expect" / "precheck.js").read_bytes()
+    with Exchange(debug_runserver.address) as conn:
+        conn.request_head("GET", path)
+        _, final = conn.read_final()
+        assert final.status == 200
+        assert final.body == expected
+        assert final.header("X-Frame-Options") is None  # staticfiles' handler, not the URLconf
+    with Exchange(debug_runserver.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(5000))
+        interim, final = conn.read_final()
+        assert interim == [] and final.status == 413
+    with Exchange(_server(wsgi_pool, "runserver").address) as conn:
+        conn.request_head("GET", path)
+        _, final = conn.read_final()
+        assert final.status == 200 and final.body == expected
+        assert final.header("X-Frame-Options") == "DENY"  # the demo's URLconf
 
 
 # -- the servers that keep the promise: curl -T through the byte-counting relay -----------------
