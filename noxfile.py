@@ -1,7 +1,8 @@
 """The supported-versions matrix and the built-artifact check (`make matrix`, `make wheel-check`).
 
 * ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
-  unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
+  unit suite and the end-to-end core suite on the sync, gthread and gevent workers, then the
+  ``manage.py runserver`` wire tests (django-expect's command relies on Django's private code). The whole suite
   (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
 * ``asgi``: the ASGI end-to-end suite on Django 4.2 and 5.1 (it does not depend on gunicorn).
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
@@ -37,8 +38,13 @@ UNIT = [
     "tests/test_body_timeout_settings.py",
     "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
     "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
+    "tests/test_checks_app_order.py",  # relies on Django running the first app's command
 ]
 E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py"]
+#: django_expect/runserver.py relies on Django's private runserver code (4.2 through 5.2): its
+#: wire tests (without the six-client slice, which needs the Go and Node builds) run in every cell.
+RUNSERVER = ["tests/test_wsgi_servers.py", "tests/test_runserver_drain.py"]
+RUNSERVER_SELECTION = "runserver and not client"
 #: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
 ASGI = ["tests/test_asgi.py"]
 
@@ -57,6 +63,7 @@ def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
     """Unit + end-to-end core suites on one Django x gunicorn pair."""
     _install(session, django, gunicorn, "-e", ".")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *RUNSERVER, "-k", RUNSERVER_SELECTION)
 
 
 @nox.session(python=PYTHON)
