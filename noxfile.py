@@ -2,8 +2,9 @@
 
 * ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
   unit suite and the end-to-end core suite on the sync, gthread and gevent workers, then the
-  ``manage.py runserver`` wire tests (django-expect's command relies on Django's private code). The whole suite
-  (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
+  ``manage.py runserver`` wire tests (django-expect's command relies on Django's private code).
+  The whole suite (clients, proxies, TLS, browsers, ...) runs on the newest pair through
+  ``make test``.
 * ``asgi``: the ASGI end-to-end suite on Django 4.2 and 5.1 (it does not depend on gunicorn).
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)

@@ -25,9 +25,10 @@ With a server adapter (the gunicorn hook, django-expect's ``runserver``, uWSGI's
 ``lazy_continue``), the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
-coordination is inactive (not under mod_wsgi's embedded mode, where Apache sends the 100 only when
-the view reads the body: the middleware alone keeps the promise there); the connection's fate is then the server's (a WSGI application may not
-set ``Connection``, PEP 3333). Under ASGI, rejections carry ``Connection: close``.
+coordination is inactive (not under mod_wsgi's embedded mode, where Apache sends the 100 only
+when the view reads the body: the middleware alone keeps the promise there); the connection's
+fate is then the server's (a WSGI application may not set ``Connection``, PEP 3333). Under ASGI,
+rejections carry ``Connection: close``.
 """
 
 from __future__ import annotations

@@ -115,7 +115,6 @@ class _ServerHandler(basehttp.ServerHandler):
         self.expect_input.read()
         _finish_without_django_drain(self)
 
-
     def _unread(self) -> int | None:
         """Declared body bytes not yet received from the client (None: unknown length).
 

@@ -59,7 +59,7 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
     if not announces_close(_uwsgi_options()):
         logger.warning(
             "django-expect: uWSGI closes the connection after every response here but does not "
-            "say so: run it with --add-header \"Connection: close\" (docs/howto/servers.md), or "
+            'say so: run it with --add-header "Connection: close" (docs/howto/servers.md), or '
             "clients send refused bodies anyway."
         )
 

@@ -59,7 +59,7 @@ def test_outside_uwsgi_the_application_is_unchanged() -> None:
 def test_the_wrapper_sets_no_connection_header(monkeypatch: pytest.MonkeyPatch) -> None:
     """PEP 3333: no hop-by-hop header from an application; uWSGI closes by itself, and says so
     with its own --add-header (before 0.2.0 the wrapper added Connection: close)."""
-    monkeypatch.setattr(uwsgi_adapter, "_uwsgi_connection_fd", lambda: (lambda: -1))
+    monkeypatch.setattr(uwsgi_adapter, "_uwsgi_connection_fd", lambda: lambda: -1)
     monkeypatch.setattr(
         uwsgi_adapter, "_uwsgi_options", lambda: {"http-socket": b":8000", "add-header": b"x"}
     )
@@ -85,7 +85,5 @@ def test_the_wrapper_sets_no_connection_header(monkeypatch: pytest.MonkeyPatch) 
         ({"socket": b"127.0.0.1:3031"}, True),  # behind nginx's uwsgi_pass: nginx frames
     ],
 )
-def test_a_mode_that_closes_silently_is_warned_of(
-    options: dict[str, Any], announced: bool
-) -> None:
+def test_a_mode_that_closes_silently_is_warned_of(options: dict[str, Any], announced: bool) -> None:
     assert uwsgi_adapter.announces_close(options) is announced
