@@ -22,10 +22,10 @@ hop-by-hop header from an application). uWSGI closes the connection itself: afte
 with ``--http-socket`` and the ``--http`` router, and with ``--http11-socket`` after any request
 whose body was not read to its end (``proto/http.c``, ``uwsgi_proto_http11_close``), so a refused
 body is never read as another request. Clients must also be *told* that it closes (without
-``Connection: close`` curl, boto3, aiohttp, Node and Go sent refused bodies or reused the closed
-connection): with ``--http-socket`` and ``--http`` that is uWSGI's own
-``--add-header "Connection: close"`` (true of every response there). uWSGI has no per-request
-means (``uwsgi.route("addheader", ...)`` crashes the worker in 2.0.31), so with
+``Connection: close`` libcurl, boto3, aiohttp, Node and Go sent refused bodies or reused the
+closed connection; the curl command line did not): with ``--http-socket`` and ``--http`` that
+is uWSGI's own ``--add-header "Connection: close"`` (true of every response there). uWSGI has no
+per-request means (``uwsgi.route("addheader", ...)`` crashes the worker in 2.0.31), so with
 ``--http11-socket`` a refusal's close is not announced (docs/howto/servers.md).
 """
 
