@@ -39,8 +39,13 @@ UNIT = [
     "tests/test_body_timeout_settings.py",
     "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
     "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
+    "tests/test_checks_app_order.py",  # relies on Django running the first app's command
 ]
 E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py", "tests/test_demo.py"]
+#: django_expect/runserver.py relies on Django's private runserver code (4.2 through 5.2): its
+#: wire tests (without the six-client slice, which needs the Go and Node builds) run in every cell.
+RUNSERVER = ["tests/test_wsgi_servers.py", "tests/test_runserver_drain.py"]
+RUNSERVER_SELECTION = "runserver and not client"
 #: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
 ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
 
@@ -59,6 +64,7 @@ def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
     """Unit + end-to-end core suites on one Django x gunicorn pair."""
     _install(session, django, gunicorn, "-e", ".")
     session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *RUNSERVER, "-k", RUNSERVER_SELECTION)
 
 
 @nox.session(python=PYTHON)

@@ -15,6 +15,7 @@ class DjangoExpectConfig(AppConfig):
 
     def ready(self) -> None:
         from django_expect.checks import (
+            check_app_order,
             check_body_limits,
             check_operations,
             check_overrides,
@@ -24,6 +25,7 @@ class DjangoExpectConfig(AppConfig):
         from django_expect.overrides import override_changed
 
         checks.register(check_settings)
+        checks.register(check_app_order)
         checks.register(check_operations)
         checks.register(check_body_limits, checks.Tags.urls)
         checks.register(check_overrides, checks.Tags.database)

@@ -9,6 +9,9 @@ docs/howto/operations.md. Settings are read through :mod:`django_expect.conf`.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
 * ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
+* ``django_expect.W008``: ``django.contrib.staticfiles`` is listed before ``django_expect`` in
+  INSTALLED_APPS, so ``manage.py runserver`` is staticfiles' command (Django runs the command of
+  the app listed first), which sends the ``100 Continue`` before Django decides.
 * ``django_expect.W006``: DATA_UPLOAD_MAX_MEMORY_SIZE is None and some routes' policies set no
   ``max_size``: ``request.body`` and ``request.POST`` read any body into memory there (the check
   names them; ``expect_policies`` shows every route's body limit).
@@ -135,6 +138,31 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
     except PolicyError as error:
         messages.append(Error(str(error), id="django_expect.E007"))
     return messages
+
+
+STATICFILES_APP = "django.contrib.staticfiles"
+
+
+def check_app_order(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """W008: staticfiles listed before django_expect (its runserver would be the one run)."""
+    from django.apps import apps
+
+    names = [config.name for config in apps.get_app_configs()]
+    if "django_expect" not in names or STATICFILES_APP not in names:
+        return []
+    if names.index(STATICFILES_APP) > names.index("django_expect"):
+        return []
+    return [
+        Warning(
+            f"'{STATICFILES_APP}' is listed before 'django_expect' in INSTALLED_APPS: "
+            "`manage.py runserver` is staticfiles' command, which sends 100 Continue before "
+            "the upload policy is checked (Django runs the command of the app listed first).",
+            hint=f"Move 'django_expect' to the line right above '{STATICFILES_APP}' in "
+            "INSTALLED_APPS (static files are still served: django-expect's runserver is "
+            "staticfiles' command with its own server). See docs/howto/servers.md.",
+            id="django_expect.W008",
+        )
+    ]
 
 
 def check_body_limits(

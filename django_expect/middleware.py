@@ -25,14 +25,16 @@ With a server adapter (the gunicorn hook, django-expect's ``runserver``, uWSGI's
 ``lazy_continue``), the 100 and the connection are controlled through the
 ``ExpectContinueInput`` found as ``wsgi.input``. Without it (another WSGI server) the policy is
 still enforced before the body is read and the process logs one warning that 100-continue
-coordination is inactive; the connection's fate is then the server's (a WSGI application may not
-set ``Connection``, PEP 3333). Under ASGI, rejections carry ``Connection: close``.
+coordination is inactive (not under mod_wsgi's embedded mode, where Apache sends the 100 only
+when the view reads the body: the middleware alone keeps the promise there); the connection's
+fate is then the server's (a WSGI application may not set ``Connection``, PEP 3333). Under ASGI,
+rejections carry ``Connection: close``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -332,7 +334,7 @@ class ExpectMiddleware:
         stream = request.META.get(key)
         if isinstance(stream, ExpectContinueInput):
             return stream
-        if not ExpectMiddleware._warned_inactive:
+        if not ExpectMiddleware._warned_inactive and not _server_coordinates(request.META):
             ExpectMiddleware._warned_inactive = True
             logger.warning(
                 "django-expect: 100-continue coordination is inactive (no django-expect adapter "
@@ -342,6 +344,14 @@ class ExpectMiddleware:
                 "read, but the server may already have invited the body."
             )
         return None
+
+
+def _server_coordinates(meta: Mapping[str, Any]) -> bool:
+    """True where the server itself sends the 100 only when the application reads the body, so
+    no adapter is needed: Apache with mod_wsgi in embedded mode (Apache's ``HTTP_IN`` filter;
+    mod_wsgi sets ``mod_wsgi.process_group`` to "" there, a daemon group's name in daemon mode,
+    where the Apache child reads the body before Django runs)."""
+    return meta.get("mod_wsgi.process_group") == ""
 
 
 def _too_large(

@@ -13,7 +13,9 @@ which serves with :class:`ExpectWSGIServer`. Per request:
 * when the body was left unread (a rejection, or a view that did not read it), the server says
   ``Connection: close`` (a server-side header, which PEP 3333 allows the server to add), and
   instead of Django's own drain (reading the whole rest of the body) the connection is closed
-  after the bounded drain of :func:`django_expect.gunicorn.linger`.
+  after the bounded drain of :func:`django_expect.gunicorn.linger`, given the declared rest of
+  the body as the gunicorn hook gives it (the development server serves one connection per
+  thread, so its budget is a sync worker's: at most 2 s).
 
 Everything else is Django's development server, unchanged. Only :class:`ExpectWSGIServer` is
 public; the other names here are private.
@@ -32,6 +34,7 @@ from django_expect.gunicorn import linger
 __all__ = ["ExpectWSGIServer"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_CHUNK = 65536
 
 
 class _ServerHandler(basehttp.ServerHandler):
@@ -102,12 +105,36 @@ class _ServerHandler(basehttp.ServerHandler):
         if self.expect_input.closing:
             self.request_handler.close_connection = True
             _finish_without_django_drain(self)
-            linger(self.sock)
+            # The declared rest of the body, as the gunicorn hook passes it: a small rest is
+            # drained to its end (then a clean close), one that cannot arrive within the budget
+            # is cut short at once instead of after the whole budget.
+            linger(self.sock, self._unread())
             return
         # Keep-alive: read what is left of a body the client was invited to send (Django's
         # own close does the same), so it is not parsed as the next request.
         self.expect_input.read()
         _finish_without_django_drain(self)
+
+    def _unread(self) -> int | None:
+        """Declared body bytes not yet received from the client (None: unknown length).
+
+        The request handler's ``rfile`` (a buffered reader over the socket) may hold body bytes
+        already received but not read by the application; they are taken out of it here,
+        without waiting, so the drain (which reads the socket itself) counts only what is still
+        to come.
+        """
+        body = self.expect_input
+        if body.length is None:
+            return None
+        remaining = max(0, body.length - body.bytes_read)
+        if remaining:
+            try:
+                self.sock.settimeout(0)
+                taken = self.request_handler.rfile.read1(min(remaining, _CHUNK))
+            except OSError:
+                taken = b""
+            remaining -= len(taken or b"")
+        return remaining
 
 
 def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:

@@ -15,13 +15,23 @@ WSGI application and the 100 goes out when the view first reads the body::
 Outside uWSGI (``import uwsgi`` fails) the application is returned unwrapped. The 100 is written
 on the request's client connection (``uwsgi.connection_fd()``); behind the ``--http`` router that
 connection is the router's, which passes the backend's bytes to the client unchanged (do not
-combine with ``--http-keepalive``, which parses responses). uWSGI closes the connection after
-every response in these modes, so a refused body is never read as another request; the wrapper
-says so to the client with ``Connection: close`` on every response.
+combine with ``--http-keepalive``, which parses responses).
+
+The connection's fate is uWSGI's, never a response header of this wrapper (PEP 3333: no
+hop-by-hop header from an application). uWSGI closes the connection itself: after every response
+with ``--http-socket`` and the ``--http`` router, and with ``--http11-socket`` after any request
+whose body was not read to its end (``proto/http.c``, ``uwsgi_proto_http11_close``), so a refused
+body is never read as another request. Clients must also be *told* that it closes (without
+``Connection: close`` libcurl, boto3, aiohttp, Node and Go sent refused bodies or reused the
+closed connection; the curl command line did not): with ``--http-socket`` and ``--http`` that
+is uWSGI's own ``--add-header "Connection: close"`` (true of every response there). uWSGI has no
+per-request means (``uwsgi.route("addheader", ...)`` crashes the worker in 2.0.31), so with
+``--http11-socket`` a refusal's close is not announced (docs/howto/servers.md).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import select
 from collections.abc import Callable, Iterable
@@ -33,6 +43,10 @@ __all__ = ["lazy_continue"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _WRITE_TIMEOUT = 5.0
+#: uWSGI's options that serve HTTP and close after every response.
+_CLOSING_MODES = ("http-socket", "http")
+
+logger = logging.getLogger("django_expect")
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -42,14 +56,16 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
     connection_fd = _uwsgi_connection_fd()
     if connection_fd is None:
         return app
+    if not announces_close(_uwsgi_options()):
+        logger.warning(
+            "django-expect: uWSGI closes the connection after every response here but does not "
+            'say so: run it with --add-header "Connection: close" (docs/howto/servers.md), or '
+            "clients send refused bodies anyway."
+        )
 
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         install(environ, connection_fd)
-
-        def start(status: str, headers: list[tuple[str, str]], *exc_info: Any) -> Any:
-            return start_response(status, says_close(headers), *exc_info)
-
-        return app(environ, start)
+        return app(environ, start_response)
 
     return application
 
@@ -73,20 +89,19 @@ def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> Expect
     return wrapped
 
 
-def says_close(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """The response headers with ``Connection: close``, which is what uWSGI does after every
-    response in these modes: a client that does not know it reuses the connection (Node's agent:
-    "socket hang up") or, after an early refusal on a connection it believes is kept alive,
-    sends the body anyway (Go). The server's adapter says it, not the application (PEP 3333);
-    uWSGI passes it on."""
-    if any(name.lower() == "connection" for name, _ in headers):
-        return headers
-    return [*headers, ("Connection", "close")]
+def announces_close(options: dict[str, Any]) -> bool:
+    """False when uWSGI (``options``: ``uwsgi.opt``) serves HTTP in a mode that closes after every
+    response (``--http-socket``, ``--http``) without ``--add-header``: clients are not told.
+    (``uwsgi.opt`` keeps one value of a repeated option, so any ``add-header`` is trusted.)"""
+    if not any(mode in options for mode in _CLOSING_MODES):
+        return True
+    return "add-header" in options
 
 
 def _closed_anyway() -> None:
-    """uWSGI (``--http-socket``, ``--http`` without ``--http-keepalive``) closes after each
-    response: nothing to tell it."""
+    """uWSGI closes the connection itself when the body is left unread (``--http-socket`` and
+    ``--http``: after every response; ``--http11-socket``: when the body was not read to its
+    end): nothing to tell it."""
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -111,3 +126,12 @@ def _uwsgi_connection_fd() -> Callable[[], int] | None:
         return None
     connection_fd: Callable[[], int] = uwsgi.connection_fd
     return connection_fd
+
+
+def _uwsgi_options() -> dict[str, Any]:
+    """uWSGI's options (``uwsgi.opt``, documented in the uwsgi Python module); {} outside it."""
+    try:
+        import uwsgi  # type: ignore[import-untyped,import-not-found,unused-ignore]  # inside uWSGI only
+    except ImportError:
+        return {}
+    return dict(getattr(uwsgi, "opt", {}) or {})

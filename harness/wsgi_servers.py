@@ -30,6 +30,7 @@ KINDS = (
     "mod_wsgi-no-conf",  # embedded mode without deploy/apache-expect.conf
     "mod_wsgi-daemon",  # daemon mode (mod_wsgi-express's default)
     "uwsgi-http-socket",  # the demo's wsgi.py: django_expect.uwsgi.lazy_continue
+    "uwsgi-http11-socket",  # --http11-socket (keep-alive), lazy_continue too
     "uwsgi-http",  # the --http router in front of a worker, lazy_continue too
     "uwsgi-http-socket-plain",  # without lazy_continue (the control)
     "uwsgi-http-manage-expect",  # the router with --http-manage-expect (the control)
@@ -122,11 +123,15 @@ class WSGIServer(Process):
         if not binary.exists():
             tools.missing("uwsgi", "pip install uwsgi (builds with gcc and the Python headers)")
         mode = "--http-socket" if self.kind.startswith("uwsgi-http-socket") else "--http"
+        if self.kind == "uwsgi-http11-socket":
+            mode = "--http11-socket"
         module = self.uwsgi_module
         if self.kind == "uwsgi-http-socket-plain":
             module = "harness.plain_wsgi:application"
         if self.kind == "uwsgi-http-manage-expect":
             self.extra_args = ["--http-manage-expect", *self.extra_args]
+        # uWSGI closes after every response in these modes; this says so (docs/howto/servers.md).
+        says_close = ["--add-header", "Connection: close"] if mode != "--http11-socket" else []
         return [
             str(binary),
             mode,
@@ -143,6 +148,7 @@ class WSGIServer(Process):
             "--die-on-term",
             "--need-app",
             "--lazy-apps",
+            *says_close,
             *self.extra_args,
         ]
 

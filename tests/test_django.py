@@ -267,6 +267,21 @@ def test_without_the_hook_one_warning_is_logged(
     assert len(warnings) == 1
 
 
+@pytest.mark.parametrize(("process_group", "warned"), [("", False), ("mysite", True)])
+def test_no_inactive_warning_under_mod_wsgi_embedded_mode(
+    client: Client, caplog: pytest.LogCaptureFixture, process_group: str, warned: bool
+) -> None:
+    """mod_wsgi's embedded mode (``mod_wsgi.process_group`` is "") needs no adapter: Apache sends
+    the 100 when the view reads the body, so the warning would mislead. Daemon mode (a group's
+    name) invites the body before Django runs: warned."""
+    ExpectMiddleware._warned_inactive = False
+    with caplog.at_level(logging.WARNING, logger="django_expect"):
+        post(client, "/lab/small", 10, **{"mod_wsgi.process_group": process_group})
+    warnings = [r for r in caplog.records if "coordination is inactive" in r.getMessage()]
+    assert len(warnings) == int(warned)
+    ExpectMiddleware._warned_inactive = False
+
+
 def test_requests_without_a_body_are_not_subject_to_the_policy(client: Client) -> None:
     assert client.get("/upload/form").status_code == 200  # the form renders on GET
 

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import io
 import socket
+from typing import Any
 
+import pytest
+
+from django_expect import uwsgi as uwsgi_adapter
 from django_expect.continuation import ContinueState
 from django_expect.uwsgi import install, lazy_continue
 
@@ -50,3 +54,36 @@ def test_outside_uwsgi_the_application_is_unchanged() -> None:
         return []
 
     assert lazy_continue(app) is app
+
+
+def test_the_wrapper_sets_no_connection_header(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PEP 3333: no hop-by-hop header from an application; uWSGI closes by itself, and says so
+    with its own --add-header (before 0.2.0 the wrapper added Connection: close)."""
+    monkeypatch.setattr(uwsgi_adapter, "_uwsgi_connection_fd", lambda: lambda: -1)
+    monkeypatch.setattr(
+        uwsgi_adapter, "_uwsgi_options", lambda: {"http-socket": b":8000", "add-header": b"x"}
+    )
+    seen: list[list[tuple[str, str]]] = []
+
+    def app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        start_response("413 Content Too Large", [("Content-Type", "application/json")])
+        return [b"{}"]
+
+    wrapped = uwsgi_adapter.lazy_continue(app)
+    assert wrapped is not app
+    wrapped(environ(), lambda status, headers, *exc: seen.append(headers))
+    assert seen == [[("Content-Type", "application/json")]]
+
+
+@pytest.mark.parametrize(
+    ("options", "announced"),
+    [
+        ({"http-socket": b"127.0.0.1:8000"}, False),
+        ({"http": b"127.0.0.1:8000"}, False),
+        ({"http-socket": b"127.0.0.1:8000", "add-header": b"Connection: close"}, True),
+        ({"http11-socket": b"127.0.0.1:8000"}, True),  # keeps alive: nothing to announce
+        ({"socket": b"127.0.0.1:3031"}, True),  # behind nginx's uwsgi_pass: nginx frames
+    ],
+)
+def test_a_mode_that_closes_silently_is_warned_of(options: dict[str, Any], announced: bool) -> None:
+    assert uwsgi_adapter.announces_close(options) is announced

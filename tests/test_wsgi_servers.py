@@ -12,7 +12,9 @@ refused upload cost on the wire (raw sockets; six real clients through the byte-
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +26,8 @@ from tests.clients.fixtures import CLIENTS, ClientFactory, bodies, go_build_dir,
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.fakes import upload_head
 
+PACKAGE = Path(__file__).resolve().parent.parent / "django_expect"
+
 pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
 
@@ -33,7 +37,7 @@ SHA = hashlib.sha256(BODY).hexdigest()
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
 KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
 #: ... and send the 100 when the view reads the body (all of them; uWSGI through lazy_continue).
-LAZY_100 = KEEPS_PROMISE
+LAZY_100 = [*KEEPS_PROMISE, "uwsgi-http11-socket"]
 #: Servers that invite the body before Django runs (the refusal is still the precise status).
 EAGER_100 = ["runserver-stock", "waitress", "mod_wsgi-daemon", "uwsgi-http-manage-expect"]
 
@@ -100,6 +104,27 @@ def test_mod_wsgi_without_the_conf_keeps_the_connection_and_discards_the_body(
             assert after.status == 200 and b"django-expect" in after.body
 
 
+@pytest.mark.parametrize(("kind", "warned"), [("mod_wsgi", False), ("mod_wsgi-daemon", True)])
+def test_mod_wsgi_embedded_mode_is_not_warned_as_inactive(
+    wsgi_pool: WSGIServerPool, kind: str, warned: bool
+) -> None:
+    """Embedded mode needs no adapter (Apache sends the 100 when the view reads the body): the
+    "coordination is inactive" warning would mislead there. Daemon mode invites the body before
+    Django runs: warned (the control, and proof the log is read)."""
+    server = _server(wsgi_pool, kind)
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(5000))
+        if kind == "mod_wsgi-daemon":
+            conn.read_response()  # the eager 100
+            conn.send_body(b"x" * 5000)
+        _, final = conn.read_final()
+        assert final.status == 413
+    deadline = time.monotonic() + 5
+    while warned and "coordination is inactive" not in server.log() and time.monotonic() < deadline:
+        time.sleep(0.05)  # (not an assertion) until Apache's log has the line
+    assert ("coordination is inactive" in server.log()) is warned
+
+
 def test_mod_wsgi_without_the_conf_go_sends_the_refused_body(
     wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
 ) -> None:
@@ -150,7 +175,7 @@ def test_uwsgi_alone_never_sends_a_100(wsgi_pool: WSGIServerPool) -> None:
         assert final.status == 200 and final.json()["sha256"] == SHA
 
 
-@pytest.mark.parametrize("kind", ["runserver"])
+@pytest.mark.parametrize("kind", ["runserver", "uwsgi-http11-socket"])
 def test_keep_alive_survives_an_accepted_expect_upload(
     wsgi_pool: WSGIServerPool, kind: str
 ) -> None:
@@ -164,6 +189,43 @@ def test_keep_alive_survives_an_accepted_expect_upload(
             assert more == []
             assert final.status == 200 and final.json()["sha256"] == SHA
             assert final.header("Connection") != "close"
+
+
+@pytest.mark.parametrize("expect", [True, False])
+@pytest.mark.parametrize(("path", "headers", "status", "code"), RAW_REJECTIONS)
+def test_uwsgi_http11_a_refused_body_is_never_parsed_as_the_next_request(
+    wsgi_pool: WSGIServerPool,
+    expect: bool,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+    code: str,
+) -> None:
+    """uWSGI's keep-alive mode (--http11-socket) with lazy_continue: the refusal is precise and
+    without a 100, nothing announces the close (django-expect sets no Connection header on a
+    WSGI response, and uWSGI has no per-request means), yet uWSGI closes the connection itself
+    because the body was not read to its end (uwsgi_proto_http11_close): a body the client
+    sends anyway, a request hidden in it, is never read as the next request."""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    smuggled = b"GET /lab/echo HTTP/1.1\r\nHost: x\r\n\r\n"
+    body = smuggled + b"x" * (5000 - len(smuggled))
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, upload_head(len(body), expect=expect) | headers)
+        if not expect:
+            conn.send_body(body)
+        interim, final = conn.read_final()
+        assert interim == []
+        assert final.status == status, final.body
+        assert final.json()["error"]["code"] == code
+        assert final.header("Connection") is None  # not from the application (PEP 3333)
+        if expect:
+            try:
+                conn.send_body(body)  # a client that sends the refused body anyway
+                conn.send(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+        assert conn.closed_by_server()
+        assert conn.buffer == b""  # neither the hidden request nor the GET was answered
 
 
 @pytest.mark.parametrize("kind", LAZY_100)
@@ -225,10 +287,10 @@ def test_runserver_a_stalled_body_gets_408_and_a_close(
         assert conn.closed_by_server()
 
 
-def test_runserver_serves_static_files_through_staticfiles_command() -> None:
+def test_runserver_command_is_staticfiles_command_with_the_expect_server() -> None:
     """django_expect listed before django.contrib.staticfiles: its command is the one Django
-    runs, and it is staticfiles' command (static files still served) with django-expect's
-    server."""
+    runs, and it is staticfiles' command with django-expect's server (the wire test below
+    shows static files served)."""
     from django.contrib.staticfiles.management.commands.runserver import (
         Command as StaticfilesRunserver,
     )
@@ -240,6 +302,43 @@ def test_runserver_serves_static_files_through_staticfiles_command() -> None:
     command = load_command_class("django_expect", "runserver")
     assert isinstance(command, StaticfilesRunserver)
     assert command.server_cls is ExpectWSGIServer
+
+
+@pytest.fixture(scope="module")
+def debug_runserver(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WSGIServer]:
+    workdir = tmp_path_factory.mktemp("runserver-debug")
+    env = dict(project_env_vars, DJANGO_DEBUG="1")
+    server = WSGIServer("runserver", workdir / "runserver.log", env, workdir).start()
+    yield server
+    server.stop()
+
+
+def test_runserver_serves_static_files_and_holds_the_100(
+    debug_runserver: WSGIServer, wsgi_pool: WSGIServerPool
+) -> None:
+    """With DEBUG on, django-expect's runserver serves a static file through staticfiles'
+    handler, which answers before Django's middleware (no X-Frame-Options), and, on the same
+    server, refuses an upload without a 100. Control: with DEBUG off (the pool's runserver) the
+    file comes from the demo's own URL pattern, through the middleware (X-Frame-Options set)."""
+    path = "/static/django_expect/precheck.js"
+    expected = (PACKAGE / "static" / "django_expect" / "precheck.js").read_bytes()
+    with Exchange(debug_runserver.address) as conn:
+        conn.request_head("GET", path)
+        _, final = conn.read_final()
+        assert final.status == 200
+        assert final.body == expected
+        assert final.header("X-Frame-Options") is None  # staticfiles' handler, not the URLconf
+    with Exchange(debug_runserver.address) as conn:
+        conn.request_head("POST", "/lab/small", upload_head(5000))
+        interim, final = conn.read_final()
+        assert interim == [] and final.status == 413
+    with Exchange(_server(wsgi_pool, "runserver").address) as conn:
+        conn.request_head("GET", path)
+        _, final = conn.read_final()
+        assert final.status == 200 and final.body == expected
+        assert final.header("X-Frame-Options") == "DENY"  # the demo's URLconf
 
 
 # -- the servers that keep the promise: curl -T through the byte-counting relay -----------------
@@ -265,6 +364,43 @@ def test_client_refused_upload_costs_no_body_bytes_and_the_pool_survives(
     with Relay(server.address) as relay:
         client = make_client(client_name, relay.url)
         run_scenario(client, relay, REJECTIONS[rejection], bodies)
+
+
+@pytest.mark.parametrize(
+    ("client_name", "rejection"), [case for case in client_cases() if case[0] != "go"]
+)
+def test_uwsgi_http11_client_refused_upload_costs_no_body_bytes(
+    wsgi_pool: WSGIServerPool,
+    make_client: ClientFactory,
+    bodies: Bodies,
+    client_name: str,
+    rejection: str,
+) -> None:
+    """uWSGI --http11-socket with lazy_continue, no header announcing the close: every client
+    but Go stops after the refusal (Go: the next test)."""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    with Relay(server.address) as relay:
+        client = make_client(client_name, relay.url)
+        run_scenario(client, relay, REJECTIONS[rejection], bodies)
+
+
+def test_uwsgi_http11_go_sends_the_refused_body(
+    wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
+) -> None:
+    """Go's net/http sends the body after a refusal on a connection nothing says will close
+    (PROTOCOL.md): under --http11-socket the refused upload crosses the wire until uWSGI's close.
+    (--http-socket with --add-header "Connection: close" spares it: the client tests above.)"""
+    server = _server(wsgi_pool, "uwsgi-http11-socket")
+    with Relay(server.address) as relay:
+        client = make_client("go", relay.url)
+        result = client.request(
+            "POST",
+            relay.url + "/api/uploads",
+            bodies.mid,
+            {"Content-Type": "application/octet-stream", "Expect": "100-continue"},
+        )
+        assert result.status == 401
+        assert wire_body_bytes(relay) > 0
 
 
 # -- the servers that invite the body before Django runs: still the precise status ----------
