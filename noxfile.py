@@ -1,16 +1,20 @@
 """The supported-versions matrix and the built-artifact check (`make matrix`, `make wheel-check`).
 
-* ``matrix``: Django 4.2, 5.1, 5.2 x gunicorn 25, 26, 27 on this interpreter; every cell runs the
-  unit suite and the end-to-end core suite on the sync, gthread and gevent workers. The whole suite
-  (clients, proxies, TLS, browsers, ...) runs on the newest pair through ``make test``.
-* ``unit``: every test not marked ``e2e`` (unit, property, admin, checks, install, agreement, ...)
-  once per Django version: they depend on Django, not on gunicorn.
-* ``asgi``: the ASGI end-to-end suite on Django 4.2 and 5.1 (it does not depend on gunicorn).
+* ``matrix``: one session per Django version (4.2, 5.1, 5.2) on this interpreter, one virtualenv
+  each; inside it, for gunicorn 25, 26 and 27 in turn (installed over the previous one), the
+  unit suite and the end-to-end core suite on the sync, gthread and gevent workers. Then, once per
+  Django version: every test that starts no server (``-m "not e2e"``: admin, checks, install,
+  agreement, frameworks, ...), the ``manage.py runserver`` wire tests (django-expect's command
+  relies on Django's private code) and, on 4.2 and 5.1, the ASGI end-to-end suites (5.2 runs them
+  in ``make test``). The whole suite (clients, proxies, TLS, browsers, ...) runs on the newest
+  pair through ``make test``. One virtualenv per Django version, not per cell: creating one
+  (``requirements-dev.txt``) costs minutes, a gunicorn swap seconds.
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
 
-Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs.
+Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One Django version:
+``nox -r -s "matrix(django='4.2')"``; extra pytest arguments go to every run after ``--``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["matrix", "unit", "asgi"]
+nox.options.sessions = ["matrix"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
@@ -46,41 +50,41 @@ E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py", "tests/test
 #: wire tests (without the six-client slice, which needs the Go and Node builds) run in every cell.
 RUNSERVER = ["tests/test_wsgi_servers.py", "tests/test_runserver_drain.py"]
 RUNSERVER_SELECTION = "runserver and not client"
-#: Depends on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
+#: Depend on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
 ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
     session.install("-r", "requirements-dev.txt", *package)
     session.install(f"Django=={django}.*", f"gunicorn[gevent]=={gunicorn}.*")
+    _show_versions(session)
+
+
+def _show_versions(session: nox.Session) -> None:
     session.run("python", "-c", "import django, gunicorn; print('Django', django.get_version(), "
                 "'gunicorn', gunicorn.__version__)")
 
 
-@nox.session(python=PYTHON)
-@nox.parametrize("gunicorn", GUNICORN)
-@nox.parametrize("django", DJANGO)
-def matrix(session: nox.Session, django: str, gunicorn: str) -> None:
-    """Unit + end-to-end core suites on one Django x gunicorn pair."""
-    _install(session, django, gunicorn, "-e", ".")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *UNIT, *E2E_CORE, *session.posargs)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *RUNSERVER, "-k", RUNSERVER_SELECTION)
+def _pytest(session: nox.Session, *args: str) -> None:
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
 @nox.session(python=PYTHON)
 @nox.parametrize("django", DJANGO)
-def unit(session: nox.Session, django: str) -> None:
-    """Every test that starts no server (``-m "not e2e"``) on one Django."""
-    _install(session, django, GUNICORN[-1], "-e", ".")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", "-m", "not e2e", *session.posargs)
-
-
-@nox.session(python=PYTHON)
-@nox.parametrize("django", DJANGO[:-1])
-def asgi(session: nox.Session, django: str) -> None:
-    """The ASGI end-to-end suite (uvicorn, gunicorn -k asgi, granian) on an older Django."""
-    _install(session, django, GUNICORN[-1], "-e", ".")
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *ASGI, *session.posargs)
+def matrix(session: nox.Session, django: str) -> None:
+    """Every gunicorn version's cell on one Django, then the Django-only suites."""
+    _install(session, django, GUNICORN[0], "-e", ".")
+    for gunicorn in GUNICORN:
+        if gunicorn != GUNICORN[0]:
+            session.install(f"gunicorn[gevent]=={gunicorn}.*")
+            _show_versions(session)
+        session.log(f"cell: Django {django} x gunicorn {gunicorn}")
+        _pytest(session, *UNIT, *E2E_CORE)
+    session.log(f"Django {django}: the tests that start no server, runserver, ASGI")
+    _pytest(session, "-m", "not e2e")
+    _pytest(session, *RUNSERVER, "-k", RUNSERVER_SELECTION)
+    if django != DJANGO[-1]:
+        _pytest(session, *ASGI)
 
 
 @nox.session(python=PYTHON)

@@ -278,7 +278,7 @@ MiB = 2**20
 def _partial_object(server: ASGIServer, key: str) -> Path:
     """Where /objects/<key> writes what it has read of a PUT so far (demo/views.py)."""
     digest = hashlib.sha256(key.encode()).hexdigest()
-    return Path(server.env["DEMO_MEDIA_ROOT"]) / "objects" / f"{digest}.part"
+    return Path(server.env["TEST_MEDIA_ROOT"]) / "objects" / f"{digest}.part"
 
 
 def _written(partial: Path) -> int | None:

@@ -5,7 +5,7 @@ The ASGI counterpart of tests/test_e2e_bodylimit.py (gunicorn's WSGI workers). B
 3,000,000 bytes are over Django's default cap (2,621,440) and under the 10 MiB of /lab/bigbody
 (reads request.body) and /lab/bigform (reads request.POST); /lab/djangocap has a policy without
 max_size, so Django's cap holds there. Bytes on the wire are counted by the TCP relay
-(tests/support/relay.py), read once the relay has been quiet.
+(harness/relay.py), read once the relay has been quiet.
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support.relay import Relay
-from tests.support.wsgi_servers import WSGIServer
+from harness.relay import Relay
+from harness.wsgi_servers import WSGIServer
 from tests.test_drain_wire import DELAY, MB, RATE, post_anyway, settle
 
 pytestmark = pytest.mark.e2e
