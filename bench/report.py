@@ -405,7 +405,8 @@ def servers_table(rows: list[dict[str, Any]], pairs: int) -> list[str]:
     size = rows[0]["size"] if rows else 0
     out = [
         f"curl 7.88 `-T` of {fmt_size(size)} to the 5 MiB view over loopback, through the "
-        f"byte-counting relay; {pairs} runs per cell, the three columns of a server alternating "
+        f"byte-counting relay; {pairs} run{'s' if pairs > 1 else ''} per cell, the three "
+        "columns of a server alternating "
         "(A B C, then C B A, ...), both servers (without and with django-expect) up at once. "
         "Without django-expect: 'stock' = the view refuses on `Content-Length` without "
         "reading; 'stock-read' = the view streams the body and gives up past the limit. Every "
@@ -575,6 +576,18 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
 
 # -- plot ---------------------------------------------------------------------------------------
 
+def plot_points(r: dict[str, Any], net: str, client: str, server: str, metric: str
+                ) -> list[tuple[float, float]]:
+    """(declared MB, median of the valid runs) for one line of the plot: MB for body bytes,
+    seconds for times. A size whose runs all failed has no point."""
+    points = []
+    for size in r["config"]["reject_sizes"]:
+        value = med(x[metric] for x in valid(_put_rows(r, net, client, size, server)))
+        if value is not None:
+            points.append((size / MB, value / MB if metric == "body_bytes" else value))
+    return points
+
+
 def plot(r: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -591,14 +604,7 @@ def plot(r: dict[str, Any], path: Path) -> None:
             ax = axes[row_axis][col]
             for server in PUT_COLUMNS:
                 for client, style in styles.items():
-                    points = []
-                    for size in r["config"]["reject_sizes"]:
-                        value = med(x[metric] for x in valid(r["put"]) if x["net"] == net
-                                    and x["client"] == client and x["size"] == size
-                                    and x["server"] == server)
-                        if value is not None:
-                            points.append((size / MB, value / MB if metric == "body_bytes"
-                                           else value))
+                    points = plot_points(r, net, client, server, metric)
                     if points:
                         xs, ys = zip(*points, strict=True)
                         ax.plot(xs, ys, style, marker="o", color=colors[server],
