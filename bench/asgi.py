@@ -2,6 +2,7 @@
 
     python -m bench.asgi            # full run (a few minutes): bench/asgi_results.{json,md}
     python -m bench.asgi --smoke    # each scenario once at small sizes: bench/.work/asgi-smoke/
+    python -m bench.asgi --report   # rewrite asgi_results.md from asgi_results.json
 
 Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs the bench settings
 (ExpectMiddleware and the decorated bench views) twice; only ``asgi.py`` differs:
@@ -202,7 +203,13 @@ def report(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite asgi_results.md from asgi_results.json")
     args = parser.parse_args(argv)
+    if args.report:
+        stored = json.loads((HERE / "asgi_results.json").read_text())
+        (HERE / "asgi_results.md").write_text(report(stored))
+        return 0
     cfg = SMOKE if args.smoke else FULL
     work = HERE / ".work" / ("asgi-smoke" if args.smoke else "asgi")
     shutil.rmtree(work, ignore_errors=True)

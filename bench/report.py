@@ -1,6 +1,7 @@
 """Turn bench results (the JSON written by bench/run.py) into the performance page and plot.
 
     python -m bench.report [results.json]   # rewrite the performance page, results.md, plot
+                                            # (and docs/howto/servers.md from bench/servers.json)
 
 Rules the page keeps: every figure is computed from measured runs and printed with its spread and
 count -- ``median (min-max, n=N)`` -- and a run that failed validation is left out of every figure
@@ -149,6 +150,10 @@ def _time_cell(rows: list[dict[str, Any]]) -> str:
     return figure_cell(rows, lambda x: x["seconds"], fmt_time)
 
 
+def _cpu_cell(rows: list[dict[str, Any]]) -> str:
+    return figure_cell([x for x in rows if "cpu" in x], lambda x: x["cpu"], fmt_time)
+
+
 def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
     out = ["| network | client | declared | | " + " | ".join(PUT_COLUMNS.values()) + " |",
            "|---|---|---|---|" + "---|" * len(PUT_COLUMNS)]
@@ -161,8 +166,11 @@ def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
                 where = ["loopback" if net == "loopback" else "WAN", client, fmt_size(size)]
                 out.append("| " + " | ".join(where) + " | body bytes sent | " + " | ".join(
                     _bytes_cell(groups[c]) for c in PUT_COLUMNS) + " |")
-                out.append("| | | | time to the 413 | " + " | ".join(
+                out.append("| | | | time to the 413 (wall) | " + " | ".join(
                     _time_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+                if any("cpu" in x for g in groups.values() for x in g):
+                    out.append("| | | | server CPU | " + " | ".join(
+                        _cpu_cell(groups[c]) for c in PUT_COLUMNS) + " |")
     return out
 
 
@@ -172,7 +180,9 @@ def form_table(r: dict[str, Any]) -> list[str]:
         "| | " + " | ".join(SERVERS.values()) + " |",
         "|---|---|---|---|",
         "| body bytes sent | " + " | ".join(_bytes_cell(by[s]) for s in SERVERS) + " |",
-        "| time to the 413 | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
+        "| time to the 413 (wall) | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
+        *(["| server CPU | " + " | ".join(_cpu_cell(by[s]) for s in SERVERS) + " |"]
+          if any("cpu" in x for x in r["form"]) else []),
     ]
 
 
@@ -498,8 +508,10 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "streams the body and gives up past the limit (as an S3-style view does); gunicorn has "
         "invited the body either way. uvicorn: Django's ASGI handler reads the whole body "
         "before any view runs. curl 7.88 `-T file` and botocore `put_object` (one attempt), "
-        "both sending `Expect: 100-continue`. Time runs from the request head leaving the "
-        "client to the final status.",
+        "both sending `Expect: 100-continue`. Time (wall clock) runs from the request head "
+        "leaving the client to the final status. Server CPU is the serving process's own CPU "
+        "time (gunicorn's worker, uvicorn's process) from the head until the relay went quiet, "
+        "so a lingering drain after the 413 is included.",
         "",
         *rejection_tables(r, sorted(cfg["reject_sizes"]) if all_sizes else [big]),
         "",
@@ -515,7 +527,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "Stock: the view validates `request.FILES` with a form (Django parses the whole "
         "multipart body first) and answers 413; django-expect: the same view with "
         "`@upload_policy(max_size=5_000_000, content_types=['multipart/form-data'])`. "
-        "curl `-F`, loopback.",
+        "curl `-F`, loopback; server CPU as above.",
         "",
         *form_table(r),
         "",
@@ -651,3 +663,6 @@ if __name__ == "__main__":
     results = json.loads(source.read_text())
     target = source.parent / "performance.md" if results["smoke"] else PERFORMANCE_PAGE
     write(results, source.parent, target)
+    servers = source.parent / "servers.json"
+    if not results["smoke"] and servers.exists():
+        write_servers_page(json.loads(servers.read_text()))

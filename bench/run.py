@@ -112,12 +112,18 @@ def sparse_file(work: Path, size: int) -> Path:
 
 # -- scenarios 1 and 2: rejections -----------------------------------------------------------------
 
-def _through(relay: Relay, send) -> dict:  # type: ignore[no-untyped-def]
+def _through(relay: Relay, send, pids: list[int] | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """One exchange through ``relay``: status, wall seconds, body bytes the client sent and, given
+    the server's ``pids``, their CPU seconds until the relay went quiet (the drain included)."""
     relay.reset()
+    before = cpu_seconds(pids) if pids else 0.0
     status, seconds = send()
     wait_idle(relay)
-    return {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
-            "connections": len(relay.connections)}
+    row = {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
+           "connections": len(relay.connections)}
+    if pids:
+        row["cpu"] = cpu_seconds(pids) - before
+    return row
 
 
 def alternating(names: tuple[str, ...], pairs: int) -> list[tuple[int, str]]:
@@ -160,7 +166,8 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
                     for pair, target in runs:
                         server, prefix = PUT_TARGETS[target]
                         relay = relays[server]
-                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p))
+                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p),
+                                       servers[server].worker_pids())
                         row.update(scenario="put", net=net, size=size, client=client,
                                    server=target, pair=pair)
                         log(f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
@@ -243,7 +250,8 @@ def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
         runs += [(-1, "uvicorn")] * cfg["uvicorn_reps"]
         for pair, server in runs:
             relay = relays[server]
-            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file))
+            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file),
+                           servers[server].worker_pids())
             row.update(scenario="form", net="loopback", size=cfg["form_size"], client="curl",
                        server=server, pair=pair)
             log(f"form {server}: {row['status']} {row['body_bytes']} B "

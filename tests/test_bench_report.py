@@ -206,3 +206,13 @@ def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts() -> None:
     assert "- rejected PUT uvicorn, run 0: status 0, expected 413" in text
     assert "the view read 5 bytes" in text and "0.01 s" not in text
     assert "2.00 s (1.00 s-3.00 s, n=3)" in text
+
+
+def test_server_cpu_of_a_rejection_comes_from_valid_runs() -> None:
+    put = [{**_put("stock-read", 9_000_000, 0.2, True, pair), "cpu": cpu}
+           for pair, cpu in enumerate([0.05, 0.07, 0.06])]
+    put.append({**_put("stock-read", 1_000, 0.2, False, 3), "cpu": 9.0})
+    table = "\n".join(report.rejection_tables(_results(put), [10_000_000]))
+    cpu_row = next(line for line in table.splitlines() if "server CPU" in line)
+    assert "60.0 ms (50.0 ms-70.0 ms, n=3); 1 of 4 runs failed †" in cpu_row
+    assert "9.00 s" not in cpu_row
