@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from pathlib import Path
 
 from bench import report
 from bench.clients import zeros_adler32
@@ -172,7 +173,7 @@ def test_the_other_servers_table_validates_every_column_and_lists_failed_runs() 
     assert "(0/413)" not in table
 
 
-def test_the_servers_block_replaces_only_its_own_lines(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_the_servers_block_replaces_only_its_own_lines(tmp_path: Path) -> None:
     page = tmp_path / "servers.md"
     page.write_text(f"before\n{report.SERVERS_BEGIN}\nold figures\n{report.SERVERS_END}\nafter\n")
     doc = {"command": "python -m bench.run --servers-only", "date": "today", "pairs": 1,
@@ -188,7 +189,7 @@ def test_the_servers_block_replaces_only_its_own_lines(tmp_path) -> None:  # typ
 # -- the ASGI bench -----------------------------------------------------------------------------
 
 
-def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts() -> None:
+def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts(tmp_path: Path) -> None:
     from bench import asgi
 
     labels = list(asgi.APPS)
@@ -202,6 +203,12 @@ def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts() -> None:
     results = {"date": "today", "config": asgi.FULL, "put": put, "accepted": accepted,
                "environment": {"cpus": 2, "django": "5.2", "uvicorn": "0.5", "gunicorn": "27"}}
     text = asgi.report(results)
+    page = tmp_path / "asgi.md"
+    page.write_text(f"intro\n{asgi.ASGI_BEGIN}\nold\n{asgi.ASGI_END}\noutro\n")
+    asgi.write_page(results, page)
+    assert page.read_text() == (
+        f"intro\n{asgi.ASGI_BEGIN}\n{asgi.figures(results)}{asgi.ASGI_END}\noutro\n")
+    assert asgi.figures(results) in text
     assert "10 MB (10 MB-10 MB, n=2); 1 of 3 runs failed †" in text
     assert "- rejected PUT uvicorn, run 0: status 0, expected 413" in text
     assert "the view read 5 bytes" in text and "0.01 s" not in text
