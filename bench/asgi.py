@@ -97,9 +97,9 @@ def rejections(cfg: dict, work: Path) -> list[dict]:
     column must answer 413: a run that does not is kept, marked invalid, and left out."""
     rows = []
     with ExitStack() as stack:
-        relays = {}
+        relays, pids = {}, {}
         for label in APPS:
-            server, _ = start(label, work, f"reject-{len(relays)}")
+            server, pids[label] = start(label, work, f"reject-{len(relays)}")
             stack.callback(server.stop)
             clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
             relays[label] = stack.enter_context(Relay(server.address))
@@ -109,7 +109,7 @@ def rejections(cfg: dict, work: Path) -> list[dict]:
                 for run, label in alternating(tuple(APPS), cfg["reject_runs"]):
                     relay = relays[label]
                     row = _through(relay, lambda r=relay, f=file: clients.curl_put(
-                        f"{r.url}/objects/k", f))
+                        f"{r.url}/objects/k", f), [pids[label]])
                     row.update(server=label, size=size, pair=run)
                     log(f"reject {size / MB:g} MB {label}: {row['status']} "
                         f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
@@ -179,7 +179,9 @@ def figures(results: dict) -> str:
         f"Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB view over loopback, body bytes "
         f"counted by a relay; the four servers up at once, the columns alternating, "
         f"{cfg['reject_runs']} runs per cell; a run counts when it ends with a 413. The time "
-        "(wall clock, head out to the 413) varies with the load on this shared machine.",
+        "(wall clock, head out to the 413) varies with the load on this shared machine; server "
+        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker) until "
+        "the relay went quiet.",
         "",
         "| rejected PUT | | " + " | ".join(APPS) + " |",
         "|---|---|" + "---|" * len(APPS),
@@ -190,8 +192,12 @@ def figures(results: dict) -> str:
         lines.append(f"| {size / MB:g} MB | body bytes | " + " | ".join(
             figure_cell(groups[label], lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
             for label in APPS) + " |")
-        lines.append("| | time to the 413 | " + " | ".join(
+        lines.append("| | time to the 413 (wall) | " + " | ".join(
             figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS) + " |")
+        if any("cpu" in x for g in groups.values() for x in g):
+            lines.append("| | server CPU | " + " | ".join(
+                figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"],
+                            fmt_time) for label in APPS) + " |")
     size = cfg["accept_size"]
     lines += [
         "",

@@ -75,10 +75,13 @@ def spread(values: Iterable[float], fmt: Fmt, plain_zero: bool = False) -> str:
     if not values:
         return "- (no valid run)"
     middle = statistics.median(values)
-    show = (lambda v: f"{v:.0f}") if plain_zero and middle == 0 else fmt
+
+    def show(v: float) -> str:
+        return "0" if plain_zero and v == 0 else fmt(v)
+
     if len(values) == 1:
         return f"{show(values[0])} (1 run)"
-    return f"{show(middle)} ({fmt(values[0])}-{fmt(values[-1])}, n={len(values)})"
+    return f"{show(middle)} ({show(values[0])}-{show(values[-1])}, n={len(values)})"
 
 
 def valid(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
