@@ -423,9 +423,10 @@ def servers_table(rows: list[dict[str, Any]], pairs: int) -> list[str]:
         "(A B C, then C B A, ...), both servers (without and with django-expect) up at once. "
         "Without django-expect: 'stock' = the view refuses on `Content-Length` without "
         "reading; 'stock-read' = the view streams the body and gives up past the limit. Every "
-        "run must end with a 413; a run that does not is left out of both figures and listed "
-        "below the table. Body bytes are counted by the relay; the time (wall clock, from the "
-        "request head leaving curl to the 413) varies with the load on this shared machine.",
+        "run must end with a 413; a run that does not is left out of both figures (the cell "
+        "counts it, †) and listed below the table. Body bytes are counted by the relay; the "
+        "time (wall clock, from the request head leaving curl to the 413) varies with the load "
+        "on this shared machine.",
         "",
         "| server | column | body bytes sent | time to the 413 |",
         "|---|---|---|---|",
