@@ -82,15 +82,23 @@ def render(r: dict[str, Any]) -> str:
     out += ["", "**Slowloris** (/lab/timeout, body_timeout=1 s; half stop after the 100, half "
             "trickle 1 byte per 1.5 s; 8 other clients upload 800 bytes each, one request after "
             "another, for a window alone and then a window beside the slow connections). Every "
-            "figure is wall clock: the stall to each 408, and each good request's time "
-            "(connect, upload, 200); n is the number of good requests completed in the window.",
+            "figure is wall clock: the stall to each 408 (from the 100, or from a trickling "
+            "client's only byte), and each good request's time (connect, upload, 200); n is the "
+            "number of good requests completed in the window. A 408 that came more than 1.5 s "
+            "after a trickled byte finds the client has written again; the server's idle timer "
+            "had run out in the earlier gap, so its stall is unknown from the client's side: "
+            "those are counted apart, with the seconds since that last byte.",
             "", "| worker | slow connections | answered 408 | stall to 408: p50 / p99 (min-max, n) "
-            "| good request alone: p50 / p99 (min-max, n) | good request during | failures |",
-            "|---|" + "---|" * 6]
+            "| 408 after a second byte | good request alone: p50 / p99 (min-max, n) "
+            "| good request during | failures |",
+            "|---|" + "---|" * 7]
     for w, x in r["slowloris"].items():
         label = f"{w} (threads {x['threads']})" if "threads" in x else w
+        late = x.get("s_late_408_since_last_byte")
+        late_cell = "-" if late is None else (
+            f"{len(late)} ({seconds(min(late))}-{seconds(max(late))} after it)" if late else "0")
         out.append(f"| {label} | {x['slow_connections']} | {x['answered_408']} | "
-                   f"{samples_cell(x.get('s_stall_to_408'), seconds)} | "
+                   f"{samples_cell(x.get('s_stall_to_408'), seconds)} | {late_cell} | "
                    f"{samples_cell(x.get('good_ms_alone'), ms)} | "
                    f"{samples_cell(x.get('good_ms_during'), ms)} | {_failures(x)} |")
     tries = max((len(x[c].get("tries", [])) for x in r["never_wait"].values()
@@ -112,7 +120,10 @@ def render(r: dict[str, Any]) -> str:
             out.append(f"| {w if first else ''} | {c} | {counts['413']} | {counts['reset']} | "
                        f"{counts['other'] or '-'} | {samples_cell(times, seconds)} | "
                        f"{cpu_cell(x) if first else ''} | {_failures(x) if first else ''} |")
-    out += ["", f"`make stress` took {r['total_seconds']} s in all (wall clock).", "", *FINDINGS]
+    reruns = "; ".join(f"`python -m stress.run {name} --merge` re-ran {name} on {when}"
+                       for name, when in r.get("rerun", {}).items())
+    out += ["", f"`make stress` took {r['total_seconds']} s in all (wall clock)"
+            + (f"; {reruns}." if reruns else "."), "", *FINDINGS]
     return "\n".join(out)
 
 

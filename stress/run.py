@@ -16,7 +16,8 @@ Each section checks its own outcome per worker and records what failed under ``f
 status expected on each path, every connection answered, then the server's health: same worker
 PIDs, the listener alone left open, no error line in gunicorn's or Django's log); the run exits 1
 when any section recorded a failure. Run one section with ``python -m stress.run fuzz``
-(``--quick`` divides the counts by 20); replay one fuzz exchange with ``python -m stress.fuzz``.
+(``--quick`` divides the counts by 20; ``--merge`` replaces only that section in results.json);
+replay one fuzz exchange with ``python -m stress.fuzz``.
 Every gunicorn process started here is stopped by its PID.
 """
 
@@ -293,15 +294,20 @@ def section_mixed(lab: Lab) -> None:
 # --------------------------------------------------------------------------- slowloris
 
 
-async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float]:
+async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float, int]:
+    """A head, then nothing (or a byte every 1.5 s): (final status, seconds from the client's last
+    byte -- or the 100 -- to it, bytes written). Past the first byte the figure is ambiguous: the
+    server's 1 s idle timer ran out in an earlier gap whenever its 408 came more than 1.5 s after
+    a byte, so the report keeps those apart."""
     reader, writer = await asyncio.open_connection(*address)
     writer.write(b"POST /lab/timeout HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                  b"Content-Length: 100000\r\n\r\n")
     await writer.drain()
     first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
     if not first.startswith(b"HTTP/1.1 100 "):
-        return first.split(b" ")[1].decode(), 0.0
+        return first.split(b" ")[1].decode(), 0.0, 0
     stalled = time.monotonic()
+    written = 0
     read = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
     while trickle and not read.done():
         try:
@@ -310,11 +316,12 @@ async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float]:
         except OSError:
             break
         stalled = time.monotonic()
+        written += 1
         await asyncio.wait([read], timeout=1.5)  # slower than the 1 s body_timeout
     head = await asyncio.wait_for(read, 120)
     waited = time.monotonic() - stalled
     writer.close()
-    return head.split(b" ")[1].decode(), waited
+    return head.split(b" ")[1].decode(), waited, written
 
 
 async def _good_client(address: tuple[str, int], stop: float) -> list[tuple[bool, float]]:
@@ -349,16 +356,21 @@ async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dic
     during = await _good_clients(address, seconds)
     results = await asyncio.gather(*slow_tasks, return_exceptions=True)
     ok = [r for r in results if isinstance(r, tuple)]
-    waits = [w for status, w in ok if status == "408"]
+    answered = [(w, n) for status, w, n in ok if status == "408"]
+    waits = [w for w, n in answered if n <= 1]
+    late = [w for w, n in answered if n > 1]
     return {
         "slow_connections": slow,
-        "answered_408": len(waits),
-        "other": dict(Counter(s for s, _ in ok if s != "408")),
+        "answered_408": len(answered),
+        "other": dict(Counter(s for s, _, _ in ok if s != "408")),
         "client_errors": dict(Counter(type(r).__name__ for r in results
                                       if not isinstance(r, tuple))),
-        # Every sample (wall clock): the stall to each 408, and each good request (connect,
+        # Every sample (wall clock): the stall to each 408 (from the 100, or from a trickling
+        # client's only byte), the 408s that came after a second byte (seconds since that byte:
+        # the server's timer had run out in an earlier gap), and each good request (connect,
         # upload 800 bytes, 200) in a window of ``window_s`` alone and beside the slow ones.
         "s_stall_to_408": sorted(round(w, 3) for w in waits),
+        "s_late_408_since_last_byte": sorted(round(w, 3) for w in late),
         "window_s": seconds,
         "good_ms_alone": alone["ms"],
         "good_ms_during": during["ms"],
@@ -513,7 +525,11 @@ def main() -> int:
     parser.add_argument("sections", nargs="*", default=list(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="counts divided by 20")
     parser.add_argument("--out", default=str(ROOT / "stress" / "results.json"))
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the sections run in --out, keep the others")
     args = parser.parse_args()
+    if args.merge:
+        RESULTS.update(json.loads(Path(args.out).read_text()))
     QUICK = 20 if args.quick else 1
     lab = Lab()
     began = time.monotonic()
@@ -521,7 +537,11 @@ def main() -> int:
         t0 = time.monotonic()
         SECTIONS[name](lab)
         log(f"[{name}: {time.monotonic() - t0:.0f} s]")
-    RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
+    if args.merge:
+        RESULTS.setdefault("rerun", {}).update(
+            {name: time.strftime("%Y-%m-%d %H:%M:%S %Z") for name in args.sections})
+    else:
+        RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
     RESULTS["invariants"] = 2  # issue 13: the checks stress/report.py describes
     RESULTS["samples"] = 1  # every sample stored; stress/report.py computes every figure
     RESULTS["machine"] = environment()

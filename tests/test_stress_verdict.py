@@ -3,6 +3,7 @@ the never-wait verdict; the figures stress/report.py computes from the stored sa
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -74,7 +75,8 @@ def _results() -> dict[str, Any]:
                             "worker_cpu_s": 0.25, **health}},
         "mixed": {},
         "slowloris": {"gevent": {"slow_connections": 2, "answered_408": 2,
-                                 "s_stall_to_408": [1.01, 1.2], "good_ms_alone": [5.0],
+                                 "s_stall_to_408": [1.01, 1.2],
+                                 "s_late_408_since_last_byte": [0.25, 0.5], "good_ms_alone": [5.0],
                                  "good_ms_during": [6.0, 7.0], **health}},
         "never_wait": {"sync": {c: {"outcomes": {"413": 1, "reset(send)": 1},
                                     "tries": [["413", 0.2], ["reset(send)", 0.4]]}
@@ -86,8 +88,33 @@ def _results() -> dict[str, Any]:
 def test_the_page_prints_n_and_spread_and_no_mean() -> None:
     page = report.render(_results())
     assert "20.0 ms / 400.0 ms (10.0 ms-400.0 ms, n=4)" in page  # p50 / p99 of the samples
-    assert "1.01 s / 1.20 s (1.01 s-1.20 s, n=2)" in page
+    assert "1.01 s / 1.20 s (1.01 s-1.20 s, n=2) | 2 (0.25 s-0.50 s after it) |" in page
     assert "| sync | curl | 1 | 1 | - | 0.20 s / 0.40 s (0.20 s-0.40 s, n=2) | 0.50 s | none |" \
         in page
     assert "Django 5.2.19, gunicorn 27.0.1" in page
     assert "each)" not in page and "req/s" not in page  # the mean-derived figures are gone
+
+
+def test_a_rerun_section_is_named_on_the_page() -> None:
+    results = _results() | {"rerun": {"slowloris": "2026-11-22 07:10:00 UTC"}}
+    assert "`python -m stress.run slowloris --merge` re-ran slowloris on 2026-11-22 07:10:00 UTC" \
+        in report.render(results)
+
+
+def test_merge_replaces_only_the_sections_run(monkeypatch: pytest.MonkeyPatch,
+                                              tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    out.write_text('{"fuzz": {"sync": {"failures": []}}, "total_seconds": 9.0}')
+
+    def section(lab: Any) -> None:
+        run.RESULTS["slowloris"] = {"gevent": {"failures": []}}
+
+    monkeypatch.setattr(run, "Lab", lambda: None)
+    monkeypatch.setattr(run, "SECTIONS", {"slowloris": section})
+    monkeypatch.setattr(run, "RESULTS", {})
+    monkeypatch.setattr(run, "environment", lambda: {"cpus": 2})
+    monkeypatch.setattr(sys, "argv", ["stress.run", "slowloris", "--merge", "--out", str(out)])
+    assert run.main() == 0
+    merged = json.loads(out.read_text())
+    assert merged["fuzz"] == {"sync": {"failures": []}} and merged["total_seconds"] == 9.0
+    assert set(merged["rerun"]) == {"slowloris"} and "slowloris" in merged
