@@ -382,6 +382,8 @@ def excluded(r: dict[str, Any]) -> list[str]:
         if not x.get("valid", True):
             out.append(f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: "
                        f"{x['invalid']}")
+    out += [f"- other servers: {line[2:]}" for line in servers_excluded(r.get("servers", []))
+            if not line.startswith("- none")]
     for x in r["latency"]:
         if x["excluded"]:
             out.append(f"- latency, {x['clients']} clients, {x['kind']}, {SERVERS[x['server']]}, "

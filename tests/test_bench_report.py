@@ -223,3 +223,16 @@ def test_server_cpu_of_a_rejection_comes_from_valid_runs() -> None:
     cpu_row = next(line for line in table.splitlines() if "server CPU" in line)
     assert "60.0 ms (50.0 ms-70.0 ms, n=3); 1 of 4 runs failed †" in cpu_row
     assert "9.00 s" not in cpu_row
+
+
+def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
+    failed = {"server": "uwsgi-http", "mode": "stock-read", "pair": 1, "size": 10**9,
+              "status": 0, "body_bytes": 15_000_000, "seconds": 1.05, "valid": False,
+              "invalid": "status 0, expected 413"}
+    put = _put("stock-read", 11_000_000, 5.0, False, 2)
+    r = {"put": [put], "form": [], "small": [], "latency": [], "servers": [failed],
+         "accepted": {"size": SIZE, "runs": []}}
+    lines = report.excluded(r)
+    assert any("uWSGI `--http` router" in line and "15 MB body bytes" in line for line in lines)
+    assert any(line.startswith("- put (wan, curl, 10000000), stock (reads, then 413), pair 2")
+               and "11 MB body bytes" in line for line in lines)
