@@ -640,7 +640,11 @@ def plot(r: dict[str, Any], path: Path) -> None:
             if row_axis == 1:
                 ax.set_xlabel("declared body size (MB)")
     axes[0][0].legend(fontsize=7, ncol=2)
-    fig.suptitle("django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads")
+    cfg = r["config"]
+    fig.suptitle("django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads\n"
+                 f"each point: the median of the valid runs (stock, django-expect: {cfg['pairs']}; "
+                 f"uvicorn: {cfg['uvicorn_reps']}); a size whose runs all failed has no point; "
+                 "times are wall clock")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
