@@ -1,7 +1,9 @@
 """`make bench-asgi`: Django's own ASGI handler vs django-expect's, on uvicorn and gunicorn -k asgi.
 
-    python -m bench.asgi            # full run (a few minutes): bench/asgi_results.{json,md}
+    python -m bench.asgi            # full run (a few minutes): bench/asgi_results.{json,md},
+                                    # and the measured block of docs/howto/asgi.md
     python -m bench.asgi --smoke    # each scenario once at small sizes: bench/.work/asgi-smoke/
+    python -m bench.asgi --report   # rewrite asgi_results.md (and docs/howto/asgi.md's block)
 
 Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs the bench settings
 (ExpectMiddleware and the decorated bench views) twice; only ``asgi.py`` differs:
@@ -9,11 +11,16 @@ Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs th
 (``django_expect.asgi``). Scenarios:
 
 1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the
-   client sent (counted by harness/relay.py) and time to the final status;
-2. an accepted PUT (1 GiB; a view reading 1 MiB at a time and keeping nothing), a fresh server per
-   run, stock and django-expect alternating: the server's CPU time (schedstat) and peak RSS.
+   client sent (counted by harness/relay.py) and time to the 413; the four servers up at
+   once, the columns alternating, 3 runs per cell;
+2. an accepted PUT (1 GiB; a view reading 1 MiB at a time, answering the byte count and adler32
+   it read), a fresh server per run, the columns alternating: the server's CPU time (schedstat)
+   and peak RSS.
 
-Every process started here is stopped by its PID; the run exits non-zero on an unexpected status.
+Every run is validated (a 413; for the accepted upload status 200, byte count and checksum), kept
+in asgi_results.json with ``valid``, left out of every figure when it failed, and listed in the
+report. Every process started here is stopped by its PID; the run exits non-zero when a
+django-expect run fails validation.
 """
 
 from __future__ import annotations
@@ -21,14 +28,26 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import time
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
 
 from bench import clients
-from bench.run import MB, GiB, MiB, _through, log, sparse_file
+from bench.run import (
+    MB,
+    GiB,
+    MiB,
+    _through,
+    accepted_problem,
+    alternating,
+    environment,
+    log,
+    sparse_file,
+    status_problem,
+    validate,
+)
 from bench.servers import (
     EXPECT_ASGI,
     STOCK_ASGI,
@@ -40,16 +59,6 @@ from bench.servers import (
 )
 from harness.asgi_servers import ASGIServer
 from harness.relay import Relay
-
-
-class HarnessError(RuntimeError):
-    """A run that did not do the work: the figures of this scenario would mean nothing."""
-
-
-def expect_status(what: str, status: int | None, wanted: int) -> None:
-    """This scenario publishes no figure from a run that got the wrong status: stop instead."""
-    if status != wanted:
-        raise HarnessError(f"{what}: status {status}, expected {wanted}")
 
 HERE = Path(__file__).resolve().parent
 #: column -> (server, asgi.py): each server with Django's handler, then with django-expect's.
@@ -77,118 +86,176 @@ def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
     assert server.process is not None
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     return server, int(children.read_text().split()[0])
-FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "accept_size": GiB, "accept_pairs": 3}
-SMOKE = {"reject_sizes": [6 * MB], "accept_size": 8 * MiB, "accept_pairs": 1}
+FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "reject_runs": 3,
+        "accept_size": GiB, "accept_pairs": 3}
+SMOKE = {"reject_sizes": [6 * MB], "reject_runs": 1, "accept_size": 8 * MiB, "accept_pairs": 1}
 
 
 def rejections(cfg: dict, work: Path) -> list[dict]:
+    """The four columns' servers up at once, each behind its own relay; for each size the
+    columns alternate (A B C D, then D C B A, ...), ``cfg['reject_runs']`` runs each. Every
+    column must answer 413: a run that does not is kept, marked invalid, and left out."""
     rows = []
-    for label in APPS:
-        server, _ = start(label, work, f"reject-{len(rows)}")
-        try:
+    with ExitStack() as stack:
+        relays, pids = {}, {}
+        for label in APPS:
+            server, pids[label] = start(label, work, f"reject-{len(relays)}")
+            stack.callback(server.stop)
             clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-            with Relay(server.address) as relay:
-                for size in cfg["reject_sizes"]:
-                    file = sparse_file(work, size)
-                    try:
-                        row = _through(
-                            relay, lambda f=file: clients.curl_put(f"{relay.url}/objects/k", f)
-                        )
-                    finally:
-                        file.unlink()
-                    row.update(server=label, size=size)
+            relays[label] = stack.enter_context(Relay(server.address))
+        for size in cfg["reject_sizes"]:
+            file = sparse_file(work, size)
+            try:
+                for run, label in alternating(tuple(APPS), cfg["reject_runs"]):
+                    relay = relays[label]
+                    row = _through(relay, lambda r=relay, f=file: clients.curl_put(
+                        f"{r.url}/objects/k", f), [pids[label]])
+                    row.update(server=label, size=size, pair=run)
                     log(f"reject {size / MB:g} MB {label}: {row['status']} "
                         f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
-                    expect_status(f"{label} PUT {size}", row["status"], 413)
-                    rows.append(row)
-        finally:
-            server.stop()
+                    rows.append(validate(row, status_problem(row["status"], 413)))
+            finally:
+                file.unlink()
     return rows
 
 
 def accepted(cfg: dict, work: Path) -> list[dict]:
+    """A fresh server per run (its own peak RSS), the four columns alternating; a run counts
+    only when the view read every byte intact (status 200, byte count, adler32)."""
     size = cfg["accept_size"]
+    checksum = clients.zeros_adler32(size)
     runs = []
-    labels = list(APPS)
-    for pair in range(cfg["accept_pairs"]):
-        for label in labels if pair % 2 == 0 else labels[::-1]:
-            server, pid = start(label, work, f"accept-{pair}-{len(runs)}")
-            try:
-                clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-                before = cpu_seconds([pid])
-                status, seconds = clients.streaming_put(server.address, "/accept/big", size)
-                cpu = cpu_seconds([pid]) - before
-                rss = peak_rss(pid)
-            finally:
-                server.stop()
-            expect_status(f"{label} accepted upload", status, 200)
-            log(f"accept {label}: {seconds:.2f} s wall, {cpu:.2f} s CPU, "
-                f"peak RSS {rss / MB:.1f} MB")
-            runs.append({"server": label, "pair": pair, "seconds": seconds, "cpu": cpu,
-                         "rss_peak": rss})
+    for pair, label in alternating(tuple(APPS), cfg["accept_pairs"]):
+        server, pid = start(label, work, f"accept-{pair}-{len(runs)}")
+        try:
+            clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+            before = cpu_seconds([pid])
+            status, seconds, answer = clients.streaming_put(server.address, "/accept/big", size)
+            cpu = cpu_seconds([pid]) - before
+            rss = peak_rss(pid)
+        finally:
+            server.stop()
+        log(f"accept {label}: {status}, {seconds:.2f} s wall, {cpu:.2f} s CPU, "
+            f"peak RSS {rss / MB:.1f} MB")
+        row = {"server": label, "pair": pair, "status": status, "seconds": seconds, "cpu": cpu,
+               "rss_peak": rss}
+        runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return runs
 
 
 def report(results: dict) -> str:
+    """bench/asgi_results.md: the figures under a title."""
+    return "# ASGI: Django's handler vs django-expect's (`make bench-asgi`)\n\n" + figures(results)
+
+
+#: The block of docs/howto/asgi.md that ``make bench-asgi`` rewrites from asgi_results.json.
+ASGI_PAGE = HERE.parent / "docs" / "howto" / "asgi.md"
+ASGI_BEGIN = "<!-- bench:asgi (generated by bench/asgi.py from bench/asgi_results.json) -->"
+ASGI_END = "<!-- /bench:asgi -->"
+
+
+def write_page(results: dict, path: Path = ASGI_PAGE) -> None:
+    """Replace the generated block of ``path`` (between the two markers) with the figures."""
+    text = path.read_text()
+    begin, end = text.index(ASGI_BEGIN), text.index(ASGI_END) + len(ASGI_END)
+    block = f"{ASGI_BEGIN}\n{figures(results)}{ASGI_END}"
+    path.write_text(text[:begin] + block + text[end:])
+
+
+def figures(results: dict) -> str:
+    """Every cell ``median (min-max, n=N)`` over the valid runs; the failed runs counted in
+    their cell and listed at the end."""
+    from bench.report import figure_cell, fmt_bytes, fmt_time
+
+    cfg = results["config"]
     lines = [
-        "# ASGI: Django's handler vs django-expect's (`make bench-asgi`)",
+        f"{results['date']}; {results['environment']['cpus']} CPUs shared with other jobs; "
+        f"Django {results['environment']['django']}, uvicorn {results['environment']['uvicorn']} "
+        "(h11, one process) and gunicorn "
+        f"{results['environment']['gunicorn']} -k asgi (one worker); the bench project with "
+        "ExpectMiddleware in all; only asgi.py differs. Each cell: median (min-max, n=runs) over "
+        "the runs that passed validation; failed runs are left out and listed at the end.",
         "",
-        f"{results['date']}; uvicorn (h11, one process) and gunicorn -k asgi (one worker); the "
-        "bench project with ExpectMiddleware in all; only asgi.py differs. Rejected PUT: curl -T "
-        "(Expect: 100-continue) to a 5 MiB view over loopback, body bytes counted by a relay.",
+        f"Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB view over loopback, body bytes "
+        f"counted by a relay; the four servers up at once, the columns alternating, "
+        f"{cfg['reject_runs']} runs per cell; a run counts when it ends with a 413. The time "
+        "(wall clock, head out to the 413) varies with the load on this shared machine; server "
+        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker) until "
+        "the relay went quiet.",
         "",
-        "| rejected PUT | " + " | ".join(APPS) + " |",
-        "|---|" + "---|" * len(APPS),
+        "| rejected PUT | | " + " | ".join(APPS) + " |",
+        "|---|---|" + "---|" * len(APPS),
     ]
-    for size in results["config"]["reject_sizes"]:
-        cells = []
-        for label in APPS:
-            row = next(r for r in results["put"] if r["server"] == label and r["size"] == size)
-            cells.append(f"{row['status']}, {row['body_bytes']:,} body bytes, "
-                         f"{row['seconds'] * 1000:.0f} ms")
-        lines.append(f"| {size / MB:g} MB | " + " | ".join(cells) + " |")
-    size = results["config"]["accept_size"]
+    for size in cfg["reject_sizes"]:
+        groups = {label: [r for r in results["put"] if r["server"] == label and r["size"] == size]
+                  for label in APPS}
+        lines.append(f"| {size / MB:g} MB | body bytes | " + " | ".join(
+            figure_cell(groups[label], lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
+            for label in APPS) + " |")
+        lines.append("| | time to the 413 (wall) | " + " | ".join(
+            figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS) + " |")
+        if any("cpu" in x for g in groups.values() for x in g):
+            lines.append("| | server CPU | " + " | ".join(
+                figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"],
+                            fmt_time) for label in APPS) + " |")
+    size = cfg["accept_size"]
     lines += [
         "",
-        f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time), a fresh server per "
-        "run, medians (min-max) of the runs:",
+        f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time, answering the byte "
+        "count and adler32 it read; a run counts only when both match what was sent), a fresh "
+        f"server per run, the four columns alternating, {cfg['accept_pairs']} runs each. CPU "
+        "is the serving process's own CPU time (schedstat); wall time varies with the load.",
         "",
-        "| | runs | server CPU (s) | peak RSS (MB) | wall (s) |",
-        "|---|---|---|---|---|",
+        "| | server CPU | peak RSS | wall |",
+        "|---|---|---|---|",
     ]
     for label in APPS:
         runs = [r for r in results["accepted"] if r["server"] == label]
-        def cell(key: str, scale: float = 1.0, runs: list = runs) -> str:
-            values = [r[key] / scale for r in runs]
-            return f"{statistics.median(values):.2f} ({min(values):.2f}-{max(values):.2f})"
-        lines.append(f"| {label} | {len(runs)} | {cell('cpu')} | {cell('rss_peak', MB)} | "
-                     f"{cell('seconds')} |")
+        lines.append(
+            f"| {label} | {figure_cell(runs, lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
+            f"{figure_cell(runs, lambda x: x['rss_peak'], lambda v: f'{v / MB:.1f} MB')} | "
+            f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |")
+    left_out = [
+        f"- {what} {x['server']}, run {x['pair']}: {x['invalid']}"
+        for what, section in (("rejected PUT", "put"), ("accepted upload", "accepted"))
+        for x in results[section] if not x.get("valid", True)
+    ]
+    lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
+    parser.add_argument("--report", action="store_true",
+                        help="only rewrite asgi_results.md from asgi_results.json")
     args = parser.parse_args(argv)
+    if args.report:
+        stored = json.loads((HERE / "asgi_results.json").read_text())
+        (HERE / "asgi_results.md").write_text(report(stored))
+        write_page(stored)
+        return 0
     cfg = SMOKE if args.smoke else FULL
     work = HERE / ".work" / ("asgi-smoke" if args.smoke else "asgi")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     out_dir = work if args.smoke else HERE
-    results: dict = {"smoke": args.smoke, "config": cfg,
+    results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
                      "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     prepare(work)
-    try:
-        results["put"] = rejections(cfg, work)
-        results["accepted"] = accepted(cfg, work)
-    except HarnessError as error:
-        log(f"HARNESS BROKEN: {error}")
-        return 1
+    results["put"] = rejections(cfg, work)
+    results["accepted"] = accepted(cfg, work)
     (out_dir / "asgi_results.json").write_text(json.dumps(results, indent=1) + "\n")
     summary = report(results)
     (out_dir / "asgi_results.md").write_text(summary)
+    if not args.smoke:
+        write_page(results)
     print(summary)
-    return 0
+    broken = [x for x in results["put"] + results["accepted"]
+              if "django-expect" in x["server"] and not x["valid"]]
+    if broken:
+        log(f"{len(broken)} django-expect runs failed validation (see the report)")
+    return 1 if broken else 0
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Turn bench results (the JSON written by bench/run.py) into the performance page and plot.
 
     python -m bench.report [results.json]   # rewrite the performance page, results.md, plot
+                                            # (and docs/howto/servers.md from bench/servers.json)
 
 Rules the page keeps: every figure is computed from measured runs and printed with its spread and
 count -- ``median (min-max, n=N)`` -- and a run that failed validation is left out of every figure
@@ -74,10 +75,13 @@ def spread(values: Iterable[float], fmt: Fmt, plain_zero: bool = False) -> str:
     if not values:
         return "- (no valid run)"
     middle = statistics.median(values)
-    show = (lambda v: f"{v:.0f}") if plain_zero and middle == 0 else fmt
+
+    def show(v: float) -> str:
+        return "0" if plain_zero and v == 0 else fmt(v)
+
     if len(values) == 1:
         return f"{show(values[0])} (1 run)"
-    return f"{show(middle)} ({fmt(values[0])}-{fmt(values[-1])}, n={len(values)})"
+    return f"{show(middle)} ({show(values[0])}-{show(values[-1])}, n={len(values)})"
 
 
 def valid(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,12 +128,33 @@ def _put_rows(r: dict[str, Any], net: str, client: str, size: int, server: str
             and x["size"] == size and x["server"] == server]
 
 
-def _time_cell(rows: list[dict[str, Any]]) -> str:
+def figure_cell(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float], fmt: Fmt,
+                plain_zero: bool = False) -> str:
+    """``median (min-max, n=N)`` over the valid runs of ``rows``; the failed ones are counted
+    after it (and listed under "Runs left out"). A cell whose runs all failed says so and
+    prints no figure; a cell with no run at all is "-"."""
+    if not rows:
+        return "-"
     good = valid(rows)
-    cell = spread((x["seconds"] for x in good), fmt_time)
-    if len(good) < len(rows):
-        cell += f"; no 413 in {len(rows) - len(good)} of {len(rows)} runs †"
+    failed = len(rows) - len(good)
+    if not good:
+        return f"no valid run ({failed} failed) †"
+    cell = spread((key(x) for x in good), fmt, plain_zero=plain_zero)
+    if failed:
+        cell += f"; {failed} of {len(rows)} runs failed †"
     return cell
+
+
+def _bytes_cell(rows: list[dict[str, Any]]) -> str:
+    return figure_cell(rows, lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
+
+
+def _time_cell(rows: list[dict[str, Any]]) -> str:
+    return figure_cell(rows, lambda x: x["seconds"], fmt_time)
+
+
+def _cpu_cell(rows: list[dict[str, Any]]) -> str:
+    return figure_cell([x for x in rows if "cpu" in x], lambda x: x["cpu"], fmt_time)
 
 
 def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
@@ -143,10 +168,12 @@ def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
                     continue
                 where = ["loopback" if net == "loopback" else "WAN", client, fmt_size(size)]
                 out.append("| " + " | ".join(where) + " | body bytes sent | " + " | ".join(
-                    spread((x["body_bytes"] for x in groups[c]), fmt_bytes, plain_zero=True)
-                    for c in PUT_COLUMNS) + " |")
-                out.append("| | | | time to the 413 | " + " | ".join(
+                    _bytes_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+                out.append("| | | | time to the 413 (wall) | " + " | ".join(
                     _time_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+                if any("cpu" in x for g in groups.values() for x in g):
+                    out.append("| | | | server CPU | " + " | ".join(
+                        _cpu_cell(groups[c]) for c in PUT_COLUMNS) + " |")
     return out
 
 
@@ -155,10 +182,10 @@ def form_table(r: dict[str, Any]) -> list[str]:
     return [
         "| | " + " | ".join(SERVERS.values()) + " |",
         "|---|---|---|---|",
-        "| body bytes sent | " + " | ".join(
-            spread((x["body_bytes"] for x in by[s]), fmt_bytes, plain_zero=True)
-            for s in SERVERS) + " |",
-        "| time to the 413 | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
+        "| body bytes sent | " + " | ".join(_bytes_cell(by[s]) for s in SERVERS) + " |",
+        "| time to the 413 (wall) | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
+        *(["| server CPU | " + " | ".join(_cpu_cell(by[s]) for s in SERVERS) + " |"]
+          if any("cpu" in x for x in r["form"]) else []),
     ]
 
 
@@ -194,14 +221,26 @@ def costs_table(r: dict[str, Any]) -> list[str]:
                        lambda x: x["cpu"] / x["count"], us))
     a = column(acc, "expect", lambda x: x["rss_peak"])
     b = column(acc, "stock", lambda x: x["rss_peak"])
-    deltas = sorted(x - y for x, y in paired(acc, lambda x: x["rss_peak"]))
-    delta = f"{(med(a) - med(b)) / MB:+.2f} MB (difference of the medians" if a and b else "-"
-    if deltas:
-        delta += f"; pairs {deltas[0] / MB:+.2f} to {deltas[-1] / MB:+.2f} MB, n={len(deltas)})"
     out.append(f"| worker peak RSS (VmHWM) during the {fmt_binary(size)} upload "
                f"| {spread(b, lambda v: f'{v / MB:.1f} MB')} "
-               f"| {spread(a, lambda v: f'{v / MB:.1f} MB')} | {delta} |")
+               f"| {spread(a, lambda v: f'{v / MB:.1f} MB')} | {rss_difference(acc)[0]} |")
     return out
+
+
+def rss_difference(runs: list[dict[str, Any]]) -> tuple[str, list[float]]:
+    """The one RSS statistic the page prints (the costs table and the Targets row alike): the
+    django-expect median minus the stock median over the valid runs, then the range of the
+    per-pair differences; and those per-pair differences (the verdict's evidence)."""
+    a = [x["rss_peak"] for x in valid(runs) if x["server"] == "expect"]
+    b = [x["rss_peak"] for x in valid(runs) if x["server"] == "stock"]
+    deltas = sorted(x - y for x, y in paired(runs, lambda x: x["rss_peak"]))
+    if not a or not b:
+        return "- (no valid run)", deltas
+    difference = statistics.median(a) - statistics.median(b)
+    cell = f"{difference / MB:+.2f} MB (difference of the medians"
+    if deltas:
+        cell += f"; pairs {deltas[0] / MB:+.2f} to {deltas[-1] / MB:+.2f} MB, n={len(deltas)}"
+    return cell + ")", deltas
 
 
 def latency_stats(r: dict[str, Any], clients: int, kind: str, server: str
@@ -265,10 +304,15 @@ def inprocess(r: dict[str, Any]) -> str:
 
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
-    expect_bytes = [x["body_bytes"] for x in r["put"] + r["form"] if x["server"] == "expect"]
-    out.append(("body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)", "0",
-                f"max {max(expect_bytes):,} over {len(expect_bytes)} runs",
-                "yes" if max(expect_bytes) == 0 else "**no**"))
+    expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
+    expect_bytes = [x["body_bytes"] for x in valid(expect_runs)]
+    failed = len(expect_runs) - len(expect_bytes)
+    if expect_bytes:
+        out.append(("body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)",
+                    "0", f"max {max(expect_bytes):,} over {len(expect_bytes)} valid runs"
+                    + (f" ({failed} failed, listed below)" if failed else ""),
+                    "yes" if max(expect_bytes) == 0 and not failed else
+                    "**no**" if max(expect_bytes) else "not resolved (failed runs)"))
     form_pairs = paired(r["form"], lambda x: x["seconds"], "stock", "expect")
     if form_pairs:
         speedups = sorted(x / y for x, y in form_pairs)
@@ -303,12 +347,10 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                     f"{(a / b - 1) * 100:+.1f}% (ratio of the medians; pairs "
                     f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
                     f"n={len(ratios)})", verdict(ratios[-1], ratios[0], goal)))
-    deltas = sorted(x - y for x, y in paired(r["accepted"]["runs"], lambda x: x["rss_peak"]))
+    rss_cell, deltas = rss_difference(r["accepted"]["runs"])
     if deltas:
         out.append(("worker peak RSS during the accepted upload, above stock", "<= 2 MB",
-                    f"median {med(deltas) / MB:+.2f} MB per pair (pairs {deltas[0] / MB:+.2f} "
-                    f"to {deltas[-1] / MB:+.2f} MB, n={len(deltas)})",
-                    verdict(deltas[-1], deltas[0], 2 * MB)))
+                    rss_cell, verdict(deltas[-1], deltas[0], 2 * MB)))
     for clients, goal in ((1, 0.001), (max(x["clients"] for x in r["latency"]), 0.020)):
         pooled, rounds, _ = latency_stats(r, clients, "reject", "expect")
         stock_pooled, _, _ = latency_stats(r, clients, "continue", "stock")
@@ -327,16 +369,21 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def excluded(r: dict[str, Any]) -> list[str]:
     out = []
     for section in ("put", "form", "small"):
+        labels = PUT_COLUMNS if section == "put" else SERVERS
         for x in r[section]:
             if not x.get("valid", True):
                 where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method")
                                   if k in x)
-                out.append(f"- {section} ({where}), {SERVERS.get(x['server'], x['server'])}, "
-                           f"pair {x['pair']}: {x['invalid']}")
+                moved = (f" ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
+                         f"{fmt_time(x['seconds'])})" if "body_bytes" in x else "")
+                out.append(f"- {section} ({where}), {labels.get(x['server'], x['server'])}, "
+                           f"pair {x['pair']}: {x['invalid']}{moved}")
     for x in r["accepted"]["runs"]:
         if not x.get("valid", True):
             out.append(f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: "
                        f"{x['invalid']}")
+    out += [f"- other servers: {line[2:]}" for line in servers_excluded(r.get("servers", []))
+            if not line.startswith("- none")]
     for x in r["latency"]:
         if x["excluded"]:
             out.append(f"- latency, {x['clients']} clients, {x['kind']}, {SERVERS[x['server']]}, "
@@ -359,33 +406,75 @@ OTHER_SERVER_LABELS = {
 }
 
 
+SERVER_MODES = {
+    "stock": "stock: the view refuses on `Content-Length`",
+    "stock-read": "stock-read: the view streams, then 413",
+    "expect": "django-expect",
+}
+
+
 def servers_table(rows: list[dict[str, Any]], pairs: int) -> list[str]:
-    """Body bytes and time to the final status of a rejected PUT, per server and column."""
+    """Body bytes and time to the 413 of a rejected PUT, per server and column: ``median
+    (min-max, n=N)`` over the valid runs (a 413), the failed runs counted in the cell and listed
+    by :func:`servers_excluded`."""
     size = rows[0]["size"] if rows else 0
     out = [
         f"curl 7.88 `-T` of {fmt_size(size)} to the 5 MiB view over loopback, through the "
-        f"byte-counting relay ({pairs} runs per cell). Without "
-        "django-expect: 'stock' = the view refuses on `Content-Length` without reading; "
-        "'stock-read' = the view streams the body and gives up past the limit. Time from the "
-        "request head leaving curl to the final status (the statuses seen in brackets). "
-        "docs/howto/servers.md says who sends the 100 on each server.",
+        f"byte-counting relay; {pairs} run{'s' if pairs > 1 else ''} per cell, the three "
+        "columns of a server alternating "
+        "(A B C, then C B A, ...), both servers (without and with django-expect) up at once. "
+        "Without django-expect: 'stock' = the view refuses on `Content-Length` without "
+        "reading; 'stock-read' = the view streams the body and gives up past the limit. Every "
+        "run must end with a 413; a run that does not is left out of both figures (the cell "
+        "counts it, †) and listed below the table. Body bytes are counted by the relay; the "
+        "time (wall clock, from the request head leaving curl to the 413) varies with the load "
+        "on this shared machine.",
         "",
-        "| server | stock: body bytes | time | stock-read: body bytes | time "
-        "| django-expect: body bytes | time |",
-        "|---|---|---|---|---|---|---|",
+        "| server | column | body bytes sent | time to the 413 |",
+        "|---|---|---|---|",
     ]
     for kind, label in OTHER_SERVER_LABELS.items():
-        cells = []
-        for mode in ("stock", "stock-read", "expect"):
-            runs = valid(x for x in rows if x["server"] == kind and x["mode"] == mode)
+        for mode, column in SERVER_MODES.items():
+            runs = [x for x in rows if x["server"] == kind and x["mode"] == mode]
             if not runs:
-                cells += ["-", "-"]
                 continue
-            statuses = "/".join(str(s) for s in sorted({x["status"] for x in runs}))
-            cells += [spread([x["body_bytes"] for x in runs], fmt_bytes, plain_zero=True),
-                      f"{spread([x['seconds'] for x in runs], fmt_time)} ({statuses})"]
-        out.append(f"| {label} | " + " | ".join(cells) + " |")
-    return out
+            out.append(f"| {label} | {column} | {_bytes_cell(runs)} | {_time_cell(runs)} |")
+    return [*out, "", "Runs left out:", "", *servers_excluded(rows)]
+
+
+def servers_excluded(rows: list[dict[str, Any]]) -> list[str]:
+    out = [f"- {OTHER_SERVER_LABELS.get(x['server'], x['server'])}, {x['mode']}, pair "
+           f"{x['pair']}: {x['invalid']} ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
+           f"{fmt_time(x['seconds'])})" for x in rows if not x.get("valid", True)]
+    return out or ["- none: every run ended with a 413."]
+
+
+#: The block of docs/howto/servers.md that ``python -m bench.run`` (and ``--servers-only``)
+#: rewrites from the stored runs (bench/servers.json).
+SERVERS_PAGE = Path(__file__).parents[1] / "docs" / "howto" / "servers.md"
+SERVERS_BEGIN = "<!-- bench:servers (generated by bench/report.py from bench/servers.json) -->"
+SERVERS_END = "<!-- /bench:servers -->"
+
+
+def servers_block(doc: dict[str, Any]) -> str:
+    """The measured section of docs/howto/servers.md, from a bench/servers.json document."""
+    env = doc["environment"]
+    return "\n".join([
+        SERVERS_BEGIN,
+        f"`{doc['command']}` ({doc['date']}; {env['cpus']} CPUs shared with other jobs; "
+        f"Django {env['django']}, curl {env['curl']}; Apache with deploy/apache-expect.conf, "
+        "uWSGI from requirements-dev.txt; samples: `bench/servers.json`):",
+        "",
+        *servers_table(doc["rows"], doc["pairs"]),
+        SERVERS_END,
+    ])
+
+
+def write_servers_page(doc: dict[str, Any], path: Path = SERVERS_PAGE) -> None:
+    """Replace the generated block of ``path`` (between the two markers) with ``doc``'s."""
+    text = path.read_text()
+    begin, end = text.index(SERVERS_BEGIN), text.index(SERVERS_END) + len(SERVERS_END)
+    path.write_text(text[:begin] + servers_block(doc) + text[end:])
 
 
 def page(r: dict[str, Any], all_sizes: bool = False) -> str:
@@ -408,8 +497,12 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "How to read the figures: each cell is `median (min-max, n=runs)` over the runs that "
         "passed validation (the final status; for accepted uploads the byte count and checksum "
         "the view received; for small requests every response body). Runs that failed are left "
-        "out of every figure and listed at the end; a time to the 413 counts only runs that got "
-        f"a 413. Stock and django-expect runs alternate in every section ({cfg['pairs']} pairs "
+        "out of every figure -- body bytes and times alike -- and listed at the end with what "
+        "they measured; a cell whose runs all failed prints no figure. Body bytes are counted "
+        "by the relay and CPU is the worker's own CPU time (both hold up on this shared "
+        "machine); every time and throughput is wall clock and moves with the load other jobs "
+        "put on the 2 CPUs. Stock and django-expect "
+        f"runs alternate in every section ({cfg['pairs']} pairs "
         f"for rejections, {cfg['accept_pairs']} for the accepted upload, {cfg['small_pairs']} "
         f"for small requests, {cfg['latency_rounds']} rounds each for latency); uvicorn runs "
         f"{uvicorn_runs} time{'s' if uvicorn_runs > 1 else ''} per cell after them (its cells "
@@ -421,13 +514,17 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "streams the body and gives up past the limit (as an S3-style view does); gunicorn has "
         "invited the body either way. uvicorn: Django's ASGI handler reads the whole body "
         "before any view runs. curl 7.88 `-T file` and botocore `put_object` (one attempt), "
-        "both sending `Expect: 100-continue`. Time runs from the request head leaving the "
-        "client to the final status.",
+        "both sending `Expect: 100-continue`. Time (wall clock) runs from the request head "
+        "leaving the client to the final status. Server CPU is the serving process's own CPU "
+        "time (gunicorn's worker, uvicorn's process) from the head until the relay went quiet, "
+        "so a lingering drain after the 413 is included.",
         "",
         *rejection_tables(r, sorted(cfg["reject_sizes"]) if all_sizes else [big]),
         "",
-        "†: the other runs ended without a 413 (a reset connection; botocore then also sent the "
-        "body again on a new connection). botocore with django-expect gets its 413 at once, but "
+        "†: runs that ended without a 413 (a reset connection; botocore then also sent the "
+        "body again on a new connection) count in neither figure of their cell; they are "
+        "listed, with the bytes they moved, under \"Runs left out\". botocore with "
+        "django-expect gets its 413 at once, but "
         "`put_object` returns only after urllib3 has read the rest of the file locally and "
         "discarded it; not a byte of it is sent.",
         "",
@@ -436,7 +533,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "Stock: the view validates `request.FILES` with a form (Django parses the whole "
         "multipart body first) and answers 413; django-expect: the same view with "
         "`@upload_policy(max_size=5_000_000, content_types=['multipart/form-data'])`. "
-        "curl `-F`, loopback.",
+        "curl `-F`, loopback; server CPU as above.",
         "",
         *form_table(r),
         "",
@@ -497,6 +594,18 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
 
 # -- plot ---------------------------------------------------------------------------------------
 
+def plot_points(r: dict[str, Any], net: str, client: str, server: str, metric: str
+                ) -> list[tuple[float, float]]:
+    """(declared MB, median of the valid runs) for one line of the plot: MB for body bytes,
+    seconds for times. A size whose runs all failed has no point."""
+    points = []
+    for size in r["config"]["reject_sizes"]:
+        value = med(x[metric] for x in valid(_put_rows(r, net, client, size, server)))
+        if value is not None:
+            points.append((size / MB, value / MB if metric == "body_bytes" else value))
+    return points
+
+
 def plot(r: dict[str, Any], path: Path) -> None:
     import matplotlib
 
@@ -513,17 +622,7 @@ def plot(r: dict[str, Any], path: Path) -> None:
             ax = axes[row_axis][col]
             for server in PUT_COLUMNS:
                 for client, style in styles.items():
-                    points = []
-                    for size in r["config"]["reject_sizes"]:
-                        values = [x[metric] for x in r["put"] if x["net"] == net
-                                  and x["client"] == client and x["size"] == size
-                                  and x["server"] == server
-                                  and (metric == "body_bytes" or x["valid"])]
-                        if values:
-                            value = (statistics.mean(values) if metric == "body_bytes"
-                                     else med(values))
-                            points.append((size / MB, value / MB if metric == "body_bytes"
-                                           else value))
+                    points = plot_points(r, net, client, server, metric)
                     if points:
                         xs, ys = zip(*points, strict=True)
                         ax.plot(xs, ys, style, marker="o", color=colors[server],
@@ -532,17 +631,20 @@ def plot(r: dict[str, Any], path: Path) -> None:
             if metric == "body_bytes":
                 ax.set_yscale("symlog", linthresh=0.1)
                 ax.set_ylim(bottom=-0.03)
-                ax.set_ylabel(label + ", mean")
             else:
                 ax.set_yscale("log")
-                ax.set_ylabel(label + ", median")
+            ax.set_ylabel(label + ", median of the valid runs")
             ax.grid(True, which="both", alpha=0.3)
             title = "loopback" if net == "loopback" else "WAN (40 ms RTT, 200 Mbit/s)"
             ax.set_title(f"Rejected PUT, {title}")
             if row_axis == 1:
                 ax.set_xlabel("declared body size (MB)")
     axes[0][0].legend(fontsize=7, ncol=2)
-    fig.suptitle("django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads")
+    cfg = r["config"]
+    fig.suptitle("django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads\n"
+                 f"each point: the median of the valid runs (stock, django-expect: {cfg['pairs']}; "
+                 f"uvicorn: {cfg['uvicorn_reps']}); a size whose runs all failed has no point; "
+                 "times are wall clock")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -571,3 +673,6 @@ if __name__ == "__main__":
     results = json.loads(source.read_text())
     target = source.parent / "performance.md" if results["smoke"] else PERFORMANCE_PAGE
     write(results, source.parent, target)
+    servers = source.parent / "servers.json"
+    if not results["smoke"] and servers.exists():
+        write_servers_page(json.loads(servers.read_text()))

@@ -112,12 +112,18 @@ def sparse_file(work: Path, size: int) -> Path:
 
 # -- scenarios 1 and 2: rejections -----------------------------------------------------------------
 
-def _through(relay: Relay, send) -> dict:  # type: ignore[no-untyped-def]
+def _through(relay: Relay, send, pids: list[int] | None = None) -> dict:  # type: ignore[no-untyped-def]
+    """One exchange through ``relay``: status, wall seconds, body bytes the client sent and, given
+    the server's ``pids``, their CPU seconds until the relay went quiet (the drain included)."""
     relay.reset()
+    before = cpu_seconds(pids) if pids else 0.0
     status, seconds = send()
     wait_idle(relay)
-    return {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
-            "connections": len(relay.connections)}
+    row = {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
+           "connections": len(relay.connections)}
+    if pids:
+        row["cpu"] = cpu_seconds(pids) - before
+    return row
 
 
 def alternating(names: tuple[str, ...], pairs: int) -> list[tuple[int, str]]:
@@ -160,7 +166,8 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
                     for pair, target in runs:
                         server, prefix = PUT_TARGETS[target]
                         relay = relays[server]
-                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p))
+                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p),
+                                       servers[server].worker_pids())
                         row.update(scenario="put", net=net, size=size, client=client,
                                    server=target, pair=pair)
                         log(f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
@@ -182,9 +189,12 @@ OTHER_SERVERS = ("runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http")
 
 
 def other_servers(cfg: dict, work: Path) -> list[dict]:
-    """Rejected PUT of ``cfg['servers_size']`` bytes (curl, loopback) on each other server:
-    stock (the view refuses on Content-Length), stock-read (the view streams the body and gives
-    up past the limit) and django-expect."""
+    """Rejected PUT of ``cfg['servers_size']`` bytes (curl, loopback) on each other server, in
+    three columns: stock (the view refuses on Content-Length), stock-read (the view streams the
+    body and gives up past the limit) and django-expect. Both servers of a kind (without and
+    with django-expect) are up at once and the three columns alternate (A B C, then C B A, ...),
+    ``cfg['pairs']`` runs each. Every column's view answers 413: a run that ends otherwise (a
+    reset, a timeout) is kept with ``valid: false`` and left out of every figure."""
     import urllib.request
 
     from harness.wsgi_servers import WSGIServer
@@ -193,33 +203,42 @@ def other_servers(cfg: dict, work: Path) -> list[dict]:
     file = sparse_file(work, cfg["servers_size"])
     try:
         for kind in OTHER_SERVERS:
-            for mode in ("stock", "expect"):
-                server = WSGIServer(kind, work / f"{kind}-{mode}.log", bench_env(mode, work), work)
-                if mode == "stock":
-                    server.uwsgi_module = "harness.plain_wsgi:application"
-                server.start()
-                try:
+            with ExitStack() as stack:
+                relays = {}
+                for mode in ("stock", "expect"):
+                    server = WSGIServer(kind, work / f"{kind}-{mode}.log", bench_env(mode, work),
+                                        work)
+                    if mode == "stock":
+                        server.uwsgi_module = "harness.plain_wsgi:application"
+                    server.start()
+                    stack.callback(server.stop)
                     # Warm up: the first request loads Django in the worker.
                     urllib.request.urlopen(f"{server.url}/small", timeout=30).read()
-                    columns = ("stock", "stock-read") if mode == "stock" else ("expect",)
-                    with Relay(server.address) as relay:
-                        for pair in range(cfg["pairs"]):
-                            for column in columns:
-                                prefix = "objects-read" if column == "stock-read" else "objects"
-                                row = _through(relay, lambda r=relay, p=prefix, n=pair: (
-                                    clients.curl_put(f"{r.url}/{p}/k{n}", file)))
-                                row.update(scenario="servers", server=kind, mode=column,
-                                           pair=pair, size=cfg["servers_size"])
-                                log(f"{kind} {column} {cfg['servers_size'] / MB:g} MB: "
-                                    f"{row['status']} {row['body_bytes']} B "
-                                    f"{row['seconds'] * 1000:.1f} ms")
-                                wanted = 413 if column == "expect" else row["status"] or 0
-                                rows.append(validate(row, status_problem(row["status"], wanted)))
-                finally:
-                    server.stop()
+                    relays[mode] = stack.enter_context(Relay(server.address))
+                for pair, column in alternating(SERVER_COLUMNS, cfg["pairs"]):
+                    relay = relays["expect" if column == "expect" else "stock"]
+                    prefix = "objects-read" if column == "stock-read" else "objects"
+                    row = _through(relay, lambda r=relay, p=prefix, n=pair: (
+                        clients.curl_put(f"{r.url}/{p}/k{n}", file)))
+                    row.update(scenario="servers", server=kind, mode=column, pair=pair,
+                               size=cfg["servers_size"])
+                    log(f"{kind} {column} {cfg['servers_size'] / MB:g} MB: {row['status']} "
+                        f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                    rows.append(validate(row, status_problem(row["status"], 413)))
     finally:
         file.unlink()
     return rows
+
+
+#: The other servers' columns, in the order of a pair's runs.
+SERVER_COLUMNS = ("stock", "stock-read", "expect")
+
+
+def servers_document(rows: list[dict], cfg: dict, command: str) -> dict:
+    """bench/servers.json: the other servers' runs (every sample, valid or not) and how."""
+    return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+            "environment": environment(), "pairs": cfg["pairs"], "size": cfg["servers_size"],
+            "rows": rows}
 
 
 def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
@@ -231,7 +250,8 @@ def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
         runs += [(-1, "uvicorn")] * cfg["uvicorn_reps"]
         for pair, server in runs:
             relay = relays[server]
-            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file))
+            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file),
+                           servers[server].worker_pids())
             row.update(scenario="form", net="loopback", size=cfg["form_size"], client="curl",
                        server=server, pair=pair)
             log(f"form {server}: {row['status']} {row['body_bytes']} B "
@@ -378,10 +398,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
     parser.add_argument(
         "--servers-only", action="store_true",
-        help="only the other WSGI servers' rejected PUT: print its table, write servers.json")
+        help="only the other WSGI servers' rejected PUT: bench/servers.json, docs/howto/servers.md")
     args = parser.parse_args(argv)
     if args.servers_only:
-        return servers_only(SMOKE if args.smoke else FULL)
+        return servers_only(SMOKE if args.smoke else FULL, args.smoke)
     cfg = SMOKE if args.smoke else FULL
     work = HERE / ".work" / ("smoke" if args.smoke else "full")
     shutil.rmtree(work, ignore_errors=True)
@@ -406,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
             results["small"] = small_requests(servers, cfg)
             results["latency"] = latency(servers, cfg)
         results["servers"] = other_servers(cfg, work)
+        if not args.smoke:
+            write_servers(servers_document(results["servers"], cfg, "make bench"))
         results["accepted"] = accepted(cfg, work)
         results["overhead"] = hook_overhead(cfg["overhead_iterations"], work)
     finally:
@@ -419,6 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {page}, {report.PLOT}")
     broken = [row for row in results["put"] + results["form"] + results["accepted"]["runs"]
               + results["small"] if row["server"] == "expect" and not row["valid"]]
+    broken += [row for row in results["servers"] if row["mode"] == "expect" and not row["valid"]]
     broken += [row for row in results["latency"] if row["server"] == "expect" and row["excluded"]]
     if broken:
         log(f"{len(broken)} django-expect runs failed validation (see the report)")
@@ -426,17 +449,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def servers_only(cfg: dict) -> int:
-    """The other-servers scenario alone (docs/howto/servers.md's figures), without rewriting the
-    README or results.json."""
+def servers_only(cfg: dict, smoke: bool) -> int:
+    """The other-servers scenario alone: bench/servers.json and docs/howto/servers.md's figures
+    (a smoke run writes bench/.work/servers/servers.json only), without rewriting results.json."""
     work = HERE / ".work" / "servers"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     prepare(work)
     rows = other_servers(cfg, work)
-    (work / "servers.json").write_text(json.dumps(rows, indent=1) + "\n")
-    print("\n".join(report.servers_table(rows, cfg["pairs"])))
-    return 0
+    command = "python -m bench.run --servers-only" + (" --smoke" if smoke else "")
+    document = servers_document(rows, cfg, command)
+    if smoke:
+        (work / "servers.json").write_text(json.dumps(document, indent=1) + "\n")
+    else:
+        write_servers(document)
+    print(report.servers_block(document))
+    broken = [row for row in rows if row["mode"] == "expect" and not row["valid"]]
+    return 1 if broken else 0
+
+
+def write_servers(document: dict) -> None:
+    """bench/servers.json, and the block of docs/howto/servers.md generated from it."""
+    (HERE / "servers.json").write_text(json.dumps(document, indent=1) + "\n")
+    report.write_servers_page(document)
 
 
 if __name__ == "__main__":

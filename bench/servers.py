@@ -84,14 +84,23 @@ def cpu_seconds(pids: list[int]) -> float:
     total = 0.0
     for pid in pids:
         try:
-            total += sum(
-                int((task / "schedstat").read_text().split()[0])
-                for task in Path(f"/proc/{pid}/task").iterdir()
-            ) / 1e9
+            total += sum(_task_ns(task) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
         except (FileNotFoundError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / _TICK  # fields 14, 15 of proc(5)
     return total
+
+
+def _task_ns(task: Path) -> int:
+    """A thread's nanoseconds on the CPU; 0 for a thread that ended while the directory was read
+    (ProcessLookupError, or its directory already gone): a pool thread that exits between two
+    readings loses its share."""
+    if not task.exists():
+        return 0
+    try:
+        return int((task / "schedstat").read_text().split()[0])
+    except ProcessLookupError:
+        return 0
 
 
 def peak_rss(pid: int) -> int:

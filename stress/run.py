@@ -16,7 +16,8 @@ Each section checks its own outcome per worker and records what failed under ``f
 status expected on each path, every connection answered, then the server's health: same worker
 PIDs, the listener alone left open, no error line in gunicorn's or Django's log); the run exits 1
 when any section recorded a failure. Run one section with ``python -m stress.run fuzz``
-(``--quick`` divides the counts by 20); replay one fuzz exchange with ``python -m stress.fuzz``.
+(``--quick`` divides the counts by 20; ``--merge`` replaces only that section in results.json);
+replay one fuzz exchange with ``python -m stress.fuzz``.
 Every gunicorn process started here is stopped by its PID.
 """
 
@@ -41,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import cpu_seconds  # noqa: E402
 from harness import fuzz  # noqa: E402
 from harness.fds import fd_count, quiescent_sockets  # noqa: E402
 from harness.process import error_lines, prepare_database, project_env  # noqa: E402
@@ -71,11 +73,6 @@ class Lab:
             yield server
         finally:
             server.stop()
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
 
 
 def server_health(server: Server, pids: list[int], log_start: int) -> dict[str, Any]:
@@ -177,9 +174,11 @@ def section_load(lab: Lab) -> None:
             pids = server.worker_pids()
             start = len(server.log())
             fds_before = fd_count(server)
+            cpu_before = cpu_seconds(pids)
             began = time.monotonic()
             results = asyncio.run(_load(server.address, n))
             wall = time.monotonic() - began
+            cpu = cpu_seconds(pids) - cpu_before
             ok = [r for r in results if isinstance(r, tuple)]
             times = [t for t, status in ok if status == 413]
             health = server_health(server, pids, start)
@@ -189,9 +188,10 @@ def section_load(lab: Lab) -> None:
                 "other": dict(Counter(str(s) for _, s in ok if s != 413)),
                 "client_errors": dict(Counter(type(r).__name__ for r in results
                                               if not isinstance(r, tuple))),
-                "p50_ms": round(percentile(times, 50) * 1000, 1) if times else None,
-                "p99_ms": round(percentile(times, 99) * 1000, 1) if times else None,
-                "max_ms": round(max(times) * 1000, 1) if times else None,
+                # Every sample (head out -> 413 in, ms, wall clock); stress/report.py computes
+                # the percentiles from them.
+                "ms_to_413": sorted(round(t * 1000, 2) for t in times),
+                "worker_cpu_s": round(cpu, 3),
                 "wall_s": round(wall, 2),
                 "fds_before": fds_before,
                 "fds_after": fd_count(server),
@@ -290,15 +290,20 @@ def section_mixed(lab: Lab) -> None:
 # --------------------------------------------------------------------------- slowloris
 
 
-async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float]:
+async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float, int]:
+    """A head, then nothing (or a byte every 1.5 s): (final status, seconds from the client's last
+    byte -- or the 100 -- to it, bytes written). Past the first byte the figure is ambiguous: the
+    server's 1 s idle timer ran out in an earlier gap whenever its 408 came more than 1.5 s after
+    a byte, so the report keeps those apart."""
     reader, writer = await asyncio.open_connection(*address)
     writer.write(b"POST /lab/timeout HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
                  b"Content-Length: 100000\r\n\r\n")
     await writer.drain()
     first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
     if not first.startswith(b"HTTP/1.1 100 "):
-        return first.split(b" ")[1].decode(), 0.0
+        return first.split(b" ")[1].decode(), 0.0, 0
     stalled = time.monotonic()
+    written = 0
     read = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
     while trickle and not read.done():
         try:
@@ -307,48 +312,65 @@ async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float]:
         except OSError:
             break
         stalled = time.monotonic()
+        written += 1
         await asyncio.wait([read], timeout=1.5)  # slower than the 1 s body_timeout
     head = await asyncio.wait_for(read, 120)
     waited = time.monotonic() - stalled
     writer.close()
-    return head.split(b" ")[1].decode(), waited
+    return head.split(b" ")[1].decode(), waited, written
 
 
-async def _good_client(address: tuple[str, int], stop: float) -> int:
-    done = 0
+async def _good_client(address: tuple[str, int], stop: float) -> list[tuple[bool, float]]:
+    """Small uploads one after another until ``stop``: (answered 200, seconds) of each."""
+    samples = []
     body = b"g" * 800
     while time.monotonic() < stop:
+        began = time.monotonic()
         reader, writer = await asyncio.open_connection(*address)
         writer.write(
             b"POST /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 800\r\n\r\n" + body
         )
         await writer.drain()
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 60)
-        done += head.startswith(b"HTTP/1.1 200 ")
+        samples.append((head.startswith(b"HTTP/1.1 200 "), time.monotonic() - began))
         writer.close()
-    return done
+    return samples
+
+
+async def _good_clients(address: tuple[str, int], seconds: float) -> dict[str, Any]:
+    stop = time.monotonic() + seconds
+    runs = await asyncio.gather(*(_good_client(address, stop) for _ in range(8)))
+    samples = [sample for run in runs for sample in run]
+    return {"ms": sorted(round(t * 1000, 2) for ok, t in samples if ok),
+            "not_200": sum(not ok for ok, _ in samples)}
 
 
 async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dict[str, Any]:
-    base_stop = time.monotonic() + seconds
-    baseline = sum(await asyncio.gather(*(_good_client(address, base_stop) for _ in range(8))))
+    alone = await _good_clients(address, seconds)
     slow_tasks = [asyncio.ensure_future(_slow(address, trickle=i % 2 == 1)) for i in range(slow)]
     await asyncio.sleep(0.5)
-    stop = time.monotonic() + seconds
-    during = sum(await asyncio.gather(*(_good_client(address, stop) for _ in range(8))))
+    during = await _good_clients(address, seconds)
     results = await asyncio.gather(*slow_tasks, return_exceptions=True)
     ok = [r for r in results if isinstance(r, tuple)]
-    waits = [w for status, w in ok if status == "408"]
+    answered = [(w, n) for status, w, n in ok if status == "408"]
+    waits = [w for w, n in answered if n <= 1]
+    late = [w for w, n in answered if n > 1]
     return {
         "slow_connections": slow,
-        "answered_408": len(waits),
-        "other": dict(Counter(s for s, _ in ok if s != "408")),
+        "answered_408": len(answered),
+        "other": dict(Counter(s for s, _, _ in ok if s != "408")),
         "client_errors": dict(Counter(type(r).__name__ for r in results
                                       if not isinstance(r, tuple))),
-        "stall_to_408_p50_s": round(percentile(waits, 50), 2) if waits else None,
-        "stall_to_408_max_s": round(max(waits), 2) if waits else None,
-        "good_rps_alone": round(baseline / seconds, 1),
-        "good_rps_during": round(during / seconds, 1),
+        # Every sample (wall clock): the stall to each 408 (from the 100, or from a trickling
+        # client's only byte), the 408s that came after a second byte (seconds since that byte:
+        # the server's timer had run out in an earlier gap), and each good request (connect,
+        # upload 800 bytes, 200) in a window of ``window_s`` alone and beside the slow ones.
+        "s_stall_to_408": sorted(round(w, 3) for w in waits),
+        "s_late_408_since_last_byte": sorted(round(w, 3) for w in late),
+        "window_s": seconds,
+        "good_ms_alone": alone["ms"],
+        "good_ms_during": during["ms"],
+        "good_not_200": alone["not_200"] + during["not_200"],
     }
 
 
@@ -368,7 +390,8 @@ def section_slowloris(lab: Lab) -> None:
                 [f"{entry['answered_408']} of {slow} slow connections answered 408"]
                 if entry["answered_408"] != slow else []
             ) + ([f"client errors: {entry['client_errors']}"] if entry["client_errors"] else []
-                 ) + health_failures(entry)
+                 ) + ([f"{entry['good_not_200']} good requests not answered 200"]
+                      if entry["good_not_200"] else []) + health_failures(entry)
         log(f"slowloris {worker}: {json.dumps(out[worker])}")
     RESULTS["slowloris"] = out
 
@@ -404,8 +427,31 @@ def _httpx(url: str, data: bytes) -> str:
     try:
         return str(httpx.post(url, content=data, timeout=60,
                               headers={"Content-Type": "application/octet-stream"}).status_code)
-    except httpx.TransportError as error:
+    except (httpx.ReadError, httpx.WriteError) as error:  # ECONNRESET / EPIPE on the socket
         return f"reset:{type(error).__name__}"
+    except httpx.TransportError as error:  # a timeout, a close without an answer, ...
+        return f"error:{type(error).__name__}"
+
+
+#: What a never-wait client may see. The 413 is decided from the head; the close policy then
+#: drains what can arrive within its budget and otherwise closes with a reset while the client is
+#: still sending (docs/howto/browsers-sent-anyway.md, "The policy", step 3). A reset is that
+#: documented close, so it is a correct outcome here -- counted apart from the 413s, never
+#: merged with them. Anything else (another status, a timeout, a close with no answer) fails.
+NEVER_WAIT_OK = "413"
+
+
+def is_reset(outcome: str) -> bool:
+    return outcome.startswith("reset")
+
+
+def never_wait_failures(outcomes: dict[str, dict[str, int]]) -> list[str]:
+    """``outcomes``: client -> outcome -> count. The outcomes that fail the section."""
+    wrong = {f"{client}: {outcome}": count
+             for client, counted in outcomes.items()
+             for outcome, count in counted.items()
+             if outcome != NEVER_WAIT_OK and not is_reset(outcome)}
+    return [f"neither 413 nor a reset: {wrong}"] if wrong else []
 
 
 def section_never_wait(lab: Lab) -> None:
@@ -424,25 +470,40 @@ def section_never_wait(lab: Lab) -> None:
             pids = server.worker_pids()
             start = len(server.log())
             out[worker] = {}
+            cpu_before = cpu_seconds(pids)
             for name, client in clients.items():
-                began = time.monotonic()
-                outcomes = Counter(client(server.url + "/lab/small") for _ in range(tries))
-                out[worker][name] = {**dict(outcomes),
-                                     "seconds_each": round((time.monotonic() - began) / tries, 3)}
+                samples = []
+                for _ in range(tries):
+                    began = time.monotonic()
+                    outcome = client(server.url + "/lab/small")
+                    samples.append([outcome, round(time.monotonic() - began, 4)])
+                # Every try: its outcome and its wall-clock seconds.
+                out[worker][name] = {"outcomes": dict(Counter(o for o, _ in samples)),
+                                     "tries": samples}
+            out[worker]["worker_cpu_s"] = round(cpu_seconds(pids) - cpu_before, 3)
             out[worker].update(server_health(server, pids, start))
-            # 413 is the one status expected; a reset (no status) is counted, never a pass for
-            # another status or error.
-            wrong = {
-                f"{name}: {outcome}": count
-                for name in clients
-                for outcome, count in out[worker][name].items()
-                if outcome not in ("413", "seconds_each") and not outcome.startswith("reset")
-            }
-            out[worker]["failures"] = (
-                [f"not 413 or a reset: {wrong}"] if wrong else []
+            out[worker]["failures"] = never_wait_failures(
+                {name: out[worker][name]["outcomes"] for name in clients}
             ) + health_failures(out[worker])
         log(f"never-wait {worker}: {json.dumps(out[worker])}")
     RESULTS["never_wait"] = out
+
+
+def environment() -> dict[str, Any]:
+    """The machine and the versions the figures were measured with."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()
+    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
+            **{name: installed(name) for name in ("django", "gunicorn", "gevent", "requests",
+                                                   "httpx")},
+            "curl": curl[1] if len(curl) > 1 else "?"}
 
 
 SECTIONS = {
@@ -460,7 +521,11 @@ def main() -> int:
     parser.add_argument("sections", nargs="*", default=list(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="counts divided by 20")
     parser.add_argument("--out", default=str(ROOT / "stress" / "results.json"))
+    parser.add_argument("--merge", action="store_true",
+                        help="replace only the sections run in --out, keep the others")
     args = parser.parse_args()
+    if args.merge:
+        RESULTS.update(json.loads(Path(args.out).read_text()))
     QUICK = 20 if args.quick else 1
     lab = Lab()
     began = time.monotonic()
@@ -468,9 +533,14 @@ def main() -> int:
         t0 = time.monotonic()
         SECTIONS[name](lab)
         log(f"[{name}: {time.monotonic() - t0:.0f} s]")
-    RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
+    if args.merge:
+        RESULTS.setdefault("rerun", {}).update(
+            {name: time.strftime("%Y-%m-%d %H:%M:%S %Z") for name in args.sections})
+    else:
+        RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
     RESULTS["invariants"] = 2  # issue 13: the checks stress/report.py describes
-    RESULTS["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
+    RESULTS["samples"] = 1  # every sample stored; stress/report.py computes every figure
+    RESULTS["machine"] = environment()
     Path(args.out).write_text(json.dumps(RESULTS, indent=2, default=str) + "\n")
     log(f"total {RESULTS['total_seconds']} s; results in {args.out}")
     failed = [

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from pathlib import Path
 
 from bench import report
 from bench.clients import zeros_adler32
@@ -61,3 +62,177 @@ def test_a_target_is_met_only_when_every_pair_meets_it() -> None:
     assert report.verdict(worst=1.02, best=0.97, goal=1.03) == "yes"
     assert report.verdict(worst=1.30, best=1.05, goal=1.03) == "**no**"
     assert report.verdict(worst=1.08, best=0.25, goal=1.03).startswith("not resolved")
+
+
+# -- failed runs are left out of every figure, body bytes included (issue 13) ----------------------
+
+
+def _put(server: str, body_bytes: int, seconds: float, valid: bool, pair: int = 0,
+         net: str = "wan", size: int = 10_000_000) -> dict[str, object]:
+    row: dict[str, object] = {"scenario": "put", "net": net, "client": "curl", "size": size,
+                              "server": server, "pair": pair, "status": 413 if valid else 0,
+                              "body_bytes": body_bytes, "seconds": seconds, "valid": valid}
+    if not valid:
+        row["invalid"] = "status 0, expected 413"
+    return row
+
+
+def test_a_cell_whose_runs_all_failed_prints_no_figure() -> None:
+    rows = [_put("stock-read", 11_000_000, 5.0, False, pair) for pair in range(5)]
+    cell = report.figure_cell(rows, lambda x: x["body_bytes"], report.fmt_bytes)
+    assert cell == "no valid run (5 failed) †"
+    assert "MB" not in cell
+
+
+def test_body_bytes_come_from_valid_runs_only_and_count_the_failed_ones() -> None:
+    rows = [_put("stock-read", 1_000_000, 0.1, True, 0),
+            _put("stock-read", 3_000_000, 0.2, True, 1),
+            _put("stock-read", 900_000_000, 9.0, False, 2)]
+    cell = report.figure_cell(rows, lambda x: x["body_bytes"], report.fmt_bytes)
+    assert cell == "2.0 MB (1.0 MB-3.0 MB, n=2); 1 of 3 runs failed †"
+    assert report.figure_cell([], lambda x: x["body_bytes"], report.fmt_bytes) == "-"
+
+
+NO_LATENCY = [{"clients": 1, "kind": "-", "server": "-"}]
+
+
+def _results(put: list[dict[str, object]]) -> dict[str, object]:
+    return {"put": put, "config": {"reject_sizes": [10_000_000]}}
+
+
+def test_the_rejection_table_leaves_failed_runs_out_of_the_bytes_row() -> None:
+    put = [_put("stock-read", 11_000_000, 5.0, False, pair) for pair in range(5)]
+    put += [_put("expect", 0, 0.04, True, pair) for pair in range(5)]
+    table = "\n".join(report.rejection_tables(_results(put), [10_000_000]))
+    bytes_row = next(line for line in table.splitlines() if "body bytes sent" in line)
+    assert "11 MB" not in bytes_row
+    assert "no valid run (5 failed) †" in bytes_row
+    assert "0 (0-0, n=5)" in bytes_row
+
+
+def test_the_plot_is_the_median_of_the_valid_runs() -> None:
+    put = [_put("stock", b, 0.01, True, pair) for pair, b in enumerate(
+        [1_000_000, 2_000_000, 30_000_000])]
+    put.append(_put("stock", 900_000_000, 1.0, False, 3))  # a failed run: not in the point
+    put += [_put("stock-read", 11_000_000, 5.0, False, pair) for pair in range(3)]
+    r = _results(put)
+    assert report.plot_points(r, "wan", "curl", "stock", "body_bytes") == [(10.0, 2.0)]
+    assert report.plot_points(r, "wan", "curl", "stock-read", "body_bytes") == []
+
+
+def test_the_zero_bytes_target_counts_valid_runs_and_names_the_failed_ones() -> None:
+    rows = [_put("expect", 0, 0.04, True, 0), _put("expect", 5_000, 0.04, False, 1)]
+    r = {"put": rows, "form": [], "small": [], "latency": NO_LATENCY,
+         "accepted": {"size": SIZE, "runs": []}, "config": {"form_size": 1}}
+    _, _, measured, met = report.targets(r)[0]
+    assert measured == "max 0 over 1 valid runs (1 failed, listed below)"
+    assert met == "not resolved (failed runs)"
+
+
+# -- one RSS statistic --------------------------------------------------------------------------
+
+
+def test_the_rss_table_and_target_print_the_same_statistic() -> None:
+    runs = []
+    for pair, (stock, expect) in enumerate([(50, 52), (50, 60), (49, 52.5), (53, 54), (50, 51)]):
+        runs.append({"server": "stock", "pair": pair, "rss_peak": stock * 1e6, "cpu": 1.0,
+                     "seconds": 1.0, "valid": True})
+        runs.append({"server": "expect", "pair": pair, "rss_peak": expect * 1e6, "cpu": 1.0,
+                     "seconds": 1.0, "valid": True})
+    cell, _ = report.rss_difference(runs)
+    # medians 52.5 - 50 = +2.50 (the median of the per-pair differences would be +2.00)
+    assert cell == "+2.50 MB (difference of the medians; pairs +1.00 to +10.00 MB, n=5)"
+    r = {"put": [], "form": [], "small": [], "latency": NO_LATENCY,
+         "accepted": {"size": SIZE, "runs": runs}, "config": {"form_size": 1}}
+    table = "\n".join(report.costs_table(r))
+    target = next(t for t in report.targets(r) if "RSS" in t[0])
+    assert cell in table and target[2] == cell
+    assert target[3].startswith("not resolved")
+
+
+# -- other WSGI servers -------------------------------------------------------------------------
+
+
+def test_the_other_servers_table_validates_every_column_and_lists_failed_runs() -> None:
+    from bench.run import status_problem
+
+    rows = []
+    for pair in range(5):
+        for mode, status, body in (("stock", 413, 0), ("stock-read", 0 if pair < 2 else 413,
+                                                       9_000_000), ("expect", 413, 0)):
+            problem = status_problem(status, 413)
+            row = {"server": "uwsgi-http", "mode": mode, "pair": pair, "size": 10**9,
+                   "status": status, "body_bytes": body, "seconds": 1.0, "valid": not problem}
+            if problem:
+                row["invalid"] = problem
+            rows.append(row)
+    table = "\n".join(report.servers_table(rows, 5))
+    read_row = next(line for line in table.splitlines() if "stock-read:" in line)
+    assert "9.0 MB (1 run)" not in read_row and "n=3); 2 of 5 runs failed †" in read_row
+    assert table.count("status 0, expected 413") == 2
+    assert "(0/413)" not in table
+
+
+def test_the_servers_block_replaces_only_its_own_lines(tmp_path: Path) -> None:
+    page = tmp_path / "servers.md"
+    page.write_text(f"before\n{report.SERVERS_BEGIN}\nold figures\n{report.SERVERS_END}\nafter\n")
+    doc = {"command": "python -m bench.run --servers-only", "date": "today", "pairs": 1,
+           "environment": {"cpus": 2, "django": "5.2", "curl": "7.88"},
+           "rows": [{"server": "mod_wsgi", "mode": "expect", "pair": 0, "size": 10**9,
+                     "status": 413, "body_bytes": 0, "seconds": 0.05, "valid": True}]}
+    report.write_servers_page(doc, page)
+    text = page.read_text()
+    assert text.startswith("before\n") and text.endswith("\nafter\n")
+    assert "old figures" not in text and "| Apache mod_wsgi" in text
+
+
+# -- the ASGI bench -----------------------------------------------------------------------------
+
+
+def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts(tmp_path: Path) -> None:
+    from bench import asgi
+
+    labels = list(asgi.APPS)
+    put = [{"server": label, "size": 10_000_000, "pair": run, "status": 413,
+            "body_bytes": 0 if "expect" in label else 10_000_000, "seconds": 0.01,
+            "valid": True} for run in range(3) for label in labels]
+    put[0].update(valid=False, invalid="status 0, expected 413", body_bytes=3)
+    accepted = [{"server": label, "pair": run, "status": 200, "seconds": 2.0, "cpu": 1.0 + run,
+                 "rss_peak": 58e6, "valid": True} for run in range(3) for label in labels]
+    accepted[1].update(valid=False, invalid="the view read 5 bytes of 1073741824", cpu=0.01)
+    results = {"date": "today", "config": asgi.FULL, "put": put, "accepted": accepted,
+               "environment": {"cpus": 2, "django": "5.2", "uvicorn": "0.5", "gunicorn": "27"}}
+    text = asgi.report(results)
+    page = tmp_path / "asgi.md"
+    page.write_text(f"intro\n{asgi.ASGI_BEGIN}\nold\n{asgi.ASGI_END}\noutro\n")
+    asgi.write_page(results, page)
+    assert page.read_text() == (
+        f"intro\n{asgi.ASGI_BEGIN}\n{asgi.figures(results)}{asgi.ASGI_END}\noutro\n")
+    assert asgi.figures(results) in text
+    assert "10 MB (10 MB-10 MB, n=2); 1 of 3 runs failed †" in text
+    assert "- rejected PUT uvicorn, run 0: status 0, expected 413" in text
+    assert "the view read 5 bytes" in text and "0.01 s" not in text
+    assert "2.00 s (1.00 s-3.00 s, n=3)" in text
+
+
+def test_server_cpu_of_a_rejection_comes_from_valid_runs() -> None:
+    put = [{**_put("stock-read", 9_000_000, 0.2, True, pair), "cpu": cpu}
+           for pair, cpu in enumerate([0.05, 0.07, 0.06])]
+    put.append({**_put("stock-read", 1_000, 0.2, False, 3), "cpu": 9.0})
+    table = "\n".join(report.rejection_tables(_results(put), [10_000_000]))
+    cpu_row = next(line for line in table.splitlines() if "server CPU" in line)
+    assert "60.0 ms (50.0 ms-70.0 ms, n=3); 1 of 4 runs failed †" in cpu_row
+    assert "9.00 s" not in cpu_row
+
+
+def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
+    failed = {"server": "uwsgi-http", "mode": "stock-read", "pair": 1, "size": 10**9,
+              "status": 0, "body_bytes": 15_000_000, "seconds": 1.05, "valid": False,
+              "invalid": "status 0, expected 413"}
+    put = _put("stock-read", 11_000_000, 5.0, False, 2)
+    r = {"put": [put], "form": [], "small": [], "latency": [], "servers": [failed],
+         "accepted": {"size": SIZE, "runs": []}}
+    lines = report.excluded(r)
+    assert any("uWSGI `--http` router" in line and "15 MB body bytes" in line for line in lines)
+    assert any(line.startswith("- put (wan, curl, 10000000), stock (reads, then 413), pair 2")
+               and "11 MB body bytes" in line for line in lines)
