@@ -51,6 +51,8 @@ ACCEPTED = {
     "drf-action-other-order": Upload("POST", "/drf/lab/7/attach/", 200),
     "drf-action-auth": Upload("POST", "/drf/lab/private/", 200, (("Authorization", BASIC_DEMO),)),
     "drf-generic": Upload("POST", "/drf/generic", 201, json=True),
+    "drf-generic-update": Upload("PUT", "/drf/note", 200, size=1500),  # its own 2000 bytes
+    "drf-generic-partial-update": Upload("PATCH", "/drf/note", 200),  # its own 1000 bytes
     "drf-apiview": Upload("POST", "/drf/plain", 200),
     "drf-demo": Upload("POST", "/drf/documents/", 201, (("Authorization", BASIC_DEMO),)),
     "ninja-json": Upload("POST", "/ninja/json", 200, json=True),
@@ -58,6 +60,7 @@ ACCEPTED = {
     "ninja-raw": Upload("PUT", "/ninja/raw", 200),
     "ninja-async": Upload("POST", "/ninja/async", 200),
     "ninja-router": Upload("POST", "/ninja/router/upload", 200),
+    "ninja-nested-router": Upload("POST", "/ninja/router/nested/deep", 200),
     "ninja-same-path-put": Upload("PUT", "/ninja/items", 200, size=1500),  # PUT: 2000 bytes
     "ninja-api-key": Upload("POST", "/ninja/keyed", 200, (("X-API-Key", "demo-key"),)),
     "ninja-bearer": Upload("POST", "/ninja/bearer", 200, (("Authorization", "Bearer lab-token"),)),
@@ -80,6 +83,9 @@ REFUSED = {
     "drf-action-other-order": Refused("POST", "/drf/lab/7/attach/", 413),
     "drf-action-auth": Refused("POST", "/drf/lab/private/", 401),
     "drf-generic": Refused("POST", "/drf/generic", 413, content_type="application/json"),
+    "drf-generic-update": Refused("PUT", "/drf/note", 413),
+    # 1500 bytes: under PUT's 2000, over PATCH's own 1000 (a route-wide limit would take it)
+    "drf-generic-partial-update": Refused("PATCH", "/drf/note", 413, size=1500),
     "drf-apiview": Refused("POST", "/drf/plain", 413),
     "drf-demo": Refused("POST", "/drf/documents/", 401),
     "ninja-json": Refused("POST", "/ninja/json", 413, content_type="application/json"),
@@ -87,6 +93,7 @@ REFUSED = {
     "ninja-raw": Refused("PUT", "/ninja/raw", 413),
     "ninja-async": Refused("POST", "/ninja/async", 413),
     "ninja-router": Refused("POST", "/ninja/router/upload", 413),
+    "ninja-nested-router": Refused("POST", "/ninja/router/nested/deep", 413),
     "ninja-same-path-post": Refused("POST", "/ninja/items", 413),  # POST: 1000 bytes
     "ninja-api-key": Refused("POST", "/ninja/keyed", 401, (("X-API-Key", "wrong"),)),
     "ninja-bearer": Refused("POST", "/ninja/bearer", 401, (("Authorization", "Bearer wrong"),)),

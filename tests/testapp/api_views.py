@@ -87,6 +87,18 @@ class LabCreateView(generics.CreateAPIView):  # POST /drf/generic: the mixin's c
         return Response(serializer.data, status=201)
 
 
+class LabUpdateView(generics.UpdateAPIView):  # /drf/note: PUT 2000 bytes, PATCH its own 1000
+    authentication_classes = (SessionAuthentication,)
+
+    @upload_policy(max_size=2000)
+    def update(self, request, *args, **kwargs):
+        return Response(_digest(request))
+
+    @upload_policy(max_size=1000)
+    def partial_update(self, request, *args, **kwargs):
+        return Response(_digest(request))
+
+
 class LabAPIView(APIView):  # POST /drf/plain: 1000 bytes; PUT: EXPECT_DEFAULT_POLICY
     authentication_classes = (SessionAuthentication,)
 
@@ -113,6 +125,7 @@ drf_router.register("documents", DocumentViewSet, basename="documents")
 drf_urlpatterns = [
     *drf_router.urls,
     path("generic", LabCreateView.as_view(), name="generic"),
+    path("note", LabUpdateView.as_view(), name="note"),
     path("plain", LabAPIView.as_view(), name="plain"),
 ]
 
@@ -207,6 +220,16 @@ def router_upload(request):  # POST /ninja/router/upload
     return _digest(request)
 
 
+nested_router = Router()
+
+
+@nested_router.post("/deep")
+@upload_policy(max_size=1000)
+def nested_upload(request):  # POST /ninja/router/nested/deep: a router inside a router
+    return _digest(request)
+
+
+lab_router.add_router("/nested", nested_router)
 api.add_router("/router", lab_router)
 
 urlpatterns = [
