@@ -20,10 +20,10 @@ Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs th
    it read), a fresh server per run, the columns alternating: the server's CPU time (schedstat)
    and peak RSS.
 
-Every run is validated (a 413 for a rejection, the PUT's and the form's; for the accepted upload status 200, byte count and checksum), kept
-in asgi_results.json with ``valid``, left out of every figure when it failed, and listed in the
-report. Every process started here is stopped by its PID; the run exits non-zero when a
-django-expect run fails validation.
+Every run is validated (a 413 for every rejection, PUT or form; for the accepted upload status
+200, byte count and checksum), kept in asgi_results.json with ``valid``, left out of every figure
+when it failed, and listed in the report. Every process started here is stopped by its PID; the
+run exits non-zero when a django-expect run fails validation.
 """
 
 from __future__ import annotations
