@@ -226,6 +226,10 @@ def zero_bytes(results: dict) -> str:
             + f"; 0 on every run: {met}")
 
 
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
 def figures(results: dict) -> str:
     """Every cell ``median (min-max, n=N)`` over the valid runs; the failed runs counted in
     their cell and listed at the end."""
@@ -242,7 +246,7 @@ def figures(results: dict) -> str:
         "",
         f"Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB view over loopback, body bytes "
         f"counted by a relay; the four servers up at once, the columns alternating, "
-        f"{cfg['reject_runs']} runs per cell; a run counts when it ends with a 413. The time "
+        f"{_runs(cfg['reject_runs'])} per cell; a run counts when it ends with a 413. The time "
         "(wall clock, head out to the 413) varies with the load on this shared machine; server "
         "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker) until "
         "the relay went quiet.",
@@ -259,7 +263,7 @@ def figures(results: dict) -> str:
             f"Rejected form: the everyday Django form (`make bench`'s form scenario): curl -F of "
             f"a {fmt_size(cfg['form_size'])} file to a view whose policy allows 5 MB of "
             "multipart/form-data, over loopback, through the same servers (a relay of their "
-            f"own), the columns alternating, {cfg['form_runs']} runs per cell; a run counts when "
+            f"own), the columns alternating, {_runs(cfg['form_runs'])} per cell; a run counts when "
             "it ends with a 413. Django's handler spools the whole body and the form parses it "
             "before the view answers; time and CPU as above.",
             "",
@@ -274,7 +278,7 @@ def figures(results: dict) -> str:
         "",
         f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time, answering the byte "
         "count and adler32 it read; a run counts only when both match what was sent), a fresh "
-        f"server per run, the four columns alternating, {cfg['accept_pairs']} runs each. CPU "
+        f"server per run, the four columns alternating, {_runs(cfg['accept_pairs'])} each. CPU "
         "is the serving process's own CPU time (schedstat); wall time varies with the load.",
         "",
         "| | server CPU | peak RSS | wall |",
