@@ -49,6 +49,7 @@ from bench.run import (
     form_relay,
     form_run,
     log,
+    measure_cpu,
     sparse_file,
     status_problem,
     validate,
@@ -58,7 +59,7 @@ from bench.servers import (
     STOCK_ASGI,
     Uvicorn,
     bench_env,
-    cpu_seconds,
+    cpu_snapshot,
     peak_rss,
     prepare,
 )
@@ -156,16 +157,17 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
         server, pid = start(label, work, f"accept-{pair}-{len(runs)}")
         try:
             clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-            before = cpu_seconds([pid])
+            before = cpu_snapshot([pid])
             status, seconds, answer = clients.streaming_put(server.address, "/accept/big", size)
-            cpu = cpu_seconds([pid]) - before
+            after = cpu_snapshot([pid])
             rss = peak_rss(pid)
         finally:
             server.stop()
-        log(f"accept {label}: {status}, {seconds:.2f} s wall, {cpu:.2f} s CPU, "
-            f"peak RSS {rss / MB:.1f} MB")
-        row = {"server": label, "pair": pair, "status": status, "seconds": seconds, "cpu": cpu,
+        row = {"server": label, "pair": pair, "status": status, "seconds": seconds,
                "rss_peak": rss}
+        measure_cpu(row, before, after)
+        log(f"accept {label}: {status}, {seconds:.2f} s wall, {row.get('cpu', -1):.2f} s CPU, "
+            f"peak RSS {rss / MB:.1f} MB")
         runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return runs
 
@@ -189,6 +191,12 @@ def write_page(results: dict, path: Path = ASGI_PAGE) -> None:
     path.write_text(text[:begin] + block + text[end:])
 
 
+def with_cpu(runs: list[dict]) -> list[dict]:
+    """The runs a CPU cell is made of: the valid runs with a CPU figure, and the failed runs (so
+    the cell counts them); a valid run whose CPU was lost (``cpu_unmeasured``) is listed apart."""
+    return [x for x in runs if "cpu" in x or not x.get("valid", True)]
+
+
 def rejection_rows(runs: list[dict], first: str) -> list[str]:
     """The rows of one rejected size (``first`` names it): body bytes, time to the 413 and, when
     measured, server CPU, one cell per column of :data:`APPS` over that column's ``runs``."""
@@ -204,7 +212,7 @@ def rejection_rows(runs: list[dict], first: str) -> list[str]:
     ]
     if any("cpu" in x for x in runs):
         lines.append("| | server CPU | " + " | ".join(
-            figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"], fmt_time)
+            figure_cell(with_cpu(groups[label]), lambda x: x["cpu"], fmt_time)
             for label in APPS) + " |")
     return lines
 
@@ -287,7 +295,8 @@ def figures(results: dict) -> str:
     for label in APPS:
         runs = [r for r in results["accepted"] if r["server"] == label]
         lines.append(
-            f"| {label} | {figure_cell(runs, lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
+            f"| {label} | "
+            f"{figure_cell(with_cpu(runs), lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
             f"{figure_cell(runs, lambda x: x['rss_peak'], lambda v: f'{v / MB:.1f} MB')} | "
             f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |")
     left_out = [
@@ -296,7 +305,16 @@ def figures(results: dict) -> str:
                               ("accepted upload", "accepted"))
         for x in results.get(section, []) if not x.get("valid", True)
     ]
+    no_cpu = [
+        f"- {what} {x['server']}, run {x['pair']}: {x['cpu_unmeasured']}"
+        for what, section in (("rejected PUT", "put"), ("rejected form", "form"),
+                              ("accepted upload", "accepted"))
+        for x in results.get(section, []) if x.get("valid", True) and "cpu_unmeasured" in x
+    ]
     lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
+    if no_cpu:
+        lines += ["", "Valid runs without a CPU figure (left out of the CPU cells only):", "",
+                  *no_cpu]
     return "\n".join(lines) + "\n"
 
 

@@ -76,7 +76,8 @@ class Uvicorn(Process):
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of the processes (all their threads), in seconds.
+    """CPU time of the live threads of the processes, in seconds (a difference of two readings
+    loses the share of a thread that ended in between: :func:`cpu_between` tells).
 
     From each thread's ``schedstat`` (nanoseconds on the CPU), which resolves a few hundred
     requests; ``stat``'s utime+stime (10 ms ticks) where schedstat is missing.
@@ -101,6 +102,41 @@ def _task_ns(task: Path) -> int:
         return int((task / "schedstat").read_text().split()[0])
     except ProcessLookupError:
         return 0
+
+
+def cpu_snapshot(pids: list[int]) -> dict[tuple[int, int], int]:
+    """Nanoseconds on the CPU of every live thread of the processes, by (pid, tid): each
+    thread's ``schedstat`` (its ``stat`` utime+stime, 10 ms ticks, where schedstat is missing).
+    A thread that ends while the directory is read is left out."""
+    snapshot = {}
+    for pid in pids:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            try:
+                try:
+                    ns = int((task / "schedstat").read_text().split()[0])
+                except FileNotFoundError:
+                    if not task.exists():
+                        raise
+                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+                    ns = (int(fields[11]) + int(fields[12])) * 10**9 // _TICK
+            except (FileNotFoundError, ProcessLookupError):
+                continue  # the thread ended while we read
+            snapshot[pid, int(task.name)] = ns
+    return snapshot
+
+
+#: Why a run has no CPU figure (see :func:`cpu_between`).
+CPU_LOST = "a server thread ended during the run: its CPU time since the start is lost"
+
+
+def cpu_between(before: dict[tuple[int, int], int], after: dict[tuple[int, int], int]
+                ) -> float | None:
+    """CPU seconds the threads spent from snapshot ``before`` to ``after`` (a thread started in
+    between counts whole); None when a thread of ``before`` is gone from ``after``: what it spent
+    since ``before`` left with it, so any sum would be too low (even negative), not a figure."""
+    if any(key not in after for key in before):
+        return None
+    return sum(ns - before.get(key, 0) for key, ns in after.items()) / 1e9
 
 
 def peak_rss(pid: int) -> int:

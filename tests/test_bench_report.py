@@ -5,6 +5,7 @@ every pair meets it."""
 from __future__ import annotations
 
 import json
+import os
 import socket
 import threading
 import zlib
@@ -333,3 +334,52 @@ def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
     assert any("uWSGI `--http` router" in line and "15 MB body bytes" in line for line in lines)
     assert any(line.startswith("- put (wan, curl, 10000000), stock (reads, then 413), pair 2")
                and "11 MB body bytes" in line for line in lines)
+
+
+def test_cpu_between_is_no_figure_once_a_thread_ended() -> None:
+    from bench.servers import cpu_between, cpu_snapshot
+
+    assert cpu_between({(1, 1): 10**9}, {(1, 1): 3 * 10**9, (1, 2): 10**9}) == 3.0  # new: whole
+    assert cpu_between({(1, 1): 10**9, (1, 2): 5 * 10**9}, {(1, 1): 2 * 10**9}) is None
+    # On this process: a thread that ends between two snapshots makes the difference no figure
+    # (summing the live threads would have lost its share).
+    pid = os.getpid()
+    go = threading.Event()
+    worker = threading.Thread(target=go.wait, args=(10,))
+    worker.start()
+    before = cpu_snapshot([pid])
+    assert (pid, threading.get_native_id()) in before and (pid, worker.native_id) in before
+    assert cpu_between(before, cpu_snapshot([pid])) is not None
+    go.set()
+    worker.join(10)
+    assert cpu_between(before, cpu_snapshot([pid])) is None
+
+
+def test_a_run_whose_cpu_was_lost_counts_everywhere_but_the_cpu_cells() -> None:
+    from bench import asgi
+    from bench.run import measure_cpu
+
+    lost: dict[str, object] = {"server": "gunicorn -k asgi + django-expect", "size": 10**7,
+                               "pair": 1, "status": 413, "body_bytes": 0, "seconds": 0.5,
+                               "valid": True}
+    measure_cpu(lost, {(1, 1): 5, (1, 2): 5}, {(1, 1): 9})
+    assert "cpu" not in lost and "ended during the run" in str(lost["cpu_unmeasured"])
+    kept = {**lost, "pair": 0, "seconds": 0.1}
+    del kept["cpu_unmeasured"]
+    measure_cpu(kept, {(1, 1): 0}, {(1, 1): 3_000_000})
+    assert kept["cpu"] == 0.003
+    lines = asgi.rejection_rows([kept, lost], "10 MB")
+    assert "| 0 (0-0, n=2) |" in lines[0] and "300.0 ms (100.0 ms-500.0 ms, n=2)" in lines[1]
+    assert "| 3.00 ms (1 run) |" in lines[2]
+    results = {"date": "today", "config": {**asgi.FULL, "reject_sizes": [10**7]},
+               "put": [kept, lost], "accepted": [],
+               "environment": {"cpus": 2, "django": "5.2", "uvicorn": "0.5", "gunicorn": "27"}}
+    text = asgi.figures(results)
+    assert ("- rejected PUT gunicorn -k asgi + django-expect, run 1: a server thread ended "
+            "during the run") in text
+    assert "- none: every run passed validation." in text  # lost CPU is not a failed run
+    put = {**_put("uvicorn", 0, 0.2, True, 0), "cpu_unmeasured": "a server thread ended"}
+    r = {"put": [put], "form": [], "small": [], "latency": [], "servers": [],
+         "accepted": {"size": SIZE, "runs": []}}
+    assert any("uvicorn (ASGI), pair 0: server CPU only: a server thread ended" in line
+               for line in report.excluded(r))
