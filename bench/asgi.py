@@ -17,8 +17,8 @@ Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs th
    5 MB multipart view over loopback, the same four servers and relays, alternating, 3 runs per
    cell: body bytes, time to the 413, server CPU;
 3. an accepted PUT (1 GiB; a view reading 1 MiB at a time, answering the byte count and adler32
-   it read), a fresh server per run, the columns alternating: the server's CPU time (schedstat)
-   and peak RSS.
+   it read), a fresh server per run, the columns alternating: the server's CPU time (its
+   process CPU-time clock: every thread, the ended ones included) and peak RSS.
 
 Every run is validated (a 413 for every rejection, PUT or form; for the accepted upload status
 200, byte count and checksum), kept in asgi_results.json with ``valid``, left out of every figure
@@ -49,7 +49,6 @@ from bench.run import (
     form_relay,
     form_run,
     log,
-    measure_cpu,
     sparse_file,
     status_problem,
     validate,
@@ -59,7 +58,7 @@ from bench.servers import (
     STOCK_ASGI,
     Uvicorn,
     bench_env,
-    cpu_snapshot,
+    cpu_seconds,
     peak_rss,
     prepare,
 )
@@ -157,17 +156,16 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
         server, pid = start(label, work, f"accept-{pair}-{len(runs)}")
         try:
             clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-            before = cpu_snapshot([pid])
+            before = cpu_seconds([pid])
             status, seconds, answer = clients.streaming_put(server.address, "/accept/big", size)
-            after = cpu_snapshot([pid])
+            cpu = cpu_seconds([pid]) - before
             rss = peak_rss(pid)
         finally:
             server.stop()
-        row = {"server": label, "pair": pair, "status": status, "seconds": seconds,
-               "rss_peak": rss}
-        measure_cpu(row, before, after)
-        log(f"accept {label}: {status}, {seconds:.2f} s wall, {row.get('cpu', -1):.2f} s CPU, "
+        log(f"accept {label}: {status}, {seconds:.2f} s wall, {cpu:.2f} s CPU, "
             f"peak RSS {rss / MB:.1f} MB")
+        row = {"server": label, "pair": pair, "status": status, "seconds": seconds, "cpu": cpu,
+               "rss_peak": rss}
         runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return runs
 
@@ -191,12 +189,6 @@ def write_page(results: dict, path: Path = ASGI_PAGE) -> None:
     path.write_text(text[:begin] + block + text[end:])
 
 
-def with_cpu(runs: list[dict]) -> list[dict]:
-    """The runs a CPU cell is made of: the valid runs with a CPU figure, and the failed runs (so
-    the cell counts them); a valid run whose CPU was lost (``cpu_unmeasured``) is listed apart."""
-    return [x for x in runs if "cpu" in x or not x.get("valid", True)]
-
-
 def rejection_rows(runs: list[dict], first: str) -> list[str]:
     """The rows of one rejected size (``first`` names it): body bytes, time to the 413 and, when
     measured, server CPU, one cell per column of :data:`APPS` over that column's ``runs``."""
@@ -212,7 +204,7 @@ def rejection_rows(runs: list[dict], first: str) -> list[str]:
     ]
     if any("cpu" in x for x in runs):
         lines.append("| | server CPU | " + " | ".join(
-            figure_cell(with_cpu(groups[label]), lambda x: x["cpu"], fmt_time)
+            figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"], fmt_time)
             for label in APPS) + " |")
     return lines
 
@@ -256,8 +248,8 @@ def figures(results: dict) -> str:
         f"counted by a relay; the four servers up at once, the columns alternating, "
         f"{_runs(cfg['reject_runs'])} per cell; a run counts when it ends with a 413. The time "
         "(wall clock, head out to the 413) varies with the load on this shared machine; server "
-        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker) until "
-        "the relay went quiet.",
+        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker; every "
+        "thread, the ended ones included) until the relay went quiet.",
         "",
         "| rejected PUT | | " + " | ".join(APPS) + " |",
         "|---|---|" + "---|" * len(APPS),
@@ -287,7 +279,9 @@ def figures(results: dict) -> str:
         f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time, answering the byte "
         "count and adler32 it read; a run counts only when both match what was sent), a fresh "
         f"server per run, the four columns alternating, {_runs(cfg['accept_pairs'])} each. CPU "
-        "is the serving process's own CPU time (schedstat); wall time varies with the load.",
+        "is the serving process's own CPU time (its CPU-time clock: every thread, including "
+        "the per-request threads Django's handler runs sync code on, which end with the "
+        "request); wall time varies with the load.",
         "",
         "| | server CPU | peak RSS | wall |",
         "|---|---|---|---|",
@@ -295,8 +289,7 @@ def figures(results: dict) -> str:
     for label in APPS:
         runs = [r for r in results["accepted"] if r["server"] == label]
         lines.append(
-            f"| {label} | "
-            f"{figure_cell(with_cpu(runs), lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
+            f"| {label} | {figure_cell(runs, lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
             f"{figure_cell(runs, lambda x: x['rss_peak'], lambda v: f'{v / MB:.1f} MB')} | "
             f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |")
     left_out = [
@@ -305,16 +298,7 @@ def figures(results: dict) -> str:
                               ("accepted upload", "accepted"))
         for x in results.get(section, []) if not x.get("valid", True)
     ]
-    no_cpu = [
-        f"- {what} {x['server']}, run {x['pair']}: {x['cpu_unmeasured']}"
-        for what, section in (("rejected PUT", "put"), ("rejected form", "form"),
-                              ("accepted upload", "accepted"))
-        for x in results.get(section, []) if x.get("valid", True) and "cpu_unmeasured" in x
-    ]
     lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
-    if no_cpu:
-        lines += ["", "Valid runs without a CPU figure (left out of the CPU cells only):", "",
-                  *no_cpu]
     return "\n".join(lines) + "\n"
 
 

@@ -154,10 +154,7 @@ def _time_cell(rows: list[dict[str, Any]]) -> str:
 
 
 def _cpu_cell(rows: list[dict[str, Any]]) -> str:
-    """Over the valid runs with a CPU figure; failed runs counted; a valid run whose CPU was lost
-    (``cpu_unmeasured``, bench/run.py's ``measure_cpu``) is listed under "Runs left out"."""
-    return figure_cell([x for x in rows if "cpu" in x or not x.get("valid", True)],
-                       lambda x: x["cpu"], fmt_time)
+    return figure_cell([x for x in rows if "cpu" in x], lambda x: x["cpu"], fmt_time)
 
 
 def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
@@ -374,15 +371,13 @@ def excluded(r: dict[str, Any]) -> list[str]:
     for section in ("put", "form", "small"):
         labels = PUT_COLUMNS if section == "put" else SERVERS
         for x in r[section]:
-            where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method") if k in x)
             if not x.get("valid", True):
+                where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method")
+                                  if k in x)
                 moved = (f" ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
                          f"{fmt_time(x['seconds'])})" if "body_bytes" in x else "")
                 out.append(f"- {section} ({where}), {labels.get(x['server'], x['server'])}, "
                            f"pair {x['pair']}: {x['invalid']}{moved}")
-            elif "cpu_unmeasured" in x:
-                out.append(f"- {section} ({where}), {labels.get(x['server'], x['server'])}, "
-                           f"pair {x['pair']}: server CPU only: {x['cpu_unmeasured']}")
     for x in r["accepted"]["runs"]:
         if not x.get("valid", True):
             out.append(f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: "

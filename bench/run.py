@@ -28,17 +28,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import clients, report
-from bench.servers import (
-    CPU_LOST,
-    Uvicorn,
-    bench_env,
-    cpu_between,
-    cpu_seconds,
-    cpu_snapshot,
-    gunicorn,
-    peak_rss,
-    prepare,
-)
+from bench.servers import Uvicorn, bench_env, cpu_seconds, gunicorn, peak_rss, prepare
 from harness.relay import Relay
 
 HERE = Path(__file__).resolve().parent
@@ -126,27 +116,14 @@ def _through(relay: Relay, send, pids: list[int] | None = None) -> dict:  # type
     """One exchange through ``relay``: status, wall seconds, body bytes the client sent and, given
     the server's ``pids``, their CPU seconds until the relay went quiet (the drain included)."""
     relay.reset()
-    before = cpu_snapshot(pids) if pids else {}
+    before = cpu_seconds(pids) if pids else 0.0
     status, seconds = send()
     wait_idle(relay)
     row = {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
            "connections": len(relay.connections)}
     if pids:
-        measure_cpu(row, before, cpu_snapshot(pids))
+        row["cpu"] = cpu_seconds(pids) - before
     return row
-
-
-def measure_cpu(row: dict, before: dict[tuple[int, int], int],
-                after: dict[tuple[int, int], int]) -> None:
-    """``row['cpu']``: the CPU seconds between the snapshots; when a thread ended in between
-    (:func:`bench.servers.cpu_between` is None), ``row['cpu_unmeasured']`` says so instead and
-    the run counts in no CPU figure (its other figures stand)."""
-    cpu = cpu_between(before, after)
-    if cpu is None:
-        row["cpu_unmeasured"] = CPU_LOST
-        log(f"CPU NOT MEASURED: {CPU_LOST}")
-    else:
-        row["cpu"] = cpu
 
 
 def alternating(names: tuple[str, ...], pairs: int) -> list[tuple[int, str]]:

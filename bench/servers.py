@@ -1,13 +1,15 @@
 """The servers under test: gunicorn (stock or with the hook) and uvicorn, each stopped by PID.
 
 gunicorn is started by ``harness.server.Server`` (the end-to-end tests' launcher) with the
-bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds``/``peak_rss`` read ``/proc``.
+bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds`` reads each process's CPU-time
+clock, ``peak_rss`` ``/proc``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from harness.process import ROOT, Process, accepts, prepare_database
@@ -76,67 +78,24 @@ class Uvicorn(Process):
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of the live threads of the processes, in seconds (a difference of two readings
-    loses the share of a thread that ended in between: :func:`cpu_between` tells).
+    """CPU time of the processes, in seconds: every thread they ran, the ended ones included.
 
-    From each thread's ``schedstat`` (nanoseconds on the CPU), which resolves a few hundred
-    requests; ``stat``'s utime+stime (10 ms ticks) where schedstat is missing.
+    Each process's CPU-time clock (``clock_gettime`` on the clock id ``MAKE_PROCESS_CPUCLOCK(pid,
+    CPUCLOCK_SCHED)``, Linux's include/linux/posix-timers.h: the scheduler's nanoseconds of the
+    whole thread group, the threads that exited included); ``stat``'s utime+stime (10 ms ticks,
+    ended threads included too) where that clock cannot be read. Summing the live threads'
+    ``schedstat`` instead loses the share of every thread that ended in between: Django's ASGI
+    handler runs each request's sync code on a thread of its own that ends with the request, so
+    such a sum missed the view's work and could even go down (a -19 ms "rejection").
     """
     total = 0.0
     for pid in pids:
         try:
-            total += sum(_task_ns(task) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
-        except (FileNotFoundError, IndexError, ValueError):
+            total += time.clock_gettime((~pid << 3) | 2)  # CPUCLOCK_SCHED = 2
+        except OSError:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / _TICK  # fields 14, 15 of proc(5)
     return total
-
-
-def _task_ns(task: Path) -> int:
-    """A thread's nanoseconds on the CPU; 0 for a thread that ended while the directory was read
-    (ProcessLookupError, or its directory already gone): a pool thread that exits between two
-    readings loses its share."""
-    if not task.exists():
-        return 0
-    try:
-        return int((task / "schedstat").read_text().split()[0])
-    except ProcessLookupError:
-        return 0
-
-
-def cpu_snapshot(pids: list[int]) -> dict[tuple[int, int], int]:
-    """Nanoseconds on the CPU of every live thread of the processes, by (pid, tid): each
-    thread's ``schedstat`` (its ``stat`` utime+stime, 10 ms ticks, where schedstat is missing).
-    A thread that ends while the directory is read is left out."""
-    snapshot = {}
-    for pid in pids:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            try:
-                try:
-                    ns = int((task / "schedstat").read_text().split()[0])
-                except FileNotFoundError:
-                    if not task.exists():
-                        raise
-                    fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-                    ns = (int(fields[11]) + int(fields[12])) * 10**9 // _TICK
-            except (FileNotFoundError, ProcessLookupError):
-                continue  # the thread ended while we read
-            snapshot[pid, int(task.name)] = ns
-    return snapshot
-
-
-#: Why a run has no CPU figure (see :func:`cpu_between`).
-CPU_LOST = "a server thread ended during the run: its CPU time since the start is lost"
-
-
-def cpu_between(before: dict[tuple[int, int], int], after: dict[tuple[int, int], int]
-                ) -> float | None:
-    """CPU seconds the threads spent from snapshot ``before`` to ``after`` (a thread started in
-    between counts whole); None when a thread of ``before`` is gone from ``after``: what it spent
-    since ``before`` left with it, so any sum would be too low (even negative), not a figure."""
-    if any(key not in after for key in before):
-        return None
-    return sum(ns - before.get(key, 0) for key, ns in after.items()) / 1e9
 
 
 def peak_rss(pid: int) -> int:

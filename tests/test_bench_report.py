@@ -5,7 +5,6 @@ every pair meets it."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import threading
 import zlib
@@ -336,50 +335,36 @@ def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
                and "11 MB body bytes" in line for line in lines)
 
 
-def test_cpu_between_is_no_figure_once_a_thread_ended() -> None:
-    from bench.servers import cpu_between, cpu_snapshot
-
-    assert cpu_between({(1, 1): 10**9}, {(1, 1): 3 * 10**9, (1, 2): 10**9}) == 3.0  # new: whole
-    assert cpu_between({(1, 1): 10**9, (1, 2): 5 * 10**9}, {(1, 1): 2 * 10**9}) is None
-    # On this process: a thread that ends between two snapshots makes the difference no figure
-    # (summing the live threads would have lost its share).
-    pid = os.getpid()
-    go = threading.Event()
-    worker = threading.Thread(target=go.wait, args=(10,))
-    worker.start()
-    before = cpu_snapshot([pid])
-    assert (pid, threading.get_native_id()) in before and (pid, worker.native_id) in before
-    assert cpu_between(before, cpu_snapshot([pid])) is not None
-    go.set()
-    worker.join(10)
-    assert cpu_between(before, cpu_snapshot([pid])) is None
+_BURN = """
+import sys, threading, time
+def burn():  # 0.2 s of this thread's own CPU time, then the thread ends
+    while time.thread_time() < 0.2:
+        pass
+worker = threading.Thread(target=burn)
+worker.start()
+worker.join()
+print("ended", flush=True)
+sys.stdin.read()  # until the test closes stdin
+"""
 
 
-def test_a_run_whose_cpu_was_lost_counts_everywhere_but_the_cpu_cells() -> None:
-    from bench import asgi
-    from bench.run import measure_cpu
+def test_server_cpu_counts_the_threads_that_ended() -> None:
+    """Django's ASGI handler runs a request's sync code on a thread that ends with the request:
+    the CPU it used must stay counted (the control: the live threads' schedstat lost it)."""
+    import subprocess
+    import sys
 
-    lost: dict[str, object] = {"server": "gunicorn -k asgi + django-expect", "size": 10**7,
-                               "pair": 1, "status": 413, "body_bytes": 0, "seconds": 0.5,
-                               "valid": True}
-    measure_cpu(lost, {(1, 1): 5, (1, 2): 5}, {(1, 1): 9})
-    assert "cpu" not in lost and "ended during the run" in str(lost["cpu_unmeasured"])
-    kept = {**lost, "pair": 0, "seconds": 0.1}
-    del kept["cpu_unmeasured"]
-    measure_cpu(kept, {(1, 1): 0}, {(1, 1): 3_000_000})
-    assert kept["cpu"] == 0.003
-    lines = asgi.rejection_rows([kept, lost], "10 MB")
-    assert "| 0 (0-0, n=2) |" in lines[0] and "300.0 ms (100.0 ms-500.0 ms, n=2)" in lines[1]
-    assert "| 3.00 ms (1 run) |" in lines[2]
-    results = {"date": "today", "config": {**asgi.FULL, "reject_sizes": [10**7]},
-               "put": [kept, lost], "accepted": [],
-               "environment": {"cpus": 2, "django": "5.2", "uvicorn": "0.5", "gunicorn": "27"}}
-    text = asgi.figures(results)
-    assert ("- rejected PUT gunicorn -k asgi + django-expect, run 1: a server thread ended "
-            "during the run") in text
-    assert "- none: every run passed validation." in text  # lost CPU is not a failed run
-    put = {**_put("uvicorn", 0, 0.2, True, 0), "cpu_unmeasured": "a server thread ended"}
-    r = {"put": [put], "form": [], "small": [], "latency": [], "servers": [],
-         "accepted": {"size": SIZE, "runs": []}}
-    assert any("uvicorn (ASGI), pair 0: server CPU only: a server thread ended" in line
-               for line in report.excluded(r))
+    from bench.servers import cpu_seconds
+
+    child = subprocess.Popen([sys.executable, "-c", _BURN], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ended\n"
+        live = sum(int((task / "schedstat").read_text().split()[0])
+                   for task in Path(f"/proc/{child.pid}/task").iterdir()) / 1e9
+        assert live < 0.2  # the control: the burning thread's share left with it
+        assert cpu_seconds([child.pid]) >= 0.2
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
