@@ -264,8 +264,9 @@ def figures(results: dict) -> str:
             f"a {fmt_size(cfg['form_size'])} file to a view whose policy allows 5 MB of "
             "multipart/form-data, over loopback, through the same servers (a relay of their "
             f"own), the columns alternating, {_runs(cfg['form_runs'])} per cell; a run counts when "
-            "it ends with a 413. Django's handler spools the whole body and the form parses it "
-            "before the view answers; time and CPU as above.",
+            "it ends with a 413. Under Django's handler the whole body is spooled to a temporary "
+            "file before ExpectMiddleware can answer (the view never parses it); time and CPU as "
+            "above.",
             "",
             "| rejected form | | " + " | ".join(APPS) + " |",
             "|---|---|" + "---|" * len(APPS),
