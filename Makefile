@@ -85,7 +85,7 @@ wheel-check: setup
 	$(BIN)/nox -r -s wheel
 
 # Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn, the browsers, and the ASGI
-# handlers. `make bench` (~20 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
+# handlers. `make bench` (~15 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
 # and bench/asgi_results.{md,json}; `make bench-smoke` runs every scenario once at tiny sizes.
 BENCH_STAMP := $(VENV)/.bench-installed
 

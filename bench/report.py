@@ -580,7 +580,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "django-expect and uvicorn, over loopback and an emulated WAN]"
         f"({'../images/bench-results.png' if not r['smoke'] else 'results.png'})",
         "",
-        "Reproduce: `make bench` (about 20 minutes) runs this page's scenarios (`python -m "
+        "Reproduce: `make bench` (about 15 minutes) runs this page's scenarios (`python -m "
         "bench.run`, about 10 minutes; rewrites this page, bench/results.md, "
         "docs/images/bench-results.png and bench/results.json), then the browsers "
         "(`python -m bench.browsers`: bench/browsers.{md,json}, "
