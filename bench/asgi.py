@@ -91,6 +91,9 @@ def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
     assert server.process is not None
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     return server, int(children.read_text().split()[0])
+
+
+#: The full run (``make bench-asgi``) and the smoke run (``--smoke``, CI): sizes and runs per cell.
 FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "reject_runs": 3,
         "form_size": 300 * MB, "form_runs": 3, "accept_size": GiB, "accept_pairs": 3}
 SMOKE = {"reject_sizes": [6 * MB], "reject_runs": 1, "form_size": 6 * MB, "form_runs": 1,
