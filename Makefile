@@ -84,8 +84,9 @@ matrix: setup
 wheel-check: setup
 	$(BIN)/nox -r -s wheel
 
-# Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn. `make bench` (< 10 min) rewrites
-# bench/results.{md,png,json}; `make bench-smoke` runs every scenario once at tiny sizes.
+# Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn, the browsers, and the ASGI
+# handlers. `make bench` (~15 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
+# and bench/asgi_results.{md,json}; `make bench-smoke` runs every scenario once at tiny sizes.
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
@@ -95,16 +96,20 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.browsers
+	$(BIN)/python -m bench.asgi
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 	$(BIN)/python -m bench.browsers --smoke
+	$(BIN)/python -m bench.asgi --smoke
 
 # The browser section alone (real Chromium and Firefox, ~5 min): bench/browsers.{md,json}.
 bench-browsers: $(BENCH_STAMP)
 	$(BIN)/python -m bench.browsers
 
-# uvicorn with Django's ASGI handler vs django-expect's (docs/howto/asgi.md): bench/asgi_results.{md,json}.
+# The ASGI part alone (part of `make bench`): Django's ASGI handler vs django-expect's on uvicorn
+# and gunicorn -k asgi, rejected PUTs and form, accepted 1 GiB (docs/howto/asgi.md):
+# bench/asgi_results.{md,json}.
 bench-asgi: $(BENCH_STAMP)
 	$(BIN)/python -m bench.asgi
 

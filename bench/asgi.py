@@ -13,14 +13,17 @@ Each server (uvicorn h11, one process; gunicorn ``-k asgi``, one worker) runs th
 1. rejected PUTs (curl, ``Expect: 100-continue``) to a 5 MiB view, over loopback: body bytes the
    client sent (counted by harness/relay.py) and time to the 413; the four servers up at
    once, the columns alternating, 3 runs per cell;
-2. an accepted PUT (1 GiB; a view reading 1 MiB at a time, answering the byte count and adler32
-   it read), a fresh server per run, the columns alternating: the server's CPU time (schedstat)
-   and peak RSS.
+2. the everyday form (bench/run.py's form scenario, reused): curl ``-F`` of a 300 MB file to the
+   5 MB multipart view over loopback, the same four servers and relays, alternating, 3 runs per
+   cell: body bytes, time to the 413, server CPU;
+3. an accepted PUT (1 GiB; a view reading 1 MiB at a time, answering the byte count and adler32
+   it read), a fresh server per run, the columns alternating: the server's CPU time (its
+   process CPU-time clock: every thread, the ended ones included) and peak RSS.
 
-Every run is validated (a 413; for the accepted upload status 200, byte count and checksum), kept
-in asgi_results.json with ``valid``, left out of every figure when it failed, and listed in the
-report. Every process started here is stopped by its PID; the run exits non-zero when a
-django-expect run fails validation.
+Every run is validated (a 413 for every rejection, PUT or form; for the accepted upload status
+200, byte count and checksum), kept in asgi_results.json with ``valid``, left out of every figure
+when it failed, and listed in the report. Every process started here is stopped by its PID; the
+run exits non-zero when a django-expect run fails validation.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ from bench.run import (
     accepted_problem,
     alternating,
     environment,
+    form_relay,
+    form_run,
     log,
     sparse_file,
     status_problem,
@@ -86,37 +91,62 @@ def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
     assert server.process is not None
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     return server, int(children.read_text().split()[0])
+
+
+#: The full run (``make bench-asgi``) and the smoke run (``--smoke``, CI): sizes and runs per cell.
 FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "reject_runs": 3,
-        "accept_size": GiB, "accept_pairs": 3}
-SMOKE = {"reject_sizes": [6 * MB], "reject_runs": 1, "accept_size": 8 * MiB, "accept_pairs": 1}
+        "form_size": 300 * MB, "form_runs": 3, "accept_size": GiB, "accept_pairs": 3}
+SMOKE = {"reject_sizes": [6 * MB], "reject_runs": 1, "form_size": 6 * MB, "form_runs": 1,
+         "accept_size": 8 * MiB, "accept_pairs": 1}
 
 
-def rejections(cfg: dict, work: Path) -> list[dict]:
-    """The four columns' servers up at once, each behind its own relay; for each size the
-    columns alternate (A B C D, then D C B A, ...), ``cfg['reject_runs']`` runs each. Every
-    column must answer 413: a run that does not is kept, marked invalid, and left out."""
+def serving(stack: ExitStack, work: Path) -> tuple[dict[str, Relay], dict[str, Relay],
+                                                   dict[str, int]]:
+    """The four columns' servers up at once (stopped by ``stack``), warmed up, each behind a
+    relay for the PUTs and one for the form (bench/run.py's, same shaping); and each column's
+    serving PID."""
+    puts, forms, pids = {}, {}, {}
+    for label in APPS:
+        server, pids[label] = start(label, work, f"reject-{len(puts)}")
+        stack.callback(server.stop)
+        clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+        puts[label] = stack.enter_context(Relay(server.address))
+        forms[label] = stack.enter_context(form_relay(server.address))
+    return puts, forms, pids
+
+
+def rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int],
+               work: Path) -> list[dict]:
+    """For each size the columns alternate (A B C D, then D C B A, ...), ``cfg['reject_runs']``
+    runs each. Every column must answer 413: a run that does not is kept, marked invalid, and
+    left out."""
     rows = []
-    with ExitStack() as stack:
-        relays, pids = {}, {}
-        for label in APPS:
-            server, pids[label] = start(label, work, f"reject-{len(relays)}")
-            stack.callback(server.stop)
-            clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
-            relays[label] = stack.enter_context(Relay(server.address))
-        for size in cfg["reject_sizes"]:
-            file = sparse_file(work, size)
-            try:
-                for run, label in alternating(tuple(APPS), cfg["reject_runs"]):
-                    relay = relays[label]
-                    row = _through(relay, lambda r=relay, f=file: clients.curl_put(
-                        f"{r.url}/objects/k", f), [pids[label]])
-                    row.update(server=label, size=size, pair=run)
-                    log(f"reject {size / MB:g} MB {label}: {row['status']} "
-                        f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
-                    rows.append(validate(row, status_problem(row["status"], 413)))
-            finally:
-                file.unlink()
+    for size in cfg["reject_sizes"]:
+        file = sparse_file(work, size)
+        try:
+            for run, label in alternating(tuple(APPS), cfg["reject_runs"]):
+                relay = relays[label]
+                row = _through(relay, lambda r=relay, f=file: clients.curl_put(
+                    f"{r.url}/objects/k", f), [pids[label]])
+                row.update(server=label, size=size, pair=run)
+                log(f"reject {size / MB:g} MB {label}: {row['status']} "
+                    f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                rows.append(validate(row, status_problem(row["status"], 413)))
+        finally:
+            file.unlink()
     return rows
+
+
+def form_rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int],
+                    work: Path) -> list[dict]:
+    """bench/run.py's form scenario (:func:`bench.run.form_run`: curl ``-F``, the 5 MB form
+    view, a 413 expected) on the four columns, alternating, ``cfg['form_runs']`` runs each."""
+    file = sparse_file(work, cfg["form_size"])
+    try:
+        return [form_run(relays[label], file, [pids[label]], label, run)
+                for run, label in alternating(tuple(APPS), cfg["form_runs"])]
+    finally:
+        file.unlink()
 
 
 def accepted(cfg: dict, work: Path) -> list[dict]:
@@ -162,10 +192,51 @@ def write_page(results: dict, path: Path = ASGI_PAGE) -> None:
     path.write_text(text[:begin] + block + text[end:])
 
 
+def rejection_rows(runs: list[dict], first: str) -> list[str]:
+    """The rows of one rejected size (``first`` names it): body bytes, time to the 413 and, when
+    measured, server CPU, one cell per column of :data:`APPS` over that column's ``runs``."""
+    from bench.report import figure_cell, fmt_bytes, fmt_time
+
+    groups = {label: [x for x in runs if x["server"] == label] for label in APPS}
+    lines = [
+        f"| {first} | body bytes | " + " | ".join(
+            figure_cell(groups[label], lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
+            for label in APPS) + " |",
+        "| | time to the 413 (wall) | " + " | ".join(
+            figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS) + " |",
+    ]
+    if any("cpu" in x for x in runs):
+        lines.append("| | server CPU | " + " | ".join(
+            figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"], fmt_time)
+            for label in APPS) + " |")
+    return lines
+
+
+def zero_bytes(results: dict) -> str:
+    """The promise over every django-expect rejection (PUT and form): the largest body-byte
+    count of the valid runs, how many there were, and whether 0 held ("yes" only when every
+    run is valid and none moved a byte; "**no**" when a valid run moved one; "not resolved"
+    when runs failed, or there is none)."""
+    runs = [x for section in ("put", "form") for x in results.get(section, [])
+            if "django-expect" in x["server"]]
+    good = [x["body_bytes"] for x in runs if x.get("valid", True)]
+    failed = len(runs) - len(good)
+    if not good:
+        return "- (no valid django-expect run): not resolved"
+    met = "**no**" if max(good) else "not resolved (failed runs)" if failed else "yes"
+    return (f"at most {max(good):,} body bytes over {len(good)} valid runs"
+            + (f" ({failed} failed, listed below)" if failed else "")
+            + f"; 0 on every run: {met}")
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'' if n == 1 else 's'}"
+
+
 def figures(results: dict) -> str:
     """Every cell ``median (min-max, n=N)`` over the valid runs; the failed runs counted in
     their cell and listed at the end."""
-    from bench.report import figure_cell, fmt_bytes, fmt_time
+    from bench.report import figure_cell, fmt_size
 
     cfg = results["config"]
     lines = [
@@ -178,33 +249,43 @@ def figures(results: dict) -> str:
         "",
         f"Rejected PUT: curl -T (Expect: 100-continue) to a 5 MiB view over loopback, body bytes "
         f"counted by a relay; the four servers up at once, the columns alternating, "
-        f"{cfg['reject_runs']} runs per cell; a run counts when it ends with a 413. The time "
+        f"{_runs(cfg['reject_runs'])} per cell; a run counts when it ends with a 413. The time "
         "(wall clock, head out to the 413) varies with the load on this shared machine; server "
-        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker) until "
-        "the relay went quiet.",
+        "CPU is the serving process's own CPU time (uvicorn's process, gunicorn's worker; every "
+        "thread, the ended ones included) until the relay went quiet.",
         "",
         "| rejected PUT | | " + " | ".join(APPS) + " |",
         "|---|---|" + "---|" * len(APPS),
     ]
     for size in cfg["reject_sizes"]:
-        groups = {label: [r for r in results["put"] if r["server"] == label and r["size"] == size]
-                  for label in APPS}
-        lines.append(f"| {size / MB:g} MB | body bytes | " + " | ".join(
-            figure_cell(groups[label], lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
-            for label in APPS) + " |")
-        lines.append("| | time to the 413 (wall) | " + " | ".join(
-            figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS) + " |")
-        if any("cpu" in x for g in groups.values() for x in g):
-            lines.append("| | server CPU | " + " | ".join(
-                figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"],
-                            fmt_time) for label in APPS) + " |")
+        lines += rejection_rows([x for x in results["put"] if x["size"] == size],
+                                f"{size / MB:g} MB")
+    if "form" in results:
+        lines += [
+            "",
+            f"Rejected form: the everyday Django form (`make bench`'s form scenario): curl -F of "
+            f"a {fmt_size(cfg['form_size'])} file to a view whose policy allows 5 MB of "
+            "multipart/form-data, over loopback, through the same servers (a relay of their "
+            f"own), the columns alternating, {_runs(cfg['form_runs'])} per cell; a run counts when "
+            "it ends with a 413. Under Django's handler the whole body is spooled to a temporary "
+            "file before ExpectMiddleware can answer (the view never parses it); time and CPU as "
+            "above.",
+            "",
+            "| rejected form | | " + " | ".join(APPS) + " |",
+            "|---|---|" + "---|" * len(APPS),
+            *rejection_rows(results["form"], fmt_size(cfg["form_size"])),
+        ]
+    lines += ["", "django-expect's columns, every rejection above (PUT and form): "
+              + zero_bytes(results)]
     size = cfg["accept_size"]
     lines += [
         "",
         f"Accepted {size / MiB:g} MiB PUT (a view reading 1 MiB at a time, answering the byte "
         "count and adler32 it read; a run counts only when both match what was sent), a fresh "
-        f"server per run, the four columns alternating, {cfg['accept_pairs']} runs each. CPU "
-        "is the serving process's own CPU time (schedstat); wall time varies with the load.",
+        f"server per run, the four columns alternating, {_runs(cfg['accept_pairs'])} each. CPU "
+        "is the serving process's own CPU time (its CPU-time clock: every thread, including "
+        "the per-request threads Django's handler runs sync code on, which end with the "
+        "request); wall time varies with the load.",
         "",
         "| | server CPU | peak RSS | wall |",
         "|---|---|---|---|",
@@ -217,8 +298,9 @@ def figures(results: dict) -> str:
             f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |")
     left_out = [
         f"- {what} {x['server']}, run {x['pair']}: {x['invalid']}"
-        for what, section in (("rejected PUT", "put"), ("accepted upload", "accepted"))
-        for x in results[section] if not x.get("valid", True)
+        for what, section in (("rejected PUT", "put"), ("rejected form", "form"),
+                              ("accepted upload", "accepted"))
+        for x in results.get(section, []) if not x.get("valid", True)
     ]
     lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
     return "\n".join(lines) + "\n"
@@ -243,7 +325,10 @@ def main(argv: list[str] | None = None) -> int:
     results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
                      "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
     prepare(work)
-    results["put"] = rejections(cfg, work)
+    with ExitStack() as stack:
+        puts, forms, pids = serving(stack, work)
+        results["put"] = rejections(cfg, puts, pids, work)
+        results["form"] = form_rejections(cfg, forms, pids, work)
     results["accepted"] = accepted(cfg, work)
     (out_dir / "asgi_results.json").write_text(json.dumps(results, indent=1) + "\n")
     summary = report(results)
@@ -251,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         write_page(results)
     print(summary)
-    broken = [x for x in results["put"] + results["accepted"]
+    broken = [x for x in results["put"] + results["form"] + results["accepted"]
               if "django-expect" in x["server"] and not x["valid"]]
     if broken:
         log(f"{len(broken)} django-expect runs failed validation (see the report)")

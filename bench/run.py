@@ -241,22 +241,38 @@ def servers_document(rows: list[dict], cfg: dict, command: str) -> dict:
             "rows": rows}
 
 
+#: The form scenario's route (bench/urls.py: the everyday form view, 5 MB multipart limit) and the
+#: network it runs over.
+FORM_PATH = "/upload/form"
+FORM_NET = "loopback"
+
+
+def form_relay(address: tuple[str, int]) -> Relay:
+    """The byte-counting relay of the form scenario (shaped as ``NETS[FORM_NET]``)."""
+    return Relay(address, **NETS[FORM_NET])
+
+
+def form_run(relay: Relay, file: Path, pids: list[int], server: str, pair: int) -> dict:
+    """One form rejection through ``relay``: curl ``-F`` of ``file`` to :data:`FORM_PATH`; the
+    row validated (a 413, whatever the bytes that crossed)."""
+    row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}{FORM_PATH}", file), pids)
+    row.update(scenario="form", net=FORM_NET, size=file.stat().st_size, client="curl",
+               server=server, pair=pair)
+    log(f"form {file.stat().st_size / MB:g} MB {server}: {row['status']} {row['body_bytes']} B "
+        f"{row['seconds'] * 1000:.1f} ms")
+    return validate(row, status_problem(row["status"], 413))
+
+
 def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
     rows = []
     file = sparse_file(work, cfg["form_size"])
-    relays = {name: Relay(server.address) for name, server in servers.items()}
+    relays = {name: form_relay(server.address) for name, server in servers.items()}
     try:
         runs = alternating(("stock", "expect"), cfg["pairs"])
         runs += [(-1, "uvicorn")] * cfg["uvicorn_reps"]
         for pair, server in runs:
-            relay = relays[server]
-            row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}/upload/form", file),
-                           servers[server].worker_pids())
-            row.update(scenario="form", net="loopback", size=cfg["form_size"], client="curl",
-                       server=server, pair=pair)
-            log(f"form {server}: {row['status']} {row['body_bytes']} B "
-                f"{row['seconds'] * 1000:.1f} ms")
-            rows.append(validate(row, status_problem(row["status"], 413)))
+            rows.append(form_run(relays[server], file, servers[server].worker_pids(), server,
+                                 pair))
     finally:
         for relay in relays.values():
             relay.close()

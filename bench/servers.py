@@ -1,13 +1,15 @@
 """The servers under test: gunicorn (stock or with the hook) and uvicorn, each stopped by PID.
 
 gunicorn is started by ``harness.server.Server`` (the end-to-end tests' launcher) with the
-bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds``/``peak_rss`` read ``/proc``.
+bench settings; uvicorn by ``Uvicorn`` below. ``cpu_seconds`` reads each process's CPU-time
+clock, ``peak_rss`` ``/proc``.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from harness.process import ROOT, Process, accepts, prepare_database
@@ -76,31 +78,24 @@ class Uvicorn(Process):
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """CPU time of the processes (all their threads), in seconds.
+    """CPU time of the processes, in seconds: every thread they ran, the ended ones included.
 
-    From each thread's ``schedstat`` (nanoseconds on the CPU), which resolves a few hundred
-    requests; ``stat``'s utime+stime (10 ms ticks) where schedstat is missing.
+    Each process's CPU-time clock (``clock_gettime`` on the clock id ``MAKE_PROCESS_CPUCLOCK(pid,
+    CPUCLOCK_SCHED)``, Linux's include/linux/posix-timers.h: the scheduler's nanoseconds of the
+    whole thread group, the threads that exited included); ``stat``'s utime+stime (10 ms ticks,
+    ended threads included too) where that clock cannot be read. Summing the live threads'
+    ``schedstat`` instead loses the share of every thread that ended in between: Django's ASGI
+    handler runs each request's sync code on a thread of its own that ends with the request, so
+    such a sum missed the view's work and could even go down (a -19 ms "rejection").
     """
     total = 0.0
     for pid in pids:
         try:
-            total += sum(_task_ns(task) for task in Path(f"/proc/{pid}/task").iterdir()) / 1e9
-        except (FileNotFoundError, IndexError, ValueError):
+            total += time.clock_gettime((~pid << 3) | 2)  # CPUCLOCK_SCHED = 2
+        except OSError:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += (int(fields[11]) + int(fields[12])) / _TICK  # fields 14, 15 of proc(5)
     return total
-
-
-def _task_ns(task: Path) -> int:
-    """A thread's nanoseconds on the CPU; 0 for a thread that ended while the directory was read
-    (ProcessLookupError, or its directory already gone): a pool thread that exits between two
-    readings loses its share."""
-    if not task.exists():
-        return 0
-    try:
-        return int((task / "schedstat").read_text().split()[0])
-    except ProcessLookupError:
-        return 0
 
 
 def peak_rss(pid: int) -> int:

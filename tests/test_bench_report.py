@@ -5,6 +5,8 @@ every pair meets it."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 import zlib
 from pathlib import Path
 
@@ -200,7 +202,13 @@ def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts(tmp_path: Path)
     accepted = [{"server": label, "pair": run, "status": 200, "seconds": 2.0, "cpu": 1.0 + run,
                  "rss_peak": 58e6, "valid": True} for run in range(3) for label in labels]
     accepted[1].update(valid=False, invalid="the view read 5 bytes of 1073741824", cpu=0.01)
-    results = {"date": "today", "config": asgi.FULL, "put": put, "accepted": accepted,
+    form = [{"server": label, "size": 300_000_000, "pair": run, "status": 413, "cpu": 0.5,
+             "body_bytes": 0 if "expect" in label else 300_000_400, "seconds": 1.0 + run,
+             "valid": True} for run in range(3) for label in labels]
+    form[2].update(valid=False, invalid="status 0, expected 413", body_bytes=70_000_000,
+                   seconds=99.0)
+    results = {"date": "today", "config": asgi.FULL, "put": put, "form": form,
+               "accepted": accepted,
                "environment": {"cpus": 2, "django": "5.2", "uvicorn": "0.5", "gunicorn": "27"}}
     text = asgi.report(results)
     page = tmp_path / "asgi.md"
@@ -213,6 +221,95 @@ def test_the_asgi_report_leaves_out_failed_runs_and_shows_counts(tmp_path: Path)
     assert "- rejected PUT uvicorn, run 0: status 0, expected 413" in text
     assert "the view read 5 bytes" in text and "0.01 s" not in text
     assert "2.00 s (1.00 s-3.00 s, n=3)" in text
+    form_table = text[text.index("| rejected form |"):text.index("django-expect's columns")]
+    assert form_table.startswith("| rejected form | | uvicorn | uvicorn + django-expect |")
+    assert "| 300 MB | body bytes | 300 MB (300 MB-300 MB, n=3) | 0 (0-0, n=3) |" in form_table
+    assert "- rejected form gunicorn -k asgi, run 0: status 0, expected 413" in text
+    assert "99.00 s" not in text and "70 MB" not in text
+    assert "| 2.50 s (2.00 s-3.00 s, n=2); 1 of 3 runs failed † |" in form_table
+
+
+def test_asgi_rejection_rows_keep_each_column_to_its_own_runs() -> None:
+    from bench import asgi
+
+    runs = [{"server": label, "body_bytes": 10 * (i + 1), "seconds": 0.1 * (i + 1),
+             "cpu": 0.01, "valid": True} for i, label in enumerate(asgi.APPS)]
+    lines = asgi.rejection_rows(runs, "6 MB")
+    assert lines[0] == ("| 6 MB | body bytes | 10 B (1 run) | 20 B (1 run) | 30 B (1 run) "
+                        "| 40 B (1 run) |")
+    assert lines[1].startswith("| | time to the 413 (wall) | 100.0 ms (1 run) | 200.0 ms")
+    assert len(lines) == 3 and lines[2].startswith("| | server CPU |")
+    assert len(asgi.rejection_rows([{k: v for k, v in x.items() if k != "cpu"} for x in runs],
+                                   "6 MB")) == 2  # no CPU measured: no CPU row
+
+
+def test_the_asgi_zero_bytes_line_holds_only_when_every_expect_rejection_moved_nothing() -> None:
+    from bench import asgi
+
+    def run(server: str, body: int, valid: bool = True) -> dict[str, object]:
+        return {"server": server, "body_bytes": body, "valid": valid}
+
+    stock = run("uvicorn", 10**9)  # the stock columns move the body: not part of the promise
+    held = {"put": [run("uvicorn + django-expect", 0), stock],
+            "form": [run("gunicorn -k asgi + django-expect", 0)]}
+    assert asgi.zero_bytes(held) == "at most 0 body bytes over 2 valid runs; 0 on every run: yes"
+    moved = {**held, "form": [run("gunicorn -k asgi + django-expect", 65536)]}
+    assert asgi.zero_bytes(moved).endswith("0 on every run: **no**")
+    assert "at most 65,536 body bytes" in asgi.zero_bytes(moved)
+    failed = {**held, "form": [run("gunicorn -k asgi + django-expect", 5, valid=False)]}
+    assert asgi.zero_bytes(failed) == (
+        "at most 0 body bytes over 1 valid runs (1 failed, listed below); "
+        "0 on every run: not resolved (failed runs)")
+    assert "not resolved" in asgi.zero_bytes({"put": [stock]})
+
+
+def _answering(answer: bytes, read_body: bool) -> tuple[socket.socket, threading.Thread]:
+    """A one-connection server on 127.0.0.1: reads the head, optionally invites and reads the
+    whole body (Content-Length), then sends ``answer`` and closes."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(30)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            head, rest = data.split(b"\r\n\r\n", 1)
+            length = next(int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))
+            if read_body:
+                conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+                while len(rest) < length:
+                    rest += conn.recv(1 << 20)
+            conn.sendall(answer)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener, thread
+
+
+REJECT = b"HTTP/1.1 413 Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+def test_the_form_run_counts_the_bytes_on_the_wire_and_wants_a_413(tmp_path: Path) -> None:
+    from bench.run import FORM_PATH, form_relay, form_run, sparse_file
+
+    file = sparse_file(tmp_path, 2_000_000)  # > 1 MiB: curl sends Expect: 100-continue
+    cases = [(REJECT, False), (REJECT, True),
+             (b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", True)]
+    rows = []
+    for answer, read_body in cases:
+        listener, thread = _answering(answer, read_body)
+        with listener, form_relay(listener.getsockname()[:2]) as relay:
+            rows.append(form_run(relay, file, [], "uvicorn + django-expect", 0))
+            thread.join(30)
+    early, late, accepted = rows
+    assert (early["status"], early["body_bytes"], early["valid"]) == (413, 0, True)
+    assert late["valid"] and late["body_bytes"] > 2_000_000  # the control: the body crossed
+    assert (accepted["valid"], accepted["invalid"]) == (False, "status 200, expected 413")
+    assert (early["scenario"], early["size"], FORM_PATH) == ("form", 2_000_000, "/upload/form")
 
 
 def test_server_cpu_of_a_rejection_comes_from_valid_runs() -> None:
@@ -236,3 +333,38 @@ def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
     assert any("uWSGI `--http` router" in line and "15 MB body bytes" in line for line in lines)
     assert any(line.startswith("- put (wan, curl, 10000000), stock (reads, then 413), pair 2")
                and "11 MB body bytes" in line for line in lines)
+
+
+_BURN = """
+import sys, threading, time
+def burn():  # 0.2 s of this thread's own CPU time, then the thread ends
+    while time.thread_time() < 0.2:
+        pass
+worker = threading.Thread(target=burn)
+worker.start()
+worker.join()
+print("ended", flush=True)
+sys.stdin.read()  # until the test closes stdin
+"""
+
+
+def test_server_cpu_counts_the_threads_that_ended() -> None:
+    """Django's ASGI handler runs a request's sync code on a thread that ends with the request:
+    the CPU it used must stay counted (the control: the live threads' schedstat lost it)."""
+    import subprocess
+    import sys
+
+    from bench.servers import cpu_seconds
+
+    child = subprocess.Popen([sys.executable, "-c", _BURN], stdin=subprocess.PIPE,
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "ended\n"
+        live = sum(int((task / "schedstat").read_text().split()[0])
+                   for task in Path(f"/proc/{child.pid}/task").iterdir()) / 1e9
+        assert live < 0.2  # the control: the burning thread's share left with it
+        assert cpu_seconds([child.pid]) >= 0.2
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
