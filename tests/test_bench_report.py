@@ -337,8 +337,8 @@ def test_the_page_lists_every_failed_run_the_other_servers_included() -> None:
 
 _BURN = """
 import sys, threading, time
-def burn():  # 0.2 s of this thread's own CPU time, then the thread ends
-    while time.thread_time() < 0.2:
+def burn():  # 0.5 s of this thread's own CPU time, then the thread ends
+    while time.thread_time() < 0.5:
         pass
 worker = threading.Thread(target=burn)
 worker.start()
@@ -350,7 +350,10 @@ sys.stdin.read()  # until the test closes stdin
 
 def test_server_cpu_counts_the_threads_that_ended() -> None:
     """Django's ASGI handler runs a request's sync code on a thread that ends with the request:
-    the CPU it used must stay counted (the control: the live threads' schedstat lost it)."""
+    the CPU it used must stay counted (the control: the live threads' schedstat lost it).
+
+    Only the ended thread's share is compared, never an absolute figure for the live threads: how
+    much CPU the interpreter's start-up takes depends on the machine's load."""
     import subprocess
     import sys
 
@@ -360,10 +363,12 @@ def test_server_cpu_counts_the_threads_that_ended() -> None:
                              stdout=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None and child.stdout.readline() == "ended\n"
+        # The main thread now blocks on stdin: neither reading below adds to it.
         live = sum(int((task / "schedstat").read_text().split()[0])
                    for task in Path(f"/proc/{child.pid}/task").iterdir()) / 1e9
-        assert live < 0.2  # the control: the burning thread's share left with it
-        assert cpu_seconds([child.pid]) >= 0.2
+        counted = cpu_seconds([child.pid])
+        assert counted >= 0.5  # the burning thread's 0.5 s is in the figure
+        assert counted - live >= 0.45  # the control: the live threads' sum lost it
     finally:
         assert child.stdin is not None
         child.stdin.close()
