@@ -132,8 +132,10 @@ def project_env(db_path: Path, media_root: Path, **extra: str) -> dict[str, str]
 
 
 def prepare_database(env: dict[str, str]) -> None:
-    """Migrate a fresh database and create the test users and tokens (``testapp_setup``)."""
-    for command in (["migrate", "-v0", "--noinput"], ["testapp_setup"]):
+    """Migrate a fresh database and create the users and tokens the tests log in with (the demo's
+    ``demo_setup``: ``demo`` / ``demo``, superuser, token ``demo-token``; ``plain``, no
+    permissions, token ``plain-token``)."""
+    for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
         subprocess.run(
             [*MANAGE, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
         )

@@ -1,14 +1,21 @@
 """Settings of the test project (pytest-django's DJANGO_SETTINGS_MODULE, and every server the tests
 start): SQLite at ``TEST_DB`` (or PostgreSQL when ``TEST_PG_PORT`` is set), the test app, the
-``TEST_*`` knobs the end-to-end tests turn per server."""
+demo's app (its pages are tested as they are), the ``TEST_*`` knobs the end-to-end tests turn per
+server."""
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import django
 
 BASE_DIR = Path(__file__).resolve().parent
+# The demo's app (testproject/demo) is importable as ``demo`` in every process these settings load
+# in: pytest, the servers the tests start, manage.py, mypy's Django plugin.
+DEMO_DIR = str(BASE_DIR.parent / "testproject")
+if DEMO_DIR not in sys.path:
+    sys.path.append(DEMO_DIR)
 
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "tests-only-not-secret")
 DEBUG = os.environ.get("DJANGO_DEBUG", "") == "1"
@@ -24,6 +31,7 @@ INSTALLED_APPS = [
     # the 100 back and still serves static files).
     "django_expect",
     "django.contrib.staticfiles",
+    "demo",
     "tests.testapp",
 ]
 
@@ -32,7 +40,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "tests.testapp.middleware.TokenAuthMiddleware",
+    "demo.middleware.TokenAuthMiddleware",
     # Before CsrfViewMiddleware, which reads request.POST in process_view.
     "django_expect.middleware.ExpectMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

@@ -118,7 +118,7 @@ overrides_strategy = st.dictionaries(
         content_types=st.none() | st.sampled_from([("image/*",), ("*/*",), ("text/plain",)]),
         expect=st.none() | st.sampled_from(list(ExpectMode)),
         login_required=st.none() | st.booleans(),
-        permissions=st.none() | st.sampled_from([(), ("testapp.add_storedobject",)]),
+        permissions=st.none() | st.sampled_from([(), ("demo.add_storedobject",)]),
         disabled=st.booleans(),
     ),
     max_size=3,
@@ -128,14 +128,14 @@ site_strategy = st.builds(
     max_size=st.none() | st.sampled_from([0, 1000, 10**6]),
     content_types=st.none() | st.sampled_from([("application/octet-stream",), ("image/*",)]),
     login_required=st.none() | st.booleans(),
-    permissions=st.none() | st.sampled_from([("testapp.add_storedobject",)]),
+    permissions=st.none() | st.sampled_from([("demo.add_storedobject",)]),
     chunked=st.none() | st.sampled_from(["stream", "refuse"]),
 )
 
 
 @pytest.fixture
 def clients(django_user_model: Any) -> Iterator[dict[str, Client]]:
-    from tests.testapp.models import ApiToken
+    from demo.models import ApiToken
 
     user = django_user_model.objects.create_user("plain", password="pw-plain")
     superuser = django_user_model.objects.create_superuser("root", password="pw-root")

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from demo.models import Document
 from django import forms
 from django.contrib import admin
 from django.contrib.auth import get_user_model
@@ -29,7 +30,6 @@ from django_expect.discovery import answers_options
 from django_expect.models import PolicyOverride
 from django_expect.overrides import OverrideRegistry
 from harness.tools import require_module
-from tests.testapp.models import Document
 
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -141,12 +141,12 @@ def admin_client(db: None) -> Client:
 
 
 def test_the_admin_file_input_carries_its_routes_limit(admin_client: Client) -> None:
-    page = admin_client.get("/admin/testapp/document/add/").content.decode()
+    page = admin_client.get("/admin/demo/document/add/").content.decode()
     assert 'data-expect-max-size="104857600"' in page  # EXPECT_DEFAULT_POLICY: 100 MiB
     assert 'data-expect-max-size-text="100 MiB"' in page
     assert "/static/django_expect/precheck.js" in page
     # Models without a file field are untouched.
-    other = admin_client.get("/admin/testapp/storedobject/add/").content.decode()
+    other = admin_client.get("/admin/demo/storedobject/add/").content.decode()
     assert "data-expect-max-size" not in other and "precheck.js" not in other
 
 
@@ -154,14 +154,14 @@ def test_the_admin_follows_an_override_on_its_route(
     admin_client: Client, registry: OverrideRegistry, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        PolicyOverride.objects.create(route="admin:testapp_document_add", max_size=1_000_000)
-    page = admin_client.get("/admin/testapp/document/add/").content.decode()
+        PolicyOverride.objects.create(route="admin:demo_document_add", max_size=1_000_000)
+    page = admin_client.get("/admin/demo/document/add/").content.decode()
     assert 'data-expect-max-size="1000000"' in page
 
 
 def test_no_policy_no_admin_precheck(admin_client: Client) -> None:
     with override_settings(EXPECT_DEFAULT_POLICY={}):
-        page = admin_client.get("/admin/testapp/document/add/").content.decode()
+        page = admin_client.get("/admin/demo/document/add/").content.decode()
     assert "data-expect-max-size" not in page
 
 
@@ -285,7 +285,7 @@ class DecoratedAddAdmin(UploadLimitsAdminMixin, admin.ModelAdmin):  # type: igno
 
     def get_urls(self) -> list[Any]:
         add = upload_policy(max_size="2MB")(self.admin_site.admin_view(self.add_view))
-        return [path("add/", add, name="testapp_document_add"), *super().get_urls()]
+        return [path("add/", add, name="demo_document_add"), *super().get_urls()]
 
 
 custom_site = admin.AdminSite(name="custom")
@@ -302,7 +302,7 @@ urlpatterns = [
 
 @override_settings(ROOT_URLCONF=__name__)
 def test_the_admin_follows_a_decorator_on_a_custom_admin_view(admin_client: Client) -> None:
-    page = admin_client.get("/custom-admin/testapp/document/add/").content.decode()
+    page = admin_client.get("/custom-admin/demo/document/add/").content.decode()
     assert 'data-expect-max-size="2000000"' in page
 
 

@@ -408,7 +408,7 @@ def test_admin_file_field_gets_the_precheck(
     results = run_steps(
         browser,
         [
-            {"goto": f"{relay.url}/admin/login/?next=/admin/testapp/document/add/"},
+            {"goto": f"{relay.url}/admin/login/?next=/admin/demo/document/add/"},
             {
                 "eval": "async () => { document.getElementById('id_username').value = 'demo';"
                 " document.getElementById('id_password').value = 'demo'; }"
@@ -424,5 +424,5 @@ def test_admin_file_field_gets_the_precheck(
         ],
     )
     assert results[8] == "This file is 200 MiB; the limit for this upload is 100 MiB."
-    assert results[9].endswith("/admin/testapp/document/add/")
-    assert posted_bytes(relay, "/admin/testapp/document/add/") == 0
+    assert results[9].endswith("/admin/demo/document/add/")
+    assert posted_bytes(relay, "/admin/demo/document/add/") == 0

@@ -3,8 +3,9 @@
 Real gunicorn with django-expect's hooks (sync, gthread, gevent); curl as the client (it waits
 for ``100 Continue`` before sending a body, 10 s here so a loaded machine cannot make it send
 early); harness/relay.py counts the bytes curl put on the wire. Each endpoint of
-tests/testapp/api_views.py refuses a 2 MB upload with the precise status before any body
-byte, and accepts a small one. The control: stock gunicorn (no hook) invites the same body.
+tests/testapp/api_views.py refuses a 2 MB upload with the precise status before any body byte,
+and accepts a small one (the demo's own endpoints: tests/test_demo.py). The control: stock
+gunicorn (no hook) invites the same body.
 """
 
 from __future__ import annotations
@@ -54,7 +55,6 @@ ACCEPTED = {
     "drf-generic-update": Upload("PUT", "/drf/note", 200, size=1500),  # its own 2000 bytes
     "drf-generic-partial-update": Upload("PATCH", "/drf/note", 200),  # its own 1000 bytes
     "drf-apiview": Upload("POST", "/drf/plain", 200),
-    "drf-demo": Upload("POST", "/drf/documents/", 201, (("Authorization", BASIC_DEMO),)),
     "ninja-json": Upload("POST", "/ninja/json", 200, json=True),
     "ninja-multipart": Upload("POST", "/ninja/files", 200, form=True, size=500),
     "ninja-raw": Upload("PUT", "/ninja/raw", 200),
@@ -64,7 +64,6 @@ ACCEPTED = {
     "ninja-same-path-put": Upload("PUT", "/ninja/items", 200, size=1500),  # PUT: 2000 bytes
     "ninja-api-key": Upload("POST", "/ninja/keyed", 200, (("X-API-Key", "demo-key"),)),
     "ninja-bearer": Upload("POST", "/ninja/bearer", 200, (("Authorization", "Bearer lab-token"),)),
-    "ninja-demo": Upload("POST", "/ninja/documents", 200, form=True, size=500),
 }
 
 REFUSED_SIZE = 2_000_000  # over every lab limit
@@ -87,7 +86,6 @@ REFUSED = {
     # 1500 bytes: under PUT's 2000, over PATCH's own 1000 (a route-wide limit would take it)
     "drf-generic-partial-update": Refused("PATCH", "/drf/note", 413, size=1500),
     "drf-apiview": Refused("POST", "/drf/plain", 413),
-    "drf-demo": Refused("POST", "/drf/documents/", 401),
     "ninja-json": Refused("POST", "/ninja/json", 413, content_type="application/json"),
     "ninja-multipart": Refused("POST", "/ninja/files", 413, form=True),
     "ninja-raw": Refused("PUT", "/ninja/raw", 413),
@@ -97,7 +95,6 @@ REFUSED = {
     "ninja-same-path-post": Refused("POST", "/ninja/items", 413),  # POST: 1000 bytes
     "ninja-api-key": Refused("POST", "/ninja/keyed", 401, (("X-API-Key", "wrong"),)),
     "ninja-bearer": Refused("POST", "/ninja/bearer", 401, (("Authorization", "Bearer wrong"),)),
-    "ninja-demo": Refused("POST", "/ninja/documents", 413, form=True, size=6_000_000),
 }
 
 

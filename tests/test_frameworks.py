@@ -295,9 +295,9 @@ def test_ninja_auth_results_as_identities(rf: Any) -> None:
         return LazyIdentity(request, resolve(path).func, "POST")
 
     keyed = identity("/ninja/keyed", HTTP_X_API_KEY="demo-key")
-    assert keyed.is_authenticated and keyed.has_perms(["testapp.add_storedobject"])
+    assert keyed.is_authenticated and keyed.has_perms(["demo.add_storedobject"])
     assert keyed.user.get_username() == "demo"
     bearer = identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer lab-token")
-    assert bearer.is_authenticated and not bearer.has_perms(["testapp.add_storedobject"])
+    assert bearer.is_authenticated and not bearer.has_perms(["demo.add_storedobject"])
     assert not identity("/ninja/bearer", HTTP_AUTHORIZATION="Bearer wrong").is_authenticated
     assert not identity("/ninja/json").is_authenticated  # no auth on the operation

@@ -490,7 +490,7 @@ def test_expect_policies_text_and_json() -> None:
     document = {e["route"]: e for e in json.loads(out.getvalue())}
     assert document["api-upload"] == {
         "route": "api-upload",
-        "view": "tests.testapp.views.api_upload",
+        "view": "demo.views.api_upload",
         "regex": "^api/uploads\\Z",
         "methods": ["*"],
         "max_size": 50_000_000,
@@ -646,14 +646,14 @@ def test_overrides_set_login_permission_and_body_timeout(
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post("/admin/django_expect/policyoverride/add/", {
             "route": "lab-small", "max_size": "", "content_types": "", "expect": "",
-            "login_required": "true", "permission": "testapp.add_storedobject",
+            "login_required": "true", "permission": "demo.add_storedobject",
             "body_timeout": "3", "note": "",
         })
     assert response.status_code == 302, response.content[:2000]
     request, _ = upload("/lab/small", 800)
     assert run_view(request).status_code == 401  # anonymous (RequestFactory has no user)
     entry = {e.route.name: e for e in describe_routes()}["lab-small"]
-    assert entry.policy.login_required and entry.policy.permissions == ("testapp.add_storedobject",)
+    assert entry.policy.login_required and entry.policy.permissions == ("demo.add_storedobject",)
     assert entry.resolution.body_timeout == 3.0
     assert entry.sources["body_timeout"] == entry.sources["login_required"] == "override"
 
@@ -697,7 +697,7 @@ def test_operations_checks() -> None:
 @pytest.mark.django_db
 def test_override_check_names_unknown_routes() -> None:
     PolicyOverride.objects.create(route="lab-small", max_size=1)
-    PolicyOverride.objects.create(route="tests.testapp.views.objects", max_size=1)
+    PolicyOverride.objects.create(route="demo.views.objects", max_size=1)
     assert check_overrides(databases=["default"]) == []
     PolicyOverride.objects.create(route="old-upload", max_size=1)
     messages = check_overrides(databases=["default"])

@@ -1,5 +1,6 @@
-"""URLs of the test project: the test app's routes (tests/testapp), django-expect's precheck, the
-admin; /drf/ and /ninja/ when Django REST framework and django-ninja are installed."""
+"""URLs of the test project: the demo's pages (testproject/demo/urls.py), the test app's routes
+(tests/testapp), django-expect's precheck, the admin; /drf/ and /ninja/ when Django REST framework
+and django-ninja are installed."""
 
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
@@ -8,14 +9,9 @@ from django.urls import include, path, re_path
 from tests.testapp import views
 
 urlpatterns = [
-    path("", views.index, name="index"),
     path("admin/", admin.site.urls),
     path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
-    path("objects/<path:key>", views.objects, name="objects"),
-    path("upload/form", views.document_form, name="document-form"),
-    path("upload/plain", views.plain_form, name="plain-form"),
-    path("upload/uploaders", views.uploaders, name="uploaders"),
-    path("api/uploads", views.api_upload, name="api-upload"),
+    path("", include("demo.urls")),
     path("lab/echo", views.lab_echo, name="lab-echo"),
     path("lab/crash", views.lab_crash, name="lab-crash"),
     path("lab/small", views.lab_small, name="lab-small"),

@@ -1,6 +1,7 @@
 """Demo views: an S3-style object store, a multipart form, a login-required upload API.
 
-(The tests drive their own copies and one ``lab_*`` view per policy option: tests/testapp/.)
+(The tests drive these pages as they are, and one ``lab_*`` view per policy option of their own:
+tests/testapp/.)
 """
 
 import hashlib
@@ -19,7 +20,7 @@ from django_expect import upload_policy
 CHUNK = 1024 * 1024
 
 
-def _digest_body(request):
+def digest_body(request):
     """Stream the body through sha256 and md5; never hold it in memory."""
     sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
     while chunk := request.read(CHUNK):
@@ -126,5 +127,5 @@ def uploaders(request):
 def api_upload(request):
     if request.method not in ("POST", "PUT"):
         return JsonResponse({"detail": "POST or PUT a body here"}, status=405)
-    size, sha256, _ = _digest_body(request)
+    size, sha256, _ = digest_body(request)
     return JsonResponse({"user": request.user.get_username(), "size": size, "sha256": sha256})

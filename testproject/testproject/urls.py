@@ -1,17 +1,11 @@
-from demo import views
 from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
 urlpatterns = [
-    path("", views.index, name="index"),
     path("admin/", admin.site.urls),
     path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
-    path("objects/<path:key>", views.objects, name="objects"),
-    path("upload/form", views.document_form, name="document-form"),
-    path("upload/plain", views.plain_form, name="plain-form"),
-    path("upload/uploaders", views.uploaders, name="uploaders"),
-    path("api/uploads", views.api_upload, name="api-upload"),
+    path("", include("demo.urls")),
 ]
 try:  # DRF and django-ninja endpoints (demo/api_views.py), when both are installed
     from demo import api_views

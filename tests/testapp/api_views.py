@@ -1,9 +1,8 @@
 """Per-endpoint upload policies in Django REST framework and django-ninja
 (docs/howto/api-frameworks.md).
 
-Mounted at /drf/ and /ninja/ (tests/urls.py). ``POST /drf/documents/`` (a ViewSet's ``create``:
-5 MB, login) and ``POST /ninja/documents`` (a multipart ``UploadedFile``: 5 MB) are the demo's
-endpoints, copied; the ``lab`` endpoints are what the end-to-end tests drive
+Mounted at /drf/ and /ninja/ (tests/urls.py); the demo's own endpoints (testproject/demo/
+api_views.py) are tested on the demo (tests/test_demo.py). These are what the end-to-end tests drive
 (tests/test_e2e_frameworks.py): 1000-byte limits on single actions and operations, with the
 decorator written in both orders around ``@action`` and ``@api.post``.
 """
@@ -110,17 +109,8 @@ class LabAPIView(APIView):  # POST /drf/plain: 1000 bytes; PUT: EXPECT_DEFAULT_P
         return Response(_digest(request))
 
 
-class DocumentViewSet(viewsets.ViewSet):  # as the demo's: POST /drf/documents/ (5 MB, login)
-    authentication_classes = (SessionAuthentication, BasicAuthentication)
-
-    @upload_policy(max_size="5MB", login_required=True)
-    def create(self, request):
-        return Response({**_digest(request), "user": request.user.get_username()}, status=201)
-
-
 drf_router = SimpleRouter()
 drf_router.register("lab", LabViewSet, basename="lab")
-drf_router.register("documents", DocumentViewSet, basename="documents")
 
 drf_urlpatterns = [
     *drf_router.urls,
@@ -203,12 +193,6 @@ def ninja_keyed(request):  # identity from the operation's own X-API-Key, before
 @upload_policy(max_size=1000, login_required=True)
 def ninja_bearer(request):
     return _digest(request)
-
-
-@api.post("/documents")
-@upload_policy(max_size="5MB", content_types=["multipart/form-data"])
-def ninja_documents(request, file: UploadedFile = File(...)):  # noqa: B008 - as the demo's
-    return {"name": file.name, **_digest(file)}
 
 
 lab_router = Router()

@@ -1,4 +1,4 @@
-"""The test app (label ``testapp``): the views, models and users the tests drive."""
+"""The test app (label ``testapp``): the ``lab_*`` views and API endpoints the tests drive."""
 
 from django.apps import AppConfig
 

@@ -1,4 +1,5 @@
-"""Create the demo user (demo / demo, superuser) and its API token (demo-token)."""
+"""Create the demo user (demo / demo, superuser) with the API token ``demo-token``, and ``plain``
+(no permissions) with ``plain-token``: the demo's users and the tests'."""
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -6,7 +7,10 @@ from demo.models import ApiToken
 
 
 class Command(BaseCommand):
-    help = "Create the demo superuser 'demo' (password 'demo') and the API token 'demo-token'."
+    help = (
+        "Create the demo superuser 'demo' (password 'demo', API token 'demo-token') and the user "
+        "'plain' (API token 'plain-token')."
+    )
 
     def handle(self, *args, **options):
         User = get_user_model()
