@@ -61,8 +61,12 @@ def _install(session: nox.Session, django: str, gunicorn: str, *package: str) ->
 
 
 def _show_versions(session: nox.Session) -> None:
-    session.run("python", "-c", "import django, gunicorn; print('Django', django.get_version(), "
-                "'gunicorn', gunicorn.__version__)")
+    session.run(
+        "python",
+        "-c",
+        "import django, gunicorn; print('Django', django.get_version(), "
+        "'gunicorn', gunicorn.__version__)",
+    )
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -101,13 +105,19 @@ def wheel(session: nox.Session) -> None:
     # The tests, their harness and the demo, without the package: imports must come from the wheel.
     work = Path(tempfile.mkdtemp(prefix="django-expect-wheel-"))
     for folder in ("tests", "testproject", "harness"):
-        shutil.copytree(ROOT / folder, work / folder, ignore=shutil.ignore_patterns(
-            "__pycache__", "db.sqlite3", ".db.sqlite3", "media", ".media", ".cache"))
+        shutil.copytree(
+            ROOT / folder,
+            work / folder,
+            ignore=shutil.ignore_patterns(
+                "__pycache__", "db.sqlite3", ".db.sqlite3", "media", ".media", ".cache"
+            ),
+        )
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
     _install(session, "5.2", "27", str(built))
     session.chdir(work)
-    location = session.run("python", "-c", "import django_expect; print(django_expect.__file__)",
-                           silent=True)
+    location = session.run(
+        "python", "-c", "import django_expect; print(django_expect.__file__)", silent=True
+    )
     assert location is not None and "site-packages" in location, location
     session.log(f"django_expect imported from {location.strip()}")
     env = {
@@ -117,13 +127,21 @@ def wheel(session: nox.Session) -> None:
     session.run("python", "testproject/manage.py", "check", "--fail-level", "WARNING", env=env)
     session.run("python", "testproject/manage.py", "migrate", "--noinput", "-v0", env=env)
     session.run("python", "testproject/manage.py", "demo_setup", env=env)
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *E2E_CORE, "tests/test_django.py",
-                *session.posargs)
+    session.run(
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        *E2E_CORE,
+        "tests/test_django.py",
+        *session.posargs,
+    )
 
 
 def _check_wheel_contents(session: nox.Session, wheel_path: Path) -> None:
-    tracked = subprocess.run(["git", "ls-files", "django_expect"], cwd=ROOT, check=True,
-                             capture_output=True, text=True).stdout.split()
+    tracked = subprocess.run(
+        ["git", "ls-files", "django_expect"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.split()
     with zipfile.ZipFile(wheel_path) as archive:
         shipped = set(archive.namelist())
     missing = [path for path in tracked if path not in shipped]

@@ -94,14 +94,27 @@ def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
 
 
 #: The full run (``make bench-asgi``) and the smoke run (``--smoke``, CI): sizes and runs per cell.
-FULL = {"reject_sizes": [10 * MB, 100 * MB, 1000 * MB], "reject_runs": 3,
-        "form_size": 300 * MB, "form_runs": 3, "accept_size": GiB, "accept_pairs": 3}
-SMOKE = {"reject_sizes": [6 * MB], "reject_runs": 1, "form_size": 6 * MB, "form_runs": 1,
-         "accept_size": 8 * MiB, "accept_pairs": 1}
+FULL = {
+    "reject_sizes": [10 * MB, 100 * MB, 1000 * MB],
+    "reject_runs": 3,
+    "form_size": 300 * MB,
+    "form_runs": 3,
+    "accept_size": GiB,
+    "accept_pairs": 3,
+}
+SMOKE = {
+    "reject_sizes": [6 * MB],
+    "reject_runs": 1,
+    "form_size": 6 * MB,
+    "form_runs": 1,
+    "accept_size": 8 * MiB,
+    "accept_pairs": 1,
+}
 
 
-def serving(stack: ExitStack, work: Path) -> tuple[dict[str, Relay], dict[str, Relay],
-                                                   dict[str, int]]:
+def serving(
+    stack: ExitStack, work: Path
+) -> tuple[dict[str, Relay], dict[str, Relay], dict[str, int]]:
     """The four columns' servers up at once (stopped by ``stack``), warmed up, each behind a
     relay for the PUTs and one for the form (bench/run.py's, same shaping); and each column's
     serving PID."""
@@ -115,8 +128,7 @@ def serving(stack: ExitStack, work: Path) -> tuple[dict[str, Relay], dict[str, R
     return puts, forms, pids
 
 
-def rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int],
-               work: Path) -> list[dict]:
+def rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int], work: Path) -> list[dict]:
     """For each size the columns alternate (A B C D, then D C B A, ...), ``cfg['reject_runs']``
     runs each. Every column must answer 413: a run that does not is kept, marked invalid, and
     left out."""
@@ -126,25 +138,33 @@ def rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int],
         try:
             for run, label in alternating(tuple(APPS), cfg["reject_runs"]):
                 relay = relays[label]
-                row = _through(relay, lambda r=relay, f=file: clients.curl_put(
-                    f"{r.url}/objects/k", f), [pids[label]])
+                row = _through(
+                    relay,
+                    lambda r=relay, f=file: clients.curl_put(f"{r.url}/objects/k", f),
+                    [pids[label]],
+                )
                 row.update(server=label, size=size, pair=run)
-                log(f"reject {size / MB:g} MB {label}: {row['status']} "
-                    f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                log(
+                    f"reject {size / MB:g} MB {label}: {row['status']} "
+                    f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms"
+                )
                 rows.append(validate(row, status_problem(row["status"], 413)))
         finally:
             file.unlink()
     return rows
 
 
-def form_rejections(cfg: dict, relays: dict[str, Relay], pids: dict[str, int],
-                    work: Path) -> list[dict]:
+def form_rejections(
+    cfg: dict, relays: dict[str, Relay], pids: dict[str, int], work: Path
+) -> list[dict]:
     """bench/run.py's form scenario (:func:`bench.run.form_run`: curl ``-F``, the 5 MB form
     view, a 413 expected) on the four columns, alternating, ``cfg['form_runs']`` runs each."""
     file = sparse_file(work, cfg["form_size"])
     try:
-        return [form_run(relays[label], file, [pids[label]], label, run)
-                for run, label in alternating(tuple(APPS), cfg["form_runs"])]
+        return [
+            form_run(relays[label], file, [pids[label]], label, run)
+            for run, label in alternating(tuple(APPS), cfg["form_runs"])
+        ]
     finally:
         file.unlink()
 
@@ -165,10 +185,18 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
             rss = peak_rss(pid)
         finally:
             server.stop()
-        log(f"accept {label}: {status}, {seconds:.2f} s wall, {cpu:.2f} s CPU, "
-            f"peak RSS {rss / MB:.1f} MB")
-        row = {"server": label, "pair": pair, "status": status, "seconds": seconds, "cpu": cpu,
-               "rss_peak": rss}
+        log(
+            f"accept {label}: {status}, {seconds:.2f} s wall, {cpu:.2f} s CPU, "
+            f"peak RSS {rss / MB:.1f} MB"
+        )
+        row = {
+            "server": label,
+            "pair": pair,
+            "status": status,
+            "seconds": seconds,
+            "cpu": cpu,
+            "rss_peak": rss,
+        }
         runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return runs
 
@@ -199,16 +227,25 @@ def rejection_rows(runs: list[dict], first: str) -> list[str]:
 
     groups = {label: [x for x in runs if x["server"] == label] for label in APPS}
     lines = [
-        f"| {first} | body bytes | " + " | ".join(
+        f"| {first} | body bytes | "
+        + " | ".join(
             figure_cell(groups[label], lambda x: x["body_bytes"], fmt_bytes, plain_zero=True)
-            for label in APPS) + " |",
-        "| | time to the 413 (wall) | " + " | ".join(
-            figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS) + " |",
+            for label in APPS
+        )
+        + " |",
+        "| | time to the 413 (wall) | "
+        + " | ".join(figure_cell(groups[label], lambda x: x["seconds"], fmt_time) for label in APPS)
+        + " |",
     ]
     if any("cpu" in x for x in runs):
-        lines.append("| | server CPU | " + " | ".join(
-            figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"], fmt_time)
-            for label in APPS) + " |")
+        lines.append(
+            "| | server CPU | "
+            + " | ".join(
+                figure_cell([x for x in groups[label] if "cpu" in x], lambda x: x["cpu"], fmt_time)
+                for label in APPS
+            )
+            + " |"
+        )
     return lines
 
 
@@ -217,16 +254,22 @@ def zero_bytes(results: dict) -> str:
     count of the valid runs, how many there were, and whether 0 held ("yes" only when every
     run is valid and none moved a byte; "**no**" when a valid run moved one; "not resolved"
     when runs failed, or there is none)."""
-    runs = [x for section in ("put", "form") for x in results.get(section, [])
-            if "django-expect" in x["server"]]
+    runs = [
+        x
+        for section in ("put", "form")
+        for x in results.get(section, [])
+        if "django-expect" in x["server"]
+    ]
     good = [x["body_bytes"] for x in runs if x.get("valid", True)]
     failed = len(runs) - len(good)
     if not good:
         return "- (no valid django-expect run): not resolved"
     met = "**no**" if max(good) else "not resolved (failed runs)" if failed else "yes"
-    return (f"at most {max(good):,} body bytes over {len(good)} valid runs"
-            + (f" ({failed} failed, listed below)" if failed else "")
-            + f"; 0 on every run: {met}")
+    return (
+        f"at most {max(good):,} body bytes over {len(good)} valid runs"
+        + (f" ({failed} failed, listed below)" if failed else "")
+        + f"; 0 on every run: {met}"
+    )
 
 
 def _runs(n: int) -> str:
@@ -258,8 +301,9 @@ def figures(results: dict) -> str:
         "|---|---|" + "---|" * len(APPS),
     ]
     for size in cfg["reject_sizes"]:
-        lines += rejection_rows([x for x in results["put"] if x["size"] == size],
-                                f"{size / MB:g} MB")
+        lines += rejection_rows(
+            [x for x in results["put"] if x["size"] == size], f"{size / MB:g} MB"
+        )
     if "form" in results:
         lines += [
             "",
@@ -275,8 +319,10 @@ def figures(results: dict) -> str:
             "|---|---|" + "---|" * len(APPS),
             *rejection_rows(results["form"], fmt_size(cfg["form_size"])),
         ]
-    lines += ["", "django-expect's columns, every rejection above (PUT and form): "
-              + zero_bytes(results)]
+    lines += [
+        "",
+        "django-expect's columns, every rejection above (PUT and form): " + zero_bytes(results),
+    ]
     size = cfg["accept_size"]
     lines += [
         "",
@@ -295,12 +341,17 @@ def figures(results: dict) -> str:
         lines.append(
             f"| {label} | {figure_cell(runs, lambda x: x['cpu'], lambda v: f'{v:.2f} s')} | "
             f"{figure_cell(runs, lambda x: x['rss_peak'], lambda v: f'{v / MB:.1f} MB')} | "
-            f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |")
+            f"{figure_cell(runs, lambda x: x['seconds'], lambda v: f'{v:.2f} s')} |"
+        )
     left_out = [
         f"- {what} {x['server']}, run {x['pair']}: {x['invalid']}"
-        for what, section in (("rejected PUT", "put"), ("rejected form", "form"),
-                              ("accepted upload", "accepted"))
-        for x in results.get(section, []) if not x.get("valid", True)
+        for what, section in (
+            ("rejected PUT", "put"),
+            ("rejected form", "form"),
+            ("accepted upload", "accepted"),
+        )
+        for x in results.get(section, [])
+        if not x.get("valid", True)
     ]
     lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
     return "\n".join(lines) + "\n"
@@ -309,8 +360,9 @@ def figures(results: dict) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
-    parser.add_argument("--report", action="store_true",
-                        help="only rewrite asgi_results.md from asgi_results.json")
+    parser.add_argument(
+        "--report", action="store_true", help="only rewrite asgi_results.md from asgi_results.json"
+    )
     args = parser.parse_args(argv)
     if args.report:
         stored = json.loads((HERE / "asgi_results.json").read_text())
@@ -322,8 +374,12 @@ def main(argv: list[str] | None = None) -> int:
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     out_dir = work if args.smoke else HERE
-    results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
-                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    results: dict = {
+        "smoke": args.smoke,
+        "config": cfg,
+        "environment": environment(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     prepare(work)
     with ExitStack() as stack:
         puts, forms, pids = serving(stack, work)
@@ -336,8 +392,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.smoke:
         write_page(results)
     print(summary)
-    broken = [x for x in results["put"] + results["form"] + results["accepted"]
-              if "django-expect" in x["server"] and not x["valid"]]
+    broken = [
+        x
+        for x in results["put"] + results["form"] + results["accepted"]
+        if "django-expect" in x["server"] and not x["valid"]
+    ]
     if broken:
         log(f"{len(broken)} django-expect runs failed validation (see the report)")
     return 1 if broken else 0

@@ -20,11 +20,23 @@ _ZEROS = memoryview(bytes(_MiB))
 
 # -- curl ------------------------------------------------------------------------------------------
 
+
 def _curl(args: list[str], timeout: float) -> tuple[int, float]:
     out = subprocess.run(
-        ["curl", "-sS", "-o", "/dev/null", "--max-time", str(int(timeout)),
-         "-w", "%{http_code} %{time_pretransfer} %{time_total}", *args],
-        capture_output=True, text=True, timeout=timeout + 10,
+        [
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--max-time",
+            str(int(timeout)),
+            "-w",
+            "%{http_code} %{time_pretransfer} %{time_total}",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=timeout + 10,
     ).stdout.split()
     status, pretransfer, total = int(out[0]), float(out[1]), float(out[2])
     return status, total - pretransfer
@@ -37,11 +49,13 @@ def curl_put(url: str, file: Path, timeout: float = 300) -> tuple[int, float]:
 
 def curl_form(url: str, file: Path, timeout: float = 300) -> tuple[int, float]:
     """``curl -F document=@file`` (multipart/form-data; curl adds Expect for large bodies)."""
-    return _curl(["-F", f"document=@{file};type=application/pdf", "-F", "title=bench", url],
-                 timeout)
+    return _curl(
+        ["-F", f"document=@{file};type=application/pdf", "-F", "title=bench", url], timeout
+    )
 
 
 # -- botocore (S3 PutObject, path-style: PUT /objects/<key>) ---------------------------------------
+
 
 @cache
 def _s3(endpoint: str):  # type: ignore[no-untyped-def]
@@ -49,13 +63,18 @@ def _s3(endpoint: str):  # type: ignore[no-untyped-def]
     from botocore.config import Config
 
     client = botocore.session.get_session().create_client(
-        "s3", region_name="us-east-1", endpoint_url=endpoint,
-        aws_access_key_id="bench", aws_secret_access_key="bench",
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=endpoint,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
         config=Config(
             s3={"addressing_style": "path", "payload_signing_enabled": False},
             retries={"mode": "standard", "max_attempts": 1},
             request_checksum_calculation="when_required",
-            connect_timeout=5, read_timeout=300, tcp_keepalive=False,
+            connect_timeout=5,
+            read_timeout=300,
+            tcp_keepalive=False,
         ),
     )
     marks: dict[str, float] = {}
@@ -67,8 +86,9 @@ def _s3(endpoint: str):  # type: ignore[no-untyped-def]
     return client, marks
 
 
-def botocore_put(endpoint: str, file: Path, bucket: str = "objects",
-                 key: str = "bench") -> tuple[int, float]:
+def botocore_put(
+    endpoint: str, file: Path, bucket: str = "objects", key: str = "bench"
+) -> tuple[int, float]:
     """S3 PutObject with a file body (botocore sends ``Expect: 100-continue``); one attempt."""
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -86,6 +106,7 @@ def botocore_put(endpoint: str, file: Path, bucket: str = "objects",
 
 
 # -- raw sockets -----------------------------------------------------------------------------------
+
 
 class _Conn:
     def __init__(self, address: tuple[str, int], timeout: float = 60) -> None:
@@ -162,8 +183,9 @@ def streaming_put(address: tuple[str, int], path: str, size: int) -> tuple[int, 
         conn.close()
 
 
-def keepalive_requests(address: tuple[str, int], method: str, path: str, count: int,
-                       body: bytes = b"") -> tuple[float, int]:
+def keepalive_requests(
+    address: tuple[str, int], method: str, path: str, count: int, body: bytes = b""
+) -> tuple[float, int]:
     """``count`` requests on one keep-alive connection. Returns (wall seconds, responses that
     were not 200 with the expected body: "ok" for a GET, the body's length for a POST)."""
     request = _head(method, path, len(body) if method == "POST" else None) + body
@@ -182,6 +204,7 @@ def keepalive_requests(address: tuple[str, int], method: str, path: str, count: 
 
 
 # -- decision latency ------------------------------------------------------------------------------
+
 
 async def _decide_once(address: tuple[str, int], path: str, length: int) -> tuple[int, float]:
     """Headers out -> first status line in (the 100 or the rejection), then finish the exchange."""
@@ -210,11 +233,13 @@ async def _decide_many(address, path, length, clients, per_client):  # type: ign
         return [await _decide_once(address, path, length) for _ in range(per_client)]
 
     results = await asyncio.wait_for(
-        asyncio.gather(*(client() for _ in range(clients))), timeout=120)
+        asyncio.gather(*(client() for _ in range(clients))), timeout=120
+    )
     return [sample for samples in results for sample in samples]
 
 
-def decision_latency(address: tuple[str, int], path: str, length: int, clients: int,
-                     per_client: int) -> list[tuple[int, float]]:
+def decision_latency(
+    address: tuple[str, int], path: str, length: int, clients: int, per_client: int
+) -> list[tuple[int, float]]:
     """``clients`` concurrent clients, each sending ``per_client`` requests one after another."""
     return asyncio.run(_decide_many(address, path, length, clients, per_client))

@@ -68,11 +68,18 @@ class _Worker:
 
 def _request(method: str, body: bytes) -> WSGIRequest:
     environ = {
-        "REQUEST_METHOD": method, "PATH_INFO": "/small", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1", "wsgi.url_scheme": "http",
-        "wsgi.input": ExpectContinueInput(io.BytesIO(body), awaiting=False,
-                                          send_continue=lambda: None,
-                                          close_connection=lambda: None),
+        "REQUEST_METHOD": method,
+        "PATH_INFO": "/small",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": ExpectContinueInput(
+            io.BytesIO(body),
+            awaiting=False,
+            send_continue=lambda: None,
+            close_connection=lambda: None,
+        ),
     }
     if body:
         environ.update(CONTENT_LENGTH=str(len(body)), CONTENT_TYPE="application/octet-stream")
@@ -121,8 +128,9 @@ def main() -> None:
             stream.read(1024 * 1024)  # type: ignore[attr-defined]
 
     def wrapped() -> ExpectContinueInput:
-        return ExpectContinueInput(_Source(), awaiting=False, send_continue=lambda: None,
-                                   close_connection=lambda: None)
+        return ExpectContinueInput(
+            _Source(), awaiting=False, send_continue=lambda: None, close_connection=lambda: None
+        )
 
     rounds = max(1, iterations // 1000)
     plain = _rounds(read_gib, _Source, rounds)
@@ -133,10 +141,10 @@ def main() -> None:
         "wrapper_read_us_per_gib": [w - p for w, p in zip(wrapped_rounds, plain, strict=True)],
         "hook_get_us": _rounds(hook, lambda: _Req(b""), iterations),
         "hook_post_us": _rounds(hook, lambda: _Req(BODY), iterations),
-        "middleware_get_us": _rounds(through_middleware, lambda: _request("GET", b""),
-                                     iterations),
-        "middleware_post_us": _rounds(through_middleware, lambda: _request("POST", BODY),
-                                      iterations),
+        "middleware_get_us": _rounds(through_middleware, lambda: _request("GET", b""), iterations),
+        "middleware_post_us": _rounds(
+            through_middleware, lambda: _request("POST", BODY), iterations
+        ),
         "iterations": iterations,
         "rounds": ROUNDS,
     }

@@ -88,8 +88,12 @@ def valid(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return [row for row in rows if row.get("valid", True)]
 
 
-def paired(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float],
-           a: str = "expect", b: str = "stock") -> list[tuple[float, float]]:
+def paired(
+    rows: list[dict[str, Any]],
+    key: Callable[[dict[str, Any]], float],
+    a: str = "expect",
+    b: str = "stock",
+) -> list[tuple[float, float]]:
     """(a, b) figures of each pair in which both runs are valid."""
     by_pair: dict[int, dict[str, float]] = {}
     for row in valid(rows):
@@ -99,7 +103,7 @@ def paired(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float],
 
 
 def verdict(worst: float, best: float, goal: float) -> str:
-    """"yes" when every pair meets the goal (a figure <= goal), "**no**" when none does."""
+    """ "yes" when every pair meets the goal (a figure <= goal), "**no**" when none does."""
     if worst <= goal:
         return "yes"
     if best > goal:
@@ -107,8 +111,9 @@ def verdict(worst: float, best: float, goal: float) -> str:
     return "not resolved (pairs on both sides)"
 
 
-def ratio_cell(pairs: list[tuple[float, float]], a_median: float | None,
-               b_median: float | None) -> str:
+def ratio_cell(
+    pairs: list[tuple[float, float]], a_median: float | None, b_median: float | None
+) -> str:
     """The ratio of the two medians, then the range of the per-pair ratios."""
     if not a_median or not b_median:
         return "-"
@@ -122,14 +127,22 @@ def ratio_cell(pairs: list[tuple[float, float]], a_median: float | None,
 # -- sections -----------------------------------------------------------------------------------
 
 
-def _put_rows(r: dict[str, Any], net: str, client: str, size: int, server: str
-              ) -> list[dict[str, Any]]:
-    return [x for x in r["put"] if x["net"] == net and x["client"] == client
-            and x["size"] == size and x["server"] == server]
+def _put_rows(
+    r: dict[str, Any], net: str, client: str, size: int, server: str
+) -> list[dict[str, Any]]:
+    return [
+        x
+        for x in r["put"]
+        if x["net"] == net and x["client"] == client and x["size"] == size and x["server"] == server
+    ]
 
 
-def figure_cell(rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float], fmt: Fmt,
-                plain_zero: bool = False) -> str:
+def figure_cell(
+    rows: list[dict[str, Any]],
+    key: Callable[[dict[str, Any]], float],
+    fmt: Fmt,
+    plain_zero: bool = False,
+) -> str:
     """``median (min-max, n=N)`` over the valid runs of ``rows``; the failed ones are counted
     after it (and listed under "Runs left out"). A cell whose runs all failed says so and
     prints no figure; a cell with no run at all is "-"."""
@@ -158,8 +171,10 @@ def _cpu_cell(rows: list[dict[str, Any]]) -> str:
 
 
 def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
-    out = ["| network | client | declared | | " + " | ".join(PUT_COLUMNS.values()) + " |",
-           "|---|---|---|---|" + "---|" * len(PUT_COLUMNS)]
+    out = [
+        "| network | client | declared | | " + " | ".join(PUT_COLUMNS.values()) + " |",
+        "|---|---|---|---|" + "---|" * len(PUT_COLUMNS),
+    ]
     for net in ("loopback", "wan"):
         for client in ("curl", "botocore"):
             for size in sizes:
@@ -167,13 +182,24 @@ def rejection_tables(r: dict[str, Any], sizes: list[int]) -> list[str]:
                 if not any(groups.values()):
                     continue
                 where = ["loopback" if net == "loopback" else "WAN", client, fmt_size(size)]
-                out.append("| " + " | ".join(where) + " | body bytes sent | " + " | ".join(
-                    _bytes_cell(groups[c]) for c in PUT_COLUMNS) + " |")
-                out.append("| | | | time to the 413 (wall) | " + " | ".join(
-                    _time_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+                out.append(
+                    "| "
+                    + " | ".join(where)
+                    + " | body bytes sent | "
+                    + " | ".join(_bytes_cell(groups[c]) for c in PUT_COLUMNS)
+                    + " |"
+                )
+                out.append(
+                    "| | | | time to the 413 (wall) | "
+                    + " | ".join(_time_cell(groups[c]) for c in PUT_COLUMNS)
+                    + " |"
+                )
                 if any("cpu" in x for g in groups.values() for x in g):
-                    out.append("| | | | server CPU | " + " | ".join(
-                        _cpu_cell(groups[c]) for c in PUT_COLUMNS) + " |")
+                    out.append(
+                        "| | | | server CPU | "
+                        + " | ".join(_cpu_cell(groups[c]) for c in PUT_COLUMNS)
+                        + " |"
+                    )
     return out
 
 
@@ -184,8 +210,11 @@ def form_table(r: dict[str, Any]) -> list[str]:
         "|---|---|---|---|",
         "| body bytes sent | " + " | ".join(_bytes_cell(by[s]) for s in SERVERS) + " |",
         "| time to the 413 (wall) | " + " | ".join(_time_cell(by[s]) for s in SERVERS) + " |",
-        *(["| server CPU | " + " | ".join(_cpu_cell(by[s]) for s in SERVERS) + " |"]
-          if any("cpu" in x for x in r["form"]) else []),
+        *(
+            ["| server CPU | " + " | ".join(_cpu_cell(by[s]) for s in SERVERS) + " |"]
+            if any("cpu" in x for x in r["form"])
+            else []
+        ),
     ]
 
 
@@ -193,15 +222,19 @@ def costs_table(r: dict[str, Any]) -> list[str]:
     acc = r["accepted"]["runs"]
     size = r["accepted"]["size"]
 
-    def column(rows: list[dict[str, Any]], server: str,
-               key: Callable[[dict[str, Any]], float]) -> list[float]:
+    def column(
+        rows: list[dict[str, Any]], server: str, key: Callable[[dict[str, Any]], float]
+    ) -> list[float]:
         return [key(x) for x in valid(rows) if x["server"] == server]
 
-    def row(label: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float],
-            fmt: Fmt) -> str:
+    def row(
+        label: str, rows: list[dict[str, Any]], key: Callable[[dict[str, Any]], float], fmt: Fmt
+    ) -> str:
         a, b = column(rows, "expect", key), column(rows, "stock", key)
-        return (f"| {label} | {spread(b, fmt)} | {spread(a, fmt)} "
-                f"| {ratio_cell(paired(rows, key), med(a), med(b))} |")
+        return (
+            f"| {label} | {spread(b, fmt)} | {spread(a, fmt)} "
+            f"| {ratio_cell(paired(rows, key), med(a), med(b))} |"
+        )
 
     def us(v: float) -> str:
         return f"{v * 1e6:.0f} µs"
@@ -210,20 +243,31 @@ def costs_table(r: dict[str, Any]) -> list[str]:
         "| | stock gunicorn | django-expect | django-expect / stock: ratio of the medians "
         "(per-pair range) |",
         "|---|---|---|---|",
-        row(f"{fmt_binary(size)} PUT read by the view: worker CPU", acc, lambda x: x["cpu"],
-            lambda v: f"{v:.2f} s"),
-        row(f"{fmt_binary(size)} PUT: throughput", acc, lambda x: size / x["seconds"],
-            lambda v: f"{v / MB:,.0f} MB/s"),
+        row(
+            f"{fmt_binary(size)} PUT read by the view: worker CPU",
+            acc,
+            lambda x: x["cpu"],
+            lambda v: f"{v:.2f} s",
+        ),
+        row(
+            f"{fmt_binary(size)} PUT: throughput",
+            acc,
+            lambda x: size / x["seconds"],
+            lambda v: f"{v / MB:,.0f} MB/s",
+        ),
     ]
     for method, label in (("GET", "small GET, keep-alive"), ("POST", "small POST (1 KiB)")):
         rows = [x for x in r["small"] if x["method"] == method]
-        out.append(row(f"{label}: worker CPU per request", rows,
-                       lambda x: x["cpu"] / x["count"], us))
+        out.append(
+            row(f"{label}: worker CPU per request", rows, lambda x: x["cpu"] / x["count"], us)
+        )
     a = column(acc, "expect", lambda x: x["rss_peak"])
     b = column(acc, "stock", lambda x: x["rss_peak"])
-    out.append(f"| worker peak RSS (VmHWM) during the {fmt_binary(size)} upload "
-               f"| {spread(b, lambda v: f'{v / MB:.1f} MB')} "
-               f"| {spread(a, lambda v: f'{v / MB:.1f} MB')} | {rss_difference(acc)[0]} |")
+    out.append(
+        f"| worker peak RSS (VmHWM) during the {fmt_binary(size)} upload "
+        f"| {spread(b, lambda v: f'{v / MB:.1f} MB')} "
+        f"| {spread(a, lambda v: f'{v / MB:.1f} MB')} | {rss_difference(acc)[0]} |"
+    )
     return out
 
 
@@ -243,11 +287,15 @@ def rss_difference(runs: list[dict[str, Any]]) -> tuple[str, list[float]]:
     return cell + ")", deltas
 
 
-def latency_stats(r: dict[str, Any], clients: int, kind: str, server: str
-                  ) -> tuple[list[float], list[float], int]:
+def latency_stats(
+    r: dict[str, Any], clients: int, kind: str, server: str
+) -> tuple[list[float], list[float], int]:
     """Pooled valid samples, each round's p99, and the samples left out."""
-    rows = [x for x in r["latency"]
-            if x["clients"] == clients and x["kind"] == kind and x["server"] == server]
+    rows = [
+        x
+        for x in r["latency"]
+        if x["clients"] == clients and x["kind"] == kind and x["server"] == server
+    ]
     pooled = sorted(t for x in rows for t in x["times"])
     per_round = [percentile(x["times"], 99) for x in rows if x["times"]]
     return pooled, per_round, sum(x["excluded"] for x in rows)
@@ -261,22 +309,28 @@ def percentile(values: list[float], p: float) -> float:
 
 
 def latency_table(r: dict[str, Any]) -> list[str]:
-    out = ["| clients | head answered with | server | samples (rounds) | p50 | p99 "
-           "| p99 per round: range | left out |",
-           "|---|---|---|---|---|---|---|---|"]
+    out = [
+        "| clients | head answered with | server | samples (rounds) | p50 | p99 "
+        "| p99 per round: range | left out |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for clients in sorted({x["clients"] for x in r["latency"]}):
-        for kind, answer in (("continue", "100 (accepted)"),
-                             ("reject", "django-expect 413, stock 100 (oversized)")):
+        for kind, answer in (
+            ("continue", "100 (accepted)"),
+            ("reject", "django-expect 413, stock 100 (oversized)"),
+        ):
             for server in ("stock", "expect"):
                 pooled, rounds, left = latency_stats(r, clients, kind, server)
                 if not pooled:
-                    out.append(f"| {clients} | {answer} | {SERVERS[server]} | 0 | - | - | - "
-                               f"| {left} |")
+                    out.append(
+                        f"| {clients} | {answer} | {SERVERS[server]} | 0 | - | - | - | {left} |"
+                    )
                     continue
                 out.append(
                     f"| {clients} | {answer} | {SERVERS[server]} | {len(pooled)} ({len(rounds)}) "
                     f"| {fmt_time(percentile(pooled, 50))} | {fmt_time(percentile(pooled, 99))} "
-                    f"| {fmt_time(min(rounds))}-{fmt_time(max(rounds))} | {left} |")
+                    f"| {fmt_time(min(rounds))}-{fmt_time(max(rounds))} | {left} |"
+                )
     return out
 
 
@@ -308,32 +362,58 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     expect_bytes = [x["body_bytes"] for x in valid(expect_runs)]
     failed = len(expect_runs) - len(expect_bytes)
     if expect_bytes:
-        out.append(("body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)",
-                    "0", f"max {max(expect_bytes):,} over {len(expect_bytes)} valid runs"
-                    + (f" ({failed} failed, listed below)" if failed else ""),
-                    "yes" if max(expect_bytes) == 0 and not failed else
-                    "**no**" if max(expect_bytes) else "not resolved (failed runs)"))
+        out.append(
+            (
+                "body bytes on every rejection (PUT, form; curl, botocore; loopback, WAN)",
+                "0",
+                f"max {max(expect_bytes):,} over {len(expect_bytes)} valid runs"
+                + (f" ({failed} failed, listed below)" if failed else ""),
+                "yes"
+                if max(expect_bytes) == 0 and not failed
+                else "**no**"
+                if max(expect_bytes)
+                else "not resolved (failed runs)",
+            )
+        )
     form_pairs = paired(r["form"], lambda x: x["seconds"], "stock", "expect")
     if form_pairs:
         speedups = sorted(x / y for x, y in form_pairs)
         stock_t = med(x["seconds"] for x in valid(r["form"]) if x["server"] == "stock")
         expect_t = med(x["seconds"] for x in valid(r["form"]) if x["server"] == "expect")
         assert stock_t and expect_t
-        out.append((f"{fmt_size(r['config']['form_size'])} form rejection, stock time / "
-                    "django-expect time", ">= 50x",
-                    f"{stock_t / expect_t:,.0f}x (ratio of the medians; pairs "
-                    f"{speedups[0]:,.0f}x-{speedups[-1]:,.0f}x, n={len(speedups)})",
-                    verdict(-speedups[0], -speedups[-1], -50)))
+        out.append(
+            (
+                f"{fmt_size(r['config']['form_size'])} form rejection, stock time / "
+                "django-expect time",
+                ">= 50x",
+                f"{stock_t / expect_t:,.0f}x (ratio of the medians; pairs "
+                f"{speedups[0]:,.0f}x-{speedups[-1]:,.0f}x, n={len(speedups)})",
+                verdict(-speedups[0], -speedups[-1], -50),
+            )
+        )
     size = r["accepted"]["size"]
     goals = [
-        (f"accepted {fmt_binary(size)} PUT, worker CPU vs stock", r["accepted"]["runs"],
-         lambda x: x["cpu"], 1.03, "<= +3%"),
-        ("small GET, worker CPU per request vs stock",
-         [x for x in r["small"] if x["method"] == "GET"], lambda x: x["cpu"] / x["count"],
-         1.02, "<= +2%"),
-        ("small POST (1 KiB), worker CPU per request vs stock",
-         [x for x in r["small"] if x["method"] == "POST"], lambda x: x["cpu"] / x["count"],
-         1.02, "<= +2%"),
+        (
+            f"accepted {fmt_binary(size)} PUT, worker CPU vs stock",
+            r["accepted"]["runs"],
+            lambda x: x["cpu"],
+            1.03,
+            "<= +3%",
+        ),
+        (
+            "small GET, worker CPU per request vs stock",
+            [x for x in r["small"] if x["method"] == "GET"],
+            lambda x: x["cpu"] / x["count"],
+            1.02,
+            "<= +2%",
+        ),
+        (
+            "small POST (1 KiB), worker CPU per request vs stock",
+            [x for x in r["small"] if x["method"] == "POST"],
+            lambda x: x["cpu"] / x["count"],
+            1.02,
+            "<= +2%",
+        ),
     ]
     for name, rows, key, goal, text in goals:
         pairs = paired(rows, key)
@@ -343,26 +423,43 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             out.append((name, text, "no valid pair", "-"))
             continue
         ratios = sorted(x / y for x, y in pairs)
-        out.append((name, text,
-                    f"{(a / b - 1) * 100:+.1f}% (ratio of the medians; pairs "
-                    f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
-                    f"n={len(ratios)})", verdict(ratios[-1], ratios[0], goal)))
+        out.append(
+            (
+                name,
+                text,
+                f"{(a / b - 1) * 100:+.1f}% (ratio of the medians; pairs "
+                f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
+                f"n={len(ratios)})",
+                verdict(ratios[-1], ratios[0], goal),
+            )
+        )
     rss_cell, deltas = rss_difference(r["accepted"]["runs"])
     if deltas:
-        out.append(("worker peak RSS during the accepted upload, above stock", "<= 2 MB",
-                    rss_cell, verdict(deltas[-1], deltas[0], 2 * MB)))
+        out.append(
+            (
+                "worker peak RSS during the accepted upload, above stock",
+                "<= 2 MB",
+                rss_cell,
+                verdict(deltas[-1], deltas[0], 2 * MB),
+            )
+        )
     for clients, goal in ((1, 0.001), (max(x["clients"] for x in r["latency"]), 0.020)):
         pooled, rounds, _ = latency_stats(r, clients, "reject", "expect")
         stock_pooled, _, _ = latency_stats(r, clients, "continue", "stock")
         if not pooled:
             continue
-        out.append((f"decision latency p99 (head to 413), {clients} client"
-                    + ("s" if clients > 1 else ""), f"<= {fmt_time(goal)}",
-                    f"{fmt_time(percentile(pooled, 99))} over {len(pooled)} samples (per-round "
-                    f"p99 {fmt_time(min(rounds))}-{fmt_time(max(rounds))}, {len(rounds)} "
-                    "rounds); stock's own 100, measured in alternating rounds: p99 "
-                    f"{fmt_time(percentile(stock_pooled, 99)) if stock_pooled else '-'}",
-                    verdict(max(rounds), min(rounds), goal)))
+        out.append(
+            (
+                f"decision latency p99 (head to 413), {clients} client"
+                + ("s" if clients > 1 else ""),
+                f"<= {fmt_time(goal)}",
+                f"{fmt_time(percentile(pooled, 99))} over {len(pooled)} samples (per-round "
+                f"p99 {fmt_time(min(rounds))}-{fmt_time(max(rounds))}, {len(rounds)} "
+                "rounds); stock's own 100, measured in alternating rounds: p99 "
+                f"{fmt_time(percentile(stock_pooled, 99)) if stock_pooled else '-'}",
+                verdict(max(rounds), min(rounds), goal),
+            )
+        )
     return out
 
 
@@ -372,28 +469,38 @@ def excluded(r: dict[str, Any]) -> list[str]:
         labels = PUT_COLUMNS if section == "put" else SERVERS
         for x in r[section]:
             if not x.get("valid", True):
-                where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method")
-                                  if k in x)
-                moved = (f" ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
-                         f"{fmt_time(x['seconds'])})" if "body_bytes" in x else "")
-                out.append(f"- {section} ({where}), {labels.get(x['server'], x['server'])}, "
-                           f"pair {x['pair']}: {x['invalid']}{moved}")
+                where = ", ".join(str(x[k]) for k in ("net", "client", "size", "method") if k in x)
+                moved = (
+                    f" ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
+                    f"{fmt_time(x['seconds'])})"
+                    if "body_bytes" in x
+                    else ""
+                )
+                out.append(
+                    f"- {section} ({where}), {labels.get(x['server'], x['server'])}, "
+                    f"pair {x['pair']}: {x['invalid']}{moved}"
+                )
     for x in r["accepted"]["runs"]:
         if not x.get("valid", True):
-            out.append(f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: "
-                       f"{x['invalid']}")
-    out += [f"- other servers: {line[2:]}" for line in servers_excluded(r.get("servers", []))
-            if not line.startswith("- none")]
+            out.append(
+                f"- accepted upload, {SERVERS[x['server']]}, pair {x['pair']}: {x['invalid']}"
+            )
+    out += [
+        f"- other servers: {line[2:]}"
+        for line in servers_excluded(r.get("servers", []))
+        if not line.startswith("- none")
+    ]
     for x in r["latency"]:
         if x["excluded"]:
-            out.append(f"- latency, {x['clients']} clients, {x['kind']}, {SERVERS[x['server']]}, "
-                       f"round {x['round']}: {x['excluded']} samples answered "
-                       f"{x['excluded_statuses']}")
+            out.append(
+                f"- latency, {x['clients']} clients, {x['kind']}, {SERVERS[x['server']]}, "
+                f"round {x['round']}: {x['excluded']} samples answered "
+                f"{x['excluded_statuses']}"
+            )
     return out or ["None: every run passed validation."]
 
 
 # -- the page -----------------------------------------------------------------------------------
-
 
 
 # -- other WSGI servers (docs/howto/servers.md) -------------------------------------------------
@@ -443,9 +550,13 @@ def servers_table(rows: list[dict[str, Any]], pairs: int) -> list[str]:
 
 
 def servers_excluded(rows: list[dict[str, Any]]) -> list[str]:
-    out = [f"- {OTHER_SERVER_LABELS.get(x['server'], x['server'])}, {x['mode']}, pair "
-           f"{x['pair']}: {x['invalid']} ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
-           f"{fmt_time(x['seconds'])})" for x in rows if not x.get("valid", True)]
+    out = [
+        f"- {OTHER_SERVER_LABELS.get(x['server'], x['server'])}, {x['mode']}, pair "
+        f"{x['pair']}: {x['invalid']} ({fmt_bytes(x['body_bytes']).strip('*')} body bytes, "
+        f"{fmt_time(x['seconds'])})"
+        for x in rows
+        if not x.get("valid", True)
+    ]
     return out or ["- none: every run ended with a 413."]
 
 
@@ -459,15 +570,17 @@ SERVERS_END = "<!-- /bench:servers -->"
 def servers_block(doc: dict[str, Any]) -> str:
     """The measured section of docs/howto/servers.md, from a bench/servers.json document."""
     env = doc["environment"]
-    return "\n".join([
-        SERVERS_BEGIN,
-        f"`{doc['command']}` ({doc['date']}; {env['cpus']} CPUs shared with other jobs; "
-        f"Django {env['django']}, curl {env['curl']}; Apache with deploy/apache-expect.conf, "
-        "uWSGI from requirements-dev.txt; samples: `bench/servers.json`):",
-        "",
-        *servers_table(doc["rows"], doc["pairs"]),
-        SERVERS_END,
-    ])
+    return "\n".join(
+        [
+            SERVERS_BEGIN,
+            f"`{doc['command']}` ({doc['date']}; {env['cpus']} CPUs shared with other jobs; "
+            f"Django {env['django']}, curl {env['curl']}; Apache with deploy/apache-expect.conf, "
+            "uWSGI from requirements-dev.txt; samples: `bench/servers.json`):",
+            "",
+            *servers_table(doc["rows"], doc["pairs"]),
+            SERVERS_END,
+        ]
+    )
 
 
 def write_servers_page(doc: dict[str, Any], path: Path = SERVERS_PAGE) -> None:
@@ -523,7 +636,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         "†: runs that ended without a 413 (a reset connection; botocore then also sent the "
         "body again on a new connection) count in neither figure of their cell; they are "
-        "listed, with the bytes they moved, under \"Runs left out\". botocore with "
+        'listed, with the bytes they moved, under "Runs left out". botocore with '
         "django-expect gets its 413 at once, but "
         "`put_object` returns only after urllib3 has read the rest of the file locally and "
         "discarded it; not a byte of it is sent.",
@@ -567,11 +680,19 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         "This machine has 2 CPUs shared with other work: the worker's CPU for the same 1 GiB "
         "upload varies from run to run in both columns, and so do per-request figures; where "
-        "the pairs fall on both sides of a goal the target says \"not resolved\" rather than "
+        'the pairs fall on both sides of a goal the target says "not resolved" rather than '
         "a verdict the data do not support.",
         "",
-        *(["## Other WSGI servers: a rejected oversized PUT", "",
-            *servers_table(r["servers"], cfg["pairs"]), ""] if r.get("servers") else []),
+        *(
+            [
+                "## Other WSGI servers: a rejected oversized PUT",
+                "",
+                *servers_table(r["servers"], cfg["pairs"]),
+                "",
+            ]
+            if r.get("servers")
+            else []
+        ),
         "## Runs left out",
         "",
         *excluded(r),
@@ -601,8 +722,10 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
 
 # -- plot ---------------------------------------------------------------------------------------
 
-def plot_points(r: dict[str, Any], net: str, client: str, server: str, metric: str
-                ) -> list[tuple[float, float]]:
+
+def plot_points(
+    r: dict[str, Any], net: str, client: str, server: str, metric: str
+) -> list[tuple[float, float]]:
     """(declared MB, median of the valid runs) for one line of the plot: MB for body bytes,
     seconds for times. A size whose runs all failed has no point."""
     points = []
@@ -619,21 +742,33 @@ def plot(r: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colors = {"stock": "tab:orange", "stock-read": "tab:red", "expect": "tab:green",
-              "uvicorn": "tab:blue"}
+    colors = {
+        "stock": "tab:orange",
+        "stock-read": "tab:red",
+        "expect": "tab:green",
+        "uvicorn": "tab:blue",
+    }
     styles = {"curl": "-", "botocore": "--"}
     fig, axes = plt.subplots(2, 2, figsize=(12, 9), sharex=True)
     for col, net in enumerate(("loopback", "wan")):
-        for metric, row_axis, label in (("body_bytes", 0, "body bytes sent (MB)"),
-                                        ("seconds", 1, "time to final status (s)")):
+        for metric, row_axis, label in (
+            ("body_bytes", 0, "body bytes sent (MB)"),
+            ("seconds", 1, "time to final status (s)"),
+        ):
             ax = axes[row_axis][col]
             for server in PUT_COLUMNS:
                 for client, style in styles.items():
                     points = plot_points(r, net, client, server, metric)
                     if points:
                         xs, ys = zip(*points, strict=True)
-                        ax.plot(xs, ys, style, marker="o", color=colors[server],
-                                label=f"{PUT_COLUMNS[server]}, {client}")
+                        ax.plot(
+                            xs,
+                            ys,
+                            style,
+                            marker="o",
+                            color=colors[server],
+                            label=f"{PUT_COLUMNS[server]}, {client}",
+                        )
             ax.set_xscale("log")
             if metric == "body_bytes":
                 ax.set_yscale("symlog", linthresh=0.1)
@@ -648,10 +783,12 @@ def plot(r: dict[str, Any], path: Path) -> None:
                 ax.set_xlabel("declared body size (MB)")
     axes[0][0].legend(fontsize=7, ncol=2)
     cfg = r["config"]
-    fig.suptitle("django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads\n"
-                 f"each point: the median of the valid runs (stock, django-expect: {cfg['pairs']}; "
-                 f"uvicorn: {cfg['uvicorn_reps']}); a size whose runs all failed has no point; "
-                 "times are wall clock")
+    fig.suptitle(
+        "django-expect vs stock gunicorn vs uvicorn: a 5 MiB limit meets bigger uploads\n"
+        f"each point: the median of the valid runs (stock, django-expect: {cfg['pairs']}; "
+        f"uvicorn: {cfg['uvicorn_reps']}); a size whose runs all failed has no point; "
+        "times are wall clock"
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -667,7 +804,8 @@ def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
     to :data:`PLOT` (a smoke run: results.png in ``out_dir``)."""
     plot_path = out_dir / "results.png" if r["smoke"] else PLOT
     text = page(r, all_sizes=True).replace(
-        "](../images/bench-results.png)", "](../docs/images/bench-results.png)")
+        "](../images/bench-results.png)", "](../docs/images/bench-results.png)"
+    )
     (out_dir / "results.md").write_text(text)
     page_path.parent.mkdir(parents=True, exist_ok=True)
     page_path.write_text(page(r))

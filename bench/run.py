@@ -112,6 +112,7 @@ def sparse_file(work: Path, size: int) -> Path:
 
 # -- scenarios 1 and 2: rejections -----------------------------------------------------------------
 
+
 def _through(relay: Relay, send, pids: list[int] | None = None) -> dict:  # type: ignore[no-untyped-def]
     """One exchange through ``relay``: status, wall seconds, body bytes the client sent and, given
     the server's ``pids``, their CPU seconds until the relay went quiet (the drain included)."""
@@ -119,8 +120,12 @@ def _through(relay: Relay, send, pids: list[int] | None = None) -> dict:  # type
     before = cpu_seconds(pids) if pids else 0.0
     status, seconds = send()
     wait_idle(relay)
-    row = {"status": status, "seconds": seconds, "body_bytes": relay.body_bytes(),
-           "connections": len(relay.connections)}
+    row = {
+        "status": status,
+        "seconds": seconds,
+        "body_bytes": relay.body_bytes(),
+        "connections": len(relay.connections),
+    }
     if pids:
         row["cpu"] = cpu_seconds(pids) - before
     return row
@@ -155,9 +160,11 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
                 file = sparse_file(work, size)
                 senders = {
                     "curl": lambda relay, prefix, f=file: clients.curl_put(
-                        f"{relay.url}/{prefix}/k", f),
+                        f"{relay.url}/{prefix}/k", f
+                    ),
                     "botocore": lambda relay, prefix, f=file: clients.botocore_put(
-                        relay.url, f, bucket=prefix),
+                        relay.url, f, bucket=prefix
+                    ),
                 }
                 for client, send in senders.items():
                     runs = alternating(PAIRED, cfg["pairs"])
@@ -166,12 +173,23 @@ def rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
                     for pair, target in runs:
                         server, prefix = PUT_TARGETS[target]
                         relay = relays[server]
-                        row = _through(relay, lambda s=send, r=relay, p=prefix: s(r, p),
-                                       servers[server].worker_pids())
-                        row.update(scenario="put", net=net, size=size, client=client,
-                                   server=target, pair=pair)
-                        log(f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
-                            f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                        row = _through(
+                            relay,
+                            lambda s=send, r=relay, p=prefix: s(r, p),
+                            servers[server].worker_pids(),
+                        )
+                        row.update(
+                            scenario="put",
+                            net=net,
+                            size=size,
+                            client=client,
+                            server=target,
+                            pair=pair,
+                        )
+                        log(
+                            f"reject {net} {client} {size / MB:g} MB {target}: {row['status']} "
+                            f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms"
+                        )
                         # Bytes are measured whatever the outcome; a time to the 413 needs a 413.
                         rows.append(validate(row, status_problem(row["status"], 413)))
                 file.unlink()
@@ -206,8 +224,9 @@ def other_servers(cfg: dict, work: Path) -> list[dict]:
             with ExitStack() as stack:
                 relays = {}
                 for mode in ("stock", "expect"):
-                    server = WSGIServer(kind, work / f"{kind}-{mode}.log", bench_env(mode, work),
-                                        work)
+                    server = WSGIServer(
+                        kind, work / f"{kind}-{mode}.log", bench_env(mode, work), work
+                    )
                     if mode == "stock":
                         server.uwsgi_module = "harness.plain_wsgi:application"
                     server.start()
@@ -218,12 +237,23 @@ def other_servers(cfg: dict, work: Path) -> list[dict]:
                 for pair, column in alternating(SERVER_COLUMNS, cfg["pairs"]):
                     relay = relays["expect" if column == "expect" else "stock"]
                     prefix = "objects-read" if column == "stock-read" else "objects"
-                    row = _through(relay, lambda r=relay, p=prefix, n=pair: (
-                        clients.curl_put(f"{r.url}/{p}/k{n}", file)))
-                    row.update(scenario="servers", server=kind, mode=column, pair=pair,
-                               size=cfg["servers_size"])
-                    log(f"{kind} {column} {cfg['servers_size'] / MB:g} MB: {row['status']} "
-                        f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms")
+                    row = _through(
+                        relay,
+                        lambda r=relay, p=prefix, n=pair: clients.curl_put(
+                            f"{r.url}/{p}/k{n}", file
+                        ),
+                    )
+                    row.update(
+                        scenario="servers",
+                        server=kind,
+                        mode=column,
+                        pair=pair,
+                        size=cfg["servers_size"],
+                    )
+                    log(
+                        f"{kind} {column} {cfg['servers_size'] / MB:g} MB: {row['status']} "
+                        f"{row['body_bytes']} B {row['seconds'] * 1000:.1f} ms"
+                    )
                     rows.append(validate(row, status_problem(row["status"], 413)))
     finally:
         file.unlink()
@@ -236,9 +266,14 @@ SERVER_COLUMNS = ("stock", "stock-read", "expect")
 
 def servers_document(rows: list[dict], cfg: dict, command: str) -> dict:
     """bench/servers.json: the other servers' runs (every sample, valid or not) and how."""
-    return {"command": command, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "environment": environment(), "pairs": cfg["pairs"], "size": cfg["servers_size"],
-            "rows": rows}
+    return {
+        "command": command,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "environment": environment(),
+        "pairs": cfg["pairs"],
+        "size": cfg["servers_size"],
+        "rows": rows,
+    }
 
 
 #: The form scenario's route (bench/urls.py: the everyday form view, 5 MB multipart limit) and the
@@ -256,10 +291,18 @@ def form_run(relay: Relay, file: Path, pids: list[int], server: str, pair: int) 
     """One form rejection through ``relay``: curl ``-F`` of ``file`` to :data:`FORM_PATH`; the
     row validated (a 413, whatever the bytes that crossed)."""
     row = _through(relay, lambda r=relay: clients.curl_form(f"{r.url}{FORM_PATH}", file), pids)
-    row.update(scenario="form", net=FORM_NET, size=file.stat().st_size, client="curl",
-               server=server, pair=pair)
-    log(f"form {file.stat().st_size / MB:g} MB {server}: {row['status']} {row['body_bytes']} B "
-        f"{row['seconds'] * 1000:.1f} ms")
+    row.update(
+        scenario="form",
+        net=FORM_NET,
+        size=file.stat().st_size,
+        client="curl",
+        server=server,
+        pair=pair,
+    )
+    log(
+        f"form {file.stat().st_size / MB:g} MB {server}: {row['status']} {row['body_bytes']} B "
+        f"{row['seconds'] * 1000:.1f} ms"
+    )
     return validate(row, status_problem(row["status"], 413))
 
 
@@ -271,8 +314,7 @@ def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
         runs = alternating(("stock", "expect"), cfg["pairs"])
         runs += [(-1, "uvicorn")] * cfg["uvicorn_reps"]
         for pair, server in runs:
-            rows.append(form_run(relays[server], file, servers[server].worker_pids(), server,
-                                 pair))
+            rows.append(form_run(relays[server], file, servers[server].worker_pids(), server, pair))
     finally:
         for relay in relays.values():
             relay.close()
@@ -281,6 +323,7 @@ def form_rejections(servers: dict, cfg: dict, work: Path) -> list[dict]:
 
 
 # -- scenarios 3 and 5: accepted 1 GiB upload, CPU and peak RSS ------------------------------------
+
 
 def accepted(cfg: dict, work: Path) -> dict:
     """Fresh servers for every pair, so each run's peak RSS (VmHWM) is its own."""
@@ -295,16 +338,24 @@ def accepted(cfg: dict, work: Path) -> dict:
                 pid = server.worker_pids()[0]
                 rss_before = peak_rss(pid)
                 before = cpu_seconds([pid])
-                status, seconds, answer = clients.streaming_put(
-                    server.address, "/accept/big", size)
+                status, seconds, answer = clients.streaming_put(server.address, "/accept/big", size)
                 cpu = cpu_seconds([pid]) - before
                 rss = peak_rss(pid)
             finally:
                 server.stop()
-            log(f"accept {mode}: {status}, {seconds:.2f} s wall, {cpu:.2f} s worker CPU, "
-                f"peak RSS {rss / MB:.1f} MB")
-            row = {"server": mode, "pair": pair, "status": status, "seconds": seconds,
-                   "cpu": cpu, "rss_before": rss_before, "rss_peak": rss}
+            log(
+                f"accept {mode}: {status}, {seconds:.2f} s wall, {cpu:.2f} s worker CPU, "
+                f"peak RSS {rss / MB:.1f} MB"
+            )
+            row = {
+                "server": mode,
+                "pair": pair,
+                "status": status,
+                "seconds": seconds,
+                "cpu": cpu,
+                "rss_before": rss_before,
+                "rss_peak": rss,
+            }
             runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return {"size": size, "runs": runs}
 
@@ -326,6 +377,7 @@ def accepted_problem(status: int, answer: bytes, size: int, checksum: int) -> st
 
 # -- scenario 4: small requests --------------------------------------------------------------------
 
+
 def small_requests(servers: dict, cfg: dict) -> list[dict]:
     count = cfg["small_requests"]
     rows = []
@@ -337,13 +389,22 @@ def small_requests(servers: dict, cfg: dict) -> list[dict]:
             server = servers[mode]
             before = cpu_seconds(server.worker_pids())
             seconds, wrong = clients.keepalive_requests(
-                server.address, method, "/small", count, body)
+                server.address, method, "/small", count, body
+            )
             cpu = cpu_seconds(server.worker_pids()) - before
-            row = {"method": method, "server": mode, "pair": pair, "count": count,
-                   "seconds": seconds, "cpu": cpu}
+            row = {
+                "method": method,
+                "server": mode,
+                "pair": pair,
+                "count": count,
+                "seconds": seconds,
+                "cpu": cpu,
+            }
             rows.append(validate(row, f"{wrong} of {count} responses wrong" if wrong else None))
-            log(f"small {method} {mode}: {count / seconds:.0f} req/s, "
-                f"{cpu / count * 1e6:.0f} us CPU/request")
+            log(
+                f"small {method} {mode}: {count / seconds:.0f} req/s, "
+                f"{cpu / count * 1e6:.0f} us CPU/request"
+            )
     return rows
 
 
@@ -351,7 +412,11 @@ def hook_overhead(count: int, work: Path) -> dict:
     """The middleware + hook per request, in-process (no sockets): µs per GET and per small POST."""
     out = subprocess.run(
         [sys.executable, "-m", "bench.overhead", str(count)],
-        capture_output=True, text=True, timeout=300, cwd=HERE.parent, check=True,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=HERE.parent,
+        check=True,
         env=bench_env("expect", work),
     )
     return json.loads(out.stdout)
@@ -359,28 +424,44 @@ def hook_overhead(count: int, work: Path) -> dict:
 
 # -- scenario 6: decision latency ------------------------------------------------------------------
 
+
 def latency(servers: dict, cfg: dict) -> list[dict]:
     """Rounds alternate django-expect and stock (A B, then B A, ...); each sample is checked:
     django-expect answers 100 to the accepted head and 413 to the oversized one, stock 100 to
     both (gunicorn invites before Django runs). A sample with another status is left out."""
     rows = []
     kinds = {"continue": ("/accept/x", 1000), "reject": ("/objects/x", 50 * MB)}
-    wanted = {("expect", "continue"): 100, ("expect", "reject"): 413,
-              ("stock", "continue"): 100, ("stock", "reject"): 100}
+    wanted = {
+        ("expect", "continue"): 100,
+        ("expect", "reject"): 413,
+        ("stock", "continue"): 100,
+        ("stock", "reject"): 100,
+    }
     for label, (concurrency, per_client) in cfg["latency"].items():
         for kind, (path, length) in kinds.items():
             for round_, mode in alternating(("expect", "stock"), cfg["latency_rounds"]):
                 samples = clients.decision_latency(
-                    servers[mode].address, path, length, concurrency, per_client)
+                    servers[mode].address, path, length, concurrency, per_client
+                )
                 good = sorted(s for status, s in samples if status == wanted[mode, kind])
                 wrong = sorted({status for status, _ in samples if status != wanted[mode, kind]})
-                row = {"clients": concurrency, "kind": kind, "server": mode, "round": round_,
-                       "times": good, "excluded": len(samples) - len(good),
-                       "excluded_statuses": wrong}
+                row = {
+                    "clients": concurrency,
+                    "kind": kind,
+                    "server": mode,
+                    "round": round_,
+                    "times": good,
+                    "excluded": len(samples) - len(good),
+                    "excluded_statuses": wrong,
+                }
                 if wrong:
                     log(f"INVALID SAMPLES: latency {label} {kind} {mode}: statuses {wrong}")
-                log(f"latency {label} clients {kind} {mode} round {round_}: "
-                    f"p50 {percentile(good, 50) * 1000:.2f} ms" if good else "no valid sample")
+                log(
+                    f"latency {label} clients {kind} {mode} round {round_}: "
+                    f"p50 {percentile(good, 50) * 1000:.2f} ms"
+                    if good
+                    else "no valid sample"
+                )
                 rows.append(row)
     return rows
 
@@ -393,6 +474,7 @@ def percentile(values: list[float], p: float) -> float:
 
 # -- main ------------------------------------------------------------------------------------------
 
+
 def environment() -> dict:
     def version(module: str) -> str:
         try:
@@ -402,10 +484,14 @@ def environment() -> dict:
 
     curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()
     return {
-        "python": platform.python_version(), "machine": platform.machine(),
-        "cpus": __import__("os").cpu_count(), "django": version("django"),
-        "gunicorn": version("gunicorn"), "uvicorn": version("uvicorn"),
-        "botocore": version("botocore"), "curl": curl[1] if len(curl) > 1 else "?",
+        "python": platform.python_version(),
+        "machine": platform.machine(),
+        "cpus": __import__("os").cpu_count(),
+        "django": version("django"),
+        "gunicorn": version("gunicorn"),
+        "uvicorn": version("uvicorn"),
+        "botocore": version("botocore"),
+        "curl": curl[1] if len(curl) > 1 else "?",
     }
 
 
@@ -413,8 +499,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
     parser.add_argument(
-        "--servers-only", action="store_true",
-        help="only the other WSGI servers' rejected PUT: bench/servers.json, docs/howto/servers.md")
+        "--servers-only",
+        action="store_true",
+        help="only the other WSGI servers' rejected PUT: bench/servers.json, docs/howto/servers.md",
+    )
     args = parser.parse_args(argv)
     if args.servers_only:
         return servers_only(SMOKE if args.smoke else FULL, args.smoke)
@@ -424,8 +512,12 @@ def main(argv: list[str] | None = None) -> int:
     work.mkdir(parents=True)
     out_dir = work if args.smoke else HERE
     started = time.monotonic()
-    results: dict = {"smoke": args.smoke, "config": cfg, "environment": environment(),
-                     "date": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    results: dict = {
+        "smoke": args.smoke,
+        "config": cfg,
+        "environment": environment(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
     prepare(work)
     try:
         with ExitStack() as stack:
@@ -455,8 +547,11 @@ def main(argv: list[str] | None = None) -> int:
     summary = report.write(results, out_dir, page)
     print(summary)
     log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {page}, {report.PLOT}")
-    broken = [row for row in results["put"] + results["form"] + results["accepted"]["runs"]
-              + results["small"] if row["server"] == "expect" and not row["valid"]]
+    broken = [
+        row
+        for row in results["put"] + results["form"] + results["accepted"]["runs"] + results["small"]
+        if row["server"] == "expect" and not row["valid"]
+    ]
     broken += [row for row in results["servers"] if row["mode"] == "expect" and not row["valid"]]
     broken += [row for row in results["latency"] if row["server"] == "expect" and row["excluded"]]
     if broken:

@@ -47,8 +47,13 @@ def gunicorn(mode: str, work: Path, name: str, threads: int = 4) -> Server:
         log_path=work / f"{name}.log",
         env=bench_env(mode, work),
         extra_args=[
-            "--log-level", "info", "--no-control-socket",
-            "--threads", str(threads), "--timeout", "120",
+            "--log-level",
+            "info",
+            "--no-control-socket",
+            "--threads",
+            str(threads),
+            "--timeout",
+            "120",
         ],
     ).start()
 

@@ -18,12 +18,19 @@ else:
 
 
 urlpatterns = [
-    path("objects/<path:key>",
-         csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object))),
-    path("objects-read/<path:key>",
-         csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object_reading))),
+    path("objects/<path:key>", csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object))),
+    path(
+        "objects-read/<path:key>",
+        csrf_exempt(policy(max_size=views.PUT_LIMIT)(views.put_object_reading)),
+    ),
     path("accept/<path:key>", csrf_exempt(policy(max_size="2GiB")(views.accept_stream))),
-    path("upload/form", csrf_exempt(policy(
-        max_size=views.FORM_LIMIT, content_types=["multipart/form-data"])(views.upload_form))),
+    path(
+        "upload/form",
+        csrf_exempt(
+            policy(max_size=views.FORM_LIMIT, content_types=["multipart/form-data"])(
+                views.upload_form
+            )
+        ),
+    ),
     path("small", csrf_exempt(policy(max_size="64KiB")(views.small))),
 ]

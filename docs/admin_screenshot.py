@@ -65,12 +65,23 @@ def main() -> None:
     output = ROOT / "docs" / "images" / "admin.png"
     subprocess.run(
         [
-            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={WORK / 'chromium'}", "--hide-scrollbars",
-            "--window-size=1400,1250", f"--screenshot={output}", page.as_uri(),
+            chromium,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={WORK / 'chromium'}",
+            "--hide-scrollbars",
+            "--window-size=1400,1250",
+            f"--screenshot={output}",
+            page.as_uri(),
         ],
-        check=True, capture_output=True, timeout=120,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     shutil.rmtree(WORK, ignore_errors=True)
     print(f"wrote {output}")

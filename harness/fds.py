@@ -26,9 +26,7 @@ def descriptors(pid: int) -> list[str]:
 
 def socket_count(server: Server) -> int:
     return sum(
-        target.startswith("socket:")
-        for pid in server.worker_pids()
-        for target in descriptors(pid)
+        target.startswith("socket:") for pid in server.worker_pids() for target in descriptors(pid)
     )
 
 

@@ -71,16 +71,28 @@ PATHS = {
 # Refusals decided from the head whatever the framing; ``content_too_large`` is one too when the
 # request declared a valid Content-Length (see ``Request.declared_length``).
 HEAD_REFUSALS = {
-    "login_required", "permission_denied", "unsupported_media_type", "expectation_failed",
-    "length_required", "bad_request",
+    "login_required",
+    "permission_denied",
+    "unsupported_media_type",
+    "expectation_failed",
+    "length_required",
+    "bad_request",
     "no_ticket",  # /lab/check's upload_policy(check=...): checks run before the body
 }
 # Statuses decided from the head here whoever answers: 404 (only /nowhere, which no URL
 # pattern matches) and 417 (an expectation the server refuses, gunicorn's or django-expect's).
 HEAD_STATUSES = {404, 417}
 EXPECT_VARIANTS = [
-    "100-continue", "100-Continue", "100-CONTINUE", " 100-continue ", "100-continue, 100-continue",
-    "100-continue,", "bogus", "100-continue, bogus", "", "102-processing",
+    "100-continue",
+    "100-Continue",
+    "100-CONTINUE",
+    " 100-continue ",
+    "100-continue, 100-continue",
+    "100-continue,",
+    "bogus",
+    "100-continue, bogus",
+    "",
+    "102-processing",
 ]
 
 
@@ -125,8 +137,9 @@ def _build_request(rng: random.Random) -> Request:
     headers: list[tuple[str, str]] = [("Host", "127.0.0.1")]
     headers += _expect_header(rng)
     if rng.random() < 0.7:
-        headers.append(("Content-Type", rng.choice(["application/octet-stream", "image/png",
-                                                     "text/plain"])))
+        headers.append(
+            ("Content-Type", rng.choice(["application/octet-stream", "image/png", "text/plain"]))
+        )
     if rng.random() < 0.3:
         headers.append(("Authorization", rng.choice(["Token demo-token", "Token wrong"])))
     if path == "/lab/check" and rng.random() < 0.5:
@@ -187,7 +200,7 @@ def _chunk(rng: random.Random, data: bytes) -> bytes:
     out, i = [], 0
     while i < len(data):
         n = rng.randint(1, 9000)
-        piece = data[i:i + n]
+        piece = data[i : i + n]
         ext = rng.choice(["", "", ";name=value"])
         out.append(f"{len(piece):x}{ext}\r\n".encode() + piece + b"\r\n")
         i += n
@@ -274,7 +287,7 @@ def run_one(address: tuple[str, int], scenario: Scenario, timeout: float = 15.0)
             sock.settimeout(timeout)
             got_final = chunk is not None and not chunk.startswith(b"HTTP/1.1 100 ")
             if chunk != b"" and (not got_final or scenario.send_body_after_rejection):
-                _send_all(sock, request.wire[request.head_len:])
+                _send_all(sock, request.wire[request.head_len :])
         with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_WR)
         deadline = time.monotonic() + timeout
@@ -316,7 +329,7 @@ def parse_responses(data: bytes) -> tuple[list[Parsed], bytes]:
         for line in lines[1:]:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
-        rest = rest[end + 4:]
+        rest = rest[end + 4 :]
         if status < 200 or status in (204, 304):
             out.append(Parsed(status, headers, b""))
             continue
@@ -333,8 +346,8 @@ def parse_responses(data: bytes) -> tuple[list[Parsed], bytes]:
                 if line_end < 0:
                     return out, rest
                 size = int(rest[:line_end].split(b";")[0], 16)
-                chunk_data = rest[line_end + 2: line_end + 2 + size]
-                rest = rest[line_end + 2 + size + 2:]
+                chunk_data = rest[line_end + 2 : line_end + 2 + size]
+                rest = rest[line_end + 2 + size + 2 :]
                 if size == 0:
                     break
                 body += chunk_data
@@ -389,8 +402,9 @@ def check(result: Result) -> list[str]:
         if not request.well_formed:
             trusted = i
             break
-    attributable = trusted + 1 if trusted < len(requests) and requests[trusted].head_intact \
-        else trusted
+    attributable = (
+        trusted + 1 if trusted < len(requests) and requests[trusted].head_intact else trusted
+    )
     sent_all = scenario.mode in ("eager", "split", "wait")
     if len(finals) > len(requests) and trusted == len(requests):
         problems.append(f"{len(finals)} final statuses for {len(requests)} requests")

@@ -44,16 +44,47 @@ class Postgres:
         self.base.chmod(0o755)
         user = self._as_user()
         subprocess.run(
-            [self.initdb, "-D", str(self.data), "-U", "postgres", "--auth=trust",
-             "--no-locale", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, timeout=timeout, cwd=self.base, **user,
+            [
+                self.initdb,
+                "-D",
+                str(self.data),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "--no-locale",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=timeout,
+            cwd=self.base,
+            **user,
         )
         log = open(self.log_path, "wb")  # noqa: SIM115 - owned by the child process
         self.process = subprocess.Popen(
-            [self.postgres, "-D", str(self.data), "-k", str(self.sockets), "-h", "127.0.0.1",
-             "-p", str(self.port), "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off"],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.base, **user,
+            [
+                self.postgres,
+                "-D",
+                str(self.data),
+                "-k",
+                str(self.sockets),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=self.base,
+            **user,
         )
         log.close()
         deadline = time.monotonic() + timeout
@@ -72,7 +103,11 @@ class Postgres:
         import psycopg
 
         with psycopg.connect(
-            host="127.0.0.1", port=self.port, user="postgres", dbname="postgres", autocommit=True,
+            host="127.0.0.1",
+            port=self.port,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
             connect_timeout=2,
         ) as conn:
             conn.execute(sql)  # type: ignore[arg-type]
@@ -80,8 +115,12 @@ class Postgres:
     @property
     def env(self) -> dict[str, str]:
         """The test project's settings read these (see tests/settings.py)."""
-        return {"TEST_PG_PORT": str(self.port), "TEST_PG_HOST": "127.0.0.1",
-                "TEST_PG_NAME": "demo", "TEST_PG_USER": "postgres"}
+        return {
+            "TEST_PG_PORT": str(self.port),
+            "TEST_PG_HOST": "127.0.0.1",
+            "TEST_PG_NAME": "demo",
+            "TEST_PG_USER": "postgres",
+        }
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -91,7 +91,8 @@ class Server(Process):
             import ssl
 
             sock = ssl.create_default_context(cafile=tls_ca).wrap_socket(
-                sock, server_hostname="127.0.0.1")
+                sock, server_hostname="127.0.0.1"
+            )
         try:
             sock.sendall(
                 b"PUT /objects/warm-up HTTP/1.1\r\nHost: 127.0.0.1\r\n"

@@ -23,13 +23,17 @@ from stress.run import Lab, server_health  # noqa: E402
 
 def describe(result: fuzz.Result) -> str:
     scenario = result.scenario
-    lines = [f"exchange {scenario.seed}: mode={scenario.mode} cut={scenario.cut} "
-             f"splits={scenario.splits} body_after_rejection={scenario.send_body_after_rejection}"]
+    lines = [
+        f"exchange {scenario.seed}: mode={scenario.mode} cut={scenario.cut} "
+        f"splits={scenario.splits} body_after_rejection={scenario.send_body_after_rejection}"
+    ]
     for i, request in enumerate(scenario.requests):
-        lines.append(f"request {i}: asks_continue={request.asks_continue} "
-                     f"well_formed={request.well_formed} declared_length={request.declared_length}")
+        lines.append(
+            f"request {i}: asks_continue={request.asks_continue} "
+            f"well_formed={request.well_formed} declared_length={request.declared_length}"
+        )
         body = len(request.wire) - request.head_len
-        lines.append(f"  {request.wire[:request.head_len]!r} + {body} body bytes")
+        lines.append(f"  {request.wire[: request.head_len]!r} + {body} body bytes")
     for response in result.responses:
         lines.append(f"<- {response.status} {response.headers} {response.body[:200]!r}")
     if result.trailing:
@@ -65,8 +69,12 @@ def main() -> int:
             failed = bool(report.violations)
         health = server_health(server, pids, log_start)
     print("server afterwards:", health)
-    failed = failed or not health["workers_unchanged"] or health["sockets_after"] != len(pids) \
+    failed = (
+        failed
+        or not health["workers_unchanged"]
+        or health["sockets_after"] != len(pids)
         or bool(health["error_lines"])
+    )
     return 1 if failed else 0
 
 

@@ -65,8 +65,13 @@ class Lab:
     @contextmanager
     def server(self, worker: str, *extra: str) -> Iterator[Server]:
         args = ["--backlog", "4096", "--worker-connections", "4000", "--log-level", "info", *extra]
-        server = Server(worker, True, self.dir / f"{worker}-{time.monotonic_ns()}.log", self.env,
-                        extra_args=args)
+        server = Server(
+            worker,
+            True,
+            self.dir / f"{worker}-{time.monotonic_ns()}.log",
+            self.env,
+            extra_args=args,
+        )
         server.start()
         server.warm_up()  # figures are of a warm worker, not of its first request's imports
         try:
@@ -186,8 +191,9 @@ def section_load(lab: Lab) -> None:
                 "concurrent": n,
                 "answered_413": len(times),
                 "other": dict(Counter(str(s) for _, s in ok if s != 413)),
-                "client_errors": dict(Counter(type(r).__name__ for r in results
-                                              if not isinstance(r, tuple))),
+                "client_errors": dict(
+                    Counter(type(r).__name__ for r in results if not isinstance(r, tuple))
+                ),
                 # Every sample (head out -> 413 in, ms, wall clock); stress/report.py computes
                 # the percentiles from them.
                 "ms_to_413": sorted(round(t * 1000, 2) for t in times),
@@ -207,8 +213,9 @@ def section_load(lab: Lab) -> None:
 # --------------------------------------------------------------------------- mixed
 
 
-async def _mixed_one(address: tuple[str, int], rng: random.Random, sem: asyncio.Semaphore
-                     ) -> tuple[str, bool]:
+async def _mixed_one(
+    address: tuple[str, int], rng: random.Random, sem: asyncio.Semaphore
+) -> tuple[str, bool]:
     async with sem:
         reader, writer = await asyncio.open_connection(*address)
         try:
@@ -216,7 +223,8 @@ async def _mixed_one(address: tuple[str, int], rng: random.Random, sem: asyncio.
                 body = rng.randbytes(rng.randint(1, 512 * 1024))
                 writer.write(
                     f"PUT /lab/echo HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-                    f"Content-Length: {len(body)}\r\n\r\n".encode())
+                    f"Content-Length: {len(body)}\r\n\r\n".encode()
+                )
                 await writer.drain()
                 interim = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
                 if not interim.startswith(b"HTTP/1.1 100 "):
@@ -228,16 +236,19 @@ async def _mixed_one(address: tuple[str, int], rng: random.Random, sem: asyncio.
                 document = json.loads(await reader.readexactly(length))
                 return "accepted", (
                     head.startswith(b"HTTP/1.1 200 ")
-                    and document == {"size": len(body),
-                                     "sha256": hashlib.sha256(body).hexdigest()}
+                    and document == {"size": len(body), "sha256": hashlib.sha256(body).hexdigest()}
                 )
-            path, extra, expected = rng.choice([
-                ("/lab/small", "Content-Length: 5000000\r\n", b"413"),
-                ("/lab/types", "Content-Length: 1000\r\nContent-Type: text/plain\r\n", b"415"),
-                ("/lab/login", "Content-Length: 1000\r\n", b"401"),
-            ])
-            writer.write(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-                         f"{extra}\r\n".encode())
+            path, extra, expected = rng.choice(
+                [
+                    ("/lab/small", "Content-Length: 5000000\r\n", b"413"),
+                    ("/lab/types", "Content-Length: 1000\r\nContent-Type: text/plain\r\n", b"415"),
+                    ("/lab/login", "Content-Length: 1000\r\n", b"401"),
+                ]
+            )
+            writer.write(
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+                f"{extra}\r\n".encode()
+            )
             await writer.drain()
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
             return "rejected", head.split(b" ")[1] == expected
@@ -258,7 +269,8 @@ def section_mixed(lab: Lab) -> None:
                 sem = asyncio.Semaphore(100)
                 return await asyncio.gather(
                     *(_mixed_one(address, random.Random(rng.random()), sem) for _ in range(n)),
-                    return_exceptions=True)
+                    return_exceptions=True,
+                )
 
             began = time.monotonic()
             results = asyncio.run(main())
@@ -271,18 +283,25 @@ def section_mixed(lab: Lab) -> None:
                 "accepted": kinds["accepted"],
                 "rejected_correctly": good["rejected"],
                 "rejected": kinds["rejected"],
-                "errors": dict(Counter(type(r).__name__ for r in results
-                                       if not isinstance(r, tuple))),
+                "errors": dict(
+                    Counter(type(r).__name__ for r in results if not isinstance(r, tuple))
+                ),
                 "wall_s": round(wall, 1),
                 **server_health(server, pids, start),
             }
             entry = out[worker]
-            entry["failures"] = [
-                f"{what}: {entry[right]} of {entry[what]} right"
-                for what, right in (("accepted", "accepted_verified"),
-                                    ("rejected", "rejected_correctly"))
-                if entry[right] != entry[what]
-            ] + ([f"errors: {entry['errors']}"] if entry["errors"] else []) + health_failures(entry)
+            entry["failures"] = (
+                [
+                    f"{what}: {entry[right]} of {entry[what]} right"
+                    for what, right in (
+                        ("accepted", "accepted_verified"),
+                        ("rejected", "rejected_correctly"),
+                    )
+                    if entry[right] != entry[what]
+                ]
+                + ([f"errors: {entry['errors']}"] if entry["errors"] else [])
+                + health_failures(entry)
+            )
         log(f"mixed {worker}: {json.dumps(out[worker])}")
     RESULTS["mixed"] = out
 
@@ -296,8 +315,10 @@ async def _slow(address: tuple[str, int], trickle: bool) -> tuple[str, float, in
     server's 1 s idle timer ran out in an earlier gap whenever its 408 came more than 1.5 s after
     a byte, so the report keeps those apart."""
     reader, writer = await asyncio.open_connection(*address)
-    writer.write(b"POST /lab/timeout HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
-                 b"Content-Length: 100000\r\n\r\n")
+    writer.write(
+        b"POST /lab/timeout HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
     await writer.drain()
     first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 120)
     if not first.startswith(b"HTTP/1.1 100 "):
@@ -341,8 +362,10 @@ async def _good_clients(address: tuple[str, int], seconds: float) -> dict[str, A
     stop = time.monotonic() + seconds
     runs = await asyncio.gather(*(_good_client(address, stop) for _ in range(8)))
     samples = [sample for run in runs for sample in run]
-    return {"ms": sorted(round(t * 1000, 2) for ok, t in samples if ok),
-            "not_200": sum(not ok for ok, _ in samples)}
+    return {
+        "ms": sorted(round(t * 1000, 2) for ok, t in samples if ok),
+        "not_200": sum(not ok for ok, _ in samples),
+    }
 
 
 async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dict[str, Any]:
@@ -359,8 +382,9 @@ async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dic
         "slow_connections": slow,
         "answered_408": len(answered),
         "other": dict(Counter(s for s, _, _ in ok if s != "408")),
-        "client_errors": dict(Counter(type(r).__name__ for r in results
-                                      if not isinstance(r, tuple))),
+        "client_errors": dict(
+            Counter(type(r).__name__ for r in results if not isinstance(r, tuple))
+        ),
         # Every sample (wall clock): the stall to each 408 (from the 100, or from a trickling
         # client's only byte), the 408s that came after a second byte (seconds since that byte:
         # the server's timer had run out in an earlier gap), and each good request (connect,
@@ -376,8 +400,7 @@ async def _slowloris(address: tuple[str, int], slow: int, seconds: float) -> dic
 
 def section_slowloris(lab: Lab) -> None:
     out = {}
-    for worker, extra, slow in (("gevent", (), 500 // QUICK),
-                                ("gthread", ("--threads", "32"), 24)):
+    for worker, extra, slow in (("gevent", (), 500 // QUICK), ("gthread", ("--threads", "32"), 24)):
         with lab.server(worker, *extra) as server:
             pids = server.worker_pids()
             start = len(server.log())
@@ -387,11 +410,19 @@ def section_slowloris(lab: Lab) -> None:
             out[worker].update(server_health(server, pids, start))
             entry = out[worker]
             entry["failures"] = (
-                [f"{entry['answered_408']} of {slow} slow connections answered 408"]
-                if entry["answered_408"] != slow else []
-            ) + ([f"client errors: {entry['client_errors']}"] if entry["client_errors"] else []
-                 ) + ([f"{entry['good_not_200']} good requests not answered 200"]
-                      if entry["good_not_200"] else []) + health_failures(entry)
+                (
+                    [f"{entry['answered_408']} of {slow} slow connections answered 408"]
+                    if entry["answered_408"] != slow
+                    else []
+                )
+                + ([f"client errors: {entry['client_errors']}"] if entry["client_errors"] else [])
+                + (
+                    [f"{entry['good_not_200']} good requests not answered 200"]
+                    if entry["good_not_200"]
+                    else []
+                )
+                + health_failures(entry)
+            )
         log(f"slowloris {worker}: {json.dumps(out[worker])}")
     RESULTS["slowloris"] = out
 
@@ -401,9 +432,25 @@ def section_slowloris(lab: Lab) -> None:
 
 def _curl(url: str, path: Path) -> str:
     done = subprocess.run(
-        ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Expect:",
-         "-H", "Content-Type: application/octet-stream", "--data-binary", f"@{path}", url],
-        capture_output=True, text=True, timeout=120)
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Expect:",
+            "-H",
+            "Content-Type: application/octet-stream",
+            "--data-binary",
+            f"@{path}",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.stdout.strip() not in ("", "000"):
         return done.stdout.strip()
     named = {55: "reset(send)", 56: "reset(recv)"}
@@ -414,19 +461,28 @@ def _requests(url: str, data: bytes) -> str:
     import requests
 
     try:
-        return str(requests.post(url, data=data, timeout=60,
-                                 headers={"Content-Type": "application/octet-stream"}).status_code)
+        return str(
+            requests.post(
+                url, data=data, timeout=60, headers={"Content-Type": "application/octet-stream"}
+            ).status_code
+        )
     except requests.ConnectionError as error:
-        return "reset" if "reset" in str(error).lower() or "aborted" in str(error).lower() \
+        return (
+            "reset"
+            if "reset" in str(error).lower() or "aborted" in str(error).lower()
             else f"error:{type(error).__name__}"
+        )
 
 
 def _httpx(url: str, data: bytes) -> str:
     import httpx
 
     try:
-        return str(httpx.post(url, content=data, timeout=60,
-                              headers={"Content-Type": "application/octet-stream"}).status_code)
+        return str(
+            httpx.post(
+                url, content=data, timeout=60, headers={"Content-Type": "application/octet-stream"}
+            ).status_code
+        )
     except (httpx.ReadError, httpx.WriteError) as error:  # ECONNRESET / EPIPE on the socket
         return f"reset:{type(error).__name__}"
     except httpx.TransportError as error:  # a timeout, a close without an answer, ...
@@ -447,10 +503,12 @@ def is_reset(outcome: str) -> bool:
 
 def never_wait_failures(outcomes: dict[str, dict[str, int]]) -> list[str]:
     """``outcomes``: client -> outcome -> count. The outcomes that fail the section."""
-    wrong = {f"{client}: {outcome}": count
-             for client, counted in outcomes.items()
-             for outcome, count in counted.items()
-             if outcome != NEVER_WAIT_OK and not is_reset(outcome)}
+    wrong = {
+        f"{client}: {outcome}": count
+        for client, counted in outcomes.items()
+        for outcome, count in counted.items()
+        if outcome != NEVER_WAIT_OK and not is_reset(outcome)
+    }
     return [f"neither 413 nor a reset: {wrong}"] if wrong else []
 
 
@@ -478,8 +536,10 @@ def section_never_wait(lab: Lab) -> None:
                     outcome = client(server.url + "/lab/small")
                     samples.append([outcome, round(time.monotonic() - began, 4)])
                 # Every try: its outcome and its wall-clock seconds.
-                out[worker][name] = {"outcomes": dict(Counter(o for o, _ in samples)),
-                                     "tries": samples}
+                out[worker][name] = {
+                    "outcomes": dict(Counter(o for o, _ in samples)),
+                    "tries": samples,
+                }
             out[worker]["worker_cpu_s"] = round(cpu_seconds(pids) - cpu_before, 3)
             out[worker].update(server_health(server, pids, start))
             out[worker]["failures"] = never_wait_failures(
@@ -500,10 +560,12 @@ def environment() -> dict[str, Any]:
             return "not installed"
 
     curl = subprocess.run(["curl", "--version"], capture_output=True, text=True).stdout.split()
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0],
-            **{name: installed(name) for name in ("django", "gunicorn", "gevent", "requests",
-                                                   "httpx")},
-            "curl": curl[1] if len(curl) > 1 else "?"}
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        **{name: installed(name) for name in ("django", "gunicorn", "gevent", "requests", "httpx")},
+        "curl": curl[1] if len(curl) > 1 else "?",
+    }
 
 
 SECTIONS = {
@@ -521,8 +583,11 @@ def main() -> int:
     parser.add_argument("sections", nargs="*", default=list(SECTIONS))
     parser.add_argument("--quick", action="store_true", help="counts divided by 20")
     parser.add_argument("--out", default=str(ROOT / "stress" / "results.json"))
-    parser.add_argument("--merge", action="store_true",
-                        help="replace only the sections run in --out, keep the others")
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the sections run in --out, keep the others",
+    )
     args = parser.parse_args()
     if args.merge:
         RESULTS.update(json.loads(Path(args.out).read_text()))
@@ -535,7 +600,8 @@ def main() -> int:
         log(f"[{name}: {time.monotonic() - t0:.0f} s]")
     if args.merge:
         RESULTS.setdefault("rerun", {}).update(
-            {name: time.strftime("%Y-%m-%d %H:%M:%S %Z") for name in args.sections})
+            {name: time.strftime("%Y-%m-%d %H:%M:%S %Z") for name in args.sections}
+        )
     else:
         RESULTS["total_seconds"] = round(time.monotonic() - began, 1)
     RESULTS["invariants"] = 2  # issue 13: the checks stress/report.py describes

@@ -1,4 +1,5 @@
 """gunicorn configuration of the demo: django-expect's hooks plus ordinary settings."""
+
 import os
 
 from django_expect.gunicorn import post_request, pre_request  # noqa: F401  (gunicorn reads them)

@@ -361,8 +361,8 @@ def test_sync_middleware_reads_the_body_after_the_policy(server: ASGIServer) -> 
     boundary = "expectboundary"
     token = "a" * 32  # an unmasked CSRF secret, sent as cookie and as form field
     form = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"csrfmiddlewaretoken\"\r\n\r\n"
-        f"{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrfmiddlewaretoken"\r\n\r\n'
+        f'{token}\r\n--{boundary}\r\nContent-Disposition: form-data; name="title"\r\n\r\n'
         f"hello\r\n--{boundary}--\r\n"
     ).encode()
     multipart = f"multipart/form-data; boundary={boundary}"

@@ -34,8 +34,10 @@ def test_setting_default_and_override() -> None:
         assert conf.EXPECT_BODY_TIMEOUT is None
 
 
-@pytest.mark.parametrize(("value", "ids"), [(5, []), (None, []), (0, ["django_expect.E007"]),
-                                            ("soon", ["django_expect.E007"])])
+@pytest.mark.parametrize(
+    ("value", "ids"),
+    [(5, []), (None, []), (0, ["django_expect.E007"]), ("soon", ["django_expect.E007"])],
+)
 def test_system_check_e005(value: object, ids: list[str]) -> None:
     with override_settings(EXPECT_BODY_TIMEOUT=value):
         assert [m.id for m in check_settings() if m.id == "django_expect.E007"] == ids

@@ -125,8 +125,10 @@ def test_browser_over_h2_shows_the_413_page_after_far_less_than_the_file(
         shown = BROWSERS[browser]("form", url, files[size], ignore_https_errors=True)
         relay.wait_quiet()  # counted once the browser has stopped sending
         sent = relay.from_client()
-    print(f"h2 {front} {browser} {size // MB} MB: {shown.outcome} {shown.status} "
-          f"{shown.protocol} {shown.seconds:.2f} s, client bytes on the wire {sent}")
+    print(
+        f"h2 {front} {browser} {size // MB} MB: {shown.outcome} {shown.status} "
+        f"{shown.protocol} {shown.seconds:.2f} s, client bytes on the wire {sent}"
+    )
     assert shown.protocol == "h2", shown
     assert shown.shows_413, shown
     assert sent < WIRE_BOUND[front], (shown, sent)

@@ -35,9 +35,13 @@ FORM = f"multipart/form-data; boundary={BOUNDARY}"
 def form_body(content: bytes) -> bytes:
     """A multipart body with one file field, ``file``."""
     return (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.bin\"\r\n"
-        f"Content-Type: application/octet-stream\r\n\r\n"
-    ).encode() + content + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="a.bin"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n"
+        ).encode()
+        + content
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
 
 
 def refused_from_the_head(server: Server, path: str, headers: dict[str, str]) -> int:
@@ -53,8 +57,9 @@ def refused_from_the_head(server: Server, path: str, headers: dict[str, str]) ->
 def accepted(server: Server, path: str, headers: dict[str, str], body: bytes) -> dict[str, object]:
     """POST a small body after the 100; the JSON answer of a 2xx."""
     with Exchange(server.address) as conn:
-        conn.request_head("POST", path, {**headers, "Content-Length": str(len(body)),
-                                         "Expect": "100-continue"})
+        conn.request_head(
+            "POST", path, {**headers, "Content-Length": str(len(body)), "Expect": "100-continue"}
+        )
         assert conn.read_response().status == 100
         conn.send_body(body)
         _, answer = conn.read_final()
@@ -77,8 +82,12 @@ def demo_env(tmp_path: Path) -> dict[str, str]:
 
 def manage(env: dict[str, str], *command: str) -> str:
     done = subprocess.run(
-        [sys.executable, "manage.py", *command], cwd=DEMO, env=env, capture_output=True,
-        text=True, timeout=120,
+        [sys.executable, "manage.py", *command],
+        cwd=DEMO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout + done.stderr
@@ -90,22 +99,38 @@ def test_the_demo_checks_migrates_and_refuses_before_the_body(tmp_path: Path) ->
     manage(env, "migrate", "--noinput", "-v0")
     assert "demo-token" in manage(env, "demo_setup")
     server = Server(
-        "gthread", True, tmp_path / "demo.log", env,
-        app="testproject.wsgi:application", chdir=DEMO,
+        "gthread",
+        True,
+        tmp_path / "demo.log",
+        env,
+        app="testproject.wsgi:application",
+        chdir=DEMO,
     ).start()
     try:
         with Exchange(server.address) as conn:
-            conn.request_head("PUT", "/objects/big", {
-                "Content-Length": str(50 * 10**6), "Content-Type": "application/octet-stream",
-                "Expect": "100-continue"})
+            conn.request_head(
+                "PUT",
+                "/objects/big",
+                {
+                    "Content-Length": str(50 * 10**6),
+                    "Content-Type": "application/octet-stream",
+                    "Expect": "100-continue",
+                },
+            )
             interim, refused = conn.read_final()
         assert (interim, refused.status, conn.sent_body_bytes) == ([], 413, 0)
 
         body = os.urandom(100_000)
         with Exchange(server.address) as conn:
-            conn.request_head("PUT", "/objects/small", {
-                "Content-Length": str(len(body)), "Content-Type": "application/octet-stream",
-                "Expect": "100-continue"})
+            conn.request_head(
+                "PUT",
+                "/objects/small",
+                {
+                    "Content-Length": str(len(body)),
+                    "Content-Type": "application/octet-stream",
+                    "Expect": "100-continue",
+                },
+            )
             assert conn.read_response().status == 100
             conn.send_body(body)
             _, stored = conn.read_final()
@@ -114,17 +139,28 @@ def test_the_demo_checks_migrates_and_refuses_before_the_body(tmp_path: Path) ->
 
         # DRF: a ViewSet's create, 5 MB and login (Basic demo:demo).
         raw = {"Content-Type": "application/octet-stream"}
-        assert refused_from_the_head(
-            server, "/drf/documents/", {**raw, "Content-Length": "1000"}) == 401
-        assert refused_from_the_head(server, "/drf/documents/", {
-            **raw, "Content-Length": str(6 * 10**6), "Authorization": BASIC_DEMO}) == 413
+        assert (
+            refused_from_the_head(server, "/drf/documents/", {**raw, "Content-Length": "1000"})
+            == 401
+        )
+        assert (
+            refused_from_the_head(
+                server,
+                "/drf/documents/",
+                {**raw, "Content-Length": str(6 * 10**6), "Authorization": BASIC_DEMO},
+            )
+            == 413
+        )
         answer = accepted(server, "/drf/documents/", {**raw, "Authorization": BASIC_DEMO}, body)
         assert (answer["user"], answer["size"]) == ("demo", len(body))
 
         # django-ninja: an operation with a multipart UploadedFile, 5 MB.
-        assert refused_from_the_head(
-            server, "/ninja/documents", {"Content-Type": FORM, "Content-Length": str(6 * 10**6)}
-        ) == 413
+        assert (
+            refused_from_the_head(
+                server, "/ninja/documents", {"Content-Type": FORM, "Content-Length": str(6 * 10**6)}
+            )
+            == 413
+        )
         answer = accepted(server, "/ninja/documents", {"Content-Type": FORM}, form_body(body))
         assert (answer["name"], answer["sha256"]) == ("a.bin", hashlib.sha256(body).hexdigest())
     finally:

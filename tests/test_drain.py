@@ -55,8 +55,9 @@ def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     client.close()
 
 
-def _send_until_stopped(sock: socket.socket, stop: threading.Event, piece: bytes,
-                        pause: float) -> None:
+def _send_until_stopped(
+    sock: socket.socket, stop: threading.Event, piece: bytes, pause: float
+) -> None:
     sock.settimeout(1.0)
     while not stop.is_set():
         try:

@@ -151,9 +151,7 @@ def test_authorised_uploads_pass(server: Server) -> None:
         ("/api/uploads", "demo-token"),
     ):
         with Exchange(server.address) as conn:
-            conn.request_head(
-                "POST", path, upload_head(len(BODY), Authorization=f"Token {token}")
-            )
+            conn.request_head("POST", path, upload_head(len(BODY), Authorization=f"Token {token}"))
             assert conn.read_response().status == 100
             conn.send_body(BODY)
             final = conn.read_final()[1]

@@ -98,7 +98,6 @@ REFUSED = {
 }
 
 
-
 def curl(url: str, upload: Upload, body: Path) -> tuple[int, Any]:
     """Upload ``body`` with curl, waiting up to 10 s for 100 Continue; (status, JSON or None)."""
     args = [
@@ -181,11 +180,15 @@ def test_control_stock_gunicorn_invites_the_body(server_pool: ServerPool) -> Non
     stock = server_pool.get("gthread", hook=False)
     upload = REFUSED["drf-viewset-update"]
     with Exchange(stock.address) as conn:
-        conn.request_head(upload.method, upload.path, {
-            "Content-Type": upload.content_type,
-            "Content-Length": str(REFUSED_SIZE),
-            "Expect": "100-continue",
-        })
+        conn.request_head(
+            upload.method,
+            upload.path,
+            {
+                "Content-Type": upload.content_type,
+                "Content-Length": str(REFUSED_SIZE),
+                "Expect": "100-continue",
+            },
+        )
         first = conn.read_response(timeout=30)
         assert first.status == 100  # the body is invited before Django runs
         _, final = conn.read_final(timeout=30)

@@ -85,10 +85,15 @@ def decision(
 ) -> int:
     """The status an upload head gets: 100 (invited) or the rejection's status."""
     with Exchange(server.address, timeout=timeout) as conn:
-        conn.request_head("PUT", path, {
-            "Content-Length": str(length), "Expect": "100-continue",
-            "Content-Type": content_type,
-        })
+        conn.request_head(
+            "PUT",
+            path,
+            {
+                "Content-Length": str(length),
+                "Expect": "100-continue",
+                "Content-Type": content_type,
+            },
+        )
         return conn.read_response().status
 
 
@@ -100,8 +105,11 @@ class Admin:
         self.jar = http.cookiejar.CookieJar()
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.jar))
         page = self.get("/admin/login/?next=/admin/")
-        self.post("/admin/login/?next=/admin/", page, {
-            "username": username, "password": password, "next": "/admin/"})
+        self.post(
+            "/admin/login/?next=/admin/",
+            page,
+            {"username": username, "password": password, "next": "/admin/"},
+        )
 
     def get(self, path: str) -> str:
         with self.opener.open(self.server.url + path, timeout=10) as response:
@@ -154,8 +162,13 @@ def record(name: str, delays: list[float]) -> None:
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
     result = subprocess.run(
-        [*MANAGE, "shell", "-c", script], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=True,
+        [*MANAGE, "shell", "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     return result.stdout
 
@@ -165,18 +178,26 @@ def test_the_servers_run_with_djangos_default_cache(backend_env: dict[str, str])
     assert "django.core.cache.backends.locmem.LocMemCache" in out
 
 
-def test_an_admin_change_reaches_every_process(
-    two_servers: tuple[Server, Server]
-) -> None:
+def test_an_admin_change_reaches_every_process(two_servers: tuple[Server, Server]) -> None:
     first, second = two_servers
     assert decision(first) == decision(second) == 100  # the code's limit: 1000 bytes
 
     admin = Admin(first)
     form = admin.get("/admin/django_expect/policyoverride/add/")
-    admin.post("/admin/django_expect/policyoverride/add/", form, {
-        "route": "lab-small", "max_size": "500", "content_types": "", "expect": "",
-        "login_required": "unknown", "permission": "", "body_timeout": "", "note": "e2e",
-    })
+    admin.post(
+        "/admin/django_expect/policyoverride/add/",
+        form,
+        {
+            "route": "lab-small",
+            "max_size": "500",
+            "content_types": "",
+            "expect": "",
+            "login_required": "unknown",
+            "permission": "",
+            "body_timeout": "",
+            "note": "e2e",
+        },
+    )
     saved = time.monotonic()
     listing = admin.get("/admin/django_expect/policyoverride/")
     match = re.search(r"/admin/django_expect/policyoverride/(\d+)/change/", listing)
@@ -186,8 +207,9 @@ def test_an_admin_change_reaches_every_process(
     record("admin_save_delays", wait_for(two_servers, 413, saved))
 
     page = admin.get(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/")
-    admin.post(f"/admin/django_expect/policyoverride/{match.group(1)}/delete/", page,
-               {"post": "yes"})
+    admin.post(
+        f"/admin/django_expect/policyoverride/{match.group(1)}/delete/", page, {"post": "yes"}
+    )
     deleted = time.monotonic()
     record("admin_delete_delays", wait_for(two_servers, 100, deleted))
 
@@ -207,7 +229,7 @@ def test_an_override_saved_by_another_process_reaches_every_process(
 
 
 def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
-    two_servers: tuple[Server, Server]
+    two_servers: tuple[Server, Server],
 ) -> None:
     """The "Upload settings" page (one row) limits every view without a decorator."""
     first, _ = two_servers
@@ -216,9 +238,16 @@ def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
     admin = Admin(first)
     page = admin.get("/admin/django_expect/uploadsettings/")  # the list leads to the one row
     assert "Change upload settings" in page
-    fields = {"max_size": "500", "content_types": "", "login_required": "unknown",
-              "permission": "", "body_timeout": "", "chunked": "", "drain_seconds": "",
-              "note": "e2e"}
+    fields = {
+        "max_size": "500",
+        "content_types": "",
+        "login_required": "unknown",
+        "permission": "",
+        "body_timeout": "",
+        "chunked": "",
+        "drain_seconds": "",
+        "note": "e2e",
+    }
     admin.post("/admin/django_expect/uploadsettings/1/change/", page, fields)
     saved = time.monotonic()
     record("site_wide_delays", wait_for(two_servers, 413, saved, "/lab/echo"))
@@ -226,8 +255,7 @@ def test_a_site_wide_limit_set_in_the_admin_reaches_every_process(
         assert decision(server) == 100  # a decorated view keeps its own limit
 
     page = admin.get("/admin/django_expect/uploadsettings/1/change/")
-    admin.post("/admin/django_expect/uploadsettings/1/change/", page,
-               dict(fields, max_size=""))
+    admin.post("/admin/django_expect/uploadsettings/1/change/", page, dict(fields, max_size=""))
     cleared = time.monotonic()
     record("site_wide_clear_delays", wait_for(two_servers, 100, cleared, "/lab/echo"))
 
@@ -272,8 +300,13 @@ def test_admin_lists_the_counts(two_servers: tuple[Server, Server]) -> None:
 
 def test_expect_policies_runs_against_the_backend(backend_env: dict[str, str]) -> None:
     result = subprocess.run(
-        [*MANAGE, "expect_policies", "--format", "json"], cwd=ROOT,
-        env=backend_env, capture_output=True, text=True, timeout=60, check=True,
+        [*MANAGE, "expect_policies", "--format", "json"],
+        cwd=ROOT,
+        env=backend_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     routes = {entry["route"]: entry for entry in json.loads(result.stdout)}
     assert routes["lab-small"]["max_size"] == 1000
@@ -283,8 +316,11 @@ def test_a_database_outage_keeps_serving_with_the_known_policies(
     backend_env: dict[str, str], tmp_path: Path
 ) -> None:
     """A server whose database disappears keeps deciding and logs the outage once."""
-    env = dict(backend_env, TEST_DB=str(tmp_path / "missing" / "db.sqlite3"),
-               TEST_PG_PORT="1" if "TEST_PG_PORT" in backend_env else "")
+    env = dict(
+        backend_env,
+        TEST_DB=str(tmp_path / "missing" / "db.sqlite3"),
+        TEST_PG_PORT="1" if "TEST_PG_PORT" in backend_env else "",
+    )
     server = Server("sync", True, tmp_path / "outage.log", env).start()
     try:
         assert decision(server) == 100

@@ -28,7 +28,12 @@ BODY = b"x" * 800  # /lab/small takes 1000 bytes
 def export(env: dict[str, str], fmt: str, *extra: str) -> str:
     return subprocess.run(
         [*MANAGE, "expect_policies", "--format", fmt, *extra],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
 
 
@@ -61,9 +66,7 @@ def backend(server_pool: object) -> Server:
 
 
 @pytest.fixture
-def nginx(
-    backend: Server, project_env_vars: dict[str, str], tmp_path: Path
-) -> Iterator[Proxy]:
+def nginx(backend: Server, project_env_vars: dict[str, str], tmp_path: Path) -> Iterator[Proxy]:
     binary = require("nginx", "nginx-light")
     (tmp_path / "temp").mkdir()
     (tmp_path / "limits.conf").write_text(export(project_env_vars, "nginx"))
@@ -90,8 +93,14 @@ http {{
     }}
 }}
 """)
-    base = ["-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"), "-e",
-            str(tmp_path / "error.log")]
+    base = [
+        "-p",
+        str(tmp_path),
+        "-c",
+        str(tmp_path / "nginx.conf"),
+        "-e",
+        str(tmp_path / "error.log"),
+    ]
     check = subprocess.run([binary, "-t", *base], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     assert "test is successful" in check.stderr
@@ -101,9 +110,7 @@ http {{
 
 
 @pytest.fixture
-def haproxy(
-    backend: Server, project_env_vars: dict[str, str], tmp_path: Path
-) -> Iterator[Proxy]:
+def haproxy(backend: Server, project_env_vars: dict[str, str], tmp_path: Path) -> Iterator[Proxy]:
     binary = require("haproxy", "haproxy")
     port = free_port()
     limits = export(project_env_vars, "haproxy")
@@ -124,8 +131,9 @@ frontend django_expect_test
 backend gunicorn
     server app 127.0.0.1:{backend.port}
 """)
-    check = subprocess.run([binary, "-c", "-f", str(config)], capture_output=True, text=True,
-                           timeout=30)
+    check = subprocess.run(
+        [binary, "-c", "-f", str(config)], capture_output=True, text=True, timeout=30
+    )
     assert check.returncode == 0, check.stdout + check.stderr
     proxy = Proxy([binary, "-db", "-f", str(config)], tmp_path / "haproxy.out", port)
     yield proxy

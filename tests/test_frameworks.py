@@ -65,9 +65,7 @@ def size_for(path: str, method: str) -> int | None:
         ("/ninja/json", "PUT", 100 * 2**20),  # no operation for PUT: the setting
     ],
 )
-def test_the_code_serving_the_method_declares_the_policy(
-    path: str, method: str, size: int
-) -> None:
+def test_the_code_serving_the_method_declares_the_policy(path: str, method: str, size: int) -> None:
     assert size_for(path, method) == size
 
 

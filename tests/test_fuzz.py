@@ -89,6 +89,7 @@ def test_the_checker_flags_a_5xx_behind_a_request_that_lied_about_its_length() -
     problems = fuzz.check(_result([liar, other, other], [ok, ok, crash]))
     assert problems == ["final #2: server error 500"]
     # ... and a 100 before a head refusal it cannot attribute to one request.
-    problems = fuzz.check(_result([liar, other, other],
-                                  [ok, CONTINUE, _refusal(401, "login_required")]))
+    problems = fuzz.check(
+        _result([liar, other, other], [ok, CONTINUE, _refusal(401, "login_required")])
+    )
     assert problems == ["final #1: 100 Continue before a refusal from the head (login_required)"]

@@ -76,8 +76,12 @@ def upload(path: str, length: int, awaiting: bool = True) -> tuple[HttpRequest, 
     wire: list[str] = []
     stream = expect_input(b"x" * length, wire, awaiting)
     request = RequestFactory().post(
-        path, data=b"x" * length, content_type="application/octet-stream",
-        HTTP_EXPECT="100-continue", REMOTE_ADDR="192.0.2.7", **{"wsgi.input": stream},
+        path,
+        data=b"x" * length,
+        content_type="application/octet-stream",
+        HTTP_EXPECT="100-continue",
+        REMOTE_ADDR="192.0.2.7",
+        **{"wsgi.input": stream},
     )
     request.resolver_match = resolve(path)
     return request, wire
@@ -248,7 +252,11 @@ def test_rejections_are_logged_signalled_counted_and_flushed_in_batches(
     assert received[0]["decision"].status == 413
     record = next(r for r in caplog.records if r.getMessage().startswith("upload rejected"))
     assert (record.route, record.reason, record.status, record.declared_length, record.client) == (  # type: ignore[attr-defined]
-        "lab-small", "content_too_large", 413, 2000, "192.0.2.7"
+        "lab-small",
+        "content_too_large",
+        413,
+        2000,
+        "192.0.2.7",
     )
 
     assert sum(counts.pending().values()) == 51
@@ -256,8 +264,10 @@ def test_rejections_are_logged_signalled_counted_and_flushed_in_batches(
     with django_assert_max_num_queries(10):
         assert counts.flush() == 2
     rows = {(r.route, r.reason, r.status): r.count for r in RejectionCount.objects.all()}
-    assert rows == {("lab-small", "content_too_large", 413): 50,
-                    ("lab-types", "unsupported_media_type", 415): 1}
+    assert rows == {
+        ("lab-small", "content_too_large", 413): 50,
+        ("lab-types", "unsupported_media_type", 415): 1,
+    }
 
     for _ in range(3):
         run_view(upload("/lab/small", 2000)[0])
@@ -399,10 +409,17 @@ def test_routes_are_named_like_the_resolver_names_them() -> None:
 
 
 def test_sources_say_where_each_value_comes_from() -> None:
-    entries = {e.route.name: e for e in describe_routes({
-        "lab-small": Override("lab-small", max_size=10),
-        "tests.testapp.views.lab_types": Override("tests.testapp.views.lab_types", disabled=True),
-    })}
+    entries = {
+        e.route.name: e
+        for e in describe_routes(
+            {
+                "lab-small": Override("lab-small", max_size=10),
+                "tests.testapp.views.lab_types": Override(
+                    "tests.testapp.views.lab_types", disabled=True
+                ),
+            }
+        )
+    }
     assert entries["lab-small"].sources["max_size"] == "override"
     assert entries["lab-small"].sources["content_types"] == "decorator"
     assert entries["lab-small"].sources["body_timeout"] == "setting"  # EXPECT_BODY_TIMEOUT
@@ -420,11 +437,19 @@ def test_sources_say_where_each_value_comes_from() -> None:
     [
         # nothing in the admin: settings.py, then the built-in default
         (SiteDefaults(), {}, (100 * 2**20, "setting", 20.0, "setting"), (1000, 20.0, "setting")),
-        (SiteDefaults(), {"EXPECT_DEFAULT_POLICY": {}, "EXPECT_BODY_TIMEOUT": None},
-         (None, "default", None, "setting"), (1000, None, "setting")),
+        (
+            SiteDefaults(),
+            {"EXPECT_DEFAULT_POLICY": {}, "EXPECT_BODY_TIMEOUT": None},
+            (None, "default", None, "setting"),
+            (1000, None, "setting"),
+        ),
         # the admin row beats settings.py; a decorator (and an override) beat the admin row
-        (SiteDefaults(max_size=7, body_timeout=3.0), {},
-         (7, "admin", 3.0, "admin"), (1000, 3.0, "admin")),
+        (
+            SiteDefaults(max_size=7, body_timeout=3.0),
+            {},
+            (7, "admin", 3.0, "admin"),
+            (1000, 3.0, "admin"),
+        ),
     ],
 )
 def test_precedence_override_decorator_admin_setting_default(
@@ -439,14 +464,20 @@ def test_precedence_override_decorator_admin_setting_default(
     with override_settings(**settings):
         echo = resolution.effective_policy(resolve("/lab/echo").func, "POST", ("lab-echo",))
         small = resolution.effective_policy(resolve("/lab/small").func, "POST", ("lab-small",))
-        assert (echo.policy.max_size, echo.sources["max_size"], echo.body_timeout,
-                echo.sources["body_timeout"]) == undecorated
+        assert (
+            echo.policy.max_size,
+            echo.sources["max_size"],
+            echo.body_timeout,
+            echo.sources["body_timeout"],
+        ) == undecorated
         assert (small.policy.max_size, small.body_timeout, small.sources["body_timeout"]) == (
             decorated
         )
         assert small.sources["max_size"] == "decorator"
         overridden = resolution.effective_policy(
-            resolve("/lab/echo").func, "POST", ("lab-echo",),
+            resolve("/lab/echo").func,
+            "POST",
+            ("lab-echo",),
             overrides={"lab-echo": Override("lab-echo", max_size=1, body_timeout=9.0)},
         )
         assert (overridden.policy.max_size, overridden.body_timeout) == (1, 9.0)
@@ -466,8 +497,11 @@ def test_site_wide_chunked_and_drain_fall_back_to_settings(monkeypatch: pytest.M
         assert (values.chunked, values.drain_seconds) == (chunked, drain)
         echo = resolution.effective_policy(resolve("/lab/echo").func, "POST", ("lab-echo",))
         assert echo.allow_chunked is (chunked == "stream")
-    monkeypatch.setattr(overrides, "registry", OverrideRegistry(
-        loader=dict, site_loader=SiteDefaults, version_reader=lambda: 1))
+    monkeypatch.setattr(
+        overrides,
+        "registry",
+        OverrideRegistry(loader=dict, site_loader=SiteDefaults, version_reader=lambda: 1),
+    )
     with override_settings(EXPECT_CHUNKED="refuse", EXPECT_DRAIN_SECONDS=4):
         assert (upload_settings().chunked, upload_settings().drain_seconds) == ("refuse", 4.0)
         assert upload_settings().sources["chunked"] == "setting"
@@ -526,19 +560,35 @@ def test_expect_policies_text_and_json() -> None:
 @pytest.mark.django_db
 def test_expect_policies_proxy_formats() -> None:
     out = io.StringIO()
-    call_command("expect_policies", "--format", "nginx", "--proxy-pass", "http://app",
-                 stdout=out, stderr=io.StringIO())
+    call_command(
+        "expect_policies",
+        "--format",
+        "nginx",
+        "--proxy-pass",
+        "http://app",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     nginx = out.getvalue()
     assert 'location ~ "^/lab/small\\\\Z" {\n    # lab-small' in nginx
     assert "client_max_body_size 1000;\n    proxy_pass http://app;" in nginx
     assert 'location ~ "^/objects/(?:.+)\\\\Z"' in nginx  # named groups dropped
 
     out = io.StringIO()
-    call_command("expect_policies", "--format", "haproxy", "--prefix", "/app",
-                 stdout=out, stderr=io.StringIO())
+    call_command(
+        "expect_policies",
+        "--format",
+        "haproxy",
+        "--prefix",
+        "/app",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     haproxy = out.getvalue()
-    assert ("http-request set-var(txn.expect_limit) int(1000) if !{ var(txn.expect_limit) -m "
-            "found } { path_reg '^/app/lab/small\\Z' }  # lab-small") in haproxy
+    assert (
+        "http-request set-var(txn.expect_limit) int(1000) if !{ var(txn.expect_limit) -m "
+        "found } { path_reg '^/app/lab/small\\Z' }  # lab-small"
+    ) in haproxy
     assert "int(-1)" in haproxy  # routes without a limit stop the search too
     assert haproxy.rstrip().endswith("sub(txn.expect_limit) gt 0 }")
 
@@ -554,22 +604,35 @@ def test_admin_edits_overrides_in_human_units(
     assert page.status_code == 200
     assert b'value="lab-small"' in page.content  # routes offered by name
 
-    bad = admin_client.post("/admin/django_expect/policyoverride/add/", {
-        "route": "lab-small", "max_size": "10 parsecs", "content_types": "images",
-        "expect": "",
-    })
+    bad = admin_client.post(
+        "/admin/django_expect/policyoverride/add/",
+        {
+            "route": "lab-small",
+            "max_size": "10 parsecs",
+            "content_types": "images",
+            "expect": "",
+        },
+    )
     assert bad.status_code == 200
     assert b"cannot read &#x27;10 parsecs&#x27; as a size" in bad.content
     assert b"is not a media type" in bad.content
 
-    good = admin_client.post("/admin/django_expect/policyoverride/add/", {
-        "route": "lab-small", "max_size": "2KB", "content_types": "IMAGE/png, application/pdf",
-        "expect": "after-checks", "note": "incident 42",
-    })
+    good = admin_client.post(
+        "/admin/django_expect/policyoverride/add/",
+        {
+            "route": "lab-small",
+            "max_size": "2KB",
+            "content_types": "IMAGE/png, application/pdf",
+            "expect": "after-checks",
+            "note": "incident 42",
+        },
+    )
     assert good.status_code == 302, good.content
     row = PolicyOverride.objects.get()
     assert (row.max_size, row.content_types, row.expect) == (
-        2000, "image/png, application/pdf", "after-checks"
+        2000,
+        "image/png, application/pdf",
+        "after-checks",
     )
     change = admin_client.get(f"/admin/django_expect/policyoverride/{row.pk}/change/")
     assert b'value="2kB"' in change.content
@@ -585,8 +648,10 @@ def test_admin_edits_overrides_in_human_units(
         '<small class="expect-source">django</small></td>'
     ) in html
     assert "routes of the admin site</summary>" in html
-    assert ("<strong>override; login_required: decorator, permissions: decorator, "
-            "body_timeout: setting</strong>") in html
+    assert (
+        "<strong>override; login_required: decorator, permissions: decorator, "
+        "body_timeout: setting</strong>"
+    ) in html
 
 
 @pytest.mark.django_db
@@ -603,9 +668,17 @@ def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
 
     request, _ = upload("/lab/echo", 5000)
     assert run_view(request) is None  # EXPECT_DEFAULT_POLICY: 100 MiB
-    fields = {"max_size": "2KB", "content_types": "", "login_required": "unknown",
-              "permission": "", "expect": "", "body_timeout": "7", "chunked": "refuse",
-              "drain_seconds": "0.5", "note": "incident 43"}
+    fields = {
+        "max_size": "2KB",
+        "content_types": "",
+        "login_required": "unknown",
+        "permission": "",
+        "expect": "",
+        "body_timeout": "7",
+        "chunked": "refuse",
+        "drain_seconds": "0.5",
+        "note": "incident 43",
+    }
     bad = admin_client.post(listing["Location"], dict(fields, permission="nodot"))
     assert bad.status_code == 200 and b"permission names look like" in bad.content
     with django_capture_on_commit_callbacks(execute=True):
@@ -621,11 +694,13 @@ def test_admin_upload_settings_is_one_page_and_applies_to_undecorated_views(
     assert request.environ["wsgi.input"].body_timeout == 7.0  # ...and gets the site-wide timeout
     values = upload_settings()
     assert (values.chunked, values.drain_seconds, values.sources["chunked"]) == (
-        "refuse", 0.5, "admin"
+        "refuse",
+        0.5,
+        "admin",
     )
     html = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
-    echo = html[html.index("<td>lab-echo</td>"):]
-    echo = echo[:echo.index("</tr>")]
+    echo = html[html.index("<td>lab-echo</td>") :]
+    echo = echo[: echo.index("</tr>")]
     assert 'title="2000 bytes">2 kB<br><small class="expect-source">admin</small>' in echo
     assert '7.0 s<br><small class="expect-source">admin</small>' in echo
 
@@ -644,11 +719,19 @@ def test_overrides_set_login_permission_and_body_timeout(
     admin_client: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
-        response = admin_client.post("/admin/django_expect/policyoverride/add/", {
-            "route": "lab-small", "max_size": "", "content_types": "", "expect": "",
-            "login_required": "true", "permission": "demo.add_storedobject",
-            "body_timeout": "3", "note": "",
-        })
+        response = admin_client.post(
+            "/admin/django_expect/policyoverride/add/",
+            {
+                "route": "lab-small",
+                "max_size": "",
+                "content_types": "",
+                "expect": "",
+                "login_required": "true",
+                "permission": "demo.add_storedobject",
+                "body_timeout": "3",
+                "note": "",
+            },
+        )
     assert response.status_code == 302, response.content[:2000]
     request, _ = upload("/lab/small", 800)
     assert run_view(request).status_code == 401  # anonymous (RequestFactory has no user)

@@ -58,9 +58,7 @@ lengths = st.one_of(
     st.just("0"),
     st.integers(0, 10**20).map(str),
     st.sampled_from(["-1", "1e3", "abc", "", " 12 ", "0x10", "1 2", "+5", "\uff11\uff12"]),
-    st.integers(0, 5000).flatmap(
-        lambda n: st.sampled_from([f"{n}, {n}", f"{n},{n + 1}", f"{n},"])
-    ),
+    st.integers(0, 5000).flatmap(lambda n: st.sampled_from([f"{n}, {n}", f"{n},{n + 1}", f"{n},"])),
 )
 transfer_encodings = st.one_of(
     st.none(),
@@ -193,10 +191,7 @@ def test_decide_is_pure(head: RequestHead, policy: UploadPolicy, user: User | No
 def test_body_timeout_accepts_only_positive_finite_seconds(value: object) -> None:
     from django_expect.core import PolicyError
 
-    ok = (
-        value is None
-        or (isinstance(value, (int, float)) and value > 0 and value != float("inf"))
-    )
+    ok = value is None or (isinstance(value, (int, float)) and value > 0 and value != float("inf"))
     try:
         policy = UploadPolicy.build(body_timeout=value)  # type: ignore[arg-type]
     except PolicyError:

@@ -49,8 +49,13 @@ def cases() -> list[tuple[str, str]]:
 @pytest.mark.parametrize("proxy_kind", ["haproxy", "caddy", "nginx"])
 @pytest.mark.parametrize(("client_name", "rejection"), cases())
 def test_through_a_proxy_a_rejection_costs_no_body_bytes_and_the_pool_survives(
-    server: Server, proxy_pool: ProxyPool, make_client: ClientFactory, bodies: Bodies,
-    proxy_kind: str, client_name: str, rejection: str,
+    server: Server,
+    proxy_pool: ProxyPool,
+    make_client: ClientFactory,
+    bodies: Bodies,
+    proxy_kind: str,
+    client_name: str,
+    rejection: str,
 ) -> None:
     proxy = proxy_pool.get(proxy_kind, server.address)
     with Relay(proxy.address) as relay:
@@ -63,28 +68,45 @@ def test_haproxy_http_buffer_request_invites_the_body(
 ) -> None:
     proxy = proxy_pool.get("haproxy-buffered", server.address)
     with Relay(proxy.address) as relay:
-        result = CurlCLI().request("PUT", relay.url + "/objects/buffered", bodies.big,
-                                   {"Content-Type": "application/octet-stream"})
+        result = CurlCLI().request(
+            "PUT",
+            relay.url + "/objects/buffered",
+            bodies.big,
+            {"Content-Type": "application/octet-stream"},
+        )
         assert result.status == 413  # gunicorn still refuses, but only after the body arrived
         assert wire_body_bytes(relay) > 0
         print(f"haproxy http-buffer-request: {wire_body_bytes(relay)} body bytes before the 413")
 
 
-@pytest.mark.parametrize(("path", "content_type", "headers", "nginx_status"), [
-    ("/precise/lab/types", "text/plain", {}, 500),  # precheck answered 415
-    ("/precise/lab/small", "application/octet-stream", {}, 500),  # precheck answered 413
-    ("/precise/api/uploads", "application/octet-stream", {}, 401),
-    ("/precise/lab/permission", "application/octet-stream",
-     {"Authorization": "Token plain-token"}, 403),
-])
+@pytest.mark.parametrize(
+    ("path", "content_type", "headers", "nginx_status"),
+    [
+        ("/precise/lab/types", "text/plain", {}, 500),  # precheck answered 415
+        ("/precise/lab/small", "application/octet-stream", {}, 500),  # precheck answered 413
+        ("/precise/api/uploads", "application/octet-stream", {}, 401),
+        (
+            "/precise/lab/permission",
+            "application/octet-stream",
+            {"Authorization": "Token plain-token"},
+            403,
+        ),
+    ],
+)
 def test_nginx_auth_request_passes_only_401_and_403(
-    server: Server, proxy_pool: ProxyPool, bodies: Bodies, path: str, content_type: str,
-    headers: dict[str, str], nginx_status: int,
+    server: Server,
+    proxy_pool: ProxyPool,
+    bodies: Bodies,
+    path: str,
+    content_type: str,
+    headers: dict[str, str],
+    nginx_status: int,
 ) -> None:
     proxy = proxy_pool.get("nginx", server.address)
     with Relay(proxy.address) as relay:
-        result = CurlCLI().request("POST", relay.url + path, bodies.mid,
-                                   {"Content-Type": content_type, **headers})
+        result = CurlCLI().request(
+            "POST", relay.url + path, bodies.mid, {"Content-Type": content_type, **headers}
+        )
         assert result.status == nginx_status
         if nginx_status == 500:
             # nginx's own 500 page discards the body, and may send 100 Continue to do so: the
@@ -101,8 +123,9 @@ def test_nginx_precheck_passes_an_authorised_upload(
 
     proxy = proxy_pool.get("nginx", server.address)
     with Relay(proxy.address) as relay:
-        result = CurlCLI().request("POST", relay.url + "/api/uploads", bodies.mid,
-                                   {"Authorization": "Token demo-token"})
+        result = CurlCLI().request(
+            "POST", relay.url + "/api/uploads", bodies.mid, {"Authorization": "Token demo-token"}
+        )
         assert result.status == 200
         assert result.json()["sha256"] == hashlib.sha256(bodies.mid.read_bytes()).hexdigest()
 
@@ -145,23 +168,27 @@ def test_nginx_production_location_maps_411_back(
     refuses_chunked: Server, proxy_pool: ProxyPool, server_pool: ServerPool
 ) -> None:
     proxy = proxy_pool.get("nginx", refuses_chunked.address)
-    _assert_refused_from_the_head(
-        proxy.address, "/lab/echo", {"Transfer-Encoding": "chunked"}, 411
-    )
+    _assert_refused_from_the_head(proxy.address, "/lab/echo", {"Transfer-Encoding": "chunked"}, 411)
     # Control: nginx in front of a server that streams chunked bodies (the default) passes the
     # same request on, so the 411 above is the setting's answer mapped back, not nginx's own.
     default = proxy_pool.get("nginx", server_pool.get("gthread").address)
     with Exchange(default.address) as conn:
-        conn.request_head("POST", "/lab/echo", {
-            "Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"})
+        conn.request_head(
+            "POST",
+            "/lab/echo",
+            {"Transfer-Encoding": "chunked", "Content-Type": "application/octet-stream"},
+        )
         conn.send(b"0\r\n\r\n")
         assert conn.read_final(timeout=10)[1].status == 200
 
 
-@pytest.mark.parametrize("headers", [
-    {"Content-Length": "12x"},
-    {"Content-Length": "10", "Transfer-Encoding": "chunked"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Length": "12x"},
+        {"Content-Length": "10", "Transfer-Encoding": "chunked"},
+    ],
+)
 def test_nginx_answers_framing_errors_400_itself(
     server: Server, proxy_pool: ProxyPool, headers: dict[str, str]
 ) -> None:
@@ -173,12 +200,19 @@ def test_nginx_answers_framing_errors_400_itself(
 
 
 def _assert_refused_from_the_head(
-    address: tuple[str, int], path: str, headers: dict[str, str], status: int, *,
+    address: tuple[str, int],
+    path: str,
+    headers: dict[str, str],
+    status: int,
+    *,
     mapped: bool = True,
 ) -> None:
     with Exchange(address) as conn:
-        conn.request_head("POST", path, {
-            "Expect": "100-continue", "Content-Type": "application/octet-stream", **headers})
+        conn.request_head(
+            "POST",
+            path,
+            {"Expect": "100-continue", "Content-Type": "application/octet-stream", **headers},
+        )
         interim, final = conn.read_final(timeout=10)
         assert interim == []  # no 100: the client never sent a body byte
         assert final.status == status

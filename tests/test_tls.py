@@ -60,8 +60,11 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     directory = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()  # type: ignore[attr-defined]
     cert = ca.issue_cert("127.0.0.1", "localhost")
-    files = {"ca": directory / "ca.pem", "cert": directory / "cert.pem",
-             "key": directory / "key.pem"}
+    files = {
+        "ca": directory / "ca.pem",
+        "cert": directory / "cert.pem",
+        "key": directory / "key.pem",
+    }
     ca.cert_pem.write_to_path(str(files["ca"]))
     cert.private_key_pem.write_to_path(str(files["key"]))
     cert.cert_chain_pems[0].write_to_path(str(files["cert"]))
@@ -72,7 +75,8 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def tls_servers(
-    project_env_vars: dict[str, str], tls_files: dict[str, str],
+    project_env_vars: dict[str, str],
+    tls_files: dict[str, str],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Server]]:
     started: dict[str, Server] = {}
@@ -84,8 +88,9 @@ def tls_servers(
             if worker != "sync":
                 tools.python_module("h2", "pip install 'gunicorn[http2]'")
                 args += ["--http-protocols", "h2,h1"]
-            server = Server(worker, True, logs / f"{worker}.log", project_env_vars,
-                            extra_args=args).start()
+            server = Server(
+                worker, True, logs / f"{worker}.log", project_env_vars, extra_args=args
+            ).start()
             server.warm_up(tls_ca=tls_files["ca"])
             started[worker] = server
             self[worker] = server
@@ -102,8 +107,11 @@ def https(relay: Relay, path: str) -> str:
 
 @pytest.mark.parametrize(("worker", "protocol"), WORKER_PROTOCOLS)
 def test_curl_over_tls_rejection_before_the_body_then_an_upload(
-    tls_servers: dict[str, Server], tls_files: dict[str, str], bodies: Bodies,
-    worker: str, protocol: str,
+    tls_servers: dict[str, Server],
+    tls_files: dict[str, str],
+    bodies: Bodies,
+    worker: str,
+    protocol: str,
 ) -> None:
     server = tls_servers[worker]
     curl = CurlCLI(extra=["--cacert", tls_files["ca"], f"--{protocol}"])
@@ -120,10 +128,12 @@ def test_curl_over_tls_rejection_before_the_body_then_an_upload(
         print(f"{worker} {protocol}: 11 MiB refused after {relay.from_client()} client bytes")
 
         data = bodies.ok.read_bytes()
-        stored, back = curl.request_chain([
-            ("PUT", https(relay, "/objects/tls-ok"), bodies.ok, None),
-            ("GET", https(relay, "/objects/tls-ok"), None, None),
-        ])
+        stored, back = curl.request_chain(
+            [
+                ("PUT", https(relay, "/objects/tls-ok"), bodies.ok, None),
+                ("GET", https(relay, "/objects/tls-ok"), None, None),
+            ]
+        )
         assert stored.status == 200
         assert stored.headers["etag"] == f'"{hashlib.md5(data).hexdigest()}"'
         assert back.status == 200 and back.body == data
@@ -131,7 +141,10 @@ def test_curl_over_tls_rejection_before_the_body_then_an_upload(
 
 @pytest.mark.parametrize(("worker", "protocol"), WORKER_PROTOCOLS)
 def test_pycurl_over_tls_keeps_its_handle_usable(
-    tls_servers: dict[str, Server], tls_files: dict[str, str], bodies: Bodies, worker: str,
+    tls_servers: dict[str, Server],
+    tls_files: dict[str, str],
+    bodies: Bodies,
+    worker: str,
     protocol: str,
 ) -> None:
     server = tls_servers[worker]
@@ -147,8 +160,12 @@ def test_pycurl_over_tls_keeps_its_handle_usable(
                 assert relay.from_client() < HANDSHAKE_AND_HEAD_BOUND, relay.from_client()
             print(f"pycurl {worker} {protocol}: 2 MiB refused after {relay.from_client()} bytes")
             data = bodies.mid.read_bytes()
-            ok = client.request("POST", https(relay, "/api/uploads"), bodies.mid,
-                                {"Authorization": "Token demo-token"})
+            ok = client.request(
+                "POST",
+                https(relay, "/api/uploads"),
+                bodies.mid,
+                {"Authorization": "Token demo-token"},
+            )
             assert ok.status == 200
             assert ok.json()["sha256"] == hashlib.sha256(data).hexdigest()
             assert client.request("GET", https(relay, "/")).status == 200

@@ -1,4 +1,5 @@
 """`Authorization: Token <key>` authentication for API clients (reads headers only)."""
+
 from django.contrib.auth.models import AnonymousUser
 
 from demo.models import ApiToken

@@ -1,4 +1,5 @@
 """Demo models: API tokens for the upload API, and stored objects' metadata."""
+
 from django.conf import settings
 from django.db import models
 

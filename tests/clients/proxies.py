@@ -83,8 +83,12 @@ class Proxy:
             config = self.tmp / "Caddyfile"
             name = "Caddyfile-h2" if self.kind == "caddy-h2" else "Caddyfile"
             config.write_text(self._render(name))
-            env = {"HOME": str(self.tmp), "XDG_DATA_HOME": str(self.tmp / "data"),
-                   "XDG_CONFIG_HOME": str(self.tmp / "config"), "PATH": "/usr/bin:/bin"}
+            env = {
+                "HOME": str(self.tmp),
+                "XDG_DATA_HOME": str(self.tmp / "data"),
+                "XDG_CONFIG_HOME": str(self.tmp / "config"),
+                "PATH": "/usr/bin:/bin",
+            }
             return [caddy, "run", "--config", str(config), "--adapter", "caddyfile"], env
         raise ValueError(self.kind)
 

@@ -1,5 +1,6 @@
 """Create the demo user (demo / demo, superuser) with the API token ``demo-token``, and ``plain``
 (no permissions) with ``plain-token``: the demo's users and the tests'."""
+
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
