@@ -15,20 +15,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from harness.browsers import CHROMIUM_ARGS, NODE_DIR, NODE_MODULES
 from harness.node_driver import run_node_driver
-from harness.process import ROOT
 from harness.tools import find, missing, require
 
-BROWSERS_DIR = ROOT / "tests" / "browsers"
-FIREFOX_SCRIPT = BROWSERS_DIR / "drain_firefox.mjs"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
+FIREFOX_SCRIPT = NODE_DIR / "drain_firefox.mjs"
 TIMEOUT = 120.0
 
 
@@ -72,8 +63,8 @@ def require_firefox() -> str:
     path = require("firefox-esr", "firefox-esr")
     if find("node") is None:
         missing("node", "apt-get install nodejs")
-    if not (BROWSERS_DIR / "node_modules" / "puppeteer-core").is_dir():
-        missing("puppeteer-core", f"cd {BROWSERS_DIR} && PUPPETEER_SKIP_DOWNLOAD=1 npm install")
+    if not (NODE_MODULES / "puppeteer-core").is_dir():
+        missing("puppeteer-core", f"cd {NODE_DIR} && PUPPETEER_SKIP_DOWNLOAD=1 npm install")
     return path
 
 
@@ -134,7 +125,7 @@ def firefox(
         ["node", str(FIREFOX_SCRIPT), mode, form_url, str(arg)],
         timeout=TIMEOUT + 60,
         env=env,
-        cwd=BROWSERS_DIR,
+        cwd=NODE_DIR,
     )
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines:

@@ -135,7 +135,19 @@ def prepare_database(env: dict[str, str]) -> None:
     """Migrate a fresh database and create the users and tokens the tests log in with (the demo's
     ``demo_setup``: ``demo`` / ``demo``, superuser, token ``demo-token``; ``plain``, no
     permissions, token ``plain-token``)."""
-    for command in (["migrate", "-v0", "--noinput"], ["demo_setup"]):
-        subprocess.run(
-            [*MANAGE, *command], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120
-        )
+    manage(env, "migrate", "-v0", "--noinput")
+    manage(env, "demo_setup")
+
+
+def manage(env: dict[str, str], *command: str, timeout: float = 120) -> str:
+    """Run a management command of the project ``env`` names in another process, as another host
+    would; its output (a failure raises ``CalledProcessError``)."""
+    return subprocess.run(
+        [*MANAGE, *command],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=True,
+    ).stdout

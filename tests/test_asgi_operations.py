@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -21,7 +20,7 @@ from collections.abc import Iterator
 import pytest
 
 from harness.asgi_servers import EXPECT_APP, ASGIServer, require_server
-from harness.process import MANAGE, ROOT, prepare_database, project_env
+from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.tools import poll
 
@@ -97,11 +96,7 @@ def wait_for(server: ASGIServer, status: int, since: float, path: str = "/lab/sm
 
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
-    result = subprocess.run(
-        [*MANAGE, "shell", "-c", script], cwd=ROOT, env=env,
-        capture_output=True, text=True, timeout=60, check=True,
-    )  # fmt: skip
-    return result.stdout
+    return manage(env, "shell", "-c", script)
 
 
 def counts_in_database(env: dict[str, str]) -> dict[str, int]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
-import subprocess
 import time
 import urllib.parse
 import urllib.request
@@ -25,7 +24,7 @@ from pathlib import Path
 import pytest
 
 from harness.postgres import Postgres
-from harness.process import MANAGE, ROOT, prepare_database, project_env
+from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.server import Server
 from harness.tools import poll, require_module
@@ -161,16 +160,7 @@ def record(name: str, delays: list[float]) -> None:
 
 def shell(env: dict[str, str], script: str) -> str:
     """Run Python in another process (``manage.py shell -c``), as another host would."""
-    result = subprocess.run(
-        [*MANAGE, "shell", "-c", script],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    return result.stdout
+    return manage(env, "shell", "-c", script)
 
 
 def test_the_servers_run_with_djangos_default_cache(backend_env: dict[str, str]) -> None:
@@ -299,16 +289,8 @@ def test_admin_lists_the_counts(two_servers: tuple[Server, Server]) -> None:
 
 
 def test_expect_policies_runs_against_the_backend(backend_env: dict[str, str]) -> None:
-    result = subprocess.run(
-        [*MANAGE, "expect_policies", "--format", "json"],
-        cwd=ROOT,
-        env=backend_env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    )
-    routes = {entry["route"]: entry for entry in json.loads(result.stdout)}
+    output = manage(backend_env, "expect_policies", "--format", "json")
+    routes = {entry["route"]: entry for entry in json.loads(output)}
     assert routes["lab-small"]["max_size"] == 1000
 
 

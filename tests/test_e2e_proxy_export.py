@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.process import MANAGE, ROOT, stop_process
+from harness.process import manage, stop_process
 from harness.raw import Exchange
 from harness.server import Server
 from harness.tools import free_port, poll, require
@@ -26,15 +26,7 @@ BODY = b"x" * 800  # /lab/small takes 1000 bytes
 
 
 def export(env: dict[str, str], fmt: str, *extra: str) -> str:
-    return subprocess.run(
-        [*MANAGE, "expect_policies", "--format", fmt, *extra],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=True,
-    ).stdout
+    return manage(env, "expect_policies", "--format", fmt, *extra)
 
 
 class Proxy:

@@ -8,8 +8,6 @@ tests' endpoints (every decorator order, authenticators) are in tests/testapp/ap
 
 from __future__ import annotations
 
-import hashlib
-
 from django.urls import include, path
 from ninja import File, NinjaAPI
 from ninja.files import UploadedFile
@@ -18,19 +16,8 @@ from rest_framework.authentication import BasicAuthentication, SessionAuthentica
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from demo.views import body_summary
 from django_expect import upload_policy
-
-CHUNK = 1024 * 1024
-
-
-def _digest(stream) -> dict[str, object]:
-    """Stream a body (a Django or DRF request) through sha256; never hold it in memory."""
-    sha, size = hashlib.sha256(), 0
-    while chunk := stream.read(CHUNK):
-        sha.update(chunk)
-        size += len(chunk)
-    return {"size": size, "sha256": sha.hexdigest()}
-
 
 # -- Django REST framework ----------------------------------------------------------------------
 
@@ -40,7 +27,7 @@ class DocumentViewSet(viewsets.ViewSet):  # the demo: POST /drf/documents/ (5 MB
 
     @upload_policy(max_size="5MB", login_required=True)
     def create(self, request):
-        return Response({**_digest(request), "user": request.user.get_username()}, status=201)
+        return Response({**body_summary(request), "user": request.user.get_username()}, status=201)
 
 
 drf_router = SimpleRouter()
@@ -55,7 +42,7 @@ api = NinjaAPI(urls_namespace="ninja", docs_url=None)
 @api.post("/documents")
 @upload_policy(max_size="5MB", content_types=["multipart/form-data"])
 def ninja_documents(request, file: UploadedFile = File(...)):  # noqa: B008 - the demo's
-    return {"name": file.name, **_digest(file)}
+    return {"name": file.name, **body_summary(file)}
 
 
 urlpatterns = [

@@ -30,6 +30,13 @@ def digest_body(request):
     return size, sha.hexdigest(), md5.hexdigest()
 
 
+def body_summary(stream):
+    """``size`` and ``sha256`` of a body read from ``stream`` (a Django or DRF request, an uploaded
+    file), as the API endpoints answer them."""
+    size, sha256, _ = digest_body(stream)
+    return {"size": size, "sha256": sha256}
+
+
 def index(request):
     return render(request, "demo/index.html")
 

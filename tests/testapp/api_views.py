@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 
+from demo.views import body_summary
 from django.contrib.auth import get_user_model
 from django.urls import include, path
 from ninja import File, NinjaAPI, Router, Schema
@@ -25,18 +26,6 @@ from rest_framework.views import APIView
 
 from django_expect import upload_policy
 
-CHUNK = 1024 * 1024
-
-
-def _digest(stream) -> dict[str, object]:
-    """Stream a body (a Django or DRF request) through sha256; never hold it in memory."""
-    sha, size = hashlib.sha256(), 0
-    while chunk := stream.read(CHUNK):
-        sha.update(chunk)
-        size += len(chunk)
-    return {"size": size, "sha256": sha.hexdigest()}
-
-
 # -- Django REST framework ----------------------------------------------------------------------
 
 
@@ -50,25 +39,25 @@ class LabViewSet(viewsets.ViewSet):
 
     @upload_policy(max_size=2000)
     def update(self, request, pk=None):  # PUT /drf/lab/<pk>/
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     def partial_update(self, request, pk=None):  # PATCH: the class's 3000 bytes
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     @action(detail=False, methods=["post"])
     @upload_policy(max_size=1000, content_types=["application/octet-stream"])
     def blob(self, request):  # POST /drf/lab/blob/: @action above @upload_policy
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     @upload_policy(max_size=1000)
     @action(detail=True, methods=["post"])
     def attach(self, request, pk=None):  # POST /drf/lab/<pk>/attach/: the other order
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     @action(detail=False, methods=["post"], authentication_classes=[BasicAuthentication])
     @upload_policy(max_size=1000, login_required=True)
     def private(self, request):  # POST /drf/lab/private/: Basic auth, read from the head
-        return Response({**_digest(request), "user": request.user.get_username()})
+        return Response({**body_summary(request), "user": request.user.get_username()})
 
 
 class NoteSerializer(serializers.Serializer):
@@ -91,11 +80,11 @@ class LabUpdateView(generics.UpdateAPIView):  # /drf/note: PUT 2000 bytes, PATCH
 
     @upload_policy(max_size=2000)
     def update(self, request, *args, **kwargs):
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     @upload_policy(max_size=1000)
     def partial_update(self, request, *args, **kwargs):
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
 
 class LabAPIView(APIView):  # POST /drf/plain: 1000 bytes; PUT: EXPECT_DEFAULT_POLICY
@@ -103,10 +92,10 @@ class LabAPIView(APIView):  # POST /drf/plain: 1000 bytes; PUT: EXPECT_DEFAULT_P
 
     @upload_policy(max_size=1000)
     def post(self, request):
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
     def put(self, request):
-        return Response(_digest(request))
+        return Response(body_summary(request))
 
 
 drf_router = SimpleRouter()
@@ -154,7 +143,7 @@ def ninja_json(request, item: Item):  # JSON parsed by ninja (pydantic)
 @upload_policy(max_size=1000, content_types=["multipart/form-data"])
 @api.post("/files")
 def ninja_files(request, file: UploadedFile = File(...)):  # noqa: B008 - ninja's idiom  # @upload_policy above @api.post
-    return {"name": file.name, **_digest(file)}
+    return {"name": file.name, **body_summary(file)}
 
 
 @api.put("/raw")
@@ -174,25 +163,25 @@ async def ninja_async(request):
 @api.post("/items")
 @upload_policy(max_size=1000)
 def ninja_items_post(request):
-    return _digest(request)
+    return body_summary(request)
 
 
 @api.put("/items")
 @upload_policy(max_size=2000)
 def ninja_items_put(request):  # the same path: each method has its own policy
-    return _digest(request)
+    return body_summary(request)
 
 
 @api.post("/keyed", auth=ApiKey())
 @upload_policy(max_size=1000, login_required=True)
 def ninja_keyed(request):  # identity from the operation's own X-API-Key, before the body
-    return {**_digest(request), "user": request.auth.get_username()}
+    return {**body_summary(request), "user": request.auth.get_username()}
 
 
 @api.post("/bearer", auth=Bearer())
 @upload_policy(max_size=1000, login_required=True)
 def ninja_bearer(request):
-    return _digest(request)
+    return body_summary(request)
 
 
 lab_router = Router()
@@ -201,7 +190,7 @@ lab_router = Router()
 @lab_router.post("/upload")
 @upload_policy(max_size=1000)
 def router_upload(request):  # POST /ninja/router/upload
-    return _digest(request)
+    return body_summary(request)
 
 
 nested_router = Router()
@@ -210,7 +199,7 @@ nested_router = Router()
 @nested_router.post("/deep")
 @upload_policy(max_size=1000)
 def nested_upload(request):  # POST /ninja/router/nested/deep: a router inside a router
-    return _digest(request)
+    return body_summary(request)
 
 
 lab_router.add_router("/nested", nested_router)
