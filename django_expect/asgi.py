@@ -37,6 +37,7 @@ and ``BaseHandler._get_response_async``'s use of ``resolve_request``'s result in
 from __future__ import annotations
 
 import asyncio
+import io
 import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -47,11 +48,13 @@ import django
 from asgiref.sync import iscoroutinefunction, sync_to_async
 from django.conf import settings
 from django.core.exceptions import RequestAborted
-from django.core.handlers.asgi import ASGIHandler
+from django.core.handlers.asgi import ASGIHandler, ASGIRequest
 from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
 
+from django_expect.bodylimit import capped_request_class
 from django_expect.continuation import ExpectContinueInput
+from django_expect.fileobj import ReadOnlyStream
 from django_expect.streams import swap_request_stream
 
 __all__ = ["INPUT_KEY", "ASGIBody", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
@@ -78,7 +81,7 @@ class ClientDisconnected(ConnectionResetError):
     """The server reported ``http.disconnect`` before the body was complete."""
 
 
-class ASGIBody:
+class ASGIBody(ReadOnlyStream):
     """One request's ``http.request`` messages as a readable file, pulled on demand.
 
     Reads that the buffer can serve return at once; others await ``receive()`` on the event loop
@@ -184,12 +187,12 @@ class ASGIBody:
 
     # -- the file interface (any thread) ----------------------------------------------------
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
         if self._done or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def readline(self, size: int | None = -1, /) -> bytes:
         if self._done or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)
@@ -261,9 +264,6 @@ class ASGIBody:
             self._pending.cancel()
             self._pending = None
 
-    def close(self) -> None:
-        """Django closes its body file; the connection's state outlives it (see ``cancel``)."""
-
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
     try:
@@ -281,18 +281,15 @@ class _ClosableInput(ExpectContinueInput):
         super().__init__(body, **kwargs)
         self._body = body
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
         if self.length is None or self.bytes_read < self.length:
             self._body.check_readable(size)
         return super().read(size)
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def readline(self, size: int | None = -1, /) -> bytes:
         if self.length is None or self.bytes_read < self.length:
             self._body.check_readable(size, line=True)
         return super().readline(size)
-
-    def close(self) -> None:
-        pass
 
 
 class _Exchange:
@@ -372,6 +369,10 @@ def _length(value: bytes | None) -> int:
 
 class ExpectASGIHandler(ASGIHandler):
     """Django's ``ASGIHandler``, deciding upload policies before the body is requested."""
+
+    #: Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` holds for every body read through
+    #: ``request.body`` here, chunked ones included (django_expect.bodylimit).
+    request_class = capped_request_class(ASGIRequest)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         exchange = _Exchange(scope, receive, send)
@@ -479,17 +480,34 @@ def _spool_body(request: HttpRequest) -> None:
     swap_request_stream(request, _SpooledBody(spool))
 
 
-class _SpooledBody:
-    """The request's stream once read ahead: the spooled bytes."""
+class _SpooledBody(io.BufferedIOBase):
+    """The request's stream once read ahead: the spooled bytes, a seekable file (Django 6.0.4+
+    then checks their real size against its cap before reading them)."""
 
     def __init__(self, spool: Any) -> None:
         self._spool = spool
 
-    def read(self, size: int | None = -1) -> bytes:
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int:
+        return int(self._spool.seek(offset, whence))
+
+    def tell(self) -> int:
+        return int(self._spool.tell())
+
+    def read(self, size: int | None = -1, /) -> bytes:
         return bytes(self._spool.read(-1 if size is None else size))
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def read1(self, size: int | None = -1, /) -> bytes:
+        return self.read(size)
+
+    def readline(self, size: int | None = -1, /) -> bytes:
         return bytes(self._spool.readline(-1 if size is None else size))
 
     def close(self) -> None:
         self._spool.close()
+        super().close()

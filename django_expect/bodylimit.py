@@ -26,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import types
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from django.conf import settings as django_settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -34,10 +34,13 @@ from django.http import HttpRequest
 from django.http.multipartparser import MultiPartParser
 
 from django_expect.conf import conf
+from django_expect.fileobj import is_seekable
+from django_expect.streams import CappedStream, swap_request_stream
 
-__all__ = ["ExceededLimit", "exceeded_limit", "limit_body"]
+__all__ = ["ExceededLimit", "capped_request_class", "exceeded_limit", "limit_body"]
 
 _EXCEEDED_ATTRIBUTE = "_django_expect_exceeded"
+_Request = TypeVar("_Request", bound=HttpRequest)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +57,12 @@ def limit_body(request: HttpRequest, limit: int | None) -> None:
     current = type(request)
     base = current.__dict__.get("_django_expect_base", current)  # already limited: start over
     request.__class__ = _request_class(base, limit)
+
+
+def capped_request_class(base: type[_Request]) -> type[_Request]:
+    """``base`` with Django's own cap (``DATA_UPLOAD_MAX_MEMORY_SIZE``) held on every path: the
+    class ``django_expect.asgi``'s handler builds its requests from."""
+    return cast("type[_Request]", _request_class(base, None))  # type: ignore[arg-type]
 
 
 def exceeded_limit(request: HttpRequest) -> ExceededLimit | None:
@@ -90,15 +99,20 @@ class _SettingsWithLimit:
 def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpRequest]:
     """A subclass of ``base`` whose body reads are capped at ``limit`` and recorded when broken.
 
-    Relies on Django's code (read in 4.2.30, 5.1.15 and 5.2.19; tests/test_bodylimit.py runs on
+    Relies on Django's code (read in 5.2.19, 6.0.10 and 6.1.3; tests/test_bodylimit.py runs on
     each):
 
     * ``HttpRequest.body`` (``django/http/request.py``) and, where it exists,
       ``HttpRequest._check_data_too_big`` read the cap as ``settings.DATA_UPLOAD_MAX_MEMORY_SIZE``
       through their module's global name ``settings``, at call time;
     * ``MultiPartParser._parse`` (``django/http/multipartparser.py``) reads it the same way for
-      the non-file fields, and ``HttpRequest.parse_file_upload`` builds the parser through its
-      module's global name ``MultiPartParser``;
+      the non-file fields; ``HttpRequest.parse_file_upload`` builds the parser from the property
+      ``multipart_parser_class`` (Django 6.1+; a project may set its own class per request) or,
+      before 6.1, from its module's global name ``MultiPartParser``;
+    * ``HttpRequest.body`` checks the real size of a seekable stream only (6.0.4+, CVE-2026-33034)
+      and reads a non-seekable one whole: here a non-seekable stream is read through a
+      :class:`~django_expect.streams.CappedStream` that raises ``RequestDataTooBig`` past the cap,
+      so no path reads more than cap + 1 bytes into memory (the 5.2.13+ backport's bound);
     * ``request.POST`` and ``request.FILES`` call ``self._load_post_and_files()``, which raises
       RequestDataTooBig, TooManyFieldsSent and TooManyFilesSent (from ``body``, ``QueryDict`` or
       the parser).
@@ -131,23 +145,40 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     if limit is not None:
         capped = _SettingsWithLimit(limit)
         body_get = rebound(body_get, settings=capped)
-        check_too_big = getattr(base, "_check_data_too_big", None)  # in 4.2.30, 5.2.19; not 5.1.15
+        check_too_big = getattr(base, "_check_data_too_big", None)  # 5.2.13+, 6.0.4+, 6.1
         if check_too_big is not None:
             namespace["_check_data_too_big"] = rebound(check_too_big, settings=capped)
-        parse: Any = getattr(MultiPartParser, "_parse", None)
-        if parse is not None:
-            parser = type(
-                "MultiPartParser",
-                (MultiPartParser,),
-                {"__module__": __name__, "_parse": rebound(parse, settings=capped)},
+        parser_property = getattr(base, "multipart_parser_class", None)
+        if isinstance(parser_property, property):  # Django 6.1+
+            getter: Any = parser_property.fget
+
+            def multipart_parser_class(self: HttpRequest) -> Any:
+                return _capped_parser(getter(self), limit)
+
+            namespace["multipart_parser_class"] = property(
+                multipart_parser_class, parser_property.fset
             )
-            namespace["parse_file_upload"] = rebound(base.parse_file_upload, MultiPartParser=parser)
+        else:
+            namespace["parse_file_upload"] = rebound(
+                base.parse_file_upload, MultiPartParser=_capped_parser(MultiPartParser, limit)
+            )
 
     def body(self: HttpRequest) -> bytes:
+        capped: CappedStream | None = None
+        stream: Any = None
+        if "_body" not in self.__dict__ and not getattr(self, "_read_started", False):
+            cap = limit if limit is not None else conf.DATA_UPLOAD_MAX_MEMORY_SIZE
+            stream = swap_request_stream(self)
+            if cap is not None and not is_seekable(stream):
+                capped = CappedStream(stream, cap, _no_callback, _too_big)
+                swap_request_stream(self, capped)
         try:
             data: bytes = body_get(self)
         except RequestDataTooBig as error:
             _record(self, error, limit)
+            if capped is not None and capped.bytes_read == 0:
+                # Refused from the declared length, nothing read: the view may stream it.
+                swap_request_stream(self, stream)
             raise
         return data
 
@@ -161,3 +192,31 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     namespace["body"] = property(body)
     namespace["_load_post_and_files"] = _load_post_and_files
     return type(base.__name__, (base,), namespace)
+
+
+def _no_callback() -> None:
+    return None
+
+
+def _too_big(message: str) -> Exception:
+    return RequestDataTooBig(f"Request body exceeded the limit: {message}.")
+
+
+@functools.lru_cache(maxsize=512)
+def _capped_parser(parser: type[Any], limit: int) -> type[Any]:
+    """``parser`` whose ``_parse`` reads ``limit`` as ``DATA_UPLOAD_MAX_MEMORY_SIZE``.
+
+    A parser class that defines its own ``_parse`` (a project's ``multipart_parser_class``) is
+    returned as it is: it keeps Django's global cap, which the middleware still answers 413.
+    """
+    if not (isinstance(parser, type) and issubclass(parser, MultiPartParser)):
+        return parser
+    if parser._parse is not MultiPartParser._parse:  # type: ignore[attr-defined]
+        return parser
+    parse: Any = MultiPartParser._parse  # type: ignore[attr-defined]
+    globals_ = {**parse.__globals__, "settings": _SettingsWithLimit(limit)}
+    copy = types.FunctionType(
+        parse.__code__, globals_, parse.__name__, parse.__defaults__, parse.__closure__
+    )
+    copy.__qualname__ = parse.__qualname__
+    return type(parser.__name__, (parser,), {"__module__": parser.__module__, "_parse": copy})

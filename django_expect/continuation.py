@@ -27,9 +27,11 @@ re-raises them as ``UnreadablePostError`` with this one as the cause), both are 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any, Protocol
+
+from django_expect.fileobj import ReadOnlyStream
 
 __all__ = [
     "BodyFailed",
@@ -85,8 +87,12 @@ class _Readable(Protocol):
     def readline(self, size: int | None = ..., /) -> bytes: ...
 
 
-class ExpectContinueInput:
+class ExpectContinueInput(ReadOnlyStream):
     """Wrap a server's body stream; invite the body (``100 Continue``) only when it is read.
+
+    A file object (``io.IOBase``: readable, not seekable). ``close()`` closes this input for
+    the application; the server may still drain the connection through it once the response
+    is sealed.
 
     ``send_continue`` writes the interim response on the connection; ``close_connection`` makes
     the server close the connection after the response instead of keeping it alive.
@@ -244,33 +250,18 @@ class ExpectContinueInput:
             self._set_receive_timeout(None)
         return data
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
+        self._check_readable()
         if size == 0:
             return b""
         return self._receive(partial(self._stream.read, size), size, line=False)
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def readline(self, size: int | None = -1, /) -> bytes:
+        self._check_readable()
         if size == 0:
             return b""
         return self._receive(partial(self._stream.readline, size), size, line=True)
 
-    def readlines(self, hint: int | None = -1) -> list[bytes]:
-        lines: list[bytes] = []
-        total = 0
-        while True:
-            line = self.readline()
-            if not line:
-                return lines
-            lines.append(line)
-            total += len(line)
-            if hint is not None and 0 < hint <= total:
-                return lines
-
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
+    def _check_readable(self) -> None:
+        if self.closed and not self.sealed:  # once sealed, the server drains what is left
+            raise ValueError("I/O operation on closed file.")

@@ -1,12 +1,24 @@
-"""Reading bodies of undeclared length (``Transfer-Encoding: chunked``) up to the policy's limit.
+"""The package's request streams as real ``io`` objects, and the chunked-body cap.
 
-Plain Django reads such a body as empty (``LimitedStream(stream, 0)``). For requests that pass a
-policy, the middleware replaces ``request._stream`` with a :class:`CappedStream` over the server's
-input, so the view reads the whole body; reading past ``max_size`` raises :class:`UploadTooLarge`
-and the middleware answers 413 and closes the connection.
+Everything the package puts where Django or a server expects a stream (``wsgi.input``, Django's
+``HttpRequest._stream``, ASGI body files) derives from :class:`ReadOnlyStream`, an
+``io.IOBase``: ``readable()`` is True, ``seekable()`` is False (``seek``/``tell`` raise
+``io.UnsupportedOperation``), ``readinto``, ``readlines``, iteration and ``close()`` behave as
+``io`` documents. Django 6.0.4+ calls ``self._stream.seekable()`` unconditionally in
+``HttpRequest.body`` and Django 6.0.5+ probes ``seek(0, SEEK_END)`` in
+``MemoryFileUploadHandler.handle_raw_input``, catching ``io.UnsupportedOperation``: both need a
+file object, not a duck.
 
-Django's private ``HttpRequest._stream`` is touched in :func:`swap_request_stream` only (the
-middleware's cap and ``django_expect.asgi``'s read-ahead both go through it).
+``close()`` closes the wrapper only, never the server's stream under it (as Django's own
+``LimitedStream`` does): the server still owns the connection and may drain it.
+
+Plain Django reads a body of undeclared length (``Transfer-Encoding: chunked``) as empty
+(``LimitedStream(stream, 0)``). For requests that pass a policy, the middleware replaces
+``request._stream`` with a :class:`CappedStream` over the server's input, so the view reads the
+whole body; reading past ``max_size`` raises :class:`UploadTooLarge` and the middleware answers
+413 and closes the connection.
+
+Django's private ``HttpRequest._stream`` is touched in :func:`swap_request_stream` only.
 """
 
 from __future__ import annotations
@@ -17,7 +29,13 @@ from typing import Any, Protocol
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
-__all__ = ["CappedStream", "UploadTooLarge", "swap_request_stream"]
+from django_expect.fileobj import ReadOnlyStream
+
+__all__ = [
+    "CappedStream",
+    "UploadTooLarge",
+    "swap_request_stream",
+]
 
 
 class UploadTooLarge(RequestDataTooBig):
@@ -28,15 +46,20 @@ class _Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
-class CappedStream:
+class CappedStream(ReadOnlyStream):
     """A read-only stream that ends at EOF and raises once more than ``limit`` bytes arrive."""
 
     def __init__(
-        self, source: _Readable, limit: int | None, on_overflow: Callable[[], None]
+        self,
+        source: _Readable,
+        limit: int | None,
+        on_overflow: Callable[[], None],
+        error: Callable[[str], Exception] = UploadTooLarge,
     ) -> None:
         self._source = source
         self._limit = limit
         self._on_overflow = on_overflow
+        self._error = error
         self._buffer = b""
         self.bytes_read = 0
         self._eof = False
@@ -55,10 +78,11 @@ class CappedStream:
         if self._limit is not None and self.bytes_read > self._limit:
             self._eof = True
             self._on_overflow()
-            raise UploadTooLarge(f"the request body exceeds {self._limit} bytes")
+            raise self._error(f"the request body exceeds {self._limit} bytes")
         return data
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, /) -> bytes:
+        self._check_open()
         if size is None or size < 0:
             chunks = [self._buffer]
             self._buffer = b""
@@ -73,7 +97,8 @@ class CappedStream:
         data, self._buffer = self._buffer[:size], self._buffer[size:]
         return data
 
-    def readline(self, size: int | None = -1) -> bytes:
+    def readline(self, size: int | None = -1, /) -> bytes:
+        self._check_open()
         while b"\n" not in self._buffer and (size is None or size < 0 or len(self._buffer) < size):
             chunk = self._take(8192)
             if not chunk:
@@ -90,9 +115,6 @@ class CappedStream:
         """The whole body has been read (or the limit was crossed)."""
         return self._eof and not self._buffer
 
-    def close(self) -> None:
-        pass
-
 
 def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
     """The stream Django reads ``request``'s body from; replaced by ``stream`` if one is given.
@@ -100,7 +122,8 @@ def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
     The one place that touches Django's private ``HttpRequest._stream``: relies on
     ``django.http.request.HttpRequest.read``/``readline``/``body`` reading ``self._stream``
     (``WSGIRequest.__init__`` sets it to a ``LimitedStream`` over ``wsgi.input``,
-    ``ASGIRequest.__init__`` to the handler's body file), in Django 4.2, 5.1 and 5.2 (tested).
+    ``ASGIRequest.__init__`` to the handler's body file), in Django 5.2, 6.0 and 6.1 (tested:
+    tests/test_streams.py).
     """
     previous = request._stream
     if stream is not None:
