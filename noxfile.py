@@ -1,27 +1,27 @@
 """The supported-versions matrix and the built-artifact check (`make matrix`, `make wheel-check`).
 
-* ``matrix``: one session per Django version (4.2, 5.1, 5.2) on this interpreter, one virtualenv
-  each; inside it, for gunicorn 25, 26 and 27 in turn (installed over the previous one), the
-  unit suite and the end-to-end core suite on the sync, gthread and gevent workers. Then, once per
-  Django version: every test that starts no server (``-m "not e2e"``: admin, checks, install,
-  agreement, frameworks, ...), the ``manage.py runserver`` wire tests (django-expect's command
-  relies on Django's private code) and, on 4.2 and 5.1, the ASGI end-to-end suites (5.2 runs them
-  in ``make test``). The whole suite (clients, proxies, TLS, browsers, ...) runs on the newest
-  pair through ``make test``. One virtualenv per Django version, not per cell: creating one
-  (``requirements-dev.txt``) costs minutes, a gunicorn swap seconds.
+* ``matrix``: one session per supported (Python, Django) cell (``CELLS``: Django 5.2 on Python
+  3.11-3.13, 6.0 and 6.1 on 3.12-3.13), one virtualenv each. On each Django's newest Python the
+  unit suite and the end-to-end core suite (gunicorn sync, gthread, gevent) run under gunicorn
+  25, 26 and 27 in turn (installed over the previous one); on the other Pythons under gunicorn
+  27. Then, once per cell: every test that starts no server (``-m "not e2e"``), the
+  ``manage.py runserver`` wire tests (django-expect's command relies on Django's private code),
+  the ASGI wire suites and the API frameworks over the wire. Python 3.13 x Django 6.1 (what a
+  fresh install picks) runs the whole suite through ``make test`` instead.
+* ``prerelease``: the newest Django pre-release on PyPI, when one is newer than the newest
+  release; CI prints its result and does not fail on it.
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
 
-Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One Django version:
-``nox -r -s "matrix(django='4.2')"``; extra pytest arguments go to every run after ``--``.
+Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
+``nox -r -s "matrix(3.12-6.0)"``; extra pytest arguments go to every run after ``--``.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
@@ -32,9 +32,20 @@ nox.options.sessions = ["matrix"]
 nox.options.default_venv_backend = "venv"
 
 ROOT = Path(__file__).parent
-PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
-DJANGO = ["4.2", "5.1", "5.2"]
+#: The supported set: the Django series upstream supports today, on the Pythons each supports
+#: that this machine has (Django 6.x needs Python 3.12+). Python 3.13 x Django 6.1, the pair a
+#: fresh install picks, is not here: ``make test`` runs the whole suite on it.
+CELLS = [
+    ("3.11", "5.2"),
+    ("3.12", "5.2"),
+    ("3.13", "5.2"),
+    ("3.12", "6.0"),
+    ("3.13", "6.0"),
+    ("3.12", "6.1"),
+]
+#: gunicorn 25-27 run on each Django's newest Python; the other Pythons run the newest gunicorn.
 GUNICORN = ["25", "26", "27"]
+NEWEST_PYTHON = {django: max(p for p, d in CELLS if d == django) for _, django in CELLS}
 UNIT = [
     "tests/test_core.py",
     "tests/test_continuation.py",
@@ -42,16 +53,19 @@ UNIT = [
     "tests/test_properties.py",
     "tests/test_body_timeout_settings.py",
     "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
+    "tests/test_streams.py",  # the file-object contract Django 6.0.4+ relies on
     "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
     "tests/test_checks_app_order.py",  # relies on Django running the first app's command
 ]
 E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py", "tests/test_demo.py"]
-#: django_expect/runserver.py relies on Django's private runserver code (4.2 through 5.2): its
-#: wire tests (without the six-client slice, which needs the Go and Node builds) run in every cell.
+#: django_expect/runserver.py relies on Django's private runserver code: its wire tests (without
+#: the six-client slice, which needs the Go and Node builds) run in every cell.
 RUNSERVER = ["tests/test_wsgi_servers.py", "tests/test_runserver_drain.py"]
 RUNSERVER_SELECTION = "runserver and not client"
-#: Depend on Django's ASGIHandler, not on gunicorn: once per older Django (5.2 runs in make test).
+#: The ASGI wire suites depend on Django's ASGIHandler: every cell.
 ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
+#: API frameworks over the wire (DRF, django-ninja parse through request.body / FILES).
+FRAMEWORKS = ["tests/test_e2e_frameworks.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
@@ -64,8 +78,8 @@ def _show_versions(session: nox.Session) -> None:
     session.run(
         "python",
         "-c",
-        "import django, gunicorn; print('Django', django.get_version(), "
-        "'gunicorn', gunicorn.__version__)",
+        "import sys, django, gunicorn; print('Python', sys.version.split()[0], 'Django', "
+        "django.get_version(), 'gunicorn', gunicorn.__version__)",
     )
 
 
@@ -73,25 +87,44 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs)
 
 
-@nox.session(python=PYTHON)
-@nox.parametrize("django", DJANGO)
+@nox.session
+@nox.parametrize(("python", "django"), CELLS, ids=[f"{p}-{d}" for p, d in CELLS])
 def matrix(session: nox.Session, django: str) -> None:
-    """Every gunicorn version's cell on one Django, then the Django-only suites."""
-    _install(session, django, GUNICORN[0], "-e", ".")
-    for gunicorn in GUNICORN:
-        if gunicorn != GUNICORN[0]:
+    """One (Python, Django) cell: the unit and wire slices, gunicorn 25-27 where it is due."""
+    python = str(session.python)
+    gunicorns = GUNICORN if NEWEST_PYTHON[django] == python else GUNICORN[-1:]
+    _install(session, django, gunicorns[0], "-e", ".")
+    for gunicorn in gunicorns:
+        if gunicorn != gunicorns[0]:
             session.install(f"gunicorn[gevent]=={gunicorn}.*")
             _show_versions(session)
-        session.log(f"cell: Django {django} x gunicorn {gunicorn}")
+        session.log(f"cell: Python {python} x Django {django} x gunicorn {gunicorn}")
         _pytest(session, *UNIT, *E2E_CORE)
-    session.log(f"Django {django}: the tests that start no server, runserver, ASGI")
+    session.log(f"Python {python} x Django {django}: no-server tests, runserver, ASGI, frameworks")
     _pytest(session, "-m", "not e2e")
     _pytest(session, *RUNSERVER, "-k", RUNSERVER_SELECTION)
-    if django != DJANGO[-1]:
-        _pytest(session, *ASGI)
+    _pytest(session, *ASGI, *FRAMEWORKS)
 
 
-@nox.session(python=PYTHON)
+@nox.session(python="3.13")
+def prerelease(session: nox.Session) -> None:
+    """The newest Django pre-release on PyPI, if there is one newer than the newest release:
+    unit and wire core. CI reports it and lets it fail (the next break is seen at its alpha)."""
+    session.install("-r", "requirements-dev.txt", "-e", ".")
+    session.install("--pre", "--upgrade", "Django")
+    version = session.run(
+        "python", "-c", "import django; print(django.get_version())", silent=True
+    )
+    assert version is not None
+    version = version.strip()
+    if not any(tag in version for tag in ("a", "b", "rc")):
+        session.log(f"no Django pre-release newer than {version} on PyPI: nothing to run")
+        return
+    _show_versions(session)
+    _pytest(session, *UNIT, *E2E_CORE, *ASGI)
+
+
+@nox.session(python="3.13")
 def wheel(session: nox.Session) -> None:
     """Build, check and test the artifacts users install (not the checkout)."""
     dist = Path(tempfile.mkdtemp(prefix="django-expect-dist-"))
@@ -113,7 +146,7 @@ def wheel(session: nox.Session) -> None:
             ),
         )
     shutil.copy(ROOT / "pyproject.toml", work / "pyproject.toml")
-    _install(session, "5.2", "27", str(built))
+    _install(session, "6.1", "27", str(built))
     session.chdir(work)
     location = session.run(
         "python", "-c", "import django_expect; print(django_expect.__file__)", silent=True
