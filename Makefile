@@ -1,13 +1,14 @@
 # django-expect: `make demo` serves the demo project; `make test` runs every test.
 # Both set everything up first (a virtualenv in .venv), on a machine with Python 3.11+, make, curl.
 
-PYTHON ?= python3
+# The newest Python found (what a new user's `pip install` runs on): 3.13, else 3.12, else python3.
+PYTHON ?= $(firstword $(foreach p,python3.13 python3.12 python3,$(shell $(p) -c "" >/dev/null 2>&1 && echo $(p))))
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress
+.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +52,7 @@ demo-asgi: setup
 # The whole suite under coverage (the gunicorn workers the tests start are measured too); prints
 # the package's branch coverage at the end. `make coverage` adds an HTML report in htmlcov/.
 test: setup lint
+	@$(BIN)/python -c "import sys, django, gunicorn; print('make test: Python', sys.version.split()[0], 'x Django', django.get_version(), 'x gunicorn', gunicorn.__version__)"
 	rm -f .coverage .coverage.*
 	$(BIN)/coverage run -m pytest
 	$(BIN)/coverage combine -q
@@ -75,10 +77,14 @@ docs: setup
 	$(BIN)/mkdocs build --strict --quiet
 	@echo "built site/index.html"
 
-# Django 4.2/5.1/5.2 x gunicorn 25/26/27: unit + end-to-end core suites in each cell, one nox
-# session (virtualenv) per Django version (noxfile.py).
+# Every supported (Python, Django) cell but the newest (make test's): Django 5.2 on 3.11-3.13,
+# 6.0 and 6.1 on 3.12-3.13; unit, wire core under gunicorn 25-27, runserver, ASGI (noxfile.py).
 matrix: setup
 	$(BIN)/nox -r -s matrix
+
+# The newest Django pre-release on PyPI, if any (CI reports it and does not fail on it).
+prerelease: setup
+	$(BIN)/nox -r -s prerelease
 
 # Build sdist + wheel, twine check, every package file in the wheel, e2e smoke against the wheel.
 wheel-check: setup
