@@ -421,8 +421,8 @@ def _calling(match: ResolverMatch, view: Callable[..., Any]) -> ResolverMatch:
     ``match.func``, while ``request.resolver_match`` (set by ``resolve_request``) keeps the real
     view.
 
-    Relies on ``django.core.handlers.base.BaseHandler._get_response_async`` (Django 4.2, 5.1
-    and 5.2, tested) unpacking ``resolve_request``'s result as ``callback, callback_args,
+    Relies on ``django.core.handlers.base.BaseHandler._get_response_async`` (Django 5.2, 6.0
+    and 6.1, tested) unpacking ``resolve_request``'s result as ``callback, callback_args,
     callback_kwargs`` and calling that callback (and ``process_view`` getting it).
     """
     return cast(ResolverMatch, (view, match.args, match.kwargs))

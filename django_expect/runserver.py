@@ -141,7 +141,7 @@ def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:
     """Finish the request (log it, release the result) without Django's own drain.
 
     Relies on ``django.core.servers.basehttp.ServerHandler.close`` being "read the whole rest of
-    the body, then ``super().close()``" (Django 4.2 through 5.2), which for a refused upload
+    the body, then ``super().close()``" (Django 5.2 through 6.1), which for a refused upload
     would read everything. Its parent's ``close`` (``wsgiref.simple_server.ServerHandler.close``)
     logs the request and resets the handler.
     """
@@ -162,7 +162,7 @@ class _RequestHandler(basehttp.WSGIRequestHandler):
     def handle_one_request(self) -> None:
         """Django's ``WSGIRequestHandler.handle_one_request`` with the lazy-100 ServerHandler.
 
-        Relies on Django 4.2 through 5.2's version of that method: read the request line (414
+        Relies on Django 5.2 through 6.1's version of that method: read the request line (414
         past 65536 bytes), ``parse_request()``, then run the app through a ``ServerHandler``
         whose ``request_handler`` points back here.
         """

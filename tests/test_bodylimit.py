@@ -1,7 +1,7 @@
 """A route's max_size replaces DATA_UPLOAD_MAX_MEMORY_SIZE; Django's own caps answer 413.
 
 Through Django's test clients (the test project's whole middleware stack, WSGI and ASGI) and
-``django_expect.bodylimit`` directly. Run on every supported Django (4.2, 5.1, 5.2): the
+``django_expect.bodylimit`` directly. Run on every supported Django (5.2, 6.0, 6.1): the
 technique depends on Django's code (see ``bodylimit._request_class``).
 """
 
