@@ -112,9 +112,7 @@ def prerelease(session: nox.Session) -> None:
     unit and wire core. CI reports it and lets it fail (the next break is seen at its alpha)."""
     session.install("-r", "requirements-dev.txt", "-e", ".")
     session.install("--pre", "--upgrade", "Django")
-    version = session.run(
-        "python", "-c", "import django; print(django.get_version())", silent=True
-    )
+    version = session.run("python", "-c", "import django; print(django.get_version())", silent=True)
     assert version is not None
     version = version.strip()
     if not any(tag in version for tag in ("a", "b", "rc")):
