@@ -112,7 +112,7 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     * ``HttpRequest.body`` checks the real size of a seekable stream only (6.0.4+, CVE-2026-33034)
       and reads a non-seekable one whole: here a non-seekable stream is read through a
       :class:`~django_expect.streams.CappedStream` that raises ``RequestDataTooBig`` past the cap,
-      so no path reads more than cap + 1 bytes into memory (the 5.2.13+ backport's bound);
+      so no path reads more than the cap plus one read's buffer into memory;
     * ``request.POST`` and ``request.FILES`` call ``self._load_post_and_files()``, which raises
       RequestDataTooBig, TooManyFieldsSent and TooManyFilesSent (from ``body``, ``QueryDict`` or
       the parser).
@@ -123,19 +123,6 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     shared by every request with the same class and limit.
     """
 
-    def rebound(function: Any, **names: Any) -> Any:
-        globals_ = {**function.__globals__, **names}
-        copy = types.FunctionType(
-            function.__code__,
-            globals_,
-            function.__name__,
-            function.__defaults__,
-            function.__closure__,
-        )
-        copy.__kwdefaults__ = function.__kwdefaults__
-        copy.__qualname__ = function.__qualname__
-        return copy
-
     body_attribute = getattr(base, "body", None)
     if not isinstance(body_attribute, property):  # a project's own request class: leave it be
         return base
@@ -144,10 +131,10 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     namespace: dict[str, Any] = {"__module__": __name__, "_django_expect_base": base}
     if limit is not None:
         capped = _SettingsWithLimit(limit)
-        body_get = rebound(body_get, settings=capped)
+        body_get = _rebound(body_get, settings=capped)
         check_too_big = getattr(base, "_check_data_too_big", None)  # 5.2.13+, 6.0.4+, 6.1
         if check_too_big is not None:
-            namespace["_check_data_too_big"] = rebound(check_too_big, settings=capped)
+            namespace["_check_data_too_big"] = _rebound(check_too_big, settings=capped)
         parser_property = getattr(base, "multipart_parser_class", None)
         if isinstance(parser_property, property):  # Django 6.1+
             getter: Any = parser_property.fget
@@ -159,7 +146,7 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
                 multipart_parser_class, parser_property.fset
             )
         else:
-            namespace["parse_file_upload"] = rebound(
+            namespace["parse_file_upload"] = _rebound(
                 base.parse_file_upload, MultiPartParser=_capped_parser(MultiPartParser, limit)
             )
 
@@ -194,6 +181,20 @@ def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpReque
     return type(base.__name__, (base,), namespace)
 
 
+def _rebound(function: Any, **names: Any) -> Any:
+    """A copy of ``function`` whose module globals have ``names`` replaced."""
+    copy = types.FunctionType(
+        function.__code__,
+        {**function.__globals__, **names},
+        function.__name__,
+        function.__defaults__,
+        function.__closure__,
+    )
+    copy.__kwdefaults__ = function.__kwdefaults__
+    copy.__qualname__ = function.__qualname__
+    return copy
+
+
 def _no_callback() -> None:
     return None
 
@@ -213,10 +214,5 @@ def _capped_parser(parser: type[Any], limit: int) -> type[Any]:
         return parser
     if parser._parse is not MultiPartParser._parse:  # type: ignore[attr-defined]
         return parser
-    parse: Any = MultiPartParser._parse  # type: ignore[attr-defined]
-    globals_ = {**parse.__globals__, "settings": _SettingsWithLimit(limit)}
-    copy = types.FunctionType(
-        parse.__code__, globals_, parse.__name__, parse.__defaults__, parse.__closure__
-    )
-    copy.__qualname__ = parse.__qualname__
-    return type(parser.__name__, (parser,), {"__module__": parser.__module__, "_parse": copy})
+    parse = _rebound(MultiPartParser._parse, settings=_SettingsWithLimit(limit))  # type: ignore[attr-defined]
+    return type(parser.__name__, (parser,), {"__module__": parser.__module__, "_parse": parse})
