@@ -1,5 +1,6 @@
 """The Django app: registers django-expect's system checks and the operators' data invalidation
-(a change to an override or to the upload settings increments the database's change counter)."""
+(a change to an override or to the upload settings increments the database's change counter),
+and gives staticfiles' ``runserver`` the lazy-100 server (``django_expect.runserver``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class DjangoExpectConfig(AppConfig):
             check_unreachable_policies,
         )
         from django_expect.overrides import override_changed
+        from django_expect.runserver import serve_staticfiles_runserver_lazily
 
         checks.register(check_settings)
         checks.register(check_app_order)
@@ -30,6 +32,8 @@ class DjangoExpectConfig(AppConfig):
         checks.register(check_body_limits, checks.Tags.urls)
         checks.register(check_overrides, checks.Tags.database)
         checks.register(check_unreachable_policies, checks.Tags.urls)
+        # `manage.py runserver` holds the 100 back wherever django_expect is listed.
+        serve_staticfiles_runserver_lazily()
 
         for name in ("PolicyOverride", "UploadSettings"):
             model = self.get_model(name)

@@ -9,9 +9,10 @@ docs/howto/operations.md. Settings are read through :mod:`django_expect.conf`.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
 * ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
-* ``django_expect.W008``: ``django.contrib.staticfiles`` is listed before ``django_expect`` in
-  INSTALLED_APPS, so ``manage.py runserver`` is staticfiles' command (Django runs the command of
-  the app listed first), which sends the ``100 Continue`` before Django decides.
+* ``django_expect.W008``: ``manage.py runserver`` is another app's command (one listed before
+  ``django_expect`` that ships its own, such as daphne), whose server sends the
+  ``100 Continue`` before Django decides. Where ``django_expect`` sits relative to
+  ``django.contrib.staticfiles`` does not matter.
 * ``django_expect.W006``: DATA_UPLOAD_MAX_MEMORY_SIZE is None and some routes' policies set no
   ``max_size``: ``request.body`` and ``request.POST`` read any body into memory there (the check
   names them; ``expect_policies`` shows every route's body limit).
@@ -144,25 +145,52 @@ STATICFILES_APP = "django.contrib.staticfiles"
 
 
 def check_app_order(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """W008: staticfiles listed before django_expect (its runserver would be the one run)."""
-    from django.apps import apps
+    """W008: ``manage.py runserver`` is another app's command, which sends the 100 eagerly.
 
-    names = [config.name for config in apps.get_app_configs()]
-    if "django_expect" not in names or STATICFILES_APP not in names:
+    With ``django_expect`` anywhere in ``INSTALLED_APPS`` the command Django runs is either
+    django-expect's or staticfiles' given django-expect's server class
+    (:func:`django_expect.runserver.serve_staticfiles_runserver_lazily`); an app listed before
+    both that ships its own ``runserver`` (daphne, for example) is warned of.
+    """
+    from django.apps import apps
+    from django.core.management import get_commands, load_command_class
+
+    if not apps.is_installed("django_expect"):
         return []
-    if names.index(STATICFILES_APP) > names.index("django_expect"):
+    app = get_commands().get("runserver")
+    if app is None or _serves_lazily(load_command_class(app, "runserver")):
         return []
     return [
         Warning(
-            f"'{STATICFILES_APP}' is listed before 'django_expect' in INSTALLED_APPS: "
-            "`manage.py runserver` is staticfiles' command, which sends 100 Continue before "
-            "the upload policy is checked (Django runs the command of the app listed first).",
-            hint=f"Move 'django_expect' to the line right above '{STATICFILES_APP}' in "
-            "INSTALLED_APPS (static files are still served: django-expect's runserver is "
-            "staticfiles' command with its own server). See docs/howto/servers.md.",
+            f"`manage.py runserver` is the command of {app!r} (Django runs the command of the "
+            "app listed first in INSTALLED_APPS), whose server sends 100 Continue before the "
+            "upload policy is checked.",
+            hint=f"List 'django_expect' before {app!r} in INSTALLED_APPS to serve "
+            "`manage.py runserver` with django-expect's server, or serve with gunicorn and the "
+            "hooks. See docs/howto/servers.md.",
             id="django_expect.W008",
         )
     ]
+
+
+#: The runserver commands that serve with django-expect's server class.
+_LAZY_RUNSERVER_MODULES = frozenset(
+    {
+        "django_expect.management.commands.runserver",
+        f"{STATICFILES_APP}.management.commands.runserver",
+    }
+)
+
+
+def _serves_lazily(command: Any) -> bool:
+    from django_expect.runserver import ExpectWSGIServer
+
+    server_cls = getattr(command, "server_cls", None)
+    return (
+        type(command).__module__ in _LAZY_RUNSERVER_MODULES
+        and isinstance(server_cls, type)
+        and issubclass(server_cls, ExpectWSGIServer)
+    )
 
 
 def check_body_limits(

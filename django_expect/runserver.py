@@ -2,9 +2,11 @@
 
 Python's ``BaseHTTPRequestHandler.parse_request`` answers ``Expect: 100-continue`` (HTTP/1.1)
 through ``handle_expect_100``, which sends ``100 Continue`` as soon as the head is parsed, before
-Django runs. With ``django_expect`` in ``INSTALLED_APPS`` (before ``django.contrib.staticfiles``),
-``manage.py runserver`` is the command in ``django_expect/management/commands/runserver.py``,
-which serves with :class:`ExpectWSGIServer`. Per request:
+Django runs. With ``django_expect`` anywhere in ``INSTALLED_APPS``, ``manage.py runserver`` serves
+with :class:`ExpectWSGIServer`: it is the command in
+``django_expect/management/commands/runserver.py`` when ``django_expect`` is listed before
+``django.contrib.staticfiles``, and staticfiles' own command, given this server class by
+:func:`serve_staticfiles_runserver_lazily`, when it is listed after. Per request:
 
 * the eager 100 is not sent; ``environ["wsgi.input"]`` is an :class:`ExpectContinueInput` that
   sends it on the first read, so ``ExpectMiddleware`` decides exactly as under the gunicorn hook
@@ -31,7 +33,7 @@ from django.core.servers import basehttp
 from django_expect.continuation import ExpectContinueInput, declared_length
 from django_expect.gunicorn import linger
 
-__all__ = ["ExpectWSGIServer"]
+__all__ = ["ExpectWSGIServer", "serve_staticfiles_runserver_lazily"]
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNK = 65536
@@ -198,3 +200,27 @@ class ExpectWSGIServer(basehttp.WSGIServer):
         if handler_class is basehttp.WSGIRequestHandler:
             handler_class = _RequestHandler
         super().__init__(server_address, handler_class, *args, **kwargs)
+
+
+def serve_staticfiles_runserver_lazily() -> None:
+    """Give ``django.contrib.staticfiles``' ``runserver`` command :class:`ExpectWSGIServer`.
+
+    Django runs the ``runserver`` of the app listed first in ``INSTALLED_APPS``; with
+    ``django_expect`` appended after ``django.contrib.staticfiles`` that is staticfiles' command
+    (``django/contrib/staticfiles/management/commands/runserver.py``), which inherits
+    ``server_cls = WSGIServer`` from ``django/core/management/commands/runserver.py``. Setting
+    the attribute on staticfiles' subclass makes the order of ``INSTALLED_APPS`` not matter.
+    Django's own command class (``django.core``, used when staticfiles is not installed and no
+    app overrides it) is left alone, and so is a ``server_cls`` some other code already set.
+    Called from ``DjangoExpectConfig.ready()``; ``Command.server_cls`` is listed in
+    docs/explanation/private-names.md.
+    """
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.staticfiles"):
+        return
+    from django.contrib.staticfiles.management.commands import runserver as staticfiles_runserver
+
+    command = staticfiles_runserver.Command
+    if "server_cls" not in vars(command) and command.server_cls is basehttp.WSGIServer:
+        command.server_cls = ExpectWSGIServer

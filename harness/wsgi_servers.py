@@ -24,6 +24,7 @@ from harness.process import MANAGE, ROOT, Process, accepts
 #: The servers this module starts, by name (the tests' parameter ids).
 KINDS = (
     "runserver",  # django-expect's command
+    "runserver-appended",  # django_expect listed after staticfiles: staticfiles' command
     "runserver-stock",  # Django's own (the control)
     "waitress",
     "mod_wsgi",  # embedded mode (mod_wsgi-express --embedded-mode), deploy/apache-expect.conf
@@ -62,7 +63,7 @@ class WSGIServer(Process):
 
     def command(self) -> list[str]:
         bind = f"127.0.0.1:{self.port}"
-        if self.kind == "runserver":
+        if self.kind in ("runserver", "runserver-appended"):
             return [*MANAGE, "runserver", "--noreload", bind]
         if self.kind == "runserver-stock":
             return [sys.executable, "-m", "harness.stock_runserver", bind]
@@ -154,6 +155,9 @@ class WSGIServer(Process):
 
     def start(self, timeout: float = 60.0) -> WSGIServer:
         self.port = tools.free_port()
+        if self.kind == "runserver-appended":
+            # tests/settings.py: INSTALLED_APPS += ["django_expect"], as a user appends it.
+            self.env = {**self.env, "DJANGO_EXPECT_TEST_APP_APPENDED": "1"}
         if self.kind.startswith("mod_wsgi"):
             # Apache's children must read the server root; under root they run as www-data.
             self.apache_dir = Path(tempfile.mkdtemp(prefix=f"django-expect-{self.kind}-"))

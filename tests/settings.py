@@ -27,13 +27,16 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    # Before django.contrib.staticfiles: the first app's runserver wins (django-expect's holds
-    # the 100 back and still serves static files).
     "django_expect",
     "django.contrib.staticfiles",
     "demo",
     "tests.testapp",
 ]
+if os.environ.get("DJANGO_EXPECT_TEST_APP_APPENDED"):
+    # As a user appends it (INSTALLED_APPS += ["django_expect"]): runserver is then staticfiles'
+    # command, served by django-expect's server all the same (harness kind runserver-appended).
+    INSTALLED_APPS.remove("django_expect")
+    INSTALLED_APPS.append("django_expect")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

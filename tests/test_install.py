@@ -1,7 +1,8 @@
 """The three install steps of docs/howto/install.md, on a ``django-admin startproject`` project.
 
 1. ``pip install django-expect`` (here: the package under test is installed in the venv);
-2. ``"django_expect"`` in INSTALLED_APPS, above ``django.contrib.staticfiles``;
+2. ``"django_expect"`` in INSTALLED_APPS, anywhere (above ``django.contrib.staticfiles`` or
+   appended with ``INSTALLED_APPS += [...]``);
 3. ``"django_expect.middleware.ExpectMiddleware"`` on the line right above
    ``"django.middleware.csrf.CsrfViewMiddleware"`` in Django's default MIDDLEWARE;
 
@@ -48,7 +49,21 @@ def run(args: list[str], cwd: Path) -> str:
     return result.stdout + result.stderr
 
 
-def test_a_startproject_with_the_three_steps_checks_clean(tmp_path: Path) -> None:
+#: Which ``runserver`` Django runs, and with which server class.
+RUNSERVER = (
+    "from django.core.management import get_commands, load_command_class; "
+    "app = get_commands()['runserver']; "
+    "print(app, load_command_class(app, 'runserver').server_cls.__qualname__)"
+)
+
+
+@pytest.mark.parametrize(
+    ("placement", "runserver_app"),
+    [("above-staticfiles", "django_expect"), ("appended", "django.contrib.staticfiles")],
+)
+def test_a_startproject_with_the_three_steps_checks_clean(
+    tmp_path: Path, placement: str, runserver_app: str
+) -> None:
     run(["-m", "django", "startproject", "site_under_test"], tmp_path)
     project = tmp_path / "site_under_test"
     settings = project / "site_under_test" / "settings.py"
@@ -56,16 +71,19 @@ def test_a_startproject_with_the_three_steps_checks_clean(tmp_path: Path) -> Non
     assert text.count(CSRF) == 1, "Django's project template changed"
     apps_line = "'django.contrib.staticfiles',"
     assert text.count(apps_line) == 1, "Django's project template changed"
-    text = text.replace(apps_line, f"'django_expect',\n    {apps_line}", 1)  # above staticfiles
+    if placement == "appended":
+        text += '\nINSTALLED_APPS += ["django_expect"]\n'
+    else:
+        text = text.replace(apps_line, f"'django_expect',\n    {apps_line}", 1)
     text = text.replace(f"    {CSRF}", f"    {EXPECT}\n    {CSRF}", 1)
     settings.write_text(text)
 
     before_migrate = run(["manage.py", "check"], project)
     assert "django_expect" not in before_migrate, before_migrate
     assert "no issues" in before_migrate
-    commands = run(["manage.py", "help"], project)
-    ours = commands.split("[django_expect]", 1)[1].split("[", 1)[0]
-    assert "runserver" in ours, commands  # manage.py runserver holds the 100 back too
+    # manage.py runserver holds the 100 back too, wherever the app is listed.
+    served_by = run(["manage.py", "shell", "-c", RUNSERVER], project).split()
+    assert served_by[-2:] == [runserver_app, "ExpectWSGIServer"]
     run(["manage.py", "migrate", "--noinput", "-v0"], project)
     after = run(["manage.py", "check", "--database", "default"], project)
     assert "django_expect" not in after, after

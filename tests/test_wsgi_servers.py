@@ -35,7 +35,7 @@ BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
 
 #: Servers that keep the promise: no 100 before a refusal, 0 body bytes for a refused upload.
-KEEPS_PROMISE = ["runserver", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
+KEEPS_PROMISE = ["runserver", "runserver-appended", "mod_wsgi", "uwsgi-http-socket", "uwsgi-http"]
 #: ... and send the 100 when the view reads the body (all of them; uWSGI through lazy_continue).
 LAZY_100 = [*KEEPS_PROMISE, "uwsgi-http11-socket"]
 #: Servers that invite the body before Django runs (the refusal is still the precise status).

@@ -1,8 +1,9 @@
 """``manage.py runserver`` that holds ``100 Continue`` back until the upload policy passed.
 
-Django picks the ``runserver`` of the app listed FIRST in ``INSTALLED_APPS``: list
-``django_expect`` before ``django.contrib.staticfiles`` (an app listed before it with its own
-``runserver``, such as daphne for ASGI, still wins). When ``django.contrib.staticfiles`` is
+Django picks the ``runserver`` of the app listed first in ``INSTALLED_APPS``: this command when
+``django_expect`` is listed before ``django.contrib.staticfiles`` (or staticfiles is not
+installed); listed after it, staticfiles' own command runs, given the same server class by
+:func:`django_expect.runserver.serve_staticfiles_runserver_lazily`. When staticfiles is
 installed this command is its command (static files are still served), otherwise Django's; only
 the server class differs (:class:`django_expect.runserver.ExpectWSGIServer`). See
 docs/howto/servers.md.
