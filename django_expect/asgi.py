@@ -188,11 +188,13 @@ class ASGIBody(ReadOnlyStream):
     # -- the file interface (any thread) ----------------------------------------------------
 
     def read(self, size: int | None = -1, /) -> bytes:
+        self._check_open()
         if self._done or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
     def readline(self, size: int | None = -1, /) -> bytes:
+        self._check_open()
         if self._done or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)

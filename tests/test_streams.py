@@ -9,9 +9,12 @@ file object answers 500 there (tests/test_e2e_core.py and tests/test_asgi.py sho
 
 from __future__ import annotations
 
+import asyncio
 import io
+import json
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +23,7 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest
 from django.test import override_settings
 
-from django_expect.asgi import _SpooledBody
+from django_expect.asgi import ASGIBody, _SpooledBody
 from django_expect.bodylimit import capped_request_class, limit_body
 from django_expect.continuation import ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
@@ -57,8 +60,41 @@ STREAMS: dict[str, Callable[[bytes], io.IOBase]] = {
 }
 
 
-@pytest.fixture(params=sorted(STREAMS))
-def make(request: pytest.FixtureRequest) -> Callable[[bytes], io.IOBase]:
+@pytest.fixture(scope="module")
+def event_loop_thread() -> Iterator[asyncio.AbstractEventLoop]:
+    """A server's event loop, running in its own thread: ASGIBody reads from a sync view's thread
+    submit to it, as under django_expect.asgi."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    yield loop
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+    loop.close()
+
+
+def _asgi_body(loop: asyncio.AbstractEventLoop) -> Callable[[bytes], io.IOBase]:
+    def make(body: bytes) -> io.IOBase:
+        step = 16_384
+        messages = [
+            {"type": "http.request", "body": body[i : i + step], "more_body": i + step < len(body)}
+            for i in range(0, max(len(body), 1), step)
+        ]
+
+        async def receive() -> dict[str, Any]:
+            return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+        return ASGIBody(receive, loop, len(body))
+
+    return make
+
+
+@pytest.fixture(params=[*sorted(STREAMS), "ASGIBody"])
+def make(
+    request: pytest.FixtureRequest, event_loop_thread: asyncio.AbstractEventLoop
+) -> Callable[[bytes], io.IOBase]:
+    if request.param == "ASGIBody":
+        return _asgi_body(event_loop_thread)
     return STREAMS[request.param]
 
 
@@ -146,6 +182,43 @@ def test_django_parses_files_through_each_stream(
     upload = request.FILES["f"]
     assert upload.size == size
     assert upload.read(3) == b"zzz"
+
+
+JSON = json.dumps({"name": "report", "tags": ["a", "b"], "pad": "p" * 5000}).encode()
+
+
+def test_drf_parsers_read_through_each_stream(make: Callable[[bytes], io.IOBase]) -> None:
+    """DRF's JSON, form and multipart parsers (``rest_framework.request.Request.data``)."""
+    from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+    from rest_framework.request import Request
+
+    parsers = [JSONParser(), FormParser(), MultiPartParser()]
+    cases = [
+        ("application/json", JSON, lambda data: data["tags"] == ["a", "b"]),
+        ("application/x-www-form-urlencoded", FORM, lambda data: data["a"] == "1"),
+    ]
+    for content_type, body, check in cases:
+        request = _request(make(body), content_type=content_type, length=len(body))
+        limit_body(request, None)
+        assert check(Request(request, parsers=parsers).data)
+    body = _multipart(3_000_000)
+    request = _request(make(body), content_type="multipart/form-data; boundary=B", length=len(body))
+    limit_body(request, None)
+    assert Request(request, parsers=parsers).data["f"].size == 3_000_000
+
+
+def test_ninja_parser_reads_through_each_stream(make: Callable[[bytes], io.IOBase]) -> None:
+    """django-ninja's body parser (``ninja.parser.Parser.parse_body``) and its ``File`` source
+    (``request.FILES``)."""
+    from ninja.parser import Parser
+
+    request = _request(make(JSON), content_type="application/json", length=len(JSON))
+    limit_body(request, None)
+    assert Parser().parse_body(request)["name"] == "report"
+    body = _multipart(1000)
+    request = _request(make(body), content_type="multipart/form-data; boundary=B", length=len(body))
+    limit_body(request, None)
+    assert request.FILES["f"].size == 1000
 
 
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=10_000)
