@@ -49,7 +49,10 @@ def metadata(**values: str) -> str:
         (None, {}),
         ("", {}),
         (f"filename {b64('a.txt')}", {"filename": "a.txt"}),
-        (f"filename {b64('a b.bin')},is_confidential", {"filename": "a b.bin", "is_confidential": ""}),
+        (
+            f"filename {b64('a b.bin')},is_confidential",
+            {"filename": "a b.bin", "is_confidential": ""},
+        ),
         (f"filetype {b64('image/png')}, name {b64('ü')}", {"filetype": "image/png", "name": "ü"}),
     ],
 )
@@ -342,7 +345,9 @@ def test_a_held_lock_is_423_and_a_dead_holder_is_taken_over(client: Client) -> N
     import os
     import socket
 
-    TusUpload.objects.update(lock=f"{socket.gethostname()}:{os.getpid()}:x", locked_at=timezone.now())
+    TusUpload.objects.update(
+        lock=f"{socket.gethostname()}:{os.getpid()}:x", locked_at=timezone.now()
+    )
     assert patch(client, location, 0, b"abc").status_code == 423
     TusUpload.objects.update(lock=f"{socket.gethostname()}:999999999:x")  # no such process
     assert patch(client, location, 0, b"abc").status_code == 204

@@ -17,16 +17,13 @@ the server's SQLite file) in a bounded loop.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +32,17 @@ import pytest
 from harness.process import ROOT
 from harness.relay import Relay
 from harness.server import Server
+from tests.tus_helpers import (
+    create,
+    exchange,
+    file_on_disk,
+    patch_head,
+    random_file,
+    read_response,
+    row,
+    sha1,
+    until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -57,107 +65,6 @@ def server(
 def relay(server: Server) -> Iterator[Relay]:
     with Relay(server.address) as relay:
         yield relay
-
-
-def until(condition: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
-    """Poll ``condition`` until it is truthy (bounded); its value."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def row(env: dict[str, str], upload_id: str) -> dict[str, Any] | None:
-    """The upload's row in the server's database, read as another host would."""
-    with sqlite3.connect(env["TEST_DB"], timeout=20) as db:
-        db.row_factory = sqlite3.Row
-        found = db.execute(
-            "SELECT * FROM django_expect_tusupload WHERE id = ?", (upload_id,)
-        ).fetchone()
-        return dict(found) if found is not None else None
-
-
-def file_on_disk(env: dict[str, str], upload_id: str) -> Path:
-    state = row(env, upload_id)
-    assert state is not None and state["completed"] is not None, state
-    return Path(env["TEST_MEDIA_ROOT"]) / state["file_name"]
-
-
-def sha1(path: Path) -> str:
-    return hashlib.sha1(path.read_bytes()).hexdigest()
-
-
-def random_file(folder: Path, size: int, name: str = "wire.bin") -> Path:
-    path = folder / name
-    path.write_bytes(os.urandom(size))
-    return path
-
-
-def exchange(address: tuple[str, int], head: str, body: bytes = b"") -> bytes:
-    """Send a request head (and ``body`` straight after it); the server's whole answer."""
-    with socket.create_connection(address, timeout=30) as sock:
-        sock.sendall(head.encode() + body)
-        return read_response(sock)
-
-
-def read_response(sock: socket.socket) -> bytes:
-    received = b""
-    while True:
-        data = sock.recv(65536)
-        if not data:
-            return received
-        received += data
-        end = received.find(b"\r\n\r\n")
-        if end >= 0 and not received.startswith(b"HTTP/1.1 100"):
-            head = received[:end].decode("latin-1").lower()
-            length = 0
-            for line in head.split("\r\n"):
-                if line.startswith("content-length:"):
-                    length = int(line.split(":", 1)[1])
-            if len(received) >= end + 4 + length:
-                return received
-        if received.startswith(b"HTTP/1.1 100 Continue\r\n\r\n"):
-            return received
-
-
-def create(address: tuple[str, int], path: str, length: int, *extra: str) -> str:
-    head = "\r\n".join(
-        [
-            f"POST {path} HTTP/1.1",
-            "Host: 127.0.0.1",
-            "Tus-Resumable: 1.0.0",
-            f"Upload-Length: {length}",
-            "Upload-Metadata: filetype YXBwbGljYXRpb24vb2N0ZXQtc3RyZWFt",  # application/octet-stream
-            "Content-Length: 0",
-            *extra,
-            "Connection: close",
-            "",
-            "",
-        ]
-    )
-    answer = exchange(address, head).decode("latin-1")
-    assert answer.startswith("HTTP/1.1 201"), answer
-    location = next(line for line in answer.split("\r\n") if line.lower().startswith("location:"))
-    return location.split(":", 1)[1].strip().rsplit("/", 1)[1]
-
-
-def patch_head(path: str, offset: int, length: int, *extra: str) -> str:
-    return "\r\n".join(
-        [
-            f"PATCH {path} HTTP/1.1",
-            "Host: 127.0.0.1",
-            "Tus-Resumable: 1.0.0",
-            "Content-Type: application/offset+octet-stream",
-            f"Upload-Offset: {offset}",
-            f"Content-Length: {length}",
-            *extra,
-            "",
-            "",
-        ]
-    )
 
 
 def run_tuspy(
@@ -293,9 +200,7 @@ def test_concurrent_patches_to_one_upload_are_never_interleaved(
             lambda: (r := row(project_env_vars, upload_id)) is not None and r["lock"] != "",
             "the first PATCH to hold the upload",
         )
-        answer = exchange(
-            server.address, patch_head(path, 0, size, "Expect: 100-continue"), b""
-        )
+        answer = exchange(server.address, patch_head(path, 0, size, "Expect: 100-continue"), b"")
         assert answer.startswith(b"HTTP/1.1 423"), answer
         assert b"100 Continue" not in answer
         first.sendall(first_body[500_000:])
@@ -326,7 +231,9 @@ def test_a_worker_killed_mid_patch_leaves_a_resumable_offset(
         # A second one, cut off by the worker's death half-way.
         worker = server.worker_pids()
         with socket.create_connection(server.address, timeout=30) as sock:
-            sock.sendall(patch_head(path, 1_000_000, 2_000_000).encode() + content[1_000_000:1_500_000])
+            sock.sendall(
+                patch_head(path, 1_000_000, 2_000_000).encode() + content[1_000_000:1_500_000]
+            )
             until(
                 lambda: (r := row(project_env_vars, upload_id)) is not None and r["lock"] != "",
                 "the PATCH to hold the upload",
@@ -340,8 +247,8 @@ def test_a_worker_killed_mid_patch_leaves_a_resumable_offset(
         assert state["offset"] == 1_000_000  # what was committed, nothing from the torn PATCH
         assert len(json.loads(state["parts"])) == 1
         # tuspy resumes it (HEAD on the URL it is given), on the new worker.
-        from tusclient.storage.filestorage import FileStorage
         from tusclient.fingerprint.fingerprint import Fingerprint
+        from tusclient.storage.filestorage import FileStorage
 
         with open(data, "rb") as handle:
             key = Fingerprint().get_fingerprint(handle)

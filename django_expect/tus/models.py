@@ -13,7 +13,7 @@ Registered under the ``django_expect`` app (``app_label``): the project installs
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from django.db import models
 from django.utils import timezone
@@ -52,7 +52,9 @@ class TusUpload(models.Model):
     class Meta:
         app_label = "django_expect"
         verbose_name = "tus upload"
-        indexes = [models.Index(fields=["expires"], name="django_expe_tus_expires")]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["expires"], name="django_expe_tus_expires")
+        ]
 
     def __str__(self) -> str:
         total = "?" if self.length is None else str(self.length)

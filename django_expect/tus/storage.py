@@ -148,5 +148,5 @@ def delete_quietly(storage: Storage, names: Iterable[str]) -> None:
     for name in names:
         try:
             storage.delete(name)
-        except Exception:  # noqa: S110 - best effort: an orphan is cleaned up by the command
+        except Exception:
             pass

@@ -515,9 +515,7 @@ def _append(
             return offset
         new_offset = offset + reader.received
         if not lock.commit(offset, new_offset, [*upload.parts, stored]):
-            return _error(
-                409, "offset_mismatch", "the upload changed while this request was sent"
-            )
+            return _error(409, "offset_mismatch", "the upload changed while this request was sent")
         committed = True
         upload.refresh_from_db()
         if reader.failure is not None:
@@ -582,9 +580,7 @@ class _Lock:
         )
 
     def release(self) -> None:
-        TusUpload.objects.filter(pk=self.upload.pk, lock=self.token).update(
-            lock="", locked_at=None
-        )
+        TusUpload.objects.filter(pk=self.upload.pk, lock=self.token).update(lock="", locked_at=None)
 
 
 def _stale(lock: str, locked_at: datetime | None) -> bool:
