@@ -173,7 +173,7 @@ def refusals(cfg: dict, address: tuple[str, int]) -> list[dict]:
                 status, _ = create(relay.address, "tus-limited", size)
                 problem = None if status == 413 else f"status {status}, not 413"
             else:
-                status, path = tus_upload(relay.address, "tus-open", size, size)
+                status, _ = tus_upload(relay.address, "tus-open", size, size)
                 # The check django-tus leaves to the application, after the last byte.
                 status = 413 if status == 204 and size > 5 * MiB else status
                 problem = None if status == 413 else f"upload failed: {status}"
