@@ -163,7 +163,12 @@ def put(address: tuple[str, int], size: int, key: str) -> tuple[int, int]:
         conn.close()
 
 
-def refusals(cfg: dict, address: tuple[str, int]) -> list[dict]:
+def _clean(work: Path) -> None:
+    """Remove the finished files (1 GB each in the full run) between runs."""
+    shutil.rmtree(work / "media" / "tus", ignore_errors=True)
+
+
+def refusals(cfg: dict, address: tuple[str, int], work: Path) -> list[dict]:
     size = cfg["reject_size"]
     rows = []
     for pair, column in alternating(("refused at creation", "accept then check"), cfg["pairs"]):
@@ -182,11 +187,12 @@ def refusals(cfg: dict, address: tuple[str, int]) -> list[dict]:
             sent = relay.body_bytes()
         row = {"column": column, "pair": pair, "size": size, "seconds": seconds, "bytes": sent}
         rows.append(validate(row, problem))
+        _clean(work)
         log(f"tus refusal {column}: {sent} bytes, {seconds:.3f} s")
     return rows
 
 
-def accepted(cfg: dict, address: tuple[str, int]) -> list[dict]:
+def accepted(cfg: dict, address: tuple[str, int], work: Path) -> list[dict]:
     size, chunk = cfg["accept_size"], cfg["chunk"]
     columns = ("tus, 1 PATCH", f"tus, {chunk // MiB} MiB chunks", "plain PUT")
     rows = []
@@ -210,6 +216,7 @@ def accepted(cfg: dict, address: tuple[str, int]) -> list[dict]:
             "mb_per_s": size / MB / seconds,
         }
         rows.append(validate(row, problem))
+        _clean(work)
         log(f"tus accepted {column}: {seconds:.3f} s")
     return rows
 
@@ -288,8 +295,8 @@ def main(argv: list[str] | None = None) -> int:
     prepare(work)
     server = gunicorn("expect", work, "tus")
     try:
-        results["refusal"] = refusals(cfg, server.address)
-        results["accepted"] = accepted(cfg, server.address)
+        results["refusal"] = refusals(cfg, server.address, work)
+        results["accepted"] = accepted(cfg, server.address, work)
     finally:
         server.stop()
     (out_dir / "tus_results.json").write_text(json.dumps(results, indent=1) + "\n")

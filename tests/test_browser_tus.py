@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from harness.browsers import NODE_MODULES, require_vendored, run_steps
+from harness.process import error_lines
 from harness.relay import Relay
 from harness.server import Server
 from tests.tus_helpers import sha1, until
@@ -33,6 +34,7 @@ def server(
     server = Server("gthread", True, log, env).start()
     yield server
     server.stop()
+    assert not error_lines(server.log())  # no 500, no traceback, no worker timeout
 
 
 def pick(relay: Relay, path: Path) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from harness.browsers import NODE_DIR, require_vendored
+from harness.process import error_lines
 from harness.relay import Relay
 from harness.server import Server
 from harness.tools import require
@@ -40,6 +41,7 @@ def server(
     server = Server("gthread", True, log, project_env_vars).start()
     yield server
     server.stop()
+    assert not error_lines(server.log())  # no 500, no traceback, no worker timeout
 
 
 def start(plan: dict[str, Any], folder: Path) -> subprocess.Popen[str]:

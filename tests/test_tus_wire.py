@@ -29,7 +29,7 @@ from typing import Any
 
 import pytest
 
-from harness.process import ROOT
+from harness.process import ROOT, error_lines
 from harness.relay import Relay
 from harness.server import Server
 from tests.tus_helpers import (
@@ -59,6 +59,7 @@ def server(
     server = Server("gthread", True, log, project_env_vars).start()
     yield server
     server.stop()
+    assert not error_lines(server.log())  # no 500, no traceback, no worker timeout
 
 
 @pytest.fixture
