@@ -34,7 +34,6 @@ preflight this endpoint does not grant, so a session-authenticated upload cannot
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import socket
@@ -44,7 +43,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.core.files.storage import Storage
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils import timezone
 from django.utils.http import http_date
@@ -648,12 +646,3 @@ def _complete_if_due(
         route=upload.route,
     )
     return upload
-
-
-def file_sha1(target: Storage, name: str) -> str:
-    """The sha1 of a stored file, read in chunks (the tests and the demo show it)."""
-    digest = hashlib.sha1(usedforsecurity=False)
-    with target.open(name, "rb") as handle:
-        while chunk := handle.read(storage.CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
