@@ -92,7 +92,8 @@ wheel-check: setup
 
 # Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn, the browsers, and the ASGI
 # handlers. `make bench` (~15 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
-# and bench/asgi_results.{md,json}; `make bench-smoke` runs every scenario once at tiny sizes.
+# bench/asgi_results.{md,json} and bench/tus_results.{md,json} (the tus endpoint: refused at
+# creation vs accept-then-check, tus vs a plain PUT); `make bench-smoke` runs every scenario once at tiny sizes.
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) requirements-bench.txt
@@ -103,11 +104,13 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.browsers
 	$(BIN)/python -m bench.asgi
+	$(BIN)/python -m bench.tus
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 	$(BIN)/python -m bench.browsers --smoke
 	$(BIN)/python -m bench.asgi --smoke
+	$(BIN)/python -m bench.tus --smoke
 
 # The browser section alone (real Chromium and Firefox, ~5 min): bench/browsers.{md,json}.
 bench-browsers: $(BENCH_STAMP)

@@ -33,4 +33,17 @@ urlpatterns = [
         ),
     ),
     path("small", csrf_exempt(policy(max_size="64KiB")(views.small))),
+    path("stored/<path:key>", csrf_exempt(policy(max_size="2GiB")(views.put_stored))),
 ]
+
+if settings.BENCH_MODE == "expect":  # bench/tus.py: the tus endpoint needs the app
+    from django.urls import include
+
+    from django_expect.tus import tus_urls
+
+    urlpatterns += [
+        # The limit governs the whole file: refused at creation.
+        path("tus-limited/", include(tus_urls(max_size=views.PUT_LIMIT), namespace="limited")),
+        # No whole-file limit (django-tus style): takes the file, a check can only come after.
+        path("tus-open/", include(tus_urls(max_size="2GiB"), namespace="open")),
+    ]

@@ -42,6 +42,22 @@ def accept_stream(request, key):
     return JsonResponse({"size": size, "adler32": checksum})
 
 
+def put_stored(request, key):
+    """A plain PUT written to default_storage in 64 KiB reads, as the tus endpoint writes its
+    chunks: the fair baseline for tus throughput (bench/tus.py)."""
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    class Body:
+        def read(self, size=-1):
+            return request.read(64 * 1024)
+
+    name = default_storage.save(f"put/{key}", File(Body(), name=key))
+    size = default_storage.size(name)
+    default_storage.delete(name)
+    return JsonResponse({"size": size})
+
+
 def _drain(request):
     size = 0
     while chunk := request.read(CHUNK):

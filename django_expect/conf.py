@@ -42,6 +42,11 @@ DEFAULTS: dict[str, Any] = {
     "EXPECT_STATS": True,
     "EXPECT_STATS_FLUSH_INTERVAL": 10.0,
     "EXPECT_DISCOVERY": True,
+    # The tus endpoint (django_expect.tus; docs/howto/tus.md).
+    "EXPECT_TUS_EXPIRES": 86400.0,
+    "EXPECT_TUS_UPLOAD_TO": "tus",
+    "EXPECT_TUS_STORAGE": None,
+    "EXPECT_TUS_LOCK_TIMEOUT": 60.0,
     # Django's own body caps, read for routes whose policy sets no max_size (bodylimit.py).
     "DATA_UPLOAD_MAX_MEMORY_SIZE": global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     "DATA_UPLOAD_MAX_NUMBER_FIELDS": global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
@@ -141,6 +146,32 @@ class Settings:
         """Connections draining at once per worker process; beyond it, close at once.
         Default: 4 (never more than half the worker's threads/connections)."""
         return int(raw("EXPECT_DRAIN_MAX_CONNECTIONS"))
+
+    # -- the tus endpoint (django_expect.tus; docs/howto/tus.md) ---------------------------------
+
+    @property
+    def EXPECT_TUS_EXPIRES(self) -> float | None:
+        """Seconds an unfinished tus upload lives after its creation (Upload-Expires); None:
+        never expires. Default: 86400 (a day)."""
+        value = raw("EXPECT_TUS_EXPIRES")
+        return None if value is None else float(value)
+
+    @property
+    def EXPECT_TUS_UPLOAD_TO(self) -> str:
+        """Storage folder for tus uploads' parts and finished files. Default: 'tus'."""
+        return str(raw("EXPECT_TUS_UPLOAD_TO")).strip("/") or "tus"
+
+    @property
+    def EXPECT_TUS_STORAGE(self) -> str | None:
+        """The ``STORAGES`` alias tus uploads are written to; None: default_storage."""
+        value = raw("EXPECT_TUS_STORAGE")
+        return None if value is None else str(value)
+
+    @property
+    def EXPECT_TUS_LOCK_TIMEOUT(self) -> float:
+        """Seconds after which a PATCH's lock on an upload whose holder stopped renewing it
+        (its worker died on another host) may be taken over. Default: 60."""
+        return float(raw("EXPECT_TUS_LOCK_TIMEOUT"))
 
     # -- operations (overrides, upload settings, statistics): docs/howto/operations.md -----
 

@@ -223,3 +223,9 @@ class RejectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.route} {self.reason}: {self.count}"
+
+
+# The tus endpoint's state (django_expect.tus) is part of this app: no extra INSTALLED_APPS entry.
+from django_expect.tus.models import TusUpload  # noqa: E402
+
+__all__ += ["TusUpload"]

@@ -11,6 +11,13 @@
   the 100 on the ``receive()`` django-expect then makes), never where the server sends the 100
   itself; only wired up for a request while the signal has receivers.
 
+* ``upload_completed``: a tus upload (:mod:`django_expect.tus`) received its last byte and its
+  file is in storage. Sender: :class:`django_expect.tus.models.TusUpload`. Keyword arguments:
+  ``upload`` (the row: ``metadata``, ``owner``, ``length``...), ``storage`` (the storage
+  holding it), ``name`` (the file's storage name), ``request`` (the PATCH or POST that finished
+  it), ``route``. The file is the application's from then on: move it, attach it to a model or
+  delete it; ``expect_tus_cleanup`` never touches finished files.
+
 Receivers run in the request's thread: keep them short, and do not read the body in them.
 """
 
@@ -18,7 +25,8 @@ from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["continue_sent", "upload_rejected"]
+__all__ = ["continue_sent", "upload_completed", "upload_rejected"]
 
 upload_rejected = Signal()
 continue_sent = Signal()
+upload_completed = Signal()

@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
+from django_expect.tus import tus_urls
 from tests.testapp import views
 
 urlpatterns = [
@@ -32,6 +33,19 @@ urlpatterns = [
     path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
     path("lab/timeout", views.lab_timeout, name="lab-timeout"),
     path("lab/swallow", views.lab_swallow, name="lab-swallow"),
+    # tus endpoints (tests/test_tus*.py): one include per upload route.
+    path(
+        "lab/tus/",
+        include(
+            tus_urls(max_size="8MB", content_types=["application/octet-stream", "image/*"]),
+            namespace="lab-tus",
+        ),
+    ),
+    path(
+        "lab/tus-login/",
+        include(tus_urls(max_size="8MB", login_required=True), namespace="lab-tus-login"),
+    ),
+    path("lab/tus-default/", include(tus_urls(), namespace="lab-tus-default")),
 ]
 if views.LabDrfView is not None:
     urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))

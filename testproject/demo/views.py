@@ -126,6 +126,11 @@ def uploaders(request):
     return render(request, "demo/uploaders.html")
 
 
+def tus_page(request):
+    """Uppy + tus against the demo's tus endpoint (docs/howto/tus.md)."""
+    return render(request, "demo/tus.html", {"endpoint": "/uploads/tus/"})
+
+
 # -- a login-required upload API ---------------------------------------------------------------
 
 
