@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 from django.contrib.staticfiles.management.commands import runserver as staticfiles_runserver
-from django.core.checks import Warning, run_checks
+from django.core.checks import Warning
+from django.core.checks.registry import registry
 from django.core.management import get_commands, load_command_class
 from django.core.management.commands import runserver as core_runserver
 from django.core.servers.basehttp import WSGIServer
@@ -53,7 +54,11 @@ def test_runserver_serves_lazily_wherever_the_app_is_listed(installed: list[str]
     with override_settings(INSTALLED_APPS=installed):
         command = load_command_class(get_commands()["runserver"], "runserver")
         assert issubclass(command.server_cls, ExpectWSGIServer)
-        assert [m.id for m in run_checks() if m.id == "django_expect.W008"] == []
+        assert check_app_order() == []
+
+
+def test_the_check_is_registered() -> None:
+    assert check_app_order in registry.get_checks()
 
 
 def test_appended_runs_staticfiles_command_with_the_lazy_server() -> None:
