@@ -55,6 +55,7 @@ from django.urls import ResolverMatch
 from django_expect.bodylimit import capped_request_class
 from django_expect.continuation import ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
+from django_expect.framing import asgi_framing
 from django_expect.streams import swap_request_stream
 
 __all__ = ["INPUT_KEY", "ASGIBody", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
@@ -301,12 +302,12 @@ class _Exchange:
         self.scope = scope
         self.receive = receive
         self.send = send
-        headers = {name.lower(): value for name, value in scope.get("headers", ())}
+        raw_headers = scope.get("headers", ())
+        headers = {name.lower(): value for name, value in raw_headers}
         self.http_version = http_version(scope)
-        length = headers.get(b"content-length")
-        chunked = b"chunked" in headers.get(b"transfer-encoding", b"").lower()
-        self.length: int | None = None if chunked else _length(length)
-        self.has_body = chunked or bool(self.length)
+        framing = asgi_framing(raw_headers)
+        self.length: int | None = framing.length  # None: chunked, or framing the core refuses
+        self.has_body = framing.has_body
         #: The client sent ``Expect: 100-continue`` in HTTP/1.1 or later: a ``receive()``
         #: would make the server send a 100 (even with no body, on uvicorn).
         self.expects_100 = (
@@ -360,13 +361,6 @@ def http_version(scope: Scope) -> str:
     """``scope["http_version"]`` as "1.0", "1.1" or "2" (granian 2.x reports HTTP/1.0 as "1")."""
     version = str(scope.get("http_version", "1.1"))
     return "1.0" if version in ("1", "1.0") else version
-
-
-def _length(value: bytes | None) -> int:
-    try:
-        return max(int(value or b"0"), 0)
-    except ValueError:
-        return 0
 
 
 class ExpectASGIHandler(ASGIHandler):

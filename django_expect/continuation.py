@@ -27,9 +27,9 @@ re-raises them as ``UnreadablePostError`` with this one as the cause), both are 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Protocol
 
 from django_expect.fileobj import ReadOnlyStream
 
@@ -40,7 +40,6 @@ __all__ = [
     "ContinueState",
     "ExpectContinueInput",
     "IncompleteBody",
-    "declared_length",
 ]
 
 
@@ -58,16 +57,6 @@ class BodyTimeout(BodyFailed, TimeoutError):
 
 class IncompleteBody(BodyFailed):
     """The body ended (or the connection broke) before its declared length (answered 400)."""
-
-
-def declared_length(environ: Mapping[str, Any]) -> int | None:
-    """A WSGI request's declared body length: 0 without one, None for a chunked body."""
-    if "HTTP_TRANSFER_ENCODING" in environ:
-        return None
-    try:
-        return max(int(environ.get("CONTENT_LENGTH") or 0), 0)
-    except ValueError:
-        return 0
 
 
 def _no_timeout(seconds: float | None) -> None:

@@ -37,6 +37,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from django_expect.framing import parse_expect, parse_framing, parse_http_version
+
 __all__ = [
     "ContinueTiming",
     "Decision",
@@ -360,25 +362,12 @@ class RequestHead:
         get = environ.get
         return cls(
             method=str(get("REQUEST_METHOD") or "GET").upper(),
-            http_version=_parse_protocol(str(get("SERVER_PROTOCOL") or "HTTP/1.1")),
+            http_version=parse_http_version(get("SERVER_PROTOCOL")),
             expect=get("HTTP_EXPECT") or None,
             content_length=get("CONTENT_LENGTH") or None,
             transfer_encoding=get("HTTP_TRANSFER_ENCODING") or None,
             content_type=get("CONTENT_TYPE") or None,
         )
-
-
-_COMMON_PROTOCOLS = {"HTTP/1.1": (1, 1), "HTTP/1.0": (1, 0)}
-
-
-def _parse_protocol(protocol: str) -> tuple[int, int]:
-    common = _COMMON_PROTOCOLS.get(protocol)
-    if common is not None:
-        return common
-    match = re.match(r"^HTTP/(\d)\.(\d)$", protocol.strip(), re.IGNORECASE)
-    if match is None:
-        return (1, 1)
-    return (int(match.group(1)), int(match.group(2)))
 
 
 class Identity(Protocol):
@@ -431,41 +420,10 @@ class _Framing:
     error: str | None
 
 
-_DIGITS_RE = re.compile(r"[0-9]+")
-
-
 def _framing(head: RequestHead) -> _Framing:
-    unknown: str | None = None
-    expects = False
-    if head.expect:  # most requests carry none: skip the parsing
-        tokens = [t for t in (t.strip().lower() for t in head.expect.split(",")) if t]
-        unknown = next((t for t in tokens if t != "100-continue"), None)
-        expects = bool(tokens) and unknown is None and head.http_version >= (1, 1)
-
-    error = None
-    declared: int | None = None
-    chunked = False
-    if head.transfer_encoding is not None and head.transfer_encoding.strip():
-        # RFC 9112 6.3: Transfer-Encoding overrides Content-Length; a request with both is a
-        # smuggling risk and is refused. Only 'chunked' as the final coding frames a request.
-        codings = [c.strip().lower() for c in head.transfer_encoding.split(",")]
-        if codings[-1] != "chunked":
-            error = "Transfer-Encoding must end with 'chunked'"
-        elif head.content_length is not None:
-            error = "a request cannot carry both Transfer-Encoding and Content-Length"
-        chunked = True
-    elif head.content_length is not None:
-        value = head.content_length.strip()
-        if "," in value:  # a list of identical values is one value (RFC 9110 8.6)
-            values = {v.strip() for v in value.split(",")}
-            value = values.pop() if len(values) == 1 else ""
-        # 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth digits and superscripts).
-        if _DIGITS_RE.fullmatch(value):
-            declared = int(value)
-        else:
-            error = f"malformed Content-Length: {head.content_length!r}"
-    has_body = chunked or bool(declared)
-    return _Framing(expects, unknown, has_body, chunked, declared, error)
+    expects, unknown = parse_expect(head.expect, head.http_version)
+    body = parse_framing(head.content_length, head.transfer_encoding)
+    return _Framing(expects, unknown, body.has_body, body.chunked, body.length, body.error)
 
 
 def _reject(framing: _Framing, reason: Reason, message: str, **extra: object) -> Decision:

@@ -33,10 +33,10 @@ from typing import Any, cast
 
 from django_expect import closing
 from django_expect.continuation import ExpectContinueInput
+from django_expect.framing import CONTINUE, header_framing
 
 __all__ = ["post_request", "pre_request"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNK = 65536
 _ABORT = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: the close sends a reset
 
@@ -58,7 +58,7 @@ def install(req: Any) -> ExpectContinueInput | None:
     if body is None or isinstance(body, ExpectContinueInput):
         return body
     connection = _Connection(req, _socket_of(req))
-    length = _declared_length(req)
+    length = header_framing(req.headers).length
     awaiting = take_eager_continue(req) and connection.sock is not None and length != 0
     wrapped = ExpectContinueInput(
         body,
@@ -120,7 +120,7 @@ class _Connection:
 
     def send_continue(self) -> None:
         assert self.sock is not None
-        self.sock.sendall(_CONTINUE)
+        self.sock.sendall(CONTINUE)
 
     def close_connection(self) -> None:
         self.req.must_close = True
@@ -163,18 +163,6 @@ def _socket_of(req: Any) -> socket.socket | None:
     sock = getattr(getattr(req, "unreader", None), "sock", None)
     # Duck-typed: the gevent worker's sockets are gevent's own class.
     return cast(socket.socket, sock) if hasattr(sock, "sendall") else None
-
-
-def _declared_length(req: Any) -> int | None:
-    """The Content-Length gunicorn framed the body with: 0 without one, None for chunked."""
-    length: int | None = 0
-    for name, value in req.headers:
-        if name == "TRANSFER-ENCODING":
-            return None
-        if name == "CONTENT-LENGTH":
-            text = value.strip()
-            length = int(text) if text.isascii() and text.isdigit() else None
-    return length
 
 
 def linger(

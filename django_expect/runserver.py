@@ -30,12 +30,12 @@ from typing import Any, cast
 
 from django.core.servers import basehttp
 
-from django_expect.continuation import ExpectContinueInput, declared_length
+from django_expect.continuation import ExpectContinueInput
+from django_expect.framing import CONTINUE, wsgi_framing
 from django_expect.gunicorn import linger
 
 __all__ = ["ExpectWSGIServer", "serve_staticfiles_runserver_lazily"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _CHUNK = 65536
 
 
@@ -58,7 +58,7 @@ class _ServerHandler(basehttp.ServerHandler):
         self.request_handler = request_handler
         self.sock = cast(socket.socket, request_handler.connection)
         self.timeout_set = False
-        length = declared_length(environ)
+        length = wsgi_framing(environ).length
         self.expect_input = ExpectContinueInput(
             cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
             awaiting=awaiting and length != 0,
@@ -72,7 +72,7 @@ class _ServerHandler(basehttp.ServerHandler):
         self.stdin = self.expect_input  # becomes environ["wsgi.input"] in setup_environ()
 
     def _send_continue(self) -> None:
-        self.sock.sendall(_CONTINUE)
+        self.sock.sendall(CONTINUE)
 
     def _close_connection(self) -> None:
         self.request_handler.close_connection = True

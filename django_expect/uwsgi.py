@@ -37,11 +37,11 @@ import select
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django_expect.continuation import ExpectContinueInput, declared_length
+from django_expect.continuation import ExpectContinueInput
+from django_expect.framing import CONTINUE, parse_expect, parse_http_version, wsgi_framing
 
 __all__ = ["lazy_continue"]
 
-_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _WRITE_TIMEOUT = 5.0
 #: uWSGI's options that serve HTTP and close after every response.
 _CLOSING_MODES = ("http-socket", "http")
@@ -72,16 +72,15 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
 
 def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> ExpectContinueInput:
     """Wrap ``environ["wsgi.input"]`` (the 100, if the client waits for one, on first read)."""
-    length = declared_length(environ)
-    awaiting = (
-        environ.get("HTTP_EXPECT", "").strip().lower() == "100-continue"
-        and environ.get("SERVER_PROTOCOL") == "HTTP/1.1"
-        and length != 0
+    length = wsgi_framing(environ).length
+    expects_100, _ = parse_expect(
+        environ.get("HTTP_EXPECT"), parse_http_version(environ.get("SERVER_PROTOCOL"))
     )
+    awaiting = expects_100 and length != 0
     wrapped = ExpectContinueInput(
         environ["wsgi.input"],
         awaiting=awaiting,
-        send_continue=lambda: _write_all(connection_fd(), _CONTINUE),
+        send_continue=lambda: _write_all(connection_fd(), CONTINUE),
         close_connection=_closed_anyway,
         length=length,
     )
