@@ -3,7 +3,7 @@
 
 Server-neutral: it owns the *decision* (drain the rest of the body, or close now) and the
 per-process cap on connections draining at once; the server adapters own the socket
-(``django_expect.gunicorn.linger`` is the entry point every adapter calls).
+(``django_expect.lingering.linger`` is the entry point every adapter calls).
 
 The decision, taken again after every receive (:func:`decide`):
 

@@ -15,7 +15,7 @@ with :class:`ExpectWSGIServer`: it is the command in
 * when the body was left unread (a rejection, or a view that did not read it), the server says
   ``Connection: close`` (a server-side header, which PEP 3333 allows the server to add), and
   instead of Django's own drain (reading the whole rest of the body) the connection is closed
-  after the bounded drain of :func:`django_expect.gunicorn.linger`, given the declared rest of
+  after the bounded drain of :func:`django_expect.lingering.linger`, given the declared rest of
   the body as the gunicorn hook gives it (the development server serves one connection per
   thread, so its budget is a sync worker's: at most 2 s).
 
@@ -32,7 +32,7 @@ from django.core.servers import basehttp
 
 from django_expect.continuation import ExpectContinueInput
 from django_expect.framing import CONTINUE, wsgi_framing
-from django_expect.gunicorn import linger
+from django_expect.lingering import linger
 
 __all__ = ["ExpectWSGIServer", "serve_staticfiles_runserver_lazily"]
 

@@ -1,4 +1,4 @@
-"""The drain after a rejection (django_expect.gunicorn ``linger``): it ends, and TLS skips it.
+"""The drain after a rejection (django_expect.lingering ``linger``): it ends, and TLS skips it.
 
 The docs promise that a connection whose body was left unread is half-closed, then drained only
 within the drain budget (``EXPECT_DRAIN_SECONDS``; the budget's decisions are table-tested in

@@ -47,8 +47,8 @@ def test_valid_framing(
         ("-1", None, "malformed Content-Length"),
         ("+5", None, "malformed Content-Length"),
         ("1e3", None, "malformed Content-Length"),
-        ("５", None, "malformed Content-Length"),  # fullwidth digit: str.isdigit() says yes
-        ("²", None, "malformed Content-Length"),
+        ("\uff15", None, "malformed Content-Length"),  # fullwidth 5: str.isdigit() says yes
+        ("\u00b2", None, "malformed Content-Length"),  # superscript 2
         ("10, 20", None, "malformed Content-Length"),
         ("", None, "malformed Content-Length"),
         (None, "gzip", "must end with 'chunked'"),
