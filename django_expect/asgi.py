@@ -58,7 +58,7 @@ from django_expect.fileobj import ReadOnlyStream
 from django_expect.framing import asgi_framing
 from django_expect.streams import swap_request_stream
 
-__all__ = ["INPUT_KEY", "ASGIBody", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
+__all__ = ["INPUT_KEY", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
 
 #: ``request.META`` key under which the request's :class:`ExpectContinueInput` is found (the
 #: ASGI counterpart of ``wsgi.input``; ``ExpectMiddleware`` looks here).

@@ -37,7 +37,7 @@ from django_expect.conf import conf
 from django_expect.fileobj import is_seekable
 from django_expect.streams import CappedStream, swap_request_stream
 
-__all__ = ["ExceededLimit", "capped_request_class", "exceeded_limit", "limit_body"]
+__all__ = ["capped_request_class", "limit_body"]
 
 _EXCEEDED_ATTRIBUTE = "_django_expect_exceeded"
 _Request = TypeVar("_Request", bound=HttpRequest)

@@ -29,7 +29,6 @@ from django_expect.core import format_size
 from django_expect.resolution import effective_policy, route_keys
 
 __all__ = [
-    "FORM_ENCODINGS",
     "PRECHECK_SCRIPT",
     "UploadLimits",
     "add_upload_limits",

@@ -56,6 +56,8 @@ from django.utils.module_loading import import_string
 from django_expect.conf import CHUNKED_MODES, raw
 from django_expect.core import PolicyError, UploadPolicy, validate_timeout
 
+__all__ = ["check_unreachable_policies"]
+
 MIDDLEWARE_PATH = "django_expect.middleware.ExpectMiddleware"
 #: Middleware known to read the request body in ``process_view``, before the view runs.
 BODY_READING_MIDDLEWARE = ("django.middleware.csrf.CsrfViewMiddleware",)
@@ -283,20 +285,6 @@ def check_overrides(
         )
         for route in unknown_override_routes(overrides)
     ]
-
-
-def app_missing_message() -> str | None:
-    """The E006 text when the middleware runs without the app installed, else None."""
-    from django.apps import apps
-
-    if apps.is_installed("django_expect"):
-        return None
-    return (
-        "django_expect.E006: django_expect.middleware.ExpectMiddleware is in MIDDLEWARE but "
-        "'django_expect' is not in INSTALLED_APPS: upload policies are enforced, but the "
-        "system checks, admin overrides and rejection statistics are off. Add 'django_expect' "
-        "to INSTALLED_APPS."
-    )
 
 
 def check_unreachable_policies(

@@ -39,14 +39,7 @@ from django_expect.browser import UploadLimits, limits_for_view
 from django_expect.frameworks import served_methods
 from django_expect.resolution import route_keys
 
-__all__ = [
-    "UPLOAD_METHODS",
-    "Discovery",
-    "add_discovery_headers",
-    "answers_options",
-    "discovery_limits",
-    "discovery_response",
-]
+__all__ = ["answers_options"]
 
 #: The methods that carry an upload, in the order the headers prefer the one they describe.
 UPLOAD_METHODS = ("POST", "PUT", "PATCH")

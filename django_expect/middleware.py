@@ -45,7 +45,6 @@ from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
 from django_expect.bodylimit import exceeded_limit, limit_body
-from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import (
@@ -63,7 +62,7 @@ from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, route_name
 from django_expect.streams import CappedStream, swap_request_stream
 
-__all__ = ["REQUEST_POLICY_ATTRIBUTE", "ExpectMiddleware"]
+__all__ = ["ExpectMiddleware"]
 
 logger = logging.getLogger("django_expect")
 
@@ -92,6 +91,20 @@ class _RequestState:
         if self.undeclared_length_stream is not None:
             return not self.undeclared_length_stream.at_eof
         return self.body.bytes_read < (self.decision.declared_length or 0)
+
+
+def app_missing_message() -> str | None:
+    """The E006 text when the middleware runs without the app installed, else None."""
+    from django.apps import apps
+
+    if apps.is_installed("django_expect"):
+        return None
+    return (
+        "django_expect.E006: django_expect.middleware.ExpectMiddleware is in MIDDLEWARE but "
+        "'django_expect' is not in INSTALLED_APPS: upload policies are enforced, but the "
+        "system checks, admin overrides and rejection statistics are off. Add 'django_expect' "
+        "to INSTALLED_APPS."
+    )
 
 
 class ExpectMiddleware:

@@ -33,15 +33,7 @@ from django.db import models
 from django_expect.conf import conf, derived
 from django_expect.core import ExpectMode, UploadPolicy
 
-__all__ = [
-    "Override",
-    "OverrideRegistry",
-    "SiteDefaults",
-    "app_installed",
-    "apply_override",
-    "bump_version",
-    "registry",
-]
+__all__ = ["bump_version"]
 
 logger = logging.getLogger("django_expect")
 

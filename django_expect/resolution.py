@@ -48,14 +48,7 @@ from django_expect.overrides import Override, app_installed
 from django_expect.policies import POLICY_FIELDS, declared_policy
 from django_expect.sitewide import UploadSettings, upload_settings
 
-__all__ = [
-    "POLICY_FIELDS",
-    "EffectivePolicy",
-    "effective_policy",
-    "request_policy",
-    "route_keys",
-    "view_path",
-]
+__all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
 
 
 @dataclasses.dataclass(frozen=True)

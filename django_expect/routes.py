@@ -26,7 +26,8 @@ from django_expect.conf import conf
 from django_expect.core import UploadPolicy, format_size
 from django_expect.frameworks import dispatcher, served_methods
 from django_expect.overrides import Override
-from django_expect.resolution import POLICY_FIELDS, EffectivePolicy, effective_policy, view_path
+from django_expect.policies import POLICY_FIELDS
+from django_expect.resolution import EffectivePolicy, effective_policy, view_path
 
 __all__ = [
     "ANY_OTHER_METHOD",

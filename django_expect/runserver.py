@@ -34,7 +34,7 @@ from django_expect.continuation import ExpectContinueInput
 from django_expect.framing import CONTINUE, wsgi_framing
 from django_expect.lingering import linger
 
-__all__ = ["ExpectWSGIServer", "serve_staticfiles_runserver_lazily"]
+__all__ = ["ExpectWSGIServer"]
 
 _CHUNK = 65536
 

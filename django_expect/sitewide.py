@@ -24,7 +24,7 @@ from django_expect.conf import conf, derived, is_set
 from django_expect.overrides import SiteDefaults, app_installed
 from django_expect.policies import POLICY_FIELDS, default_policy
 
-__all__ = ["DEFAULT_POLICY_FIELDS", "UploadSettings", "upload_settings"]
+__all__ = ["upload_settings"]
 
 #: The default policy's values the admin row may set (all of them).
 DEFAULT_POLICY_FIELDS = POLICY_FIELDS

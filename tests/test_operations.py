@@ -24,10 +24,10 @@ from django.test import RequestFactory, override_settings
 from django.urls import resolve
 
 from django_expect import overrides, resolution, stats
-from django_expect.checks import app_missing_message, check_operations, check_overrides
+from django_expect.checks import check_operations, check_overrides
 from django_expect.conf import conf
 from django_expect.core import Decision, ExpectMode, UploadPolicy
-from django_expect.middleware import ExpectMiddleware
+from django_expect.middleware import ExpectMiddleware, app_missing_message
 from django_expect.models import ChangeCounter, PolicyOverride, RejectionCount, UploadSettings
 from django_expect.overrides import Override, OverrideRegistry, SiteDefaults, apply_override
 from django_expect.routes import describe_routes, iter_routes
