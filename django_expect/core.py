@@ -10,7 +10,7 @@ Invariants this module keeps:
   machine-readable reason.
 * 417 is produced only for expectations the server cannot meet (an unknown token, or a policy
   that refuses ``100-continue``), never for a size, type or permission failure: clients such as
-  curl re-send the whole body after a 417 (see PROTOCOL.md).
+  curl re-send the whole body after a 417 (docs/explanation/limits.md).
 * The order of checks is fixed and documented: expectation, framing, login, permission, size,
   media type. The view's own ``check`` callable runs after all of these (in the Django adapter).
 * Requests that carry no body (no Transfer-Encoding, Content-Length absent or 0) are not subject

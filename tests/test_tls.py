@@ -34,7 +34,7 @@ HANDSHAKE_AND_HEAD_BOUND = 16 * 1024
 # 1024) did not change what curl sent. One window is what a refusal can cost there.
 H2_BOUND = HANDSHAKE_AND_HEAD_BOUND + 65_535
 # gunicorn 25 and 26 take the whole HTTP/2 body whatever the application does (measured with
-# `make test-matrix`): there the tests assert that the body crossed (README: Deployment).
+# `make test-matrix`): there the tests assert that the body crossed (docs/howto/deployment.md).
 H2_DECIDES_BEFORE_THE_BODY = tuple(int(p) for p in gunicorn.__version__.split(".")[:2]) >= (27, 0)
 
 

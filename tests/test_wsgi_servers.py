@@ -129,7 +129,8 @@ def test_mod_wsgi_without_the_conf_go_sends_the_refused_body(
     wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
 ) -> None:
     """The control for deploy/apache-expect.conf: Go's net/http sends the body after a 401 on a
-    connection the server keeps (PROTOCOL.md), so the refused upload crosses the wire."""
+    connection the server keeps (Go's transport sends the body unless told the connection
+    closes), so the refused upload crosses the wire."""
     server = _server(wsgi_pool, "mod_wsgi-no-conf")
     with Relay(server.address) as relay:
         client = make_client("go", relay.url)
@@ -388,7 +389,7 @@ def test_uwsgi_http11_go_sends_the_refused_body(
     wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
 ) -> None:
     """Go's net/http sends the body after a refusal on a connection nothing says will close
-    (PROTOCOL.md): under --http11-socket the refused upload crosses the wire until uWSGI's close.
+    (its transport stops only when told the connection closes): under --http11-socket the refused upload crosses the wire until uWSGI's close.
     (--http-socket with --add-header "Connection: close" spares it: the client tests above.)"""
     server = _server(wsgi_pool, "uwsgi-http11-socket")
     with Relay(server.address) as relay:

@@ -11,7 +11,7 @@ from tests.testapp import views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
+    path("_expect/", include("django_expect.urls")),  # proxy precheck (docs/howto/deployment.md)
     path("", include("demo.urls")),
     path("lab/echo", views.lab_echo, name="lab-echo"),
     path("lab/crash", views.lab_crash, name="lab-crash"),

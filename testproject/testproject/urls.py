@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("_expect/", include("django_expect.urls")),  # proxy precheck (README: Deployment)
+    path("_expect/", include("django_expect.urls")),  # proxy precheck (docs/howto/deployment.md)
     path("", include("demo.urls")),
 ]
 try:  # DRF and django-ninja endpoints (demo/api_views.py), when both are installed
