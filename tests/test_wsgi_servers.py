@@ -389,7 +389,8 @@ def test_uwsgi_http11_go_sends_the_refused_body(
     wsgi_pool: WSGIServerPool, make_client: ClientFactory, bodies: Bodies
 ) -> None:
     """Go's net/http sends the body after a refusal on a connection nothing says will close
-    (its transport stops only when told the connection closes): under --http11-socket the refused upload crosses the wire until uWSGI's close.
+    (its transport stops only when told the connection closes): under --http11-socket the
+    refused upload crosses the wire until uWSGI's close.
     (--http-socket with --add-header "Connection: close" spares it: the client tests above.)"""
     server = _server(wsgi_pool, "uwsgi-http11-socket")
     with Relay(server.address) as relay:
