@@ -459,8 +459,7 @@ class OverrideRegistry:
             self._local = [
                 change
                 for change in self._local
-                if (change.committed is None or change.committed > started)
-                and change.thread != me
+                if (change.committed is None or change.committed > started) and change.thread != me
             ]
             self._settle(same_thread=False)
             if reload:
