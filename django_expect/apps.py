@@ -1,5 +1,6 @@
 """The Django app: registers django-expect's system checks and the operators' data invalidation
-(a change to an override or to the upload settings increments the database's change counter)."""
+(a change to an override or to the upload settings increments the database's change counter and
+applies to this process's copy at once)."""
 
 from __future__ import annotations
 
