@@ -35,7 +35,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 __all__ = [
     "ContinueTiming",
@@ -343,9 +343,11 @@ class UploadPolicy:
 # --------------------------------------------------------------------------- request head
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """The parts of a request head the decision needs; header values as received (or None)."""
+class RequestHead(NamedTuple):
+    """The parts of a request head the decision needs; header values as received (or None).
+
+    An immutable value (a named tuple: built once per request with a body, so it is cheap).
+    """
 
     method: str = "POST"
     http_version: tuple[int, int] = (1, 1)
@@ -393,9 +395,8 @@ class Identity(Protocol):
 # --------------------------------------------------------------------------- decision
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The outcome for one request head under one policy."""
+class Decision(NamedTuple):
+    """The outcome for one request head under one policy (an immutable named tuple)."""
 
     proceed: bool
     continue_timing: ContinueTiming
@@ -421,17 +422,13 @@ class Decision:
         return not self.proceed and self.has_body
 
 
-@dataclass(frozen=True)
-class _Framing:
+class _Framing(NamedTuple):
     expects_continue: bool
     unknown_expectation: str | None
     has_body: bool
     chunked: bool
     declared_length: int | None
     error: str | None
-
-
-_DIGITS_RE = re.compile(r"[0-9]+")
 
 
 def _framing(head: RequestHead) -> _Framing:
@@ -460,7 +457,7 @@ def _framing(head: RequestHead) -> _Framing:
             values = {v.strip() for v in value.split(",")}
             value = values.pop() if len(values) == 1 else ""
         # 1*DIGIT, ASCII only (str.isdigit() also accepts fullwidth digits and superscripts).
-        if _DIGITS_RE.fullmatch(value):
+        if value.isascii() and value.isdigit():
             declared = int(value)
         else:
             error = f"malformed Content-Length: {head.content_length!r}"
