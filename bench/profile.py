@@ -112,16 +112,20 @@ for method, body in (("GET", b""), ("POST", o.BODY)):
     return result
 
 
-def _load(address: tuple[str, int], method: str, stop: threading.Event) -> None:
+def _load(address: tuple[str, int], method: str, stop: threading.Event, per: int) -> None:
+    """Requests until ``stop``, ``per`` on each connection (1 for gunicorn's sync worker, which
+    closes after every response)."""
     while not stop.is_set():
-        clients.keepalive_requests(address, method, "/small", 200, KINDS[method])
+        clients.keepalive_requests(address, method, "/small", per, KINDS[method])
 
 
-def sampled(pid: int, address: tuple[str, int], method: str, seconds: float, out: Path) -> Any:
+def sampled(
+    pid: int, address: tuple[str, int], method: str, seconds: float, out: Path, per: int = 200
+) -> Any:
     """py-spy's raw samples of ``pid`` while a client loads ``address``; a summary."""
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     stop = threading.Event()
-    load = threading.Thread(target=_load, args=(address, method, stop), daemon=True)
+    load = threading.Thread(target=_load, args=(address, method, stop, per), daemon=True)
     load.start()
     try:
         done = subprocess.run(
@@ -166,11 +170,13 @@ def live(seconds: float, work: Path) -> list[dict[str, Any]]:
                 extra_args=["--no-control-socket", "--timeout", "120"],
             ).start()
             try:
-                clients.keepalive_requests(server.address, "GET", "/small", 20)  # warm up
+                per = 1 if worker == "sync" else 200
+                for _ in range(max(1, 20 // per)):  # warm up
+                    clients.keepalive_requests(server.address, "GET", "/small", per)
                 pid = server.worker_pids()[0]
                 for method in KINDS:
                     folded = work / f"gunicorn-{worker}-{mode}-{method}.folded"
-                    summary = sampled(pid, server.address, method, seconds, folded)
+                    summary = sampled(pid, server.address, method, seconds, folded, per)
                     rows.append({"server": f"gunicorn {worker}", "mode": mode, "method": method,
                                  **summary})  # fmt: skip
             finally:

@@ -779,7 +779,18 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "make bench         # every scenario, stock and django-expect alternating",
         "make bench-smoke   # every scenario once at small sizes (CI runs it)",
         "make bench-asgi    # the ASGI comparison alone",
+        "make profile       # where the time goes: cProfile + py-spy on live workers",
         "```",
+        "",
+        "`make profile` (bench/profile.py) explains these figures rather than adding to them: "
+        "cProfile of the hooks and the middleware for a GET and a 1 KiB POST, summed per "
+        "django-expect module (hook, stream wrapping, middleware, decision, policy resolution, "
+        "identity, statistics, response), and py-spy (`--format raw`, 500 Hz) sampling one "
+        "worker of gunicorn sync and gthread, and of uvicorn with Django's ASGI handler and with "
+        "`django_expect.asgi`, each with and without the package, under a keep-alive load of "
+        "small GETs and POSTs: the share of samples with a django-expect frame and the top "
+        "frames. Output: bench/.work/profile/ (profile.json, *.txt, folded stacks for flame "
+        "graphs).",
         "",
     ]
     return "\n".join(out)
