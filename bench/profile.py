@@ -146,11 +146,13 @@ def sampled(
         stack, _, count_text = line.rpartition(" ")
         count = int(count_text)
         total += count
-        if "django_expect" in stack:
+        calls = stack.split(";")
+        mine = [i for i, frame in enumerate(calls) if "django_expect" in frame]
+        # django-expect's own work: under its innermost frame, and not back in Django's handler
+        # (the middleware's __call__ holds the rest of the chain and the view).
+        if mine and not any("django/core/handlers/" in f for f in calls[mine[-1] + 1 :]):
             ours += count
-            for frame in stack.split(";"):
-                if "django_expect" in frame:
-                    frames[frame] += count
+            frames[calls[mine[-1]]] += count
     return {
         "samples": total,
         "django_expect_share": round(ours / total, 4) if total else None,
@@ -182,7 +184,7 @@ def live(seconds: float, work: Path) -> list[dict[str, Any]]:
             finally:
                 server.stop()
     for mode, app in (("stock", STOCK_ASGI), ("expect", EXPECT_ASGI)):
-        uvicorn = Uvicorn(work, f"uvicorn-{mode}", app)
+        uvicorn = Uvicorn(work, f"uvicorn-{mode}", app, mode=mode)
         try:
             clients.keepalive_requests(uvicorn.address, "GET", "/small", 20)
             for method in KINDS:
