@@ -112,6 +112,16 @@ for method, body in (("GET", b""), ("POST", o.BODY)):
     return result
 
 
+#: Packages whose frames under django-expect's are their own work, not django-expect's.
+FOREIGN = ("django/", "gunicorn/", "uvicorn/", "h11/", "httptools/", "asgiref/", "bench/")
+
+
+def _foreign(frame: str) -> bool:
+    """Whether a py-spy frame (``func (path:line)``) is another package's code."""
+    path = frame.rpartition("(")[2]
+    return path.startswith(FOREIGN) or "site-packages/" in path
+
+
 def _load(address: tuple[str, int], method: str, stop: threading.Event, per: int) -> None:
     """Requests until ``stop``, ``per`` on each connection (1 for gunicorn's sync worker, which
     closes after every response)."""
@@ -148,9 +158,10 @@ def sampled(
         total += count
         calls = stack.split(";")
         mine = [i for i, frame in enumerate(calls) if "django_expect" in frame]
-        # django-expect's own work: under its innermost frame, and not back in Django's handler
-        # (the middleware's __call__ holds the rest of the chain and the view).
-        if mine and not any("django/core/handlers/" in f for f in calls[mine[-1] + 1 :]):
+        # django-expect's own work: its innermost frame and the standard library under it; not
+        # another package under it (Django's chain and the view under the middleware's
+        # __call__, the server's send under the ASGI wrapper's).
+        if mine and not any(_foreign(f) for f in calls[mine[-1] + 1 :]):
             ours += count
             frames[calls[mine[-1]]] += count
     return {
