@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress
+.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -111,6 +111,12 @@ bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.browsers --smoke
 	$(BIN)/python -m bench.asgi --smoke
 	$(BIN)/python -m bench.tus --smoke
+
+# Where a small GET and POST spend their time, with and without django-expect: cProfile of the
+# hooks + middleware, py-spy sampling live gunicorn (sync, gthread) and uvicorn workers
+# (bench/profile.py; bench/.work/profile/). `make profile PROFILE_ARGS=--smoke`: a quick pass.
+profile: $(BENCH_STAMP)
+	$(BIN)/python -m bench.profile $(PROFILE_ARGS)
 
 # The browser section alone (real Chromium and Firefox, ~5 min): bench/browsers.{md,json}.
 bench-browsers: $(BENCH_STAMP)

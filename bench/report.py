@@ -111,6 +111,19 @@ def verdict(worst: float, best: float, goal: float) -> str:
     return "not resolved (pairs on both sides)"
 
 
+#: The share of pairs that must be within a goal for a paired target to count as met (the rule
+#: every paired row uses: per-pair figures straddle a goal on this shared machine).
+MET_SHARE = 0.8
+
+
+def pair_verdict(values: list[float], goal: float) -> str:
+    """Met when at least :data:`MET_SHARE` of the per-pair figures are within ``goal`` (a figure
+    <= goal); "**no**" otherwise; the count is shown either way."""
+    within = sum(1 for v in values if v <= goal)
+    shown = f"{within} of {len(values)} pairs within"
+    return f"yes ({shown})" if within >= MET_SHARE * len(values) else f"**no** ({shown})"
+
+
 def ratio_cell(
     pairs: list[tuple[float, float]], a_median: float | None, b_median: float | None
 ) -> str:
@@ -356,6 +369,54 @@ def inprocess(r: dict[str, Any]) -> str:
     )
 
 
+def scale_tables(r: dict[str, Any]) -> list[str]:
+    """bench/scale.py's figures: django-expect's per-request share against the number of URL
+    patterns and of overrides in force, and the refresh time of the override rows."""
+    sc = r.get("scale")
+    if not sc:
+        return []
+
+    def us(v: float) -> str:
+        return f"{v:.1f} µs"
+
+    def ms(v: float) -> str:
+        return f"{v * 1000:.1f} ms"
+
+    lines = [
+        "## Flat as the project grows",
+        "",
+        f"In-process ({sc['rounds']} rounds of {sc['iterations']:,} requests; median (min-max) "
+        "of the rounds): a 1 KiB POST to the upload view, through ExpectMiddleware (building the "
+        "request stand-in included, the same in every row). Django's own URL resolution is shown "
+        "beside it: it grows with the patterns before the upload view with or without "
+        "django-expect.",
+        "",
+        "| URL patterns (upload view last) | Django's resolve() | django-expect's middleware |",
+        "|---|---|---|",
+        *(
+            f"| {row['patterns']:,} | {spread(row['resolve_us'], us)} | "
+            f"{spread(row['middleware_us'], us)} |"
+            for row in sc["patterns"]
+        ),
+        "",
+        "| overrides in force | django-expect's middleware |",
+        "|---|---|",
+        *(
+            f"| {row['overrides']:,} | {spread(row['middleware_us'], us)} |"
+            for row in sc["overrides"]
+        ),
+        "",
+    ]
+    ref = sc["refresh"]
+    lines += [
+        f"Refresh with {ref['rows']:,} override rows (SQLite, by the refresher thread, never by "
+        f"a request): first load {spread(ref['first_load_s'], ms)}, a refresh with nothing "
+        f"changed (the counter only) {spread(ref['unchanged_s'], ms)}.",
+        "",
+    ]
+    return lines
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
@@ -397,15 +458,15 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             f"accepted {fmt_binary(size)} PUT, worker CPU vs stock",
             r["accepted"]["runs"],
             lambda x: x["cpu"],
-            1.03,
-            "<= +3%",
+            1.01,
+            "<= +1%",
         ),
         (
             "small GET, worker CPU per request vs stock",
             [x for x in r["small"] if x["method"] == "GET"],
             lambda x: x["cpu"] / x["count"],
-            1.02,
-            "<= +2%",
+            1.01,
+            "<= +1%",
         ),
         (
             "small POST (1 KiB), worker CPU per request vs stock",
@@ -423,14 +484,16 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             out.append((name, text, "no valid pair", "-"))
             continue
         ratios = sorted(x / y for x, y in pairs)
+        middle = med(ratios)
+        assert middle is not None
         out.append(
             (
                 name,
                 text,
-                f"{(a / b - 1) * 100:+.1f}% (ratio of the medians; pairs "
+                f"{(middle - 1) * 100:+.1f}% (median of the per-pair ratios; pairs "
                 f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
                 f"n={len(ratios)})",
-                verdict(ratios[-1], ratios[0], goal),
+                pair_verdict(ratios, goal),
             )
         )
     rss_cell, deltas = rss_difference(r["accepted"]["runs"])
@@ -438,9 +501,9 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         out.append(
             (
                 "worker peak RSS during the accepted upload, above stock",
-                "<= 2 MB",
+                "<= 1 MB",
                 rss_cell,
-                verdict(deltas[-1], deltas[0], 2 * MB),
+                pair_verdict(deltas, 1 * MB),
             )
         )
     for clients, goal in ((1, 0.001), (max(x["clients"] for x in r["latency"]), 0.020)):
@@ -663,6 +726,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         inprocess(r),
         "",
+        *scale_tables(r),
         "## Decision latency",
         "",
         "Request head out to the first status line in, over loopback, a new connection per "
@@ -679,9 +743,10 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         *(f"| {name} | {goal} | {measured} | {met} |" for name, goal, measured, met in targets(r)),
         "",
         "This machine has 2 CPUs shared with other work: the worker's CPU for the same 1 GiB "
-        "upload varies from run to run in both columns, and so do per-request figures; where "
-        'the pairs fall on both sides of a goal the target says "not resolved" rather than '
-        "a verdict the data do not support.",
+        "upload varies from run to run in both columns, and so do per-request figures. The rule "
+        "for every paired target: stock and django-expect alternate (A B, then B A), each pair "
+        "gives one ratio (or difference), the row shows their median and range, and the target "
+        f"is met when at least {MET_SHARE:.0%} of the pairs are within the goal.",
         "",
         *(
             [
@@ -714,7 +779,18 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "make bench         # every scenario, stock and django-expect alternating",
         "make bench-smoke   # every scenario once at small sizes (CI runs it)",
         "make bench-asgi    # the ASGI comparison alone",
+        "make profile       # where the time goes: cProfile + py-spy on live workers",
         "```",
+        "",
+        "`make profile` (bench/profile.py) explains these figures rather than adding to them: "
+        "cProfile of the hooks and the middleware for a GET and a 1 KiB POST, summed per "
+        "django-expect module (hook, stream wrapping, middleware, decision, policy resolution, "
+        "identity, statistics, response), and py-spy (`--format raw`, 500 Hz) sampling one "
+        "worker of gunicorn sync and gthread, and of uvicorn with Django's ASGI handler and with "
+        "`django_expect.asgi`, each with and without the package, under a keep-alive load of "
+        "small GETs and POSTs: the share of samples with a django-expect frame and the top "
+        "frames. Output: bench/.work/profile/ (profile.json, *.txt, folded stacks for flame "
+        "graphs).",
         "",
     ]
     return "\n".join(out)

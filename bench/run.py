@@ -51,6 +51,13 @@ FULL = {
     "overhead_iterations": 20000,
     "latency": {"1": (1, 100), "50": (50, 2)},  # clients, requests per client per round
     "latency_rounds": 5,
+    # bench/scale.py: URL patterns, overrides in force, override rows refreshed
+    "scale": {
+        "patterns": [1, 100, 10000],
+        "overrides": [0, 100, 10000],
+        "rows": 10000,
+        "iterations": 20000,
+    },
 }
 SMOKE = {
     "reject_sizes": [6 * MB],
@@ -66,6 +73,7 @@ SMOKE = {
     "overhead_iterations": 200,
     "latency": {"1": (1, 10), "50": (5, 2)},
     "latency_rounds": 2,
+    "scale": {"patterns": [1, 100], "overrides": [0, 100], "rows": 100, "iterations": 200},
 }
 
 
@@ -422,6 +430,22 @@ def hook_overhead(count: int, work: Path) -> dict:
     return json.loads(out.stdout)
 
 
+def scale(cfg: dict, work: Path) -> dict:
+    """bench/scale.py: per-request cost with many URL patterns and overrides, refresh time."""
+    out = subprocess.run(
+        [
+            sys.executable, "-m", "bench.scale",
+            "--patterns", ",".join(map(str, cfg["patterns"])),
+            "--overrides", ",".join(map(str, cfg["overrides"])),
+            "--rows", str(cfg["rows"]),
+            "--iterations", str(cfg["iterations"]),
+        ],
+        capture_output=True, text=True, timeout=1800, cwd=HERE.parent, check=True,
+        env=bench_env("expect", work),
+    )  # fmt: skip
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 # -- scenario 6: decision latency ------------------------------------------------------------------
 
 
@@ -538,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
             write_servers(servers_document(results["servers"], cfg, "make bench"))
         results["accepted"] = accepted(cfg, work)
         results["overhead"] = hook_overhead(cfg["overhead_iterations"], work)
+        results["scale"] = scale(cfg["scale"], work)
     finally:
         for leftover in work.glob("body-*.bin"):
             leftover.unlink()

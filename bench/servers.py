@@ -66,9 +66,11 @@ EXPECT_ASGI = "tests.asgi:application"
 class Uvicorn(Process):
     """Django's ASGI handler (``app``) under uvicorn (h11), with the django-expect settings."""
 
-    def __init__(self, work: Path, name: str = "uvicorn", app: str = STOCK_ASGI) -> None:
+    def __init__(
+        self, work: Path, name: str = "uvicorn", app: str = STOCK_ASGI, mode: str = "expect"
+    ) -> None:
         self.log_path = work / f"{name}.log"
-        self.env = bench_env("expect", work)
+        self.env = bench_env(mode, work)  # "stock": settings without the app and middleware
         self.port = free_port()
         self.launch([
             sys.executable, "-m", "uvicorn", app,

@@ -1,6 +1,7 @@
 """The Django app: registers django-expect's system checks and the operators' data invalidation
-(a change to an override or to the upload settings increments the database's change counter),
-and gives staticfiles' ``runserver`` the lazy-100 server (``django_expect.runserver``)."""
+(a change to an override or to the upload settings increments the database's change counter and
+applies to this process's copy at once), and gives staticfiles' ``runserver`` the lazy-100 server
+(``django_expect.runserver``)."""
 
 from __future__ import annotations
 

@@ -177,7 +177,8 @@ class Settings:
 
     @property
     def EXPECT_OVERRIDES_REFRESH(self) -> float:
-        """Seconds between a process's checks of the database's change counter. Default: 5."""
+        """Seconds between a process's checks of the database's change counter (by its
+        background refresher thread; 0: every 0.1 s). Default: 5."""
         return float(raw("EXPECT_OVERRIDES_REFRESH"))
 
     @property

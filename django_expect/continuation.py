@@ -83,9 +83,22 @@ class ExpectContinueInput(ReadOnlyStream):
     the application; the server may still drain the connection through it once the response
     is sealed.
 
+    The per-request state that starts at a constant starts as a class attribute (set on the
+    instance only when it changes): building one costs a handful of attribute writes.
+
     ``send_continue`` writes the interim response on the connection; ``close_connection`` makes
     the server close the connection after the response instead of keeping it alive.
     """
+
+    _timeout_applied = False
+    sealed = False  # the final response has started
+    closing = False  # the connection will close after the response
+    bytes_read = 0
+    body_timeout: float | None = None  # set by the Django adapter from the policy
+    failure: BodyFailed | None = None  # the first failure while reading, if any
+    #: Called after the 100 went out (the Django adapter adds ``continue_sent`` here with
+    #: :meth:`add_continue_listener`).
+    continue_listeners: tuple[Callable[[], None], ...] = ()
 
     def __init__(
         self,
@@ -103,16 +116,12 @@ class ExpectContinueInput(ReadOnlyStream):
         #: ``set_receive_timeout(seconds)`` bounds the server's receives from the client;
         #: ``set_receive_timeout(None)`` lifts the bound again (the body is complete).
         self._set_receive_timeout = set_receive_timeout
-        self._timeout_applied = False
         self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
-        self.sealed = False  # the final response has started
-        self.closing = False  # the connection will close after the response
-        self.bytes_read = 0
         self.length = length  # the declared Content-Length (None: chunked or unknown)
-        self.body_timeout: float | None = None  # set by the Django adapter from the policy
-        self.failure: BodyFailed | None = None  # the first failure while reading, if any
-        #: Called after the 100 went out (the Django adapter hooks ``continue_sent`` here).
-        self.continue_listeners: list[Callable[[], None]] = []
+
+    def add_continue_listener(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` once the 100 went out."""
+        self.continue_listeners = (*self.continue_listeners, listener)
 
     # -- decisions -------------------------------------------------------------------------
 

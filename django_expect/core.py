@@ -35,7 +35,7 @@ import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django_expect.framing import parse_expect, parse_framing, parse_http_version
 
@@ -345,9 +345,11 @@ class UploadPolicy:
 # --------------------------------------------------------------------------- request head
 
 
-@dataclass(frozen=True)
-class RequestHead:
-    """The parts of a request head the decision needs; header values as received (or None)."""
+class RequestHead(NamedTuple):
+    """The parts of a request head the decision needs; header values as received (or None).
+
+    An immutable value (a named tuple: built once per request with a body, so it is cheap).
+    """
 
     method: str = "POST"
     http_version: tuple[int, int] = (1, 1)
@@ -382,9 +384,8 @@ class Identity(Protocol):
 # --------------------------------------------------------------------------- decision
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The outcome for one request head under one policy."""
+class Decision(NamedTuple):
+    """The outcome for one request head under one policy (an immutable named tuple)."""
 
     proceed: bool
     continue_timing: ContinueTiming
@@ -410,8 +411,7 @@ class Decision:
         return not self.proceed and self.has_body
 
 
-@dataclass(frozen=True)
-class _Framing:
+class _Framing(NamedTuple):
     expects_continue: bool
     unknown_expectation: str | None
     has_body: bool

@@ -38,8 +38,6 @@ __all__ = [
 #: The interim response the gunicorn, runserver and uWSGI adapters write on the socket.
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
-_DIGITS = re.compile(r"[0-9]+")
-
 
 @dataclass(frozen=True, slots=True)
 class Framing:
@@ -79,7 +77,7 @@ def parse_framing(content_length: str | None, transfer_encoding: str | None) -> 
     if "," in value:  # a list of identical values is one value (RFC 9110 8.6)
         values = {v.strip() for v in value.split(",")}
         value = values.pop() if len(values) == 1 else ""
-    if _DIGITS.fullmatch(value):
+    if value.isascii() and value.isdigit():  # 1*DIGIT (isdigit() alone takes superscripts)
         length = int(value)
         return NO_BODY if length == 0 else Framing(length=length)
     return Framing(length=None, error=f"malformed Content-Length: {content_length!r}")

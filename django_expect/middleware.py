@@ -140,11 +140,7 @@ class ExpectMiddleware:
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
         meta = request.META
-        if (
-            meta.get("CONTENT_LENGTH", "0") in ("", "0")
-            and "HTTP_TRANSFER_ENCODING" not in meta
-            and "HTTP_EXPECT" not in meta
-        ):
+        if _bodyless(meta) and "HTTP_EXPECT" not in meta:
             if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
                 return self._discover(request, view_func)
             return None  # no body: nothing to decide (the common GET)
@@ -203,7 +199,7 @@ class ExpectMiddleware:
             def announce() -> None:
                 continue_sent.send(sender=type(self), request=request, route=route_name(request))
 
-            body.continue_listeners.append(announce)
+            body.add_continue_listener(announce)
         if decision.continue_timing is ContinueTiming.NOW and body is not None:
             try:
                 body.send_continue()
@@ -323,13 +319,15 @@ class ExpectMiddleware:
         return self._reject(request, state, decision)
 
     def _finish(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
-        state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
-        if (
-            state is None
-            and request.method == "OPTIONS"
-            and (discovery := getattr(request, _DISCOVERY_ATTRIBUTE, None))
-        ):
-            add_discovery_headers(response, discovery)
+        state: _RequestState | None = request.__dict__.get(_STATE_ATTRIBUTE)
+        if state is None:
+            if request.method == "OPTIONS" and (
+                discovery := getattr(request, _DISCOVERY_ATTRIBUTE, None)
+            ):
+                add_discovery_headers(response, discovery)
+            meta = request.META
+            if _bodyless(meta) and "HTTP_EXPECT" not in meta:
+                return response  # the common GET: nothing was decided, nothing to seal
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
             # The view (or a middleware, like CsrfViewMiddleware) swallowed the read error and
@@ -366,6 +364,14 @@ class ExpectMiddleware:
                 "read, but the server may already have invited the body."
             )
         return None
+
+
+def _bodyless(meta: Mapping[str, Any]) -> bool:
+    """No body: no Transfer-Encoding, and Content-Length absent, empty or 0."""
+    return meta.get("CONTENT_LENGTH", "0") in _NO_LENGTH and "HTTP_TRANSFER_ENCODING" not in meta
+
+
+_NO_LENGTH = frozenset(("", "0"))
 
 
 def _server_coordinates(meta: Mapping[str, Any]) -> bool:

@@ -2,8 +2,8 @@
 counter that tells every process they changed, and daily rejection counts.
 
 ``PolicyOverride`` and ``UploadSettings`` rows are read by :mod:`django_expect.overrides` (a copy
-per process, revalidated against ``ChangeCounter`` at most every ``EXPECT_OVERRIDES_REFRESH``
-seconds, never per request); ``RejectionCount`` rows are written in batches by
+per process, revalidated against ``ChangeCounter`` every ``EXPECT_OVERRIDES_REFRESH`` seconds by
+a background thread, never by a request); ``RejectionCount`` rows are written in batches by
 :mod:`django_expect.stats`.
 """
 

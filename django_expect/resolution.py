@@ -26,10 +26,11 @@ A route is named the way Django's ``ResolverMatch`` names it: its view name (``n
 the dotted view path when unnamed), then the dotted view path; an override may use either.
 :func:`view_path` is the one place that computes the dotted path.
 
-Per request the cost is a few attribute reads and dictionary look-ups: the declared policy is
-read from the view, the default policy and merged override policies are memoised, and the
-identity (session user, then DRF header authenticators or the django-ninja operation's header
-schemes) is resolved only if the policy asks.
+Per request the cost is one dictionary look-up and an identity comparison: a route's effective
+policy is memoised per (view, method, route names) until a setting or the operators' data
+changes, whatever the number of URL patterns or overrides; the identity (session user, then DRF
+header authenticators or the django-ninja operation's header schemes) is created only for a
+policy that asks for a login or permissions, and resolved only when the decision consults it.
 """
 
 from __future__ import annotations
@@ -38,10 +39,12 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from django.apps import apps
 from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from django_expect import overrides as _overrides
+from django_expect.conf import derived
 from django_expect.core import Identity, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
@@ -58,7 +61,9 @@ class EffectivePolicy:
     policy: UploadPolicy  # the policy in force
     declared: UploadPolicy | None  # what the code declared for this view and method, if anything
     override: Override | None  # the operator's override applied on top, if any
-    identity: Identity | None = None  # who is uploading (None when resolved without a request)
+    #: who is uploading: None when resolved without a request, or when the policy consults no
+    #: identity (no login, no permissions)
+    identity: Identity | None = None
     settings: UploadSettings | None = None  # the site-wide values in force
 
     @property
@@ -104,9 +109,32 @@ def effective_policy(
     """The effective upload policy of the route ``keys`` served by ``view``, for ``method``.
 
     ``request`` (the request itself, or the one a proxy precheck asks about) supplies the
-    identity; ``overrides`` default to this process's copy (audits may pass their own, or ``{}``
-    for the code's policies alone).
+    identity, when the policy consults one (a login or permissions); ``overrides`` default to
+    this process's copy (audits may pass their own, or ``{}`` for the code's policies alone).
+
+    Everything but the identity is a pure function of the view, the method, the route's names,
+    the settings and the operators' data in force: with this process's copy it is memoised per
+    route (:func:`_route_policy`), forgotten when a setting or the operators' data changes.
     """
+    if overrides is None:
+        resolved = _route_policy(view, method, keys)
+    else:
+        resolved = _resolve(view, method, keys, overrides)
+    policy = resolved.policy
+    if request is None or not (policy.login_required or policy.permissions):
+        return resolved
+    identity = LazyIdentity(request, view, method)
+    settings = resolved.settings
+    return EffectivePolicy(policy, resolved.declared, resolved.override, identity, settings)
+
+
+def _resolve(
+    view: Callable[..., Any],
+    method: str,
+    keys: tuple[str, ...],
+    overrides: Mapping[str, Override] | None,
+) -> EffectivePolicy:
+    """The layers combined (no identity): the one place that does it."""
     declared = declared_policy(view, method)
     site = upload_settings()
     base = declared if declared is not None else site.default_policy
@@ -116,8 +144,36 @@ def effective_policy(
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
-    identity = LazyIdentity(request, view, method) if request is not None else None
-    return EffectivePolicy(policy, declared, override, identity, site)
+    return EffectivePolicy(policy, declared, override, None, site)
+
+
+#: Routes memoised at most (a bound for URL confs of any size; past it the memo starts over).
+ROUTE_MEMO_SIZE = 65536
+
+
+def _route_policy(view: Callable[..., Any], method: str, keys: tuple[str, ...]) -> EffectivePolicy:
+    """:func:`_resolve` with this process's copy, memoised per (view, method, route names).
+
+    The memo lives in ``conf.derived`` (so any setting change forgets it) and each entry
+    remembers the operators' snapshot it was computed from (``None``: the app is not installed,
+    so there is none): a request costs one dict look-up and one identity comparison.
+    """
+    memo: dict[Any, tuple[Any, EffectivePolicy]] = derived("route_policies", dict)
+    key = (view, method, keys)
+    try:
+        hit = memo.get(key)
+    except TypeError:  # an unhashable view object: not memoised
+        return _resolve(view, method, keys, None)
+    if hit is not None and (hit[0] is None or hit[0] is _overrides.registry.snapshot()):
+        return hit[1]
+    installed = app_installed()
+    snapshot = _overrides.registry.snapshot() if installed else None
+    resolved = _resolve(view, method, keys, None)
+    if installed or apps.ready:
+        if len(memo) >= ROUTE_MEMO_SIZE:
+            memo.clear()
+        memo[key] = (snapshot, resolved)
+    return resolved
 
 
 def request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy:

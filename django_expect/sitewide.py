@@ -9,9 +9,9 @@ Precedence, strongest first (docs/howto/operations.md has the table)::
 
 Route overrides and decorators rank above all three; :mod:`django_expect.resolution` applies
 them. The row reaches every process the way overrides do (:mod:`django_expect.overrides`: a
-change counter in the database, read at most every ``EXPECT_OVERRIDES_REFRESH`` seconds); the
-combined values are memoised until the row or a setting changes, so a request pays a clock read
-and an identity comparison.
+change counter in the database, read every ``EXPECT_OVERRIDES_REFRESH`` seconds by a background
+thread); the combined values are memoised until the row or a setting changes, so a request pays
+an attribute read and an identity comparison.
 """
 
 from __future__ import annotations

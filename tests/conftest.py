@@ -23,10 +23,12 @@ def _no_background_stats_writes() -> None:
 @pytest.fixture(autouse=True)
 def _fresh_operators_data(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with a fresh per-process copy of the overrides and upload settings:
-    rows a test wrote are rolled back, but a copy loaded from them would outlive the test."""
+    rows a test wrote are rolled back, but a copy loaded from them would outlive the test. No
+    refresher thread (it would read the test database beside the test): tests that need the
+    rows loaded call ``overrides.registry.refresh()``; changes saved in a test apply at once."""
     from django_expect import overrides
 
-    monkeypatch.setattr(overrides, "registry", overrides.OverrideRegistry())
+    monkeypatch.setattr(overrides, "registry", overrides.OverrideRegistry(background=False))
 
 
 @pytest.fixture(scope="session")

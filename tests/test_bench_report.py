@@ -208,7 +208,7 @@ def test_the_rss_table_and_target_print_the_same_statistic() -> None:
     table = "\n".join(report.costs_table(r))
     target = next(t for t in report.targets(r) if "RSS" in t[0])
     assert cell in table and target[2] == cell
-    assert target[3].startswith("not resolved")
+    assert target[3] == "**no** (2 of 5 pairs within)"  # the rule: >= 80 % of pairs within 1 MB
 
 
 # -- other WSGI servers -------------------------------------------------------------------------
@@ -541,3 +541,9 @@ def test_server_cpu_counts_the_threads_that_ended() -> None:
         assert child.stdin is not None
         child.stdin.close()
         child.wait(timeout=30)
+
+
+def test_a_paired_target_is_met_when_80_percent_of_the_pairs_are_within_the_goal() -> None:
+    assert report.pair_verdict([0.99, 1.0, 1.005, 1.008, 1.03], 1.01) == "yes (4 of 5 pairs within)"
+    no = report.pair_verdict([0.99, 1.0, 1.02, 1.03, 1.04], 1.01)
+    assert no == "**no** (2 of 5 pairs within)"

@@ -37,7 +37,7 @@ LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[OverrideRegistry]:
     with override_settings(CACHES=LOCMEM, EXPECT_OVERRIDES_REFRESH=5):
-        fresh = OverrideRegistry()
+        fresh = OverrideRegistry(background=False)
         monkeypatch.setattr(overrides, "registry", fresh)
         yield fresh
 

@@ -39,26 +39,11 @@ from tests.fakes import check_ids, expect_input
 LOCMEM = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(overrides.time, "monotonic", fake)
-    return fake
-
-
 @pytest.fixture
 def registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[OverrideRegistry]:
     """A fresh per-process copy of the operators' data for each test."""
     with override_settings(EXPECT_OVERRIDES_REFRESH=5):
-        fresh = OverrideRegistry()
+        fresh = OverrideRegistry(background=False)  # refreshed by hand: registry.refresh()
         monkeypatch.setattr(overrides, "registry", fresh)
         yield fresh
 
@@ -114,52 +99,49 @@ def test_apply_override_table() -> None:
 
 @pytest.mark.django_db
 def test_an_override_applies_to_the_route_by_name_and_by_view_path(
-    registry: OverrideRegistry, clock: Clock, django_capture_on_commit_callbacks: Any
+    registry: OverrideRegistry,
 ) -> None:
     request, _ = upload("/lab/small", 800)
     assert run_view(request) is None  # 800 <= 1000: passes
 
-    # Saving in this process takes effect here at once (other processes: within the interval).
-    with django_capture_on_commit_callbacks(execute=True):
-        PolicyOverride.objects.create(route="lab-small", max_size=500)
+    # Saving in this process takes effect here at once, inside the (test's) transaction; other
+    # processes see it within the refresh interval.
+    PolicyOverride.objects.create(route="lab-small", max_size=500)
     request, _ = upload("/lab/small", 800)
     response = run_view(request)
     assert response.status_code == 413
     assert json.loads(response.content)["error"]["limit"] == 500
 
-    with django_capture_on_commit_callbacks(execute=True):
-        PolicyOverride.objects.all().delete()
-        PolicyOverride.objects.create(route="tests.testapp.views.lab_small", disabled=True)
+    PolicyOverride.objects.all().delete()
+    PolicyOverride.objects.create(route="tests.testapp.views.lab_small", disabled=True)
     request, _ = upload("/lab/small", 5000)
     assert run_view(request) is None  # policy switched off
 
 
 @pytest.mark.django_db
 def test_no_query_per_request_and_reload_only_when_the_counter_changes(
-    registry: OverrideRegistry, clock: Clock, django_assert_num_queries: Any
+    registry: OverrideRegistry, django_assert_num_queries: Any
 ) -> None:
     PolicyOverride.objects.create(route="lab-small", max_size=500)
-    registry.current()
+    registry.refresh()  # what the refresher thread does
     assert registry.loads == 1
     with django_assert_num_queries(0):
         for _ in range(100):
             request, _wire = upload("/lab/small", 800)
             assert run_view(request).status_code == 413
-    clock.now += 6  # past the refresh interval: one primary-key read of the counter, no reload
+    # A refresh with nothing changed: one primary-key read of the counter, no reload.
     with django_assert_num_queries(1) as context:
-        for _ in range(100):
-            run_view(upload("/lab/small", 800)[0])
+        assert registry.refresh() is False
     assert "django_expect_changecounter" in context.captured_queries[0]["sql"]
     assert registry.loads == 1
 
     # Another process changes the override: only the database's change counter tells us.
     PolicyOverride.objects.filter(route="lab-small").update(max_size=5000)  # no signal
     ChangeCounter.objects.filter(pk=1).update(value=F("value") + 1)  # what its save() did
-    registry._next_check = clock.now + 5  # as if we had just checked
-    clock.now += 4.9
-    assert run_view(upload("/lab/small", 800)[0]).status_code == 413  # not yet revalidated
-    clock.now += 0.2
-    assert run_view(upload("/lab/small", 800)[0]) is None  # reloaded: 800 <= 5000
+    assert run_view(upload("/lab/small", 800)[0]).status_code == 413  # not yet refreshed
+    assert registry.refresh() is True
+    with django_assert_num_queries(0):
+        assert run_view(upload("/lab/small", 800)[0]) is None  # reloaded: 800 <= 5000
     assert registry.loads == 2
 
 
@@ -167,8 +149,10 @@ def test_no_query_per_request_and_reload_only_when_the_counter_changes(
 def test_saving_or_deleting_increments_the_counter_in_the_same_transaction(
     registry: OverrideRegistry,
 ) -> None:
+    # The migration creates the row; a transactional test before this one flushed it.
+    ChangeCounter.objects.get_or_create(pk=1)
     before = overrides.read_version()
-    assert before is not None  # the migration created the row
+    assert before is not None
     row = PolicyOverride.objects.create(route="lab-small", max_size=1)
     after_save = overrides.read_version()
     assert after_save == before + 1
@@ -181,9 +165,8 @@ def test_saving_or_deleting_increments_the_counter_in_the_same_transaction(
     assert overrides.read_version() == 1
 
 
-@pytest.mark.django_db
 def test_outage_keeps_the_last_known_overrides_and_logs_once(
-    clock: Clock, caplog: pytest.LogCaptureFixture
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     answers: list[Any] = [{"lab-small": Override("lab-small", max_size=5)}]
     versions = [1]
@@ -194,28 +177,37 @@ def test_outage_keeps_the_last_known_overrides_and_logs_once(
             raise answer
         return dict(answer)
 
-    reg = OverrideRegistry(loader=loader, version_reader=lambda: versions[-1])
+    reg = OverrideRegistry(
+        loader=loader,
+        site_loader=SiteDefaults,
+        version_reader=lambda: versions[-1],
+        background=False,
+    )
+    reg.refresh()
     assert reg.current()["lab-small"].max_size == 5
     answers.append(DatabaseError("connection refused"))
     versions.append(2)
     caplog.set_level(logging.INFO, logger="django_expect")
     for _ in range(3):
-        clock.now += 10
+        assert reg.refresh() is False
         assert reg.current()["lab-small"].max_size == 5  # last known stays in force
     warnings = [r for r in caplog.records if "cannot refresh" in r.getMessage()]
     assert len(warnings) == 1 and "connection refused" in warnings[0].getMessage()
 
     answers.append({})
-    clock.now += 10
+    assert reg.refresh() is True
     assert reg.current() == {}
     assert any("refreshed again" in r.getMessage() for r in caplog.records)
 
 
-def test_counter_outage_too(clock: Clock) -> None:
+def test_counter_outage_too() -> None:
     def broken() -> int:
         raise DatabaseError("database down")
 
-    reg = OverrideRegistry(loader=lambda: {"x": Override("x", max_size=1)}, version_reader=broken)
+    reg = OverrideRegistry(
+        loader=lambda: {"x": Override("x", max_size=1)}, version_reader=broken, background=False
+    )
+    reg.refresh()
     assert reg.current() == {}  # nothing ever loaded: the code's policies
     assert reg.policy_for(("x",), UploadPolicy(max_size=9)) == (UploadPolicy(max_size=9), None)
 
@@ -237,7 +229,7 @@ def test_rejections_are_logged_signalled_counted_and_flushed_in_batches(
 
     upload_rejected.connect(receiver)
     caplog.set_level(logging.INFO, logger="django_expect")
-    registry.current()  # this process's copy, loaded once
+    registry.refresh()  # this process's copy, loaded once (by the refresher)
     try:
         with django_assert_max_num_queries(0):
             for _ in range(50):

@@ -336,14 +336,14 @@ def _refuse_file(
     if decision.proceed:
         return None
     if decision.reason is Reason.CONTENT_TOO_LARGE:
-        decision = dataclasses.replace(
-            decision, message=decision.message.replace("the body is", "the file is", 1)
+        decision = decision._replace(
+            message=decision.message.replace("the body is", "the file is", 1)
         )
     elif decision.reason is Reason.UNSUPPORTED_MEDIA_TYPE:
         allowed = ", ".join(decision.allowed or ())
         shown = filetype or "a file without a filetype in Upload-Metadata"
-        decision = dataclasses.replace(
-            decision, message=f"{shown} is not accepted here; send one of: {allowed}"
+        decision = decision._replace(
+            message=f"{shown} is not accepted here; send one of: {allowed}"
         )
     elif decision.reason is Reason.EXPECTATION_FAILED:  # pragma: no cover - no Expect here
         return None
