@@ -1,4 +1,12 @@
-"""Shared fixtures: a migrated demo database and real gunicorn servers (one per worker class)."""
+"""Shared fixtures, and the marker of each test group.
+
+The tests are grouped by what they prove, one folder each (docs/contributing.md): ``unit``
+(no server process), ``wire`` (real servers over sockets), ``clients`` (real HTTP clients,
+proxies, TLS), ``browsers``, ``operations`` (exports, PostgreSQL, the admin across processes),
+``tooling`` (the demo, the install steps, the bench and stress reports). Every test gets its
+folder's marker here (``pytest -m wire``); the fixtures: a migrated demo database and the server
+pools (gunicorn per worker class, the ASGI servers, the other WSGI servers).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,22 @@ import pytest
 from harness.asgi_servers import ASGIServerPool
 from harness.process import prepare_database, project_env
 from harness.server import WORKERS, Server
+from harness.wsgi_servers import WSGIServerPool
+
+TESTS = Path(__file__).resolve().parent
+#: The test groups: a folder of tests/ each, and the marker that selects it.
+GROUPS = ("unit", "wire", "clients", "browsers", "operations", "tooling")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its group (its folder under tests/); ``e2e`` on every group that
+    starts servers or other programs (all but ``unit``)."""
+    for item in items:
+        parts = item.path.relative_to(TESTS).parts
+        if len(parts) > 1 and parts[0] in GROUPS:
+            item.add_marker(parts[0])
+            if parts[0] != "unit":
+                item.add_marker("e2e")
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -79,5 +103,15 @@ def asgi_pool(
 ) -> Iterator[ASGIServerPool]:
     """ASGI servers (harness/asgi_servers.py), each started once, stopped at the end."""
     pool = ASGIServerPool(project_env_vars, tmp_path_factory.mktemp("asgi-logs"))
+    yield pool
+    pool.stop_all()
+
+
+@pytest.fixture(scope="session")
+def wsgi_pool(
+    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WSGIServerPool]:
+    """WSGI servers other than gunicorn (harness/wsgi_servers.py), each started once."""
+    pool = WSGIServerPool(project_env_vars, tmp_path_factory.mktemp("wsgi-servers"))
     yield pool
     pool.stop_all()

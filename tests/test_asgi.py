@@ -21,8 +21,6 @@ from harness.raw import ConnectionClosed, Exchange, chunked
 from harness.tools import poll
 from tests.fakes import upload_head
 
-pytestmark = pytest.mark.e2e
-
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()
 BASIC = "Basic " + base64.b64encode(b"demo:demo").decode()

@@ -24,8 +24,6 @@ from harness.relay import Relay
 from harness.tools import require
 from tests.fakes import upload_head
 
-pytestmark = pytest.mark.e2e
-
 KINDS = ("uvicorn-h11", "gunicorn-asgi")
 DJANGO_CAP = 2_621_440
 VIEW_LIMIT = 10 * 2**20

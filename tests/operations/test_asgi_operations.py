@@ -24,8 +24,6 @@ from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.tools import poll
 
-pytestmark = pytest.mark.e2e
-
 REFRESH = 1.0  # EXPECT_OVERRIDES_REFRESH of the servers under test
 FLUSH = 0.5  # EXPECT_STATS_FLUSH_INTERVAL
 HANG = 60.0  # a poll gives up only after this long: it detects a hang, it measures nothing

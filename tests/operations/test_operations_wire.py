@@ -29,8 +29,6 @@ from harness.raw import Exchange
 from harness.server import Server
 from harness.tools import poll, require_module
 
-pytestmark = pytest.mark.e2e
-
 REFRESH = 1.0  # EXPECT_OVERRIDES_REFRESH of the servers under test
 FLUSH = 0.5  # EXPECT_STATS_FLUSH_INTERVAL
 

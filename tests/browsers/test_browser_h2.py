@@ -32,9 +32,8 @@ from harness.relay import Relay
 from harness.server import Server
 from tests.clients import tools
 from tests.clients.proxies import Proxy
-from tests.test_tls import tls_files
+from tests.clients.test_tls import tls_files
 
-pytestmark = pytest.mark.e2e
 __all__ = ["tls_files"]  # fixtures
 
 MB = 1_000_000

@@ -26,7 +26,6 @@ from tests.fakes import upload_head
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
 
-pytestmark = pytest.mark.e2e
 
 DJANGO_CAP = 2_621_440
 VIEW_LIMIT = 10 * 2**20

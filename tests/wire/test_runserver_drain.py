@@ -22,9 +22,7 @@ import pytest
 
 from harness.relay import Relay
 from harness.wsgi_servers import WSGIServer
-from tests.test_drain_wire import DELAY, MB, RATE, post_anyway, settle
-
-pytestmark = pytest.mark.e2e
+from tests.wire.test_drain_wire import DELAY, MB, RATE, post_anyway, settle
 
 #: The budget of a server that serves one connection per thread (closing.py).
 BUDGET = 2.0

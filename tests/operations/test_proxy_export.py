@@ -20,8 +20,6 @@ from harness.server import Server
 from harness.tools import free_port, poll, require
 from tests.fakes import upload_head
 
-pytestmark = pytest.mark.e2e
-
 BODY = b"x" * 800  # /lab/small takes 1000 bytes
 
 

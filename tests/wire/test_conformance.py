@@ -20,7 +20,6 @@ from tests.fakes import upload_head
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
 
-pytestmark = pytest.mark.e2e
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit
 SHA = hashlib.sha256(BODY).hexdigest()

@@ -29,8 +29,6 @@ from harness.relay import Relay
 from harness.server import Server
 from tests.conftest import ServerPool
 
-pytestmark = pytest.mark.e2e
-
 MB = 1_000_000
 RATE = 2_500_000
 DELAY = 0.020

@@ -26,8 +26,6 @@ from harness.browsers import BROWSERS, NODE_MODULES, require_vendored, run_steps
 from harness.relay import Relay
 from harness.server import Server
 
-pytestmark = pytest.mark.e2e
-
 LIMIT_TEXT = "5 MB"  # /upload/form: @upload_policy(max_size="5MB", ...)
 
 

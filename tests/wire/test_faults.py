@@ -28,8 +28,6 @@ from harness.raw import ConnectionClosed, Exchange, chunked
 from harness.server import Server
 from tests.fakes import upload_head
 
-pytestmark = pytest.mark.e2e
-
 BODY = bytes(range(256)) * 40  # 10,240 bytes
 
 

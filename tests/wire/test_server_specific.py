@@ -28,7 +28,6 @@ from tests.fakes import upload_head
 
 PACKAGE = Path(__file__).resolve().parent.parent / "django_expect"
 
-pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client"]  # fixtures
 
 BODY = b"0123456789abcdef" * 50  # 800 bytes, under /lab/small's 1000-byte limit

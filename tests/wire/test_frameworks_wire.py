@@ -27,7 +27,6 @@ from harness.tools import poll, require
 if TYPE_CHECKING:
     from tests.conftest import ServerPool
 
-pytestmark = pytest.mark.e2e
 
 BASIC_DEMO = "Basic " + base64.b64encode(b"demo:demo").decode()
 

@@ -25,7 +25,6 @@ from tests.clients.adapters import CurlCLI, PyCurl
 from tests.clients.fixtures import bodies
 from tests.clients.scenarios import Bodies
 
-pytestmark = pytest.mark.e2e
 __all__ = ["bodies"]  # fixtures
 
 HANDSHAKE_AND_HEAD_BOUND = 16 * 1024

@@ -18,13 +18,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from harness.process import ROOT
 from harness.raw import Exchange
 from harness.server import Server
-
-pytestmark = pytest.mark.e2e
 
 DEMO = ROOT / "testproject"
 BASIC_DEMO = "Basic " + base64.b64encode(b"demo:demo").decode()

@@ -38,7 +38,6 @@ from tests.clients.fixtures import (
 from tests.clients.scenarios import REJECTIONS, Bodies, run_scenario, wire_body_bytes
 from tests.conftest import ServerPool
 
-pytestmark = pytest.mark.e2e
 __all__ = ["bodies", "go_build_dir", "make_client", "proxy_pool"]  # fixtures
 
 

@@ -40,7 +40,7 @@ def test_invalid_arguments_fail_at_decoration_naming_the_view() -> None:
         def upload(request: HttpRequest) -> HttpResponse:
             return HttpResponse()
 
-    assert "upload_policy on tests.test_django." in str(error.value)
+    assert f"upload_policy on {__name__}." in str(error.value)
     assert "upload" in str(error.value) and "10 parsecs" in str(error.value)
 
 
@@ -233,7 +233,7 @@ def custom_handler(request: HttpRequest, decision: Decision) -> HttpResponse:
     return HttpResponse(f"custom {decision.status}", status=decision.status or 400)
 
 
-@override_settings(EXPECT_REJECTION_HANDLER="tests.test_django.custom_handler")
+@override_settings(EXPECT_REJECTION_HANDLER=f"{__name__}.custom_handler")
 def test_a_custom_rejection_handler(client: Client) -> None:
     response = post(client, "/lab/small", 5000)
     assert (response.status_code, response.content) == (413, b"custom 413")
