@@ -54,3 +54,20 @@ def test_the_check_is_registered(installed: list[str]) -> None:
     with override_settings(INSTALLED_APPS=installed):
         found = [m.id for m in run_checks() if m.id == "django_expect.W008"]
     assert found == ([] if installed is GOOD else ["django_expect.W008"])
+
+
+def test_runserver_command_is_staticfiles_command_with_the_expect_server() -> None:
+    """django_expect listed before django.contrib.staticfiles: its command is the one Django
+    runs, and it is staticfiles' command with django-expect's server (static files served on the
+    wire: tests/wire/test_server_specific.py)."""
+    from django.contrib.staticfiles.management.commands.runserver import (
+        Command as StaticfilesRunserver,
+    )
+    from django.core.management import get_commands, load_command_class
+
+    from django_expect.runserver import ExpectWSGIServer
+
+    assert get_commands()["runserver"] == "django_expect"
+    command = load_command_class("django_expect", "runserver")
+    assert isinstance(command, StaticfilesRunserver)
+    assert command.server_cls is ExpectWSGIServer
