@@ -1,5 +1,7 @@
-"""Body limits on the wire (gunicorn sync, gthread, gevent with the hooks): the view's max_size
-replaces Django's DATA_UPLOAD_MAX_MEMORY_SIZE, and Django's own cap answers 413.
+"""Body limits on the wire, on the servers whose profile runs them (tests/servers.py: gunicorn's
+sync, gthread and gevent workers with the hooks, django_expect.asgi on uvicorn and gunicorn
+``-k asgi``): the view's max_size replaces Django's DATA_UPLOAD_MAX_MEMORY_SIZE, and Django's own
+cap answers 413. Bytes on the wire are counted by the TCP relay (harness/relay.py).
 
 Bodies of 3,000,000 bytes are over Django's default cap (2,621,440) and under the 10 MiB of
 /lab/bigbody (reads request.body) and /lab/bigform (reads request.POST); /lab/djangocap and
@@ -11,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pytest
@@ -19,12 +20,11 @@ from django.test.client import encode_multipart
 
 from harness.raw import Exchange, chunked
 from harness.relay import Relay
-from harness.server import Server
 from harness.tools import require
 from tests.fakes import upload_head
+from tests.servers import WireServer, servers
 
-if TYPE_CHECKING:
-    from tests.conftest import ServerPool
+pytestmark = servers(bodylimit=True)
 
 
 DJANGO_CAP = 2_621_440
@@ -50,9 +50,9 @@ FORM_TYPE = "application/x-www-form-urlencoded"
     ids=["raw", "urlencoded", "multipart"],
 )
 def test_over_djangos_cap_under_the_views_is_accepted(
-    server: Server, path: str, body: bytes, content_type: str, expected: dict[str, object]
+    wire_server: WireServer, path: str, body: bytes, content_type: str, expected: dict[str, object]
 ) -> None:
-    with Exchange(server.address, timeout=30) as conn:
+    with Exchange(wire_server.address, timeout=30) as conn:
         conn.request_head("POST", path, upload_head(len(body), content_type))
         assert conn.read_response().status == 100
         conn.send_body(body)
@@ -64,10 +64,14 @@ def test_over_djangos_cap_under_the_views_is_accepted(
             assert document[key] == value
         if "size" in expected:
             assert document["sha256"] == hashlib.sha256(body).hexdigest()
+        if wire_server.profile.keep_alive:  # the whole body was read: the connection stays
+            assert final.header("Connection") != "close"
 
 
-def test_a_chunked_body_over_djangos_cap_under_the_views_is_accepted(server: Server) -> None:
-    with Exchange(server.address, timeout=30) as conn:
+def test_a_chunked_body_over_djangos_cap_under_the_views_is_accepted(
+    wire_server: WireServer,
+) -> None:
+    with Exchange(wire_server.address, timeout=30) as conn:
         conn.request_head(
             "POST",
             "/lab/bigbody",
@@ -77,7 +81,7 @@ def test_a_chunked_body_over_djangos_cap_under_the_views_is_accepted(server: Ser
         conn.send_body(chunked(RAW, 65536))
         final = conn.read_final()[1]
         assert final.status == 200, final.body[:300]
-        assert final.json()["size"] == len(RAW)
+        assert final.json() == {"size": len(RAW), "sha256": hashlib.sha256(RAW).hexdigest()}
 
 
 # -- over both: 413 from the head (0 body bytes), or while reading when chunked --------------------
@@ -92,20 +96,26 @@ def test_a_chunked_body_over_djangos_cap_under_the_views_is_accepted(server: Ser
     ],
 )
 def test_over_the_views_limit_is_refused_from_the_head(
-    server: Server, path: str, content_type: str
+    wire_server: WireServer, path: str, content_type: str
 ) -> None:
-    with Exchange(server.address) as conn:
-        conn.request_head("POST", path, upload_head(11_000_000, content_type))
-        interim, final = conn.read_final()  # the body is never sent
-        assert interim == []
-        assert final.status == 413
-        assert final.json()["error"]["limit"] == VIEW_LIMIT
-        assert final.header("Connection") == "close"
-        assert conn.closed_by_server()
+    with Relay(wire_server.address) as relay:
+        with Exchange(relay.address) as conn:
+            conn.request_head("POST", path, upload_head(11_000_000, content_type))
+            interim, final = conn.read_final()  # the body is never sent
+            assert interim == []
+            assert final.status == 413
+            assert final.json()["error"]["limit"] == VIEW_LIMIT
+            assert final.json()["error"]["code"] == "content_too_large"
+            assert final.header("Connection") == "close"
+            assert conn.closed_by_server()
+        relay.wait_quiet()
+        assert relay.body_bytes() == 0
 
 
-def test_a_chunked_body_over_the_views_limit_gets_413_while_reading(server: Server) -> None:
-    with Exchange(server.address, timeout=30) as conn:
+def test_a_chunked_body_over_the_views_limit_gets_413_while_reading(
+    wire_server: WireServer,
+) -> None:
+    with Exchange(wire_server.address, timeout=30) as conn:
         conn.request_head("POST", "/lab/bigbody", {"Transfer-Encoding": "chunked"})
         try:
             conn.send_body(chunked(b"z" * (VIEW_LIMIT + 100_000), 65536))
@@ -136,29 +146,33 @@ def test_a_chunked_body_over_the_views_limit_gets_413_while_reading(server: Serv
     ids=["raw", "urlencoded", "urlencoded-csrf"],
 )
 def test_djangos_cap_answers_413_before_the_body(
-    server: Server, path: str, body: bytes, content_type: str
+    wire_server: WireServer, path: str, body: bytes, content_type: str
 ) -> None:
     """Django checks the declared length before reading: no 100, 0 body bytes, a close."""
-    with Exchange(server.address) as conn:
-        conn.request_head(
-            "POST", path, upload_head(len(body), content_type, Cookie="csrftoken=" + "a" * 32)
-        )
-        interim, final = conn.read_final()
-        assert interim == []
-        assert final.status == 413, final.body[:300]
-        assert final.json()["error"] == {
-            "status": 413,
-            "code": "content_too_large",
-            "message": f"the body is {len(body)} bytes; the limit is {DJANGO_CAP} bytes (2560 KiB)",
-            "limit": DJANGO_CAP,
-        }
-        assert final.header("Connection") == "close"
-        assert conn.closed_by_server()
+    head = upload_head(len(body), content_type, Cookie="csrftoken=" + "a" * 32)
+    with Relay(wire_server.address) as relay:
+        with Exchange(relay.address) as conn:
+            conn.request_head("POST", path, head)
+            interim, final = conn.read_final()
+            assert interim == []
+            assert final.status == 413, final.body[:300]
+            assert final.json()["error"] == {
+                "status": 413,
+                "code": "content_too_large",
+                "message": (
+                    f"the body is {len(body)} bytes; the limit is {DJANGO_CAP} bytes (2560 KiB)"
+                ),
+                "limit": DJANGO_CAP,
+            }
+            assert final.header("Connection") == "close"
+            assert conn.closed_by_server()
+        relay.wait_quiet()
+        assert relay.body_bytes() == 0
 
 
-def test_djangos_cap_on_multipart_fields_answers_413_while_reading(server: Server) -> None:
+def test_djangos_cap_on_multipart_fields_answers_413_while_reading(wire_server: WireServer) -> None:
     body = encode_multipart("BoUnDaRy", {"note": "x" * OVER_DJANGO})
-    with Exchange(server.address, timeout=30) as conn:
+    with Exchange(wire_server.address, timeout=30) as conn:
         conn.request_head("POST", "/lab/djangocap", upload_head(len(body), MULTIPART_TYPE))
         assert conn.read_response().status == 100  # files would not count: the parser must read
         try:
@@ -173,8 +187,8 @@ def test_djangos_cap_on_multipart_fields_answers_413_while_reading(server: Serve
         assert conn.closed_by_server()
 
 
-def test_djangos_cap_on_a_chunked_body_answers_413_while_reading(server: Server) -> None:
-    with Exchange(server.address, timeout=30) as conn:
+def test_djangos_cap_on_a_chunked_body_answers_413_while_reading(wire_server: WireServer) -> None:
+    with Exchange(wire_server.address, timeout=30) as conn:
         conn.request_head("POST", "/lab/djangocap", {"Transfer-Encoding": "chunked"})
         try:
             conn.send_body(chunked(RAW, 65536))
@@ -200,38 +214,30 @@ def _curl_upload(url: str, body: Path) -> str:
 
 
 def test_curl_is_refused_by_the_views_limit_with_no_body_bytes_on_the_wire(
-    server: Server, tmp_path: Path
+    wire_server: WireServer, tmp_path: Path
 ) -> None:
     body = tmp_path / "11MB.bin"
     with body.open("wb") as out:
         out.truncate(11_000_000)  # over /lab/bigbody's 10 MiB
-    with Relay(server.address) as relay:
+    with Relay(wire_server.address) as relay:
         assert _curl_upload(relay.url + "/lab/bigbody", body) == "413"
         relay.wait_quiet()
         assert relay.body_bytes() == 0
     # The same client under the limit sends its body and is served (the count above can fail).
     small = tmp_path / "3MB.bin"
     small.write_bytes(RAW)
-    with Relay(server.address) as relay:
+    with Relay(wire_server.address) as relay:
         assert _curl_upload(relay.url + "/lab/bigbody", small) == "200"
         relay.wait_quiet()
         assert relay.body_bytes() == len(RAW)
 
 
 def test_curl_is_refused_by_djangos_cap_with_no_body_bytes_on_the_wire(
-    server: Server, server_pool: ServerPool, tmp_path: Path
+    wire_server: WireServer, tmp_path: Path
 ) -> None:
     body = tmp_path / "3MB.bin"
     body.write_bytes(RAW)
-    with Relay(server.address) as relay:
+    with Relay(wire_server.address) as relay:
         assert _curl_upload(relay.url + "/lab/djangocap", body) == "413"
         relay.wait_quiet()  # counted once curl has stopped sending
         assert relay.body_bytes() == 0
-    # Control: stock gunicorn invites the body (its 100 goes out before Django runs). Whether
-    # curl then sends any of it before the 413 arrives is a race, so the 100 is what is shown.
-    stock = server_pool.get("gthread", hook=False)
-    with Exchange(stock.address) as conn:
-        conn.request_head("POST", "/lab/djangocap", upload_head(len(RAW)))
-        interim, final = conn.read_final()
-        assert [r.status for r in interim] == [100]
-        assert final.status == 413  # the package's answer still, without its hook

@@ -422,6 +422,7 @@ EAGER_REJECTIONS = [
     ("/lab/small", {"Content-Length": "5000"}, 413, "content_too_large"),
     ("/lab/types", {"Content-Type": "text/plain"}, 415, "unsupported_media_type"),
     ("/lab/login", {}, 401, "login_required"),
+    ("/lab/djangocap", {"Content-Length": "3000000"}, 413, "content_too_large"),  # Django's cap
 ]
 
 
