@@ -50,6 +50,8 @@ class Profile:
     bodylimit: bool = False
     #: Runs the real-clients scenario (tests/clients/test_clients.py).
     clients: bool = True
+    #: Runs the cases every server shares (False: only the tests that name it).
+    shared: bool = True
 
     @property
     def id(self) -> str:
@@ -108,6 +110,9 @@ PROFILES = {
         _wsgi("runserver-stock", lazy=False, clients=False),
         _wsgi("waitress", lazy=False, buffers_body=True, clients=False),
         _wsgi("mod_wsgi-daemon", lazy=False, buffers_body=True, clients=False),
+        # Without deploy/apache-expect.conf: lazy, but keeps the connection after a 401 or 415
+        # (tests/wire/test_server_specific.py; Go sends the refused body: test_clients.py).
+        _wsgi("mod_wsgi-no-conf", shared=False, clients=False),
         _wsgi("uwsgi-http-manage-expect", lazy=False, clients=False),
     ]
 }
@@ -173,7 +178,7 @@ def select(marker: pytest.Mark | None) -> list[str]:
     names = list(marker.args) if marker else []
     if names:
         return names
-    facts = {"lazy": True, **(marker.kwargs if marker else {})}
+    facts = {"lazy": True, "shared": True, **(marker.kwargs if marker else {})}
     return [p.name for p in PROFILES.values() if all(getattr(p, k) == v for k, v in facts.items())]
 
 
