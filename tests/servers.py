@@ -90,7 +90,7 @@ PROFILES = {
         _wsgi("uwsgi-http-socket", keep_alive=False),  # lazy_continue, "Connection: close" added
         _wsgi("uwsgi-http", keep_alive=False),  # the --http router
         # Keep-alive without a word about the close: Go sends a refused body (test_clients.py).
-        _wsgi("uwsgi-http11-socket", says_close=False, clients=False),
+        _wsgi("uwsgi-http11-socket", says_close=False),
         # The servers that invite the body before Django runs: the refusal is still precise.
         *(
             Profile(f"gunicorn-{w}-stock", "gunicorn", w, hook=False, lazy=False, clients=False)
