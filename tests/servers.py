@@ -89,7 +89,7 @@ PROFILES = {
         _wsgi("mod_wsgi", keep_alive=False),
         _wsgi("uwsgi-http-socket", keep_alive=False),  # lazy_continue, "Connection: close" added
         _wsgi("uwsgi-http", keep_alive=False),  # the --http router
-        # Keep-alive without a word about the close: Go sends a refused body (test_clients.py).
+        # Keep-alive without a word about the close: Go sends a refused body (tests/clients).
         _wsgi("uwsgi-http11-socket", says_close=False),
         # The servers that invite the body before Django runs: the refusal is still precise.
         *(

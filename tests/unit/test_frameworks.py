@@ -1,7 +1,7 @@
 """Per-endpoint policies without a server: the lookup per method, decorator orders, the W007
 check, the audit rows, the precheck and identity (docs/howto/api-frameworks.md).
 
-The end-to-end behaviour of the same endpoints is in tests/test_e2e_frameworks.py.
+The end-to-end behaviour of the same endpoints is in tests/wire/test_frameworks_wire.py.
 """
 
 from __future__ import annotations

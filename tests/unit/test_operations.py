@@ -2,7 +2,7 @@
 per-process copy (revalidated against the database's change counter), statistics, signals,
 Prometheus, the admin, ``manage.py expect_policies`` and the operations checks.
 
-The wire-level and multi-process behaviour is in ``test_e2e_operations.py``.
+The wire-level and multi-process behaviour is in tests/operations/test_operations_wire.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """django_expect.uwsgi without uWSGI: the input it installs, over a socket pair (the wire tests
-are in tests/test_wsgi_servers.py)."""
+are in tests/wire/test_conformance.py (tests/servers.py))."""
 
 from __future__ import annotations
 

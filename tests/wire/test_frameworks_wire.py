@@ -4,7 +4,7 @@ Real gunicorn with django-expect's hooks (sync, gthread, gevent); curl as the cl
 for ``100 Continue`` before sending a body, 10 s here so a loaded machine cannot make it send
 early); harness/relay.py counts the bytes curl put on the wire. Each endpoint of
 tests/testapp/api_views.py refuses a 2 MB upload with the precise status before any body byte,
-and accepts a small one (the demo's own endpoints: tests/test_demo.py). The control: stock
+and accepts a small one (the demo's own endpoints: tests/tooling/test_demo.py). The control: stock
 gunicorn (no hook) invites the same body.
 """
 

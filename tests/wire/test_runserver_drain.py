@@ -1,6 +1,6 @@
 """The close policy under django-expect's ``manage.py runserver``, on the wire.
 
-The same raw-socket client as tests/test_drain_wire.py (the gunicorn workers): it posts to
+The same raw-socket client as tests/wire/test_drain_wire.py (the gunicorn workers): it posts to
 /lab/small (limit 1000 bytes) without ``Expect`` through a relay limited to 20 Mbit/s and 20 ms
 each way, sending its body while reading the response. The development server serves one
 connection per thread, so its drain budget is a sync worker's (2 s); the drain is given the
