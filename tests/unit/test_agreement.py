@@ -39,6 +39,7 @@ from django_expect.core import Decision, ExpectMode, Reason
 from django_expect.overrides import Override, OverrideRegistry, SiteDefaults
 from django_expect.routes import iter_routes
 from django_expect.signals import upload_rejected
+from tests.fakes import examples
 
 EXPECT = "django_expect.middleware.ExpectMiddleware"
 PASSED = 204
@@ -191,7 +192,9 @@ def _middleware(client: Client, path: str, method: str, head: dict[str, str]) ->
 
 @pytest.mark.django_db
 @hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(60),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     method=st.sampled_from(["POST", "PUT", "PATCH"]),

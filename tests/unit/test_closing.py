@@ -1,7 +1,8 @@
 """The close policy's pure core (django_expect.closing): decisions and the cap, as tables.
 
 The wire behaviour (a drained body ends without a reset, a body that cannot arrive in time is
-cut short, the cap closes at once) is in tests/wire/test_drain_wire.py and tests/browsers/test_browser_drain.py.
+cut short, the cap closes at once) is in tests/wire/test_drain_wire.py and
+tests/browsers/test_browser_drain.py.
 """
 
 from __future__ import annotations

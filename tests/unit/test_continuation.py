@@ -1,6 +1,7 @@
 """ExpectContinueInput's state machine and CappedStream, with in-memory streams.
 
-On-the-wire behaviour is covered by tests/wire/test_conformance.py; here each transition is pinned down.
+On-the-wire behaviour is covered by tests/wire/test_conformance.py; here each transition is
+pinned down.
 """
 
 from __future__ import annotations

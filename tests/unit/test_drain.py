@@ -2,9 +2,9 @@
 
 The docs promise that a connection whose body was left unread is half-closed, then drained only
 within the drain budget (``EXPECT_DRAIN_SECONDS``; the budget's decisions are table-tested in
-tests/unit/test_closing.py and on the wire in tests/wire/test_drain_wire.py), and that TLS connections skip
-the drain. These tests drive ``linger`` on a real socket pair. The only time bound here is the
-hang bound (pytest's timeout); nothing asserts that the machine is fast.
+tests/unit/test_closing.py and on the wire in tests/wire/test_drain_wire.py), and that TLS
+connections skip the drain. These tests drive ``linger`` on a real socket pair. The only time
+bound here is the hang bound (pytest's timeout); nothing asserts that the machine is fast.
 """
 
 from __future__ import annotations

@@ -22,8 +22,9 @@ from django_expect.core import (
     UploadPolicy,
     decide,
 )
+from tests.fakes import examples
 
-settings.register_profile("ci", max_examples=600, deadline=None)
+settings.register_profile("ci", max_examples=examples(600), deadline=None)
 settings.load_profile("ci")
 
 

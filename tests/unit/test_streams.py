@@ -4,7 +4,7 @@ handlers and their size probe) work through each of them, with Django's caps hel
 
 Django 6.0.4+ calls ``request._stream.seekable()`` in ``HttpRequest.body`` and 6.0.5+ probes
 ``seek(0, SEEK_END)`` in ``MemoryFileUploadHandler.handle_raw_input``: a stream that is not a
-file object answers 500 there (tests/wire/test_conformance.py and tests/wire/test_conformance.py show it on the wire).
+file object answers 500 there (tests/wire/test_conformance.py shows it on the wire).
 """
 
 from __future__ import annotations
