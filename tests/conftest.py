@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -87,13 +88,21 @@ class ServerPool:
             server.stop()
 
 
+_Pool = TypeVar("_Pool", ServerPool, ASGIServerPool, WSGIServerPool)
+
+
+def _running(pool: _Pool) -> Iterator[_Pool]:
+    """A session fixture's pool, every server it started stopped at the end of the session."""
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
 @pytest.fixture(scope="session")
-def server_pool(
-    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServerPool]:
-    pool = ServerPool(project_env_vars, tmp_path_factory.mktemp("logs"))
-    yield pool
-    pool.stop_all()
+def server_pool(project_env_vars: dict[str, str], logs: Path) -> Iterator[ServerPool]:
+    """gunicorn servers (harness/server.py), one per (worker class, hook), each started once."""
+    yield from _running(ServerPool(project_env_vars, logs / "gunicorn"))
 
 
 @pytest.fixture(params=WORKERS)
@@ -103,23 +112,24 @@ def server(request: pytest.FixtureRequest, server_pool: ServerPool) -> Server:
 
 
 @pytest.fixture(scope="session")
-def asgi_pool(
-    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ASGIServerPool]:
-    """ASGI servers (harness/asgi_servers.py), each started once, stopped at the end."""
-    pool = ASGIServerPool(project_env_vars, tmp_path_factory.mktemp("asgi-logs"))
-    yield pool
-    pool.stop_all()
+def asgi_pool(project_env_vars: dict[str, str], logs: Path) -> Iterator[ASGIServerPool]:
+    """ASGI servers (harness/asgi_servers.py), each started once."""
+    yield from _running(ASGIServerPool(project_env_vars, logs / "asgi"))
 
 
 @pytest.fixture(scope="session")
-def wsgi_pool(
-    project_env_vars: dict[str, str], tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WSGIServerPool]:
+def wsgi_pool(project_env_vars: dict[str, str], logs: Path) -> Iterator[WSGIServerPool]:
     """WSGI servers other than gunicorn (harness/wsgi_servers.py), each started once."""
-    pool = WSGIServerPool(project_env_vars, tmp_path_factory.mktemp("wsgi-servers"))
-    yield pool
-    pool.stop_all()
+    yield from _running(WSGIServerPool(project_env_vars, logs / "wsgi"))
+
+
+@pytest.fixture(scope="session")
+def logs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the pools' servers write their logs (a folder per pool)."""
+    base = tmp_path_factory.mktemp("logs")
+    for pool in ("gunicorn", "asgi", "wsgi"):
+        (base / pool).mkdir()
+    return base
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
