@@ -8,15 +8,28 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress
+.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress
 
-$(STAMP): pyproject.toml requirements-dev.txt
+$(STAMP): pyproject.toml requirements-dev.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .
 	touch $(STAMP)
 
 setup: $(STAMP)
+
+# The one-minute loop's own virtualenv: requirements-unit.txt only (no server, client, browser,
+# uWSGI, Go or Node), so `make test-unit` works on a machine without any of them.
+UNIT_VENV  ?= .venv-unit
+UNIT_STAMP := $(UNIT_VENV)/.installed
+
+$(UNIT_STAMP): pyproject.toml requirements-unit.txt
+	$(PYTHON) -m venv $(UNIT_VENV)
+	$(UNIT_VENV)/bin/python -m pip install -q --upgrade pip
+	$(UNIT_VENV)/bin/python -m pip install -q -r requirements-unit.txt -e .
+	touch $(UNIT_STAMP)
+
+setup-unit: $(UNIT_STAMP)
 
 demo: setup
 	cd testproject && ../$(BIN)/python manage.py migrate --noinput -v0
@@ -61,6 +74,12 @@ test: setup lint
 coverage: test
 	$(BIN)/coverage html -q
 	@echo "HTML report: htmlcov/index.html"
+
+# tests/unit alone (the decision core, the Django adapter in process, checks, admin, policies):
+# no server process, under a minute (a quarter of the property tests' examples; `make test` runs
+# them all); its own venv (.venv-unit). Run it on every change.
+test-unit: $(UNIT_STAMP)
+	DJANGO_EXPECT_QUICK=1 $(UNIT_VENV)/bin/pytest tests/unit -q -p no:cacheprovider
 
 test-fast: setup
 	$(BIN)/pytest -x -q
@@ -129,7 +148,7 @@ bench-asgi: $(BENCH_STAMP)
 	$(BIN)/python -m bench.asgi
 
 clean:
-	rm -rf $(VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media tests/.db.sqlite3 tests/.media
+	rm -rf $(VENV) $(UNIT_VENV) .venv-apache .nox site htmlcov .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache testproject/db.sqlite3 testproject/media tests/.db.sqlite3 tests/.media
 
 # Kept for muscle memory: the version matrix is `make matrix` (nox).
 test-matrix: matrix

@@ -2,12 +2,13 @@
 
 * ``matrix``: one session per supported (Python, Django) cell (``CELLS``: Django 5.2 on Python
   3.11-3.13, 6.0 and 6.1 on 3.12-3.13), one virtualenv each. On each Django's newest Python the
-  unit suite and the end-to-end core suite (gunicorn sync, gthread, gevent) run under gunicorn
-  25, 26 and 27 in turn (installed over the previous one); on the other Pythons under gunicorn
-  27. Then, once per cell: every test that starts no server (``-m "not e2e"``), the
-  ``manage.py runserver`` wire tests (django-expect's command relies on Django's private code),
-  the ASGI wire suites and the API frameworks over the wire. Python 3.13 x Django 6.1 (what a
-  fresh install picks) runs the whole suite through ``make test`` instead.
+  wire suite on gunicorn (sync, gthread, gevent, with and without the hooks), the gunicorn
+  adapter's units and the demo run under gunicorn 25, 26 and 27 in turn (installed over the
+  previous one); on the other Pythons under gunicorn 27. Then, once per cell: tests/unit (no
+  server), the ``manage.py runserver`` wire cases (django-expect's command relies on Django's
+  private code), the wire suite on the ASGI servers with the ASGI operations, and the API
+  frameworks over the wire. Python 3.13 x Django 6.1 (what a fresh install picks) runs the whole
+  suite through ``make test`` instead.
 * ``prerelease``: the newest Django pre-release on PyPI, when one is newer than the newest
   release; CI prints its result and does not fail on it.
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
@@ -46,26 +47,22 @@ CELLS = [
 #: gunicorn 25-27 run on each Django's newest Python; the other Pythons run the newest gunicorn.
 GUNICORN = ["25", "26", "27"]
 NEWEST_PYTHON = {django: max(p for p, d in CELLS if d == django) for _, django in CELLS}
-UNIT = [
-    "tests/test_core.py",
-    "tests/test_continuation.py",
-    "tests/test_django.py",
-    "tests/test_properties.py",
-    "tests/test_body_timeout_settings.py",
-    "tests/test_bodylimit.py",  # relies on Django's own code: docs/howto/body-limits.md
-    "tests/test_streams.py",  # the file-object contract Django 6.0.4+ relies on
-    "tests/test_asgi_handler.py",  # relies on Django's ASGIHandler: docs/howto/asgi.md
-    "tests/test_checks_app_order.py",  # relies on Django running the first app's command
-]
-E2E_CORE = ["tests/test_e2e_core.py", "tests/test_e2e_bodylimit.py", "tests/test_demo.py"]
-#: django_expect/runserver.py relies on Django's private runserver code: its wire tests (without
-#: the six-client slice, which needs the Go and Node builds) run in every cell.
-RUNSERVER = ["tests/test_wsgi_servers.py", "tests/test_runserver_drain.py"]
-RUNSERVER_SELECTION = "runserver and not client"
-#: The ASGI wire suites depend on Django's ASGIHandler: every cell.
-ASGI = ["tests/test_asgi.py", "tests/test_asgi_bodylimit.py", "tests/test_asgi_operations.py"]
+#: The wire suite's servers are test ids (tests/servers.py): ``-k`` selects them.
+WIRE = ["tests/wire/test_conformance.py", "tests/wire/test_bodylimit_wire.py"]
+#: What gunicorn's version can change: its servers on the wire, the adapter's units, the demo.
+GUNICORN_CELL = [*WIRE, "tests/unit/test_drain.py", "tests/tooling/test_demo.py"]
+GUNICORN_SELECTION = "gunicorn-sync or gunicorn-gthread or gunicorn-gevent or test_drain or demo"
+#: django_expect/runserver.py relies on Django's private runserver code: its wire tests run in
+#: every cell (the real-clients slice, which needs the Go and Node builds, does not).
+RUNSERVER = ["tests/wire"]
+RUNSERVER_SELECTION = "runserver"
+#: The ASGI servers depend on Django's ASGIHandler: every cell.
+ASGI = [*WIRE, "tests/operations/test_asgi_operations.py"]
+ASGI_SELECTION = (
+    "uvicorn or granian or gunicorn-asgi or hypercorn or daphne or django-asgi or asgi_operations"
+)
 #: API frameworks over the wire (DRF, django-ninja parse through request.body / FILES).
-FRAMEWORKS = ["tests/test_e2e_frameworks.py"]
+FRAMEWORKS = ["tests/wire/test_frameworks_wire.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
@@ -99,11 +96,12 @@ def matrix(session: nox.Session, django: str) -> None:
             session.install(f"gunicorn[gevent]=={gunicorn}.*")
             _show_versions(session)
         session.log(f"cell: Python {python} x Django {django} x gunicorn {gunicorn}")
-        _pytest(session, *UNIT, *E2E_CORE)
-    session.log(f"Python {python} x Django {django}: no-server tests, runserver, ASGI, frameworks")
-    _pytest(session, "-m", "not e2e")
+        _pytest(session, *GUNICORN_CELL, "-k", GUNICORN_SELECTION)
+    session.log(f"Python {python} x Django {django}: unit, runserver, ASGI, frameworks")
+    _pytest(session, "tests/unit")
     _pytest(session, *RUNSERVER, "-k", RUNSERVER_SELECTION)
-    _pytest(session, *ASGI, *FRAMEWORKS)
+    _pytest(session, *ASGI, "-k", ASGI_SELECTION)
+    _pytest(session, *FRAMEWORKS)
 
 
 @nox.session(python="3.13")
@@ -119,7 +117,9 @@ def prerelease(session: nox.Session) -> None:
         session.log(f"no Django pre-release newer than {version} on PyPI: nothing to run")
         return
     _show_versions(session)
-    _pytest(session, *UNIT, *E2E_CORE, *ASGI)
+    _pytest(session, "tests/unit")
+    _pytest(session, *GUNICORN_CELL, "-k", GUNICORN_SELECTION)
+    _pytest(session, *ASGI, "-k", ASGI_SELECTION)
 
 
 @nox.session(python="3.13")
@@ -163,8 +163,10 @@ def wheel(session: nox.Session) -> None:
         "-q",
         "-p",
         "no:cacheprovider",
-        *E2E_CORE,
-        "tests/test_django.py",
+        *GUNICORN_CELL,
+        "tests/unit/test_django.py",
+        "-k",
+        f"{GUNICORN_SELECTION} or test_django",
         *session.posargs,
     )
 

@@ -67,10 +67,6 @@ __all__ = ["ExpectMiddleware"]
 logger = logging.getLogger("django_expect")
 
 _STATE_ATTRIBUTE = "_django_expect"
-#: A view attribute: ``(route policy) -> the policy each request's body is decided by``, for
-#: views that apply the route's policy to a whole multi-request upload themselves (the tus
-#: endpoint: the file's limit, types and check at creation, each chunk's against what is left).
-REQUEST_POLICY_ATTRIBUTE = "expect_request_policy"
 _DISCOVERY_ATTRIBUTE = "_django_expect_discovery"
 
 
@@ -147,12 +143,7 @@ class ExpectMiddleware:
         body = self._input_of(request)
 
         resolution = request_policy(request, view_func)
-        policy = resolution.policy
-        per_request = getattr(view_func, REQUEST_POLICY_ATTRIBUTE, None)
-        if per_request is not None:
-            # The view governs a multi-request upload itself (django_expect.tus): this request's
-            # body gets only the part of the route's policy that applies to each request.
-            policy = per_request(policy)
+        policy = resolution.body_policy
         decision = decide(
             RequestHead.from_wsgi(meta),
             policy,

@@ -65,7 +65,7 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
     resolution = effective_policy(match.func, head.method, route_keys(match), request)
     decision = decide(
         head,
-        resolution.policy,
+        resolution.body_policy,
         resolution.identity,
         allow_chunked=resolution.allow_chunked,
     )

@@ -48,7 +48,7 @@ from django_expect.conf import derived
 from django_expect.core import Identity, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
-from django_expect.policies import POLICY_FIELDS, declared_policy
+from django_expect.policies import POLICY_FIELDS, REQUEST_POLICY_ATTRIBUTE, declared_policy
 from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
@@ -65,6 +65,14 @@ class EffectivePolicy:
     #: identity (no login, no permissions)
     identity: Identity | None = None
     settings: UploadSettings | None = None  # the site-wide values in force
+    #: the policy one request's body is decided by, when the view narrows the route's policy
+    #: per request (``policies.REQUEST_POLICY_ATTRIBUTE``: the tus endpoint); None: ``policy``
+    body: UploadPolicy | None = None
+
+    @property
+    def body_policy(self) -> UploadPolicy:
+        """The policy a request's head and body are decided by (middleware, precheck)."""
+        return self.policy if self.body is None else self.body
 
     @property
     def site(self) -> UploadSettings:
@@ -124,8 +132,9 @@ def effective_policy(
     if request is None or not (policy.login_required or policy.permissions):
         return resolved
     identity = LazyIdentity(request, view, method)
-    settings = resolved.settings
-    return EffectivePolicy(policy, resolved.declared, resolved.override, identity, settings)
+    return EffectivePolicy(
+        policy, resolved.declared, resolved.override, identity, resolved.settings, resolved.body
+    )
 
 
 def _resolve(
@@ -144,7 +153,9 @@ def _resolve(
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
-    return EffectivePolicy(policy, declared, override, None, site)
+    narrow = getattr(view, REQUEST_POLICY_ATTRIBUTE, None)
+    body = None if narrow is None else narrow(policy)
+    return EffectivePolicy(policy, declared, override, None, site, body)
 
 
 #: Routes memoised at most (a bound for URL confs of any size; past it the memo starts over).

@@ -1,5 +1,5 @@
-"""Real browsers for the sent-anyway tests and the browser bench (tests/test_browser_drain.py,
-tests/test_browser_h2.py, bench/browsers.py).
+"""Real browsers for the sent-anyway tests and the browser bench
+(tests/browsers/test_browser_drain.py, tests/browsers/test_browser_h2.py, bench/browsers.py).
 
 Chromium (Debian ``chromium``) through Playwright for Python with ``executable_path`` (Playwright's
 own browser downloads are never used); Firefox ESR (Debian ``firefox-esr``) through puppeteer-core

@@ -31,7 +31,7 @@ Invariants checked on every exchange (``check``):
 
 Exchanges in ``abort`` mode (the client resets right after sending, reading nothing) have no
 client-side bytes to check; they are there for the server-side invariants. The runners
-(``stress/run.py``, ``stress/fuzz.py``, ``tests/test_fuzz.py``) add the server-side ones, for
+(``stress/run.py``, ``stress/fuzz.py``, ``tests/wire/test_fuzz.py``) add the server-side ones, for
 every exchange: the worker PIDs never change, no socket stays open afterwards, and
 ``error_lines`` finds nothing in the server's log -- gunicorn's error log and Django's
 ``django.request`` errors (every 5xx Django answers, with its traceback) both go there

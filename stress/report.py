@@ -238,7 +238,7 @@ FINDINGS = [
     "## Found by the stronger checks (issue 13)",
     "",
     "With Django's own errors in the log the runs check, and the 5xx check on every final "
-    "status, the 1,500-exchange fuzz slice (`tests/test_fuzz.py`, seed 6) found two causes of "
+    "status, the 1,500-exchange fuzz slice (`tests/wire/test_fuzz.py`, seed 6) found two causes of "
     "500s that earlier runs did not report (the first answers a client that is already gone, "
     "so only the log shows it):",
     "",

@@ -9,6 +9,7 @@ overridden settings and lists the IDs it reports.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,6 +17,15 @@ from django.core.checks import CheckMessage
 from django.test import override_settings
 
 from django_expect.continuation import ExpectContinueInput
+
+#: ``make test-unit`` (DJANGO_EXPECT_QUICK=1) runs a quarter of the property tests' examples;
+#: ``make test`` and CI run them all.
+QUICK = os.environ.get("DJANGO_EXPECT_QUICK") == "1"
+
+
+def examples(full: int) -> int:
+    """How many examples a hypothesis test runs: ``full``, a quarter in the quick loop."""
+    return max(10, full // 4) if QUICK else full
 
 
 def upload_head(

@@ -1,4 +1,4 @@
-"""A small URLconf for the W007 check (tests/test_frameworks.py): policies placed where a route
+"""A small URLconf for the W007 check (tests/unit/test_frameworks.py): policies placed where a route
 reaches them, and policies placed where nothing can enforce them (named ``lost_*``/``Lost*``)."""
 
 from __future__ import annotations

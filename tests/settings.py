@@ -112,7 +112,7 @@ EXPECT_BODY_TIMEOUT = float(os.environ.get("TEST_BODY_TIMEOUT", "20"))
 # The close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md).
 EXPECT_DRAIN_SECONDS = float(os.environ.get("TEST_DRAIN_SECONDS", "10"))
 EXPECT_DRAIN_MAX_CONNECTIONS = int(os.environ.get("TEST_DRAIN_MAX_CONNECTIONS", "4"))
-# Bodies of undeclared length: "stream" (default) or "refuse" (411; tests/test_proxies.py).
+# Bodies of undeclared length: "stream" (default) or "refuse" (411; tests/clients/test_proxies.py).
 EXPECT_CHUNKED = os.environ.get("TEST_EXPECT_CHUNKED", "stream")
 
 # django_expect's records, and every error Django logs while answering (django.request: each 5xx

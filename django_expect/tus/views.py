@@ -59,8 +59,7 @@ from django_expect.core import (
     format_size,
 )
 from django_expect.discovery import answers_options
-from django_expect.middleware import REQUEST_POLICY_ATTRIBUTE
-from django_expect.policies import upload_policy
+from django_expect.policies import REQUEST_POLICY_ATTRIBUTE, upload_policy
 from django_expect.resolution import EffectivePolicy, request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import upload_completed

@@ -1,4 +1,4 @@
-// Firefox ESR (Debian) driven by puppeteer-core over WebDriver BiDi, for tests/test_browser_drain.py
+// Firefox ESR (Debian) driven by puppeteer-core over WebDriver BiDi, for tests/browsers/test_browser_drain.py
 // and bench/browsers.py: submit a file through a form, or upload it with fetch()/XHR, and print
 // one JSON line with what the browser got.
 //

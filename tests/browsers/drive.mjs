@@ -1,5 +1,5 @@
 // Drive Firefox (puppeteer-core over WebDriver BiDi) through a list of steps, for
-// tests/test_browser_precheck.py. Usage: node drive.mjs steps.json  -> prints one JSON line:
+// tests/browsers/test_browser_precheck.py. Usage: node drive.mjs steps.json  -> prints one JSON line:
 // {"results": [...]} (one entry per step), or {"error": "..."} with the step that failed.
 // The same steps run in Chromium through Playwright (harness/browsers.py).
 import { readFileSync } from "node:fs";

@@ -1,4 +1,4 @@
-// A Node `http` client driven line by line (tests/test_clients.py): one JSON request per stdin
+// A Node `http` client driven line by line (tests/clients/test_clients.py): one JSON request per stdin
 // line, one JSON result per stdout line. One keep-alive agent for the whole process, so a test can
 // show that the next request on the same pool still works. With `Expect: 100-continue` the body is
 // written only on 'continue' (the pattern Node's docs give); a final status before it ends the

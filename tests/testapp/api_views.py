@@ -2,9 +2,9 @@
 (docs/howto/api-frameworks.md).
 
 Mounted at /drf/ and /ninja/ (tests/urls.py); the demo's own endpoints (testproject/demo/
-api_views.py) are tested on the demo (tests/test_demo.py). These are what the end-to-end tests drive
-(tests/test_e2e_frameworks.py): 1000-byte limits on single actions and operations, with the
-decorator written in both orders around ``@action`` and ``@api.post``.
+api_views.py) are tested on the demo (tests/tooling/test_demo.py). These are what the end-to-end
+tests drive (tests/wire/test_frameworks_wire.py): 1000-byte limits on single actions and
+operations, with the decorator written in both orders around ``@action`` and ``@api.post``.
 """
 
 from __future__ import annotations

@@ -185,7 +185,7 @@ def lab_timeout(request):  # a body that stops arriving for 1 s gets 408
 def lab_swallow(request):  # a careless view that swallows read errors: the middleware still answers
     try:
         return _report(request)
-    except OSError as error:  # what it caught goes to the log (tests/test_faults.py reads it)
+    except OSError as error:  # what it caught goes to the log (tests/wire/test_faults.py reads it)
         logging.getLogger("testapp").info(
             "lab/swallow caught %s caused by %s",
             type(error).__name__,

@@ -1,4 +1,4 @@
-// A Go net/http client driven line by line (tests/test_clients.py): one JSON request per stdin
+// A Go net/http client driven line by line (tests/clients/test_clients.py): one JSON request per stdin
 // line, one JSON result per stdout line. One http.Client (one keep-alive pool) for the whole
 // process. Expect: 100-continue is honoured by the Transport when ExpectContinueTimeout > 0.
 package main

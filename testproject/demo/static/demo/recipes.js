@@ -1,6 +1,6 @@
 /* Recipes for JavaScript uploaders (docs/howto/browsers.md): ask the upload URL for its limit with
  * one OPTIONS request, then configure the uploader from the answer. The browser tests
- * (tests/test_browser_precheck.py) run each recipe in Chromium and Firefox. */
+ * (tests/browsers/test_browser_precheck.py) run each recipe in Chromium and Firefox. */
 (function () {
   "use strict";
 
