@@ -55,6 +55,7 @@ from django_expect.core import (
     RequestHead,
     decide,
     format_size,
+    policy_unavailable,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.resolution import request_policy
@@ -135,12 +136,16 @@ class ExpectMiddleware:
 
         resolution = request_policy(request, view_func)
         policy = resolution.policy
-        decision = decide(
-            RequestHead.from_wsgi(meta),
-            policy,
-            resolution.identity,
-            allow_chunked=resolution.allow_chunked,
-        )
+        if resolution.error is not None:
+            logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
+            decision = policy_unavailable(RequestHead.from_wsgi(meta), resolution.error)
+        else:
+            decision = decide(
+                RequestHead.from_wsgi(meta),
+                policy,
+                resolution.identity,
+                allow_chunked=resolution.allow_chunked,
+            )
         state = _RequestState(body=body, decision=decision)
         setattr(request, _STATE_ATTRIBUTE, state)
         if not decision.proceed:

@@ -100,7 +100,7 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
         )
         return UploadPolicy(body_timeout=timeout)
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
-    return dataclasses.replace(policy, **changes) if changes else policy
+    return policy.replaced(**changes) if changes else policy
 
 
 def bump_version(using: str = "default") -> None:

@@ -62,8 +62,8 @@ def _view_name(view: object) -> str:
 
 
 def upload_policy(
-    max_size: int | str | None = None,
-    content_types: str | Iterable[str] | None = None,
+    max_size: int | str | Callable[[Any], object] | None = None,
+    content_types: str | Iterable[str] | Callable[[Any], object] | None = None,
     login_required: bool = False,
     permission: str | Iterable[str] | None = None,
     check: Callable[..., Any] | None = None,

@@ -22,23 +22,29 @@ decision:
 * ``precheck_precise`` answers the precise status (413, 415, 401, 403, ...), for proxies whose
   auth hooks pass any non-2xx response through (Caddy ``forward_auth``, Traefik ``forwardAuth``).
 
-A view's own ``check`` callable is not run here: it is given the real request. URIs that do not
+Per-request ``max_size``/``content_types`` callables run here for the original request (its
+forwarded cookies and authorization headers identify the uploader); one that fails answers 503
+``policy_unavailable`` (``precheck`` turns it into 403 like every refusal). A view's own
+``check`` callable is not run here: it is given the real request. URIs that do not
 resolve pass (the real request will get its 404).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from django_expect.core import Reason, RequestHead, decide
+from django_expect.core import Reason, RequestHead, decide, policy_unavailable
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
 
 __all__ = ["precheck", "precheck_precise"]
+
+logger = logging.getLogger("django_expect")
 
 
 def _header(request: HttpRequest, name: str) -> str | None:
@@ -63,12 +69,16 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
         content_type=_header(request, "X-Original-Content-Type"),
     )
     resolution = effective_policy(match.func, head.method, route_keys(match), request)
-    decision = decide(
-        head,
-        resolution.policy,
-        resolution.identity,
-        allow_chunked=resolution.allow_chunked,
-    )
+    if resolution.error is not None:
+        logger.error("django-expect precheck: %s %s: %s", head.method, path, resolution.error)
+        decision = policy_unavailable(head, resolution.error)
+    else:
+        decision = decide(
+            head,
+            resolution.policy,
+            resolution.identity,
+            allow_chunked=resolution.allow_chunked,
+        )
     if decision.proceed:
         return HttpResponse(status=204)
     response = rejection_response(request, decision)

@@ -42,15 +42,16 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from django_expect import overrides as _overrides
-from django_expect.core import Identity, UploadPolicy
+from django_expect.core import Identity, PolicyError, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
-from django_expect.policies import POLICY_FIELDS, declared_policy
+from django_expect.policies import POLICY_FIELDS, _view_name, declared_policy
 from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = [
     "POLICY_FIELDS",
     "EffectivePolicy",
+    "UploaderRequest",
     "effective_policy",
     "request_policy",
     "route_keys",
@@ -67,6 +68,14 @@ class EffectivePolicy:
     override: Override | None  # the operator's override applied on top, if any
     identity: Identity | None = None  # who is uploading (None when resolved without a request)
     settings: UploadSettings | None = None  # the site-wide values in force
+    #: Why a per-request value could not be computed for this request (the policy then keeps
+    #: those values unset and the middleware refuses with 503 ``policy_unavailable``).
+    error: str | None = None
+
+    @property
+    def per_request(self) -> tuple[str, ...]:
+        """Fields whose value depends on the request and was not evaluated (no request)."""
+        return self.policy.per_request
 
     @property
     def site(self) -> UploadSettings:
@@ -123,8 +132,36 @@ def effective_policy(
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
-    identity = LazyIdentity(request, view, method) if request is not None else None
-    return EffectivePolicy(policy, declared, override, identity, site)
+    if request is None:
+        return EffectivePolicy(policy, declared, override, None, site)
+    identity = LazyIdentity(request, view, method)
+    error = None
+    if policy.per_request:
+        try:
+            policy = policy.for_request(UploaderRequest(request, identity))
+        except PolicyError as failure:
+            error = f"upload_policy of {_view_name(view)} ({method}): {failure}"
+            policy = policy.replaced(max_size=None, content_types=None)
+    return EffectivePolicy(policy, declared, override, identity, site, error)
+
+
+class UploaderRequest:
+    """What a per-request ``max_size``/``content_types`` callable receives: the request, with
+    ``user`` the uploader as the policy's login check sees them (the session user, else the
+    DRF or django-ninja header authentication of the view), resolved on first use. Every
+    other attribute is the request's own."""
+
+    def __init__(self, request: HttpRequest, identity: LazyIdentity) -> None:
+        self._request = request
+        self._identity = identity
+
+    @property
+    def user(self) -> Any:
+        user = self._identity.user
+        return user if user is not None else getattr(self._request, "user", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
 
 
 def request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy:

@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
-from tests.testapp import views
+from tests.testapp import uploader_views, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -33,6 +33,7 @@ urlpatterns = [
     path("lab/timeout", views.lab_timeout, name="lab-timeout"),
     path("lab/swallow", views.lab_swallow, name="lab-swallow"),
 ]
+urlpatterns += uploader_views.urlpatterns  # per-request limits (issue 22)
 if views.LabDrfView is not None:
     urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))
 try:  # DRF and django-ninja endpoints (testapp/api_views.py), when both are installed
