@@ -545,6 +545,7 @@ def test_expect_policies_text_and_json() -> None:
             ),
             "body_timeout": "setting",  # the decorator sets none: EXPECT_BODY_TIMEOUT
         },
+        "per_request": [],
     }
     assert document["lab-small"]["max_size"] == 2000
     cap = document["lab-djangocap"]  # a policy without max_size: Django's in-memory cap shows
