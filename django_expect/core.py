@@ -398,7 +398,7 @@ class UploadPolicy:
 def _content_types(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
-    raw = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[call-overload]
+    raw = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
     if not raw:
         raise PolicyError("content_types is empty: nothing could ever be uploaded")
     return tuple(_validate_media_range(v) for v in raw)

@@ -29,8 +29,8 @@ from django_expect.overrides import Override
 from django_expect.resolution import POLICY_FIELDS, EffectivePolicy, effective_policy, view_path
 
 __all__ = [
-    "PER_REQUEST",
     "ANY_OTHER_METHOD",
+    "PER_REQUEST",
     "POLICY_FIELDS",
     "Route",
     "RoutePolicy",

@@ -28,7 +28,8 @@ from tests.fakes import upload_head
 
 def _meta(length: int, **headers: str) -> dict[str, str]:
     return {
-        f"HTTP_{k.upper().replace('-', '_')}" if k not in ("Content-Length", "Content-Type")
+        f"HTTP_{k.upper().replace('-', '_')}"
+        if k not in ("Content-Length", "Content-Type")
         else k.upper().replace("-", "_"): v
         for k, v in (upload_head(length) | headers).items()
     }
