@@ -641,7 +641,12 @@ def decide(
 
 def policy_unavailable(head: RequestHead, detail: str) -> Decision:
     """The refusal when a per-request policy value could not be computed (``detail`` says
-    which and why; it is logged, not sent): 503, the 100 withheld, the body left unread."""
+    which and why; it is logged, not sent): 503, the 100 withheld, the body left unread. What
+    ``decide`` answers before any policy value matters (an unknown expectation, malformed
+    framing, no body at all) is answered the same here."""
+    before = decide(head, UploadPolicy())
+    if not before.proceed or not before.has_body:
+        return before
     return _reject(
         _framing(head),
         Reason.POLICY_UNAVAILABLE,
