@@ -162,3 +162,11 @@ def test_a_decorated_view_with_a_callable_builds() -> None:
 
     with pytest.raises(Exception, match="content_types is empty"):
         upload_policy(content_types=[])(view)
+
+
+@pytest.mark.django_db
+def test_the_admin_table_shows_per_request(admin_client: Any) -> None:
+    page = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
+    row = page[page.index("uploader-plan") :]
+    row = row[: row.index("</tr>")]
+    assert row.count("per request") == 2, row
