@@ -43,6 +43,7 @@ __all__ = [
     "ExpectMode",
     "Identity",
     "PolicyError",
+    "REPORTABLE",
     "Reason",
     "RequestHead",
     "UploadPolicy",
@@ -102,6 +103,21 @@ class Reason(enum.Enum):
     @property
     def status(self) -> int:
         return _REASON_STATUS[self]
+
+
+#: The refusals a report-only policy lets through: the policy's own checks. Protocol errors
+#: (malformed framing, an unknown expectation) and a policy that could not be computed are
+#: enforced whatever the mode.
+REPORTABLE = frozenset(
+    {
+        Reason.LENGTH_REQUIRED,
+        Reason.LOGIN_REQUIRED,
+        Reason.PERMISSION_DENIED,
+        Reason.CONTENT_TOO_LARGE,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
+        Reason.REJECTED_BY_CHECK,
+    }
+)
 
 
 _REASON_STATUS = {
@@ -310,6 +326,9 @@ class UploadPolicy:
     #: :meth:`for_request`; while one is set, the literal field beside it is None.
     max_size_from: Callable[[Any], object] | None = field(default=None, compare=False)
     content_types_from: Callable[[Any], object] | None = field(default=None, compare=False)
+    #: Report-only: a would-be refusal is logged, counted and signalled, and the request goes on
+    #: as if the policy had accepted it (see :data:`REPORTABLE`).
+    report_only: bool = False
 
     @property
     def per_request(self) -> tuple[str, ...]:
@@ -366,6 +385,7 @@ class UploadPolicy:
         check: Callable[..., object] | None = None,
         expect: str | ExpectMode = "on-read",
         body_timeout: float | None = None,
+        report_only: bool = False,
     ) -> UploadPolicy:
         """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError.
 
@@ -378,6 +398,8 @@ class UploadPolicy:
         types = None if types_from is not None else _content_types(content_types)
         if not isinstance(login_required, bool):
             raise PolicyError(f"login_required must be True or False, not {login_required!r}")
+        if not isinstance(report_only, bool):
+            raise PolicyError(f"report_only must be True or False, not {report_only!r}")
         if check is not None and not callable(check):
             raise PolicyError(
                 f"check must be a callable (request) -> None | HttpResponse, not {check!r}"
@@ -392,6 +414,7 @@ class UploadPolicy:
             body_timeout=validate_timeout(body_timeout),
             max_size_from=size_from,
             content_types_from=types_from,
+            report_only=report_only,
         )
 
 

@@ -61,6 +61,7 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "disabled": bool(entry.override and entry.override.disabled),
         "sources": dict(entry.sources),
         "per_request": list(entry.per_request),
+        "report_only": policy.report_only,
     }
 
 
@@ -103,7 +104,7 @@ def render_text(entries: Sequence[RoutePolicy]) -> str:
                 shown,
                 entry.types_display,
                 _auth(entry),
-                entry.policy.expect.value,
+                entry.policy.expect.value + (" (report-only)" if entry.policy.report_only else ""),
                 entry.source_summary,
             )
         )

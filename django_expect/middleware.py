@@ -49,10 +49,12 @@ from django_expect.checks import app_missing_message
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import (
+    REPORTABLE,
     ContinueTiming,
     Decision,
     Reason,
     RequestHead,
+    UploadPolicy,
     decide,
     format_size,
     policy_unavailable,
@@ -146,22 +148,40 @@ class ExpectMiddleware:
                 resolution.identity,
                 allow_chunked=resolution.allow_chunked,
             )
+        limit = policy.max_size
+        if not decision.proceed and policy.report_only and decision.reason in REPORTABLE:
+            # Report-only: count and signal the would-be refusal, then go on as accepted (the
+            # policy's own size cap no longer applies to the read: Django's caps do).
+            record_rejection(type(self), request, decision, report_only=True)
+            decision = decide(RequestHead.from_wsgi(meta), UploadPolicy(expect=policy.expect))
+            limit = None
         state = _RequestState(body=body, decision=decision)
         setattr(request, _STATE_ATTRIBUTE, state)
         if not decision.proceed:
             return self._reject(request, state, decision)
         if not decision.has_body:
             return None
-        limit_body(request, policy.max_size)
+        limit_body(request, limit)
 
         if policy.check is not None:
             response = policy.check(request)
+            if response is not None and not isinstance(response, HttpResponseBase):
+                raise TypeError(
+                    f"the upload_policy check of {view_func!r} returned {response!r}; "
+                    "it must return None or an HttpResponse"
+                )
+            if response is not None and policy.report_only:
+                would_be = Decision(
+                    proceed=False,
+                    continue_timing=ContinueTiming.WITHHOLD,
+                    reason=Reason.REJECTED_BY_CHECK,
+                    has_body=True,
+                    declared_length=decision.declared_length,
+                    check_status=response.status_code,
+                )
+                record_rejection(type(self), request, would_be, report_only=True)
+                response = None
             if response is not None:
-                if not isinstance(response, HttpResponseBase):
-                    raise TypeError(
-                        f"the upload_policy check of {view_func!r} returned {response!r}; "
-                        "it must return None or an HttpResponse"
-                    )
                 state.rejected = True
                 if body is not None:
                     body.withhold()
@@ -180,7 +200,7 @@ class ExpectMiddleware:
         if body is not None:
             body.body_timeout = resolution.body_timeout
         if decision.chunked:
-            self._read_undeclared_length(request, state, policy.max_size)
+            self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():
 
             def announce() -> None:

@@ -58,10 +58,19 @@ class Override:
     permissions: tuple[str, ...] | None = None
     body_timeout: float | None = None
     disabled: bool = False
+    report_only: bool | None = None
 
     def changed_fields(self) -> tuple[str, ...]:
         if self.disabled:  # every check before the body is off; the body timeout stays
-            off = ("max_size", "content_types", "login_required", "permissions", "check", "expect")
+            off = (
+                "max_size",
+                "content_types",
+                "login_required",
+                "permissions",
+                "check",
+                "expect",
+                "report_only",
+            )
             return off + (("body_timeout",) if self.body_timeout is not None else ())
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
@@ -73,6 +82,7 @@ _OVERRIDABLE = (
     "login_required",
     "permissions",
     "body_timeout",
+    "report_only",
 )
 
 
@@ -86,6 +96,7 @@ class SiteDefaults:
     permissions: tuple[str, ...] | None = None
     expect: ExpectMode | None = None
     body_timeout: float | None = None
+    report_only: bool | None = None
     chunked: str | None = None
     drain_seconds: float | None = None
 
@@ -138,6 +149,7 @@ def load_overrides() -> dict[str, Override]:
             permissions=row.permission_list(),
             body_timeout=row.body_timeout,
             disabled=row.disabled,
+            report_only=row.report_only,
         )
     return overrides
 
@@ -159,6 +171,7 @@ def load_site_defaults() -> SiteDefaults:
         permissions=split(row.permission),
         expect=ExpectMode(row.expect) if row.expect else None,
         body_timeout=row.body_timeout,
+        report_only=row.report_only,
         chunked=row.chunked or None,
         drain_seconds=row.drain_seconds,
     )

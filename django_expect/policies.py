@@ -52,6 +52,7 @@ POLICY_FIELDS = {
     "permissions": "permission",
     "expect": "expect",
     "body_timeout": "body_timeout",
+    "report_only": "report_only",
 }
 
 
@@ -69,6 +70,7 @@ def upload_policy(
     check: Callable[..., Any] | None = None,
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
+    report_only: bool = False,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
@@ -77,7 +79,8 @@ def upload_policy(
     a class-based view (``post``, ``put``...), on DRF ViewSet actions (``create``, ``@action``...,
     above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
     ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
-    means ``EXPECT_BODY_TIMEOUT``. Invalid arguments raise ``ImproperlyConfigured`` naming the
+    means ``EXPECT_BODY_TIMEOUT``. ``report_only=True`` logs, counts and signals what the
+    policy would refuse and lets the request through. Invalid arguments raise ``ImproperlyConfigured`` naming the
     view, when the module is imported.
     """
 
@@ -91,6 +94,7 @@ def upload_policy(
                 check=check,
                 expect=expect,
                 body_timeout=body_timeout,
+                report_only=report_only,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None
