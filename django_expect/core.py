@@ -38,12 +38,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 __all__ = [
+    "REPORTABLE",
     "ContinueTiming",
     "Decision",
     "ExpectMode",
     "Identity",
     "PolicyError",
-    "REPORTABLE",
     "Reason",
     "RequestHead",
     "UploadPolicy",

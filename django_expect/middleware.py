@@ -149,12 +149,15 @@ class ExpectMiddleware:
                 allow_chunked=resolution.allow_chunked,
             )
         limit = policy.max_size
+        check = policy.check
         if not decision.proceed and policy.report_only and decision.reason in REPORTABLE:
             # Report-only: count and signal the would-be refusal, then go on as accepted (the
             # policy's own size cap no longer applies to the read: Django's caps do).
             record_rejection(type(self), request, decision, report_only=True)
+            # One report per request, the refusal enforcement would answer: the view's check
+            # (which enforcement would not reach) is skipped.
             decision = decide(RequestHead.from_wsgi(meta), UploadPolicy(expect=policy.expect))
-            limit = None
+            limit = check = None
         state = _RequestState(body=body, decision=decision)
         setattr(request, _STATE_ATTRIBUTE, state)
         if not decision.proceed:
@@ -163,8 +166,8 @@ class ExpectMiddleware:
             return None
         limit_body(request, limit)
 
-        if policy.check is not None:
-            response = policy.check(request)
+        if check is not None:
+            response = check(request)
             if response is not None and not isinstance(response, HttpResponseBase):
                 raise TypeError(
                     f"the upload_policy check of {view_func!r} returned {response!r}; "

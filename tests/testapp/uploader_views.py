@@ -3,10 +3,12 @@
 Plans: anonymous 100 bytes, a user 1000 bytes and text only, a superuser ("pro") 100 kB and any
 type. The same plan function serves a session/Token-middleware view, a DRF view whose users
 authenticate with a DRF authenticator (``Authorization: Bearer <ApiToken>``), and views whose
-callables fail or return bad values.
+callables fail or return bad values. ``/uploader/report-only`` has every check in report-only
+mode.
 """
 
 from demo.models import ApiToken
+from django.http import JsonResponse
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 
@@ -47,7 +49,27 @@ def raising(request):
     return _report(request)
 
 
+def _ticket_check(request):
+    if request.headers.get("X-Upload-Ticket") != "valid":
+        return JsonResponse({"error": "no ticket"}, status=409)
+    return None
+
+
+@csrf_exempt
+@upload_policy(
+    max_size=100,
+    content_types="text/plain",
+    login_required=True,
+    permission="auth.view_user",
+    check=_ticket_check,
+    report_only=True,
+)
+def report_only(request):  # each credential/head below breaks one check; all go through
+    return _report(request)
+
+
 urlpatterns = [
+    path("uploader/report-only", report_only, name="uploader-report-only"),
     path("uploader/plan", plan, name="uploader-plan"),
     path("uploader/bad-value", bad_value, name="uploader-bad-value"),
     path("uploader/raising", raising, name="uploader-raising"),
