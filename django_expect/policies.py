@@ -80,8 +80,8 @@ def upload_policy(
     above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
     ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
     means ``EXPECT_BODY_TIMEOUT``. ``report_only=True`` logs, counts and signals what the
-    policy would refuse and lets the request through. Invalid arguments raise ``ImproperlyConfigured`` naming the
-    view, when the module is imported.
+    policy would refuse and lets the request through. Invalid arguments raise
+    ``ImproperlyConfigured`` naming the view, when the module is imported.
     """
 
     def decorator(view: _View) -> _View:
