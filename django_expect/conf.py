@@ -42,6 +42,7 @@ DEFAULTS: dict[str, Any] = {
     "EXPECT_STATS": True,
     "EXPECT_STATS_FLUSH_INTERVAL": 10.0,
     "EXPECT_DISCOVERY": True,
+    "EXPECT_QUOTA_RESERVATION_SECONDS": 3600.0,
     # Django's own body caps, read for routes whose policy sets no max_size (bodylimit.py).
     "DATA_UPLOAD_MAX_MEMORY_SIZE": global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     "DATA_UPLOAD_MAX_NUMBER_FIELDS": global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
@@ -153,6 +154,12 @@ class Settings:
     def EXPECT_STATS(self) -> bool:
         """Count rejections per route, reason and day in the database. Default: True."""
         return bool(raw("EXPECT_STATS"))
+
+    @property
+    def EXPECT_QUOTA_RESERVATION_SECONDS(self) -> float:
+        """Seconds a quota reservation outlives a request that never released it (a killed
+        worker). Default: 3600."""
+        return float(raw("EXPECT_QUOTA_RESERVATION_SECONDS"))
 
     @property
     def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:

@@ -87,6 +87,7 @@ class Reason(enum.Enum):
     LOGIN_REQUIRED = "login_required"  # 401
     PERMISSION_DENIED = "permission_denied"  # 403
     CONTENT_TOO_LARGE = "content_too_large"  # 413
+    QUOTA_EXCEEDED = "quota_exceeded"  # 413: the declared length is over what the quota has left
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     REJECTED_BY_CHECK = "rejected_by_check"  # the view's own check answered
     # A per-request value (max_size/content_types callable) failed or was invalid: the server's
@@ -114,6 +115,7 @@ REPORTABLE = frozenset(
         Reason.LOGIN_REQUIRED,
         Reason.PERMISSION_DENIED,
         Reason.CONTENT_TOO_LARGE,
+        Reason.QUOTA_EXCEEDED,
         Reason.UNSUPPORTED_MEDIA_TYPE,
         Reason.REJECTED_BY_CHECK,
     }
@@ -127,6 +129,7 @@ _REASON_STATUS = {
     Reason.LOGIN_REQUIRED: 401,
     Reason.PERMISSION_DENIED: 403,
     Reason.CONTENT_TOO_LARGE: 413,
+    Reason.QUOTA_EXCEEDED: 413,
     Reason.UNSUPPORTED_MEDIA_TYPE: 415,
     Reason.REJECTED_BY_CHECK: 400,
     Reason.POLICY_UNAVAILABLE: 503,
@@ -329,6 +332,9 @@ class UploadPolicy:
     #: Report-only: a would-be refusal is logged, counted and signalled, and the request goes on
     #: as if the policy had accepted it (see :data:`REPORTABLE`).
     report_only: bool = False
+    #: ``(request) -> (key, remaining_bytes)``: a quota, checked from the head and reserved
+    #: while the upload is in flight (:mod:`django_expect.quotas`).
+    quota: Callable[[Any], object] | None = field(default=None, compare=False)
 
     @property
     def per_request(self) -> tuple[str, ...]:
@@ -386,6 +392,7 @@ class UploadPolicy:
         expect: str | ExpectMode = "on-read",
         body_timeout: float | None = None,
         report_only: bool = False,
+        quota: Callable[[Any], object] | None = None,
     ) -> UploadPolicy:
         """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError.
 
@@ -398,6 +405,10 @@ class UploadPolicy:
         types = None if types_from is not None else _content_types(content_types)
         if not isinstance(login_required, bool):
             raise PolicyError(f"login_required must be True or False, not {login_required!r}")
+        if quota is not None and not callable(quota):
+            raise PolicyError(
+                f"quota must be a callable (request) -> (key, remaining_bytes), not {quota!r}"
+            )
         if not isinstance(report_only, bool):
             raise PolicyError(f"report_only must be True or False, not {report_only!r}")
         if check is not None and not callable(check):
@@ -415,6 +426,7 @@ class UploadPolicy:
             max_size_from=size_from,
             content_types_from=types_from,
             report_only=report_only,
+            quota=quota,
         )
 
 

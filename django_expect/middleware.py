@@ -38,12 +38,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.checks import app_missing_message
 from django_expect.conf import conf
@@ -83,6 +84,7 @@ class _RequestState:
     rejected: bool = False  # a final status was chosen by django-expect (or the view's check)
     overflow_limit: int | None = None
     undeclared_length_stream: CappedStream | None = None
+    reservation: quotas.Reservation | None = None  # released when the request ends
 
     def body_left_unread(self) -> bool:
         """Whether the view answered without reading the whole body it accepted."""
@@ -110,11 +112,18 @@ class ExpectMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        return self._finish(request, self.get_response(request))
+        try:
+            return self._finish(request, self.get_response(request))
+        finally:
+            _release_quota(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        response = await self.get_response(request)
-        return self._finish(request, response)
+        try:
+            response = await self.get_response(request)
+            return self._finish(request, response)
+        finally:
+            if getattr(getattr(request, _STATE_ATTRIBUTE, None), "reservation", None):
+                await sync_to_async(_release_quota)(request)
 
     # -- before the view -------------------------------------------------------------------
 
@@ -150,6 +159,13 @@ class ExpectMiddleware:
             )
         limit = policy.max_size
         check = policy.check
+        reservation = None
+        if decision.proceed and decision.has_body and resolution.quota is not None:
+            reservation, left = quotas.reserve(resolution.quota, decision.declared_length)
+            if reservation is None:
+                decision = _quota_exceeded(decision, left)
+            elif decision.chunked:
+                limit = left if limit is None else min(limit, left)
         if not decision.proceed and policy.report_only and decision.reason in REPORTABLE:
             # Report-only: count and signal the would-be refusal, then go on as accepted (the
             # policy's own size cap no longer applies to the read: Django's caps do).
@@ -158,7 +174,7 @@ class ExpectMiddleware:
             # (which enforcement would not reach) is skipped.
             decision = decide(RequestHead.from_wsgi(meta), UploadPolicy(expect=policy.expect))
             limit = check = None
-        state = _RequestState(body=body, decision=decision)
+        state = _RequestState(body=body, decision=decision, reservation=reservation)
         setattr(request, _STATE_ATTRIBUTE, state)
         if not decision.proceed:
             return self._reject(request, state, decision)
@@ -403,6 +419,35 @@ def _too_large(
         limit=limit,
         has_body=True,
         chunked=decision.chunked if decision is not None else False,
+        declared_length=declared,
+    )
+
+
+def _release_quota(request: HttpRequest) -> None:
+    """End the request's quota reservation, if it holds one (whatever way the request ended)."""
+    state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+    if state is not None and state.reservation is not None:
+        reservation, state.reservation = state.reservation, None
+        quotas.release(reservation)
+
+
+def _quota_exceeded(decision: Decision, left: int) -> Decision:
+    """The 413 for an upload over what its quota has left (``limit``: what is left)."""
+    declared = decision.declared_length
+    shown = f"{left} bytes ({format_size(left)})" if left else "nothing"
+    body = "a body of undeclared length" if declared is None else f"the body is {declared} bytes"
+    return Decision(
+        proceed=False,
+        continue_timing=(
+            ContinueTiming.WITHHOLD
+            if decision.continue_timing is not ContinueTiming.NOT_EXPECTED
+            else ContinueTiming.NOT_EXPECTED
+        ),
+        reason=Reason.QUOTA_EXCEEDED,
+        message=f"{body}; your upload quota has {shown} left",
+        limit=left,
+        has_body=True,
+        chunked=decision.chunked,
         declared_length=declared,
     )
 

@@ -239,3 +239,33 @@ class RejectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.route} {self.reason}: {self.count}"
+
+
+class QuotaReservation(models.Model):
+    """Bytes an accepted upload may still add under a quota key while it is in flight
+    (django_expect.quotas): written when the head passes, deleted when the request ends, and
+    ignored after ``expires`` (a worker killed mid-upload)."""
+
+    key = models.CharField(max_length=255, db_index=True)
+    size = models.PositiveBigIntegerField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "quota reservation"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.size} bytes"
+
+
+class QuotaLock(models.Model):
+    """One row per quota key, locked (updated) while a reservation is decided, so two uploads
+    under one key on different workers or hosts decide one after the other."""
+
+    key = models.CharField(max_length=255, unique=True)
+    touched = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "quota lock"
+
+    def __str__(self) -> str:
+        return self.key

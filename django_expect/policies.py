@@ -71,6 +71,7 @@ def upload_policy(
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
     report_only: bool = False,
+    quota: Callable[[Any], object] | None = None,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
@@ -95,6 +96,7 @@ def upload_policy(
                 expect=expect,
                 body_timeout=body_timeout,
                 report_only=report_only,
+                quota=quota,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None

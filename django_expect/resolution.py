@@ -42,10 +42,12 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from django_expect import overrides as _overrides
+from django_expect import quotas
 from django_expect.core import Identity, PolicyError, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
 from django_expect.policies import POLICY_FIELDS, _view_name, declared_policy
+from django_expect.quotas import Quota
 from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = [
@@ -71,6 +73,8 @@ class EffectivePolicy:
     #: Why a per-request value could not be computed for this request (the policy then keeps
     #: those values unset and the middleware refuses with 503 ``policy_unavailable``).
     error: str | None = None
+    #: The uploader's quota (``upload_policy(quota=...)`` evaluated for the request), if any.
+    quota: Quota | None = None
 
     @property
     def per_request(self) -> tuple[str, ...]:
@@ -136,13 +140,24 @@ def effective_policy(
         return EffectivePolicy(policy, declared, override, None, site)
     identity = LazyIdentity(request, view, method)
     error = None
-    if policy.per_request:
+    quota = None
+    if policy.per_request or policy.quota is not None:
+        uploader = UploaderRequest(request, identity)
         try:
-            policy = policy.for_request(UploaderRequest(request, identity))
+            policy = policy.for_request(uploader)
+            if policy.quota is not None:
+                quota = quotas.evaluate(_call_quota(policy.quota, uploader))
         except PolicyError as failure:
             error = f"upload_policy of {_view_name(view)} ({method}): {failure}"
             policy = policy.replaced(max_size=None, content_types=None)
-    return EffectivePolicy(policy, declared, override, identity, site, error)
+    return EffectivePolicy(policy, declared, override, identity, site, error, quota)
+
+
+def _call_quota(source: Callable[[Any], object], request: Any) -> object:
+    try:
+        return source(request)
+    except Exception as error:  # the project's code: a refusal, never a crash
+        raise PolicyError(f"quota callable raised {type(error).__name__}: {error}") from error
 
 
 class UploaderRequest:

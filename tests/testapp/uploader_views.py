@@ -68,7 +68,27 @@ def report_only(request):  # each credential/head below breaks one check; all go
     return _report(request)
 
 
+def quota_of(request):
+    if not request.user.is_authenticated:
+        return None
+    return (f"user:{request.user.pk}", 1000)  # usage is not stored here: always 1000 left
+
+
+@csrf_exempt
+@upload_policy(quota=quota_of, max_size="1MB")
+def quota(request):
+    return _report(request)
+
+
+@csrf_exempt
+@upload_policy(quota=lambda request: ("k", -5))
+def bad_quota(request):
+    return _report(request)
+
+
 urlpatterns = [
+    path("uploader/quota", quota, name="uploader-quota"),
+    path("uploader/bad-quota", bad_quota, name="uploader-bad-quota"),
     path("uploader/report-only", report_only, name="uploader-report-only"),
     path("uploader/plan", plan, name="uploader-plan"),
     path("uploader/bad-value", bad_value, name="uploader-bad-value"),
