@@ -5,6 +5,8 @@ before its 100; once the first ends, the second is accepted. Also under django_e
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import Iterator
 
 import pytest
@@ -13,6 +15,7 @@ from harness.asgi_servers import ASGIServerPool, require_server
 from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.server import Server
+from harness.tools import poll
 from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
@@ -106,3 +109,43 @@ def test_a_bad_quota_value_is_a_503(gunicorn: Server) -> None:
         conn.request_head("POST", "/uploader/bad-quota", upload_head(10))
         interim, final = conn.read_final()
         assert interim == [] and final.status == 503
+
+
+@pytest.fixture
+def short_lived(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Server, dict[str, str]]]:
+    """A server of its own whose reservations expire after 2 s (the other tests' last 1 h, so a
+    slow machine cannot expire a reservation they rely on)."""
+    base = tmp_path_factory.mktemp("quota-expiry")
+    env = project_env(base / "db.sqlite3", base / "media", TEST_QUOTA_SECONDS="2")
+    prepare_database(env)
+    server = Server("sync", True, base / "sync.log", env, ["--workers", "2"]).start()
+    try:
+        yield server, env
+    finally:
+        server.stop()
+
+
+def test_a_killed_workers_reservation_expires(short_lived: tuple[Server, dict[str, str]]) -> None:
+    """The worker serving an upload is killed mid-body (SIGKILL: no cleanup runs): its
+    reservation stays until EXPECT_QUOTA_RESERVATION_SECONDS (2 s here), then the quota is whole
+    again."""
+    gunicorn, env = short_lived
+
+    def full_upload_accepted() -> bool | None:
+        with Exchange(gunicorn.address) as conn:
+            conn.request_head("POST", "/uploader/quota", upload_head(1000) | TOKEN)
+            if conn.read_response().status != 100:
+                return None
+            conn.send_body(b"z" * 1000)
+            return True if conn.read_final()[1].status == 200 else None
+
+    with Exchange(gunicorn.address) as conn:
+        conn.request_head("POST", "/uploader/quota", upload_head(600) | TOKEN)
+        assert conn.read_response().status == 100
+        conn.send(b"z" * 10)
+        for pid in gunicorn.worker_pids():  # workers of the server this test module started
+            os.kill(pid, signal.SIGKILL)
+    assert _reservations(env) == 1  # nothing released it
+    assert poll(full_upload_accepted, timeout=90, interval=0.5) is True
