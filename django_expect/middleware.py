@@ -163,7 +163,7 @@ class ExpectMiddleware:
         if decision.proceed and decision.has_body and resolution.quota is not None:
             reservation, left = quotas.reserve(resolution.quota, decision.declared_length)
             if reservation is None:
-                decision = _quota_exceeded(decision, left)
+                decision = quotas.quota_exceeded(decision, left)
             elif decision.chunked:
                 limit = left if limit is None else min(limit, left)
         if not decision.proceed and policy.report_only and decision.reason in REPORTABLE:
@@ -429,27 +429,6 @@ def _release_quota(request: HttpRequest) -> None:
     if state is not None and state.reservation is not None:
         reservation, state.reservation = state.reservation, None
         quotas.release(reservation)
-
-
-def _quota_exceeded(decision: Decision, left: int) -> Decision:
-    """The 413 for an upload over what its quota has left (``limit``: what is left)."""
-    declared = decision.declared_length
-    shown = f"{left} bytes ({format_size(left)})" if left else "nothing"
-    body = "a body of undeclared length" if declared is None else f"the body is {declared} bytes"
-    return Decision(
-        proceed=False,
-        continue_timing=(
-            ContinueTiming.WITHHOLD
-            if decision.continue_timing is not ContinueTiming.NOT_EXPECTED
-            else ContinueTiming.NOT_EXPECTED
-        ),
-        reason=Reason.QUOTA_EXCEEDED,
-        message=f"{body}; your upload quota has {shown} left",
-        limit=left,
-        has_body=True,
-        chunked=decision.chunked,
-        declared_length=declared,
-    )
 
 
 def _close_after(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -24,7 +24,9 @@ decision:
 
 Per-request ``max_size``/``content_types`` callables run here for the original request (its
 forwarded cookies and authorization headers identify the uploader); one that fails answers 503
-``policy_unavailable`` (``precheck`` turns it into 403 like every refusal). A view's own
+``policy_unavailable`` (``precheck`` turns it into 403 like every refusal). A quota is checked
+against what is left after in-flight reservations, without reserving (413 ``quota_exceeded``);
+a report-only policy's would-be refusals answer 204, as the real request would pass. A view's own
 ``check`` callable is not run here: it is given the real request. URIs that do not
 resolve pass (the real request will get its 404).
 """
@@ -38,7 +40,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from django_expect.core import Reason, RequestHead, decide, policy_unavailable
+from django_expect import quotas
+from django_expect.core import REPORTABLE, Reason, RequestHead, decide, policy_unavailable
+from django_expect.quotas import quota_exceeded
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
 
@@ -79,6 +83,13 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
             resolution.identity,
             allow_chunked=resolution.allow_chunked,
         )
+    if decision.proceed and decision.has_body and resolution.quota is not None:
+        # Checked, not reserved: the real request reserves when it arrives.
+        remaining = quotas.left(resolution.quota)
+        if decision.declared_length is not None and decision.declared_length > remaining:
+            decision = quota_exceeded(decision, remaining)
+    if not decision.proceed and resolution.policy.report_only and decision.reason in REPORTABLE:
+        return HttpResponse(status=204)  # report-only: the real request will go through
     if decision.proceed:
         return HttpResponse(status=204)
     response = rejection_response(request, decision)

@@ -25,9 +25,9 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from django_expect.conf import conf
-from django_expect.core import PolicyError
+from django_expect.core import ContinueTiming, Decision, PolicyError, Reason, format_size
 
-__all__ = ["Quota", "Reservation", "evaluate", "release", "reserve"]
+__all__ = ["Quota", "Reservation", "evaluate", "left", "quota_exceeded", "release", "reserve"]
 
 
 @dataclass(frozen=True)
@@ -81,6 +81,36 @@ def reserve(quota: Quota, declared: int | None) -> tuple[Reservation | None, int
     return Reservation(row.pk, size), left
 
 
+def left(quota: Quota) -> int:
+    """What the quota has left now, after the in-flight reservations (no reservation made)."""
+    model = apps.get_model("django_expect", "QuotaReservation")
+    held = model.objects.filter(key=quota.key, expires__gt=timezone.now()).aggregate(
+        total=Sum("size")
+    )
+    return max(quota.remaining - int(held["total"] or 0), 0)
+
+
 def release(reservation: Reservation) -> None:
     """End a reservation (the request ended, whatever way)."""
     apps.get_model("django_expect", "QuotaReservation").objects.filter(pk=reservation.pk).delete()
+
+
+def quota_exceeded(decision: Decision, left: int) -> Decision:
+    """The 413 for an upload over what its quota has left (``limit``: what is left)."""
+    declared = decision.declared_length
+    shown = f"{left} bytes ({format_size(left)})" if left else "nothing"
+    body = "a body of undeclared length" if declared is None else f"the body is {declared} bytes"
+    return Decision(
+        proceed=False,
+        continue_timing=(
+            ContinueTiming.WITHHOLD
+            if decision.continue_timing is not ContinueTiming.NOT_EXPECTED
+            else ContinueTiming.NOT_EXPECTED
+        ),
+        reason=Reason.QUOTA_EXCEEDED,
+        message=f"{body}; your upload quota has {shown} left",
+        limit=left,
+        has_body=True,
+        chunked=decision.chunked,
+        declared_length=declared,
+    )
