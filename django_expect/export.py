@@ -62,6 +62,7 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "sources": dict(entry.sources),
         "per_request": list(entry.per_request),
         "report_only": policy.report_only,
+        "quota": policy.quota is not None,
     }
 
 

@@ -141,6 +141,11 @@ class RoutePolicy:
         return self.resolution.per_request
 
     @property
+    def has_quota(self) -> bool:
+        """The policy has a ``quota`` callable (decided per uploader, never without a request)."""
+        return self.policy.quota is not None
+
+    @property
     def types_display(self) -> str:
         if "content_types" in self.per_request:
             return PER_REQUEST

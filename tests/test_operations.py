@@ -548,6 +548,7 @@ def test_expect_policies_text_and_json() -> None:
         },
         "per_request": [],
         "report_only": False,
+        "quota": False,
     }
     assert document["lab-small"]["max_size"] == 2000
     cap = document["lab-djangocap"]  # a policy without max_size: Django's in-memory cap shows

@@ -170,3 +170,14 @@ def test_the_admin_table_shows_per_request(admin_client: Any) -> None:
     row = page[page.index("uploader-plan") :]
     row = row[: row.index("</tr>")]
     assert row.count("per request") == 2, row
+
+
+@pytest.mark.django_db
+def test_the_audit_marks_quota_and_report_only(admin_client: Any) -> None:
+    out = io.StringIO()
+    call_command("expect_policies", "--format", "json", stdout=out, stderr=io.StringIO())
+    document = {e["route"]: e for e in json.loads(out.getvalue())}
+    assert document["uploader-quota"]["quota"] is True
+    assert document["uploader-report-only"]["report_only"] is True
+    page = admin_client.get("/admin/django_expect/policyoverride/").content.decode()
+    assert "quota (per user)" in page and ">report-only</strong>" in page
