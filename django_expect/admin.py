@@ -66,6 +66,7 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
             "login_required",
             "permission",
             "body_timeout",
+            "report_only",
             "disabled",
             "note",
         )
@@ -131,6 +132,7 @@ class UploadSettingsForm(forms.ModelForm):  # type: ignore[type-arg]
             "permission",
             "expect",
             "body_timeout",
+            "report_only",
             "chunked",
             "drain_seconds",
             "note",
@@ -162,8 +164,8 @@ class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
 @admin.register(RejectionCount)
 class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("day", "route", "reason", "status", "count")
-    list_filter = ("reason", "status", "route")
+    list_display = ("day", "route", "reason", "status", "report_only", "count")
+    list_filter = ("report_only", "reason", "status", "route")
     date_hierarchy = "day"
     search_fields = ("route",)
 

@@ -52,6 +52,9 @@ class UploadLimits:
     max_size: int | None  # bytes, the whole request body
     content_types: tuple[str, ...] | None  # the accepted request media ranges (None: any)
     login_required: bool = False
+    #: Fields that depend on the uploader and were not evaluated (limits read without a
+    #: request): the form carries no value for them and the server decides per request.
+    per_request: tuple[str, ...] = ()
 
     @property
     def max_size_text(self) -> str | None:
@@ -90,6 +93,7 @@ class UploadLimits:
             "content_types": None if self.content_types is None else list(self.content_types),
             "file_types": None if self.file_types is None else list(self.file_types),
             "login_required": self.login_required,
+            **({"per_request": list(self.per_request)} if self.per_request else {}),
         }
 
 
@@ -101,7 +105,9 @@ def limits_for_view(
 ) -> UploadLimits:
     """The limits of the route ``keys`` served by ``view``, for a ``method`` upload."""
     policy = effective_policy(view, method, keys, request).policy
-    return UploadLimits(policy.max_size, policy.content_types, policy.login_required)
+    return UploadLimits(
+        policy.max_size, policy.content_types, policy.login_required, policy.per_request
+    )
 
 
 def limits_for_url(

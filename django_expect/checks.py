@@ -204,7 +204,11 @@ def check_body_limits(
 
     if conf.DATA_UPLOAD_MAX_MEMORY_SIZE is not None:
         return []
-    unlimited = [e.route.name for e in describe_routes({}) if e.body_limit is None]
+    unlimited = [
+        e.route.name
+        for e in describe_routes({})
+        if e.body_limit is None and "max_size" not in e.per_request
+    ]
     if not unlimited:
         return []
     shown = ", ".join(unlimited[:10]) + (

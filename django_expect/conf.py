@@ -47,6 +47,7 @@ DEFAULTS: dict[str, Any] = {
     "EXPECT_TUS_UPLOAD_TO": "tus",
     "EXPECT_TUS_STORAGE": None,
     "EXPECT_TUS_LOCK_TIMEOUT": 60.0,
+    "EXPECT_QUOTA_RESERVATION_SECONDS": 3600.0,
     # Django's own body caps, read for routes whose policy sets no max_size (bodylimit.py).
     "DATA_UPLOAD_MAX_MEMORY_SIZE": global_settings.DATA_UPLOAD_MAX_MEMORY_SIZE,
     "DATA_UPLOAD_MAX_NUMBER_FIELDS": global_settings.DATA_UPLOAD_MAX_NUMBER_FIELDS,
@@ -185,6 +186,12 @@ class Settings:
     def EXPECT_STATS(self) -> bool:
         """Count rejections per route, reason and day in the database. Default: True."""
         return bool(raw("EXPECT_STATS"))
+
+    @property
+    def EXPECT_QUOTA_RESERVATION_SECONDS(self) -> float:
+        """Seconds a quota reservation outlives a request that never released it (a killed
+        worker). Default: 3600."""
+        return float(raw("EXPECT_QUOTA_RESERVATION_SECONDS"))
 
     @property
     def EXPECT_STATS_FLUSH_INTERVAL(self) -> float:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple, Protocol
 
 from django_expect.framing import parse_expect, parse_framing, parse_http_version
@@ -87,8 +87,12 @@ class Reason(enum.Enum):
     LOGIN_REQUIRED = "login_required"  # 401
     PERMISSION_DENIED = "permission_denied"  # 403
     CONTENT_TOO_LARGE = "content_too_large"  # 413
+    QUOTA_EXCEEDED = "quota_exceeded"  # 413: the declared length is over what the quota has left
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # 415
     REJECTED_BY_CHECK = "rejected_by_check"  # the view's own check answered
+    # A per-request value (max_size/content_types callable) failed or was invalid: the server's
+    # fault, not the client's, so 503 and not a 4xx; no traceback, no 500 page.
+    POLICY_UNAVAILABLE = "policy_unavailable"  # 503
     # Not decided from the head: the body itself failed while the view was reading it.
     BODY_TIMEOUT = "body_timeout"  # 408: the body stopped arriving for longer than body_timeout
     INCOMPLETE_BODY = "incomplete_body"  # 400: the client closed before the declared length
@@ -102,6 +106,22 @@ class Reason(enum.Enum):
         return _REASON_STATUS[self]
 
 
+#: The refusals a report-only policy lets through: the policy's own checks. Protocol errors
+#: (malformed framing, an unknown expectation) and a policy that could not be computed are
+#: enforced whatever the mode.
+REPORTABLE = frozenset(
+    {
+        Reason.LENGTH_REQUIRED,
+        Reason.LOGIN_REQUIRED,
+        Reason.PERMISSION_DENIED,
+        Reason.CONTENT_TOO_LARGE,
+        Reason.QUOTA_EXCEEDED,
+        Reason.UNSUPPORTED_MEDIA_TYPE,
+        Reason.REJECTED_BY_CHECK,
+    }
+)
+
+
 _REASON_STATUS = {
     Reason.EXPECTATION_FAILED: 417,
     Reason.BAD_REQUEST: 400,
@@ -109,8 +129,10 @@ _REASON_STATUS = {
     Reason.LOGIN_REQUIRED: 401,
     Reason.PERMISSION_DENIED: 403,
     Reason.CONTENT_TOO_LARGE: 413,
+    Reason.QUOTA_EXCEEDED: 413,
     Reason.UNSUPPORTED_MEDIA_TYPE: 415,
     Reason.REJECTED_BY_CHECK: 400,
+    Reason.POLICY_UNAVAILABLE: 503,
     Reason.BODY_TIMEOUT: 408,
     Reason.INCOMPLETE_BODY: 400,
     Reason.TOO_MANY_FIELDS: 413,
@@ -303,30 +325,92 @@ class UploadPolicy:
     #: Seconds the body may stop arriving (and the client may take to start it after the 100)
     #: before the request is answered 408; None means the server-wide default applies.
     body_timeout: float | None = None
+    #: Per-request values: ``(request) -> value`` callables, evaluated from the head by
+    #: :meth:`for_request`; while one is set, the literal field beside it is None.
+    max_size_from: Callable[[Any], object] | None = field(default=None, compare=False)
+    content_types_from: Callable[[Any], object] | None = field(default=None, compare=False)
+    #: Report-only: a would-be refusal is logged, counted and signalled, and the request goes on
+    #: as if the policy had accepted it (see :data:`REPORTABLE`).
+    report_only: bool = False
+    #: ``(request) -> (key, remaining_bytes)``: a quota, checked from the head and reserved
+    #: while the upload is in flight (:mod:`django_expect.quotas`).
+    quota: Callable[[Any], object] | None = field(default=None, compare=False)
+
+    @property
+    def per_request(self) -> tuple[str, ...]:
+        """The fields whose value depends on the request (``max_size``, ``content_types``)."""
+        return tuple(
+            name
+            for name, source in (
+                ("max_size", self.max_size_from),
+                ("content_types", self.content_types_from),
+            )
+            if source is not None
+        )
+
+    def replaced(self, **changes: Any) -> UploadPolicy:
+        """``dataclasses.replace`` that also drops the per-request callable of a field given a
+        literal value (an operator's override or the admin's site-wide value)."""
+        for name in ("max_size", "content_types"):
+            if name in changes and f"{name}_from" not in changes:
+                changes[f"{name}_from"] = None
+        return replace(self, **changes)
+
+    def for_request(self, request: object) -> UploadPolicy:
+        """The policy with its per-request values evaluated for ``request`` and validated like
+        literals. Raises PolicyError naming the argument when a callable fails or returns a
+        value ``upload_policy`` would refuse."""
+        if not self.per_request:
+            return self
+        changes: dict[str, Any] = {}
+        if self.max_size_from is not None:
+            value = _call(self.max_size_from, request, "max_size")
+            try:
+                changes["max_size"] = None if value is None else parse_size(value)  # type: ignore[arg-type]
+            except PolicyError as error:
+                raise PolicyError(f"max_size callable returned {value!r}: {error}") from None
+        if self.content_types_from is not None:
+            value = _call(self.content_types_from, request, "content_types")
+            try:
+                changes["content_types"] = _content_types(value)
+            except PolicyError as error:
+                raise PolicyError(f"content_types callable returned {value!r}: {error}") from None
+            except TypeError:
+                raise PolicyError(
+                    f"content_types callable returned {value!r}: not a media type or a list"
+                ) from None
+        return self.replaced(**changes)
 
     @classmethod
     def build(
         cls,
-        max_size: int | str | None = None,
-        content_types: str | Iterable[str] | None = None,
+        max_size: int | str | Callable[[Any], object] | None = None,
+        content_types: str | Iterable[str] | Callable[[Any], object] | None = None,
         login_required: bool = False,
         permission: str | Iterable[str] | None = None,
         check: Callable[..., object] | None = None,
         expect: str | ExpectMode = "on-read",
         body_timeout: float | None = None,
+        report_only: bool = False,
+        quota: Callable[[Any], object] | None = None,
     ) -> UploadPolicy:
-        """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError."""
-        size = None if max_size is None else parse_size(max_size)
-        types: tuple[str, ...] | None
-        if content_types is None:
-            types = None
-        else:
-            raw = (content_types,) if isinstance(content_types, str) else tuple(content_types)
-            if not raw:
-                raise PolicyError("content_types is empty: nothing could ever be uploaded")
-            types = tuple(_validate_media_range(v) for v in raw)
+        """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError.
+
+        ``max_size`` and ``content_types`` may also be callables ``(request) -> value``,
+        evaluated per request (:meth:`for_request`).
+        """
+        size_from = max_size if callable(max_size) else None
+        types_from = content_types if callable(content_types) else None
+        size = None if max_size is None or size_from is not None else parse_size(max_size)  # type: ignore[arg-type]
+        types = None if types_from is not None else _content_types(content_types)
         if not isinstance(login_required, bool):
             raise PolicyError(f"login_required must be True or False, not {login_required!r}")
+        if quota is not None and not callable(quota):
+            raise PolicyError(
+                f"quota must be a callable (request) -> (key, remaining_bytes), not {quota!r}"
+            )
+        if not isinstance(report_only, bool):
+            raise PolicyError(f"report_only must be True or False, not {report_only!r}")
         if check is not None and not callable(check):
             raise PolicyError(
                 f"check must be a callable (request) -> None | HttpResponse, not {check!r}"
@@ -339,7 +423,27 @@ class UploadPolicy:
             check=check,
             expect=_validate_expect(expect),
             body_timeout=validate_timeout(body_timeout),
+            max_size_from=size_from,
+            content_types_from=types_from,
+            report_only=report_only,
+            quota=quota,
         )
+
+
+def _content_types(value: object) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    raw = (value,) if isinstance(value, str) else tuple(value)  # type: ignore[arg-type]
+    if not raw:
+        raise PolicyError("content_types is empty: nothing could ever be uploaded")
+    return tuple(_validate_media_range(v) for v in raw)
+
+
+def _call(source: Callable[[Any], object], request: object, name: str) -> object:
+    try:
+        return source(request)
+    except Exception as error:  # the project's code: a refusal, never a crash
+        raise PolicyError(f"{name} callable raised {type(error).__name__}: {error}") from error
 
 
 # --------------------------------------------------------------------------- request head
@@ -397,6 +501,7 @@ class Decision(NamedTuple):
     chunked: bool = False  # the body length is not declared (Transfer-Encoding)
     declared_length: int | None = None
     check_status: int | None = None  # REJECTED_BY_CHECK: the status of the check's own response
+    detail: str = ""  # POLICY_UNAVAILABLE: what failed, for the log (never sent to the client)
 
     @property
     def status(self) -> int | None:
@@ -522,4 +627,20 @@ def decide(
         has_body=True,
         chunked=framing.chunked,
         declared_length=framing.declared_length,
+    )
+
+
+def policy_unavailable(head: RequestHead, detail: str) -> Decision:
+    """The refusal when a per-request policy value could not be computed (``detail`` says
+    which and why; it is logged, not sent): 503, the 100 withheld, the body left unread. What
+    ``decide`` answers before any policy value matters (an unknown expectation, malformed
+    framing, no body at all) is answered the same here."""
+    before = decide(head, UploadPolicy())
+    if not before.proceed or not before.has_body:
+        return before
+    return _reject(
+        _framing(head),
+        Reason.POLICY_UNAVAILABLE,
+        "the upload limits for this request could not be determined; try again later",
+        detail=detail,
     )

@@ -16,6 +16,9 @@
 Edge proxies see the raw path where Django matches the decoded one, and they cannot know about
 login or permission rules: the exports are a first line of defence, not a replacement for the
 middleware.
+
+A ``max_size`` computed per request (a callable) has no single value: the text and JSON exports
+say "per request" (JSON ``per_request``), and the proxy exports set no limit for it.
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "override": entry.override is not None,
         "disabled": bool(entry.override and entry.override.disabled),
         "sources": dict(entry.sources),
+        "per_request": list(entry.per_request),
+        "report_only": policy.report_only,
+        "quota": policy.quota is not None,
     }
 
 
@@ -83,7 +89,9 @@ def render_text(entries: Sequence[RoutePolicy]) -> str:
     ]
     for entry in entries:
         size = entry.body_limit
-        if size is None:
+        if "max_size" in entry.per_request:
+            shown = entry.size_display
+        elif size is None:
             shown = "unlimited"
         elif entry.body_limit_source == "django":
             shown = f"{size} ({format_size(size)} in memory, DATA_UPLOAD_MAX_MEMORY_SIZE)"
@@ -95,9 +103,9 @@ def render_text(entries: Sequence[RoutePolicy]) -> str:
                 ",".join(entry.methods),
                 entry.route.view,
                 shown,
-                ", ".join(entry.policy.content_types or ("any",)),
+                entry.types_display,
                 _auth(entry),
-                entry.policy.expect.value,
+                entry.policy.expect.value + (" (report-only)" if entry.policy.report_only else ""),
                 entry.source_summary,
             )
         )

@@ -38,22 +38,26 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
 from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
 from django_expect.core import (
+    REPORTABLE,
     ContinueTiming,
     Decision,
     Reason,
     RequestHead,
+    UploadPolicy,
     decide,
     format_size,
+    policy_unavailable,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.resolution import request_policy
@@ -79,6 +83,7 @@ class _RequestState:
     rejected: bool = False  # a final status was chosen by django-expect (or the view's check)
     overflow_limit: int | None = None
     undeclared_length_stream: CappedStream | None = None
+    reservation: quotas.Reservation | None = None  # released when the request ends
 
     def body_left_unread(self) -> bool:
         """Whether the view answered without reading the whole body it accepted."""
@@ -120,11 +125,18 @@ class ExpectMiddleware:
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        return self._finish(request, self.get_response(request))
+        try:
+            return self._finish(request, self.get_response(request))
+        finally:
+            _release_quota(request)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        response = await self.get_response(request)
-        return self._finish(request, response)
+        try:
+            response = await self.get_response(request)
+            return self._finish(request, response)
+        finally:
+            if getattr(getattr(request, _STATE_ATTRIBUTE, None), "reservation", None):
+                await sync_to_async(_release_quota)(request)
 
     # -- before the view -------------------------------------------------------------------
 
@@ -144,28 +156,60 @@ class ExpectMiddleware:
 
         resolution = request_policy(request, view_func)
         policy = resolution.body_policy
-        decision = decide(
-            RequestHead.from_wsgi(meta),
-            policy,
-            resolution.identity,
-            allow_chunked=resolution.allow_chunked,
-        )
-        state = _RequestState(body=body, decision=decision)
+        if resolution.error is not None:
+            logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
+            decision = policy_unavailable(RequestHead.from_wsgi(meta), resolution.error)
+        else:
+            decision = decide(
+                RequestHead.from_wsgi(meta),
+                policy,
+                resolution.identity,
+                allow_chunked=resolution.allow_chunked,
+            )
+        limit = policy.max_size
+        check = policy.check
+        reservation = None
+        if decision.proceed and decision.has_body and resolution.quota is not None:
+            reservation, left = quotas.reserve(resolution.quota, decision.declared_length)
+            if reservation is None:
+                decision = quotas.quota_exceeded(decision, left)
+            elif decision.chunked:
+                limit = left if limit is None else min(limit, left)
+        if not decision.proceed and policy.report_only and decision.reason in REPORTABLE:
+            # Report-only: count and signal the would-be refusal, then go on as accepted (the
+            # policy's own size cap no longer applies to the read: Django's caps do).
+            record_rejection(type(self), request, decision, report_only=True)
+            # One report per request, the refusal enforcement would answer: the view's check
+            # (which enforcement would not reach) is skipped.
+            decision = decide(RequestHead.from_wsgi(meta), UploadPolicy(expect=policy.expect))
+            limit = check = None
+        state = _RequestState(body=body, decision=decision, reservation=reservation)
         setattr(request, _STATE_ATTRIBUTE, state)
         if not decision.proceed:
             return self._reject(request, state, decision)
         if not decision.has_body:
             return None
-        limit_body(request, policy.max_size)
+        limit_body(request, limit)
 
-        if policy.check is not None:
-            response = policy.check(request)
+        if check is not None:
+            response = check(request)
+            if response is not None and not isinstance(response, HttpResponseBase):
+                raise TypeError(
+                    f"the upload_policy check of {view_func!r} returned {response!r}; "
+                    "it must return None or an HttpResponse"
+                )
+            if response is not None and policy.report_only:
+                would_be = Decision(
+                    proceed=False,
+                    continue_timing=ContinueTiming.WITHHOLD,
+                    reason=Reason.REJECTED_BY_CHECK,
+                    has_body=True,
+                    declared_length=decision.declared_length,
+                    check_status=response.status_code,
+                )
+                record_rejection(type(self), request, would_be, report_only=True)
+                response = None
             if response is not None:
-                if not isinstance(response, HttpResponseBase):
-                    raise TypeError(
-                        f"the upload_policy check of {view_func!r} returned {response!r}; "
-                        "it must return None or an HttpResponse"
-                    )
                 state.rejected = True
                 if body is not None:
                     body.withhold()
@@ -184,7 +228,7 @@ class ExpectMiddleware:
         if body is not None:
             body.body_timeout = resolution.body_timeout
         if decision.chunked:
-            self._read_undeclared_length(request, state, policy.max_size)
+            self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():
 
             def announce() -> None:
@@ -396,6 +440,14 @@ def _too_large(
         chunked=decision.chunked if decision is not None else False,
         declared_length=declared,
     )
+
+
+def _release_quota(request: HttpRequest) -> None:
+    """End the request's quota reservation, if it holds one (whatever way the request ended)."""
+    state: _RequestState | None = getattr(request, _STATE_ATTRIBUTE, None)
+    if state is not None and state.reservation is not None:
+        reservation, state.reservation = state.reservation, None
+        quotas.release(reservation)
 
 
 def _close_after(request: HttpRequest, response: HttpResponseBase) -> None:

@@ -87,6 +87,12 @@ class PolicyOverride(models.Model):
         help_text="Seconds the body may stop arriving before 408; empty: keep the code's (or "
         "the site-wide default).",
     )
+    report_only = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Report-only: log, count and signal what the policy would refuse, and let the "
+        "request through (the statistics show it per route); empty: keep the code's.",
+    )
     disabled = models.BooleanField(
         default=False,
         help_text="Switch this route's upload policy off: no size, type, login or permission "
@@ -164,6 +170,13 @@ class UploadSettings(models.Model):
         help_text="Seconds a body may stop arriving before 408, for views without their own "
         "body_timeout; empty: EXPECT_BODY_TIMEOUT.",
     )
+    report_only = models.BooleanField(
+        null=True,
+        blank=True,
+        help_text="Report-only for views without @upload_policy: log, count and signal what "
+        "the policy would refuse, and let the request through; empty: EXPECT_DEFAULT_POLICY's "
+        "report_only.",
+    )
     chunked = models.CharField(
         max_length=16,
         blank=True,
@@ -211,18 +224,51 @@ class RejectionCount(models.Model):
     reason = models.CharField(max_length=32)
     status = models.PositiveSmallIntegerField()
     count = models.PositiveBigIntegerField(default=0)
+    #: Counted for a report-only policy: the request was let through.
+    report_only = models.BooleanField(default=False)
 
     class Meta:
         ordering: ClassVar[list[str]] = ["-day", "route", "reason"]
         constraints: ClassVar[list[models.BaseConstraint]] = [
             models.UniqueConstraint(
-                fields=["day", "route", "reason", "status"], name="django_expect_count_key"
+                fields=["day", "route", "reason", "status", "report_only"],
+                name="django_expect_count_key_mode",
             )
         ]
         verbose_name = "rejection count"
 
     def __str__(self) -> str:
         return f"{self.day} {self.route} {self.reason}: {self.count}"
+
+
+class QuotaReservation(models.Model):
+    """Bytes an accepted upload may still add under a quota key while it is in flight
+    (django_expect.quotas): written when the head passes, deleted when the request ends, and
+    ignored after ``expires`` (a worker killed mid-upload)."""
+
+    key = models.CharField(max_length=255, db_index=True)
+    size = models.PositiveBigIntegerField()
+    expires = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "quota reservation"
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.size} bytes"
+
+
+class QuotaLock(models.Model):
+    """One row per quota key, locked (updated) while a reservation is decided, so two uploads
+    under one key on different workers or hosts decide one after the other."""
+
+    key = models.CharField(max_length=255, unique=True)
+    touched = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "quota lock"
+
+    def __str__(self) -> str:
+        return self.key
 
 
 # The tus endpoint's state (django_expect.tus) is part of this app: no extra INSTALLED_APPS entry.

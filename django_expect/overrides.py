@@ -63,10 +63,19 @@ class Override:
     permissions: tuple[str, ...] | None = None
     body_timeout: float | None = None
     disabled: bool = False
+    report_only: bool | None = None
 
     def changed_fields(self) -> tuple[str, ...]:
         if self.disabled:  # every check before the body is off; the body timeout stays
-            off = ("max_size", "content_types", "login_required", "permissions", "check", "expect")
+            off = (
+                "max_size",
+                "content_types",
+                "login_required",
+                "permissions",
+                "check",
+                "expect",
+                "report_only",
+            )
             return off + (("body_timeout",) if self.body_timeout is not None else ())
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
@@ -78,6 +87,7 @@ _OVERRIDABLE = (
     "login_required",
     "permissions",
     "body_timeout",
+    "report_only",
 )
 
 
@@ -91,6 +101,7 @@ class SiteDefaults:
     permissions: tuple[str, ...] | None = None
     expect: ExpectMode | None = None
     body_timeout: float | None = None
+    report_only: bool | None = None
     chunked: str | None = None
     drain_seconds: float | None = None
 
@@ -105,7 +116,7 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
         )
         return UploadPolicy(body_timeout=timeout)
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
-    return dataclasses.replace(policy, **changes) if changes else policy
+    return policy.replaced(**changes) if changes else policy
 
 
 def bump_version(using: str = "default") -> None:
@@ -140,6 +151,7 @@ def override_of(row: Any) -> Override:
         permissions=row.permission_list(),
         body_timeout=row.body_timeout,
         disabled=row.disabled,
+        report_only=row.report_only,
     )
 
 
@@ -156,6 +168,7 @@ def site_defaults_of(row: Any) -> SiteDefaults:
         permissions=split(row.permission),
         expect=ExpectMode(row.expect) if row.expect else None,
         body_timeout=row.body_timeout,
+        report_only=row.report_only,
         chunked=row.chunked or None,
         drain_seconds=row.drain_seconds,
     )

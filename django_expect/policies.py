@@ -58,6 +58,7 @@ POLICY_FIELDS = {
     "permissions": "permission",
     "expect": "expect",
     "body_timeout": "body_timeout",
+    "report_only": "report_only",
 }
 
 
@@ -68,13 +69,15 @@ def _view_name(view: object) -> str:
 
 
 def upload_policy(
-    max_size: int | str | None = None,
-    content_types: str | Iterable[str] | None = None,
+    max_size: int | str | Callable[[Any], object] | None = None,
+    content_types: str | Iterable[str] | Callable[[Any], object] | None = None,
     login_required: bool = False,
     permission: str | Iterable[str] | None = None,
     check: Callable[..., Any] | None = None,
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
+    report_only: bool = False,
+    quota: Callable[[Any], object] | None = None,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
@@ -83,8 +86,9 @@ def upload_policy(
     a class-based view (``post``, ``put``...), on DRF ViewSet actions (``create``, ``@action``...,
     above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
     ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
-    means ``EXPECT_BODY_TIMEOUT``. Invalid arguments raise ``ImproperlyConfigured`` naming the
-    view, when the module is imported.
+    means ``EXPECT_BODY_TIMEOUT``. ``report_only=True`` logs, counts and signals what the
+    policy would refuse and lets the request through. Invalid arguments raise
+    ``ImproperlyConfigured`` naming the view, when the module is imported.
     """
 
     def decorator(view: _View) -> _View:
@@ -97,6 +101,8 @@ def upload_policy(
                 check=check,
                 expect=expect,
                 body_timeout=body_timeout,
+                report_only=report_only,
+                quota=quota,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None

@@ -22,23 +22,33 @@ decision:
 * ``precheck_precise`` answers the precise status (413, 415, 401, 403, ...), for proxies whose
   auth hooks pass any non-2xx response through (Caddy ``forward_auth``, Traefik ``forwardAuth``).
 
-A view's own ``check`` callable is not run here: it is given the real request. URIs that do not
+Per-request ``max_size``/``content_types`` callables run here for the original request (its
+forwarded cookies and authorization headers identify the uploader); one that fails answers 503
+``policy_unavailable`` (``precheck`` turns it into 403 like every refusal). A quota is checked
+against what is left after in-flight reservations, without reserving (413 ``quota_exceeded``);
+a report-only policy's would-be refusals answer 204, as the real request would pass. A view's own
+``check`` callable is not run here: it is given the real request. URIs that do not
 resolve pass (the real request will get its 404).
 """
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
 from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
-from django_expect.core import Reason, RequestHead, decide
+from django_expect import quotas
+from django_expect.core import REPORTABLE, Reason, RequestHead, decide, policy_unavailable
+from django_expect.quotas import quota_exceeded
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
 
 __all__ = ["precheck", "precheck_precise"]
+
+logger = logging.getLogger("django_expect")
 
 
 def _header(request: HttpRequest, name: str) -> str | None:
@@ -63,12 +73,23 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
         content_type=_header(request, "X-Original-Content-Type"),
     )
     resolution = effective_policy(match.func, head.method, route_keys(match), request)
-    decision = decide(
-        head,
-        resolution.body_policy,
-        resolution.identity,
-        allow_chunked=resolution.allow_chunked,
-    )
+    if resolution.error is not None:
+        logger.error("django-expect precheck: %s %s: %s", head.method, path, resolution.error)
+        decision = policy_unavailable(head, resolution.error)
+    else:
+        decision = decide(
+            head,
+            resolution.body_policy,
+            resolution.identity,
+            allow_chunked=resolution.allow_chunked,
+        )
+    if decision.proceed and decision.has_body and resolution.quota is not None:
+        # Checked, not reserved: the real request reserves when it arrives.
+        remaining = quotas.left(resolution.quota)
+        if decision.declared_length is not None and decision.declared_length > remaining:
+            decision = quota_exceeded(decision, remaining)
+    if not decision.proceed and resolution.policy.report_only and decision.reason in REPORTABLE:
+        return HttpResponse(status=204)  # report-only: the real request will go through
     if decision.proceed:
         return HttpResponse(status=204)
     response = rejection_response(request, decision)

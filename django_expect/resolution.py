@@ -44,11 +44,18 @@ from django.http import HttpRequest
 from django.urls import ResolverMatch
 
 from django_expect import overrides as _overrides
+from django_expect import quotas
 from django_expect.conf import derived
-from django_expect.core import Identity, UploadPolicy
+from django_expect.core import Identity, PolicyError, UploadPolicy
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
-from django_expect.policies import POLICY_FIELDS, REQUEST_POLICY_ATTRIBUTE, declared_policy
+from django_expect.policies import (
+    POLICY_FIELDS,
+    REQUEST_POLICY_ATTRIBUTE,
+    _view_name,
+    declared_policy,
+)
+from django_expect.quotas import Quota
 from django_expect.sitewide import UploadSettings, upload_settings
 
 __all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
@@ -73,6 +80,17 @@ class EffectivePolicy:
     def body_policy(self) -> UploadPolicy:
         """The policy a request's head and body are decided by (middleware, precheck)."""
         return self.policy if self.body is None else self.body
+
+    #: Why a per-request value could not be computed for this request (the policy then keeps
+    #: those values unset and the middleware refuses with 503 ``policy_unavailable``).
+    error: str | None = None
+    #: The uploader's quota (``upload_policy(quota=...)`` evaluated for the request), if any.
+    quota: Quota | None = None
+
+    @property
+    def per_request(self) -> tuple[str, ...]:
+        """Fields whose value depends on the request and was not evaluated (no request)."""
+        return self.policy.per_request
 
     @property
     def site(self) -> UploadSettings:
@@ -129,11 +147,38 @@ def effective_policy(
     else:
         resolved = _resolve(view, method, keys, overrides)
     policy = resolved.policy
-    if request is None or not (policy.login_required or policy.permissions):
+    if request is None:
         return resolved
+    dynamic = (
+        policy.max_size_from is not None
+        or policy.content_types_from is not None
+        or policy.quota is not None
+    )
+    if not (dynamic or policy.login_required or policy.permissions):
+        return resolved  # the common case: nothing about the request changes the policy
     identity = LazyIdentity(request, view, method)
+    error = None
+    quota = None
+    body = resolved.body
+    if dynamic:
+        uploader = UploaderRequest(request, identity)
+        try:
+            policy = policy.for_request(uploader)
+            if policy.quota is not None:
+                quota = quotas.evaluate(_call_quota(policy.quota, uploader))
+        except PolicyError as failure:
+            error = f"upload_policy of {_view_name(view)} ({method}): {failure}"
+            policy = policy.replaced(max_size=None, content_types=None)
+        body = _narrowed(view, policy)
     return EffectivePolicy(
-        policy, resolved.declared, resolved.override, identity, resolved.settings, resolved.body
+        policy,
+        resolved.declared,
+        resolved.override,
+        identity=identity,
+        settings=resolved.settings,
+        body=body,
+        error=error,
+        quota=quota,
     )
 
 
@@ -153,9 +198,14 @@ def _resolve(
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
+    return EffectivePolicy(policy, declared, override, settings=site, body=_narrowed(view, policy))
+
+
+def _narrowed(view: Callable[..., Any], policy: UploadPolicy) -> UploadPolicy | None:
+    """The policy one request's body is decided by, when ``view`` narrows the route's
+    (``policies.REQUEST_POLICY_ATTRIBUTE``); None when it does not."""
     narrow = getattr(view, REQUEST_POLICY_ATTRIBUTE, None)
-    body = None if narrow is None else narrow(policy)
-    return EffectivePolicy(policy, declared, override, None, site, body)
+    return None if narrow is None else narrow(policy)
 
 
 #: Routes memoised at most (a bound for URL confs of any size; past it the memo starts over).
@@ -185,6 +235,32 @@ def _route_policy(view: Callable[..., Any], method: str, keys: tuple[str, ...]) 
             memo.clear()
         memo[key] = (snapshot, resolved)
     return resolved
+
+
+def _call_quota(source: Callable[[Any], object], request: Any) -> object:
+    try:
+        return source(request)
+    except Exception as error:  # the project's code: a refusal, never a crash
+        raise PolicyError(f"quota callable raised {type(error).__name__}: {error}") from error
+
+
+class UploaderRequest:
+    """What a per-request ``max_size``/``content_types`` callable receives: the request, with
+    ``user`` the uploader as the policy's login check sees them (the session user, else the
+    DRF or django-ninja header authentication of the view), resolved on first use. Every
+    other attribute is the request's own."""
+
+    def __init__(self, request: HttpRequest, identity: LazyIdentity) -> None:
+        self._request = request
+        self._identity = identity
+
+    @property
+    def user(self) -> Any:
+        user = self._identity.user
+        return user if user is not None else getattr(self._request, "user", None)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._request, name)
 
 
 def request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy:

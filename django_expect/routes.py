@@ -31,6 +31,7 @@ from django_expect.resolution import EffectivePolicy, effective_policy, view_pat
 
 __all__ = [
     "ANY_OTHER_METHOD",
+    "PER_REQUEST",
     "POLICY_FIELDS",
     "Route",
     "RoutePolicy",
@@ -80,6 +81,9 @@ def iter_routes(urlconf: str | None = None) -> list[Route]:
 #: The method group of a row that stands for every method not listed in another row of its route.
 ANY_OTHER_METHOD = "*"
 
+#: What audits show for a value a callable computes per request (they have no request).
+PER_REQUEST = "per request"
+
 
 @dataclasses.dataclass(frozen=True)
 class RoutePolicy:
@@ -115,7 +119,10 @@ class RoutePolicy:
     def body_limit(self) -> int | None:
         """The cap on what ``request.body`` / ``request.POST`` read into memory on this route:
         the policy's ``max_size`` (which also caps streamed reads), else Django's
-        ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (None: no limit at all)."""
+        ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (None: no limit at all). None too when ``max_size`` is
+        per request (:attr:`per_request`): no single number applies."""
+        if "max_size" in self.per_request:
+            return None
         if self.policy.max_size is not None:
             return self.policy.max_size
         return conf.DATA_UPLOAD_MAX_MEMORY_SIZE
@@ -124,12 +131,31 @@ class RoutePolicy:
     def body_limit_source(self) -> str | None:
         """Where :attr:`body_limit` comes from: the ``max_size`` source (``decorator``,
         ``setting``, ``override``), ``django`` (``DATA_UPLOAD_MAX_MEMORY_SIZE``), or None."""
-        if self.policy.max_size is not None:
+        if self.policy.max_size is not None or "max_size" in self.per_request:
             return self.sources["max_size"]
         return None if conf.DATA_UPLOAD_MAX_MEMORY_SIZE is None else "django"
 
     @property
+    def per_request(self) -> tuple[str, ...]:
+        """Fields computed per request by a callable (``max_size``, ``content_types``): an
+        audit without a request shows "per request" for them."""
+        return self.resolution.per_request
+
+    @property
+    def has_quota(self) -> bool:
+        """The policy has a ``quota`` callable (decided per uploader, never without a request)."""
+        return self.policy.quota is not None
+
+    @property
+    def types_display(self) -> str:
+        if "content_types" in self.per_request:
+            return PER_REQUEST
+        return ", ".join(self.policy.content_types or ("any",))
+
+    @property
     def size_display(self) -> str:
+        if "max_size" in self.per_request:
+            return PER_REQUEST
         size = self.body_limit
         if size is None:
             return "no limit"

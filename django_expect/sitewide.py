@@ -68,7 +68,7 @@ def _build(site: SiteDefaults) -> UploadSettings:
             sources[f"default_policy.{field}"] = "setting" if argument in setting else "default"
     policy = default_policy()
     if changes:
-        policy = dataclasses.replace(policy, **changes)
+        policy = policy.replaced(**changes)
     return UploadSettings(policy, body_timeout, chunked, float(drain_seconds), sources)
 
 

@@ -37,35 +37,47 @@ logger = logging.getLogger("django_expect")
 
 _Key = tuple[datetime.date, str, str, int]
 
-_prometheus_counter: Any = None
+_prometheus_counter: Any = None  # django_expect_rejections_total
+_prometheus_report_only: Any = None  # django_expect_report_only_rejections_total
 _prometheus_missing = False
 _prometheus_lock = threading.Lock()
 
 
-def _prometheus_rejections() -> Any:
-    """The Prometheus counter, created on the first rejection (None without prometheus-client).
+def _prometheus_rejections(report_only: bool = False) -> Any:
+    """The Prometheus counter (the report-only one with ``report_only``), created on first use
+    (None without prometheus-client).
 
     Imported lazily: prometheus-client costs about 2 MB per worker, and a labelled counter
     exports no sample before its first increment anyway.
     """
-    global _prometheus_counter, _prometheus_missing
-    if _prometheus_counter is None and not _prometheus_missing:
+    global _prometheus_counter, _prometheus_report_only, _prometheus_missing
+    counter = _prometheus_report_only if report_only else _prometheus_counter
+    if counter is None and not _prometheus_missing:
         # One creation per process: two first rejections at once (threads, greenlets) would
         # register the same metric twice (prometheus-client: "Duplicated timeseries", a 500).
         with _prometheus_lock:
-            if _prometheus_counter is not None or _prometheus_missing:
-                return _prometheus_counter
+            counter = _prometheus_report_only if report_only else _prometheus_counter
+            if counter is not None or _prometheus_missing:
+                return counter
             try:
                 import prometheus_client
             except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
                 _prometheus_missing = True
                 return None
-            _prometheus_counter = prometheus_client.Counter(
-                "django_expect_rejections",
-                "Requests rejected by django-expect before their body was read.",
-                ["route", "reason", "status"],
-            )
-    return _prometheus_counter
+            labels = ["route", "reason", "status"]
+            if report_only:
+                counter = _prometheus_report_only = prometheus_client.Counter(
+                    "django_expect_report_only_rejections",
+                    "Requests a report-only policy would have rejected (they went on).",
+                    labels,
+                )
+            else:
+                counter = _prometheus_counter = prometheus_client.Counter(
+                    "django_expect_rejections",
+                    "Requests rejected by django-expect before their body was read.",
+                    labels,
+                )
+    return counter
 
 
 class StatsBuffer:
@@ -73,6 +85,7 @@ class StatsBuffer:
 
     def __init__(self) -> None:
         self._pending: Counter[_Key] = Counter()
+        self._pending_report_only: Counter[_Key] = Counter()  # what report-only let through
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -82,15 +95,20 @@ class StatsBuffer:
         #: set this to False.
         self.autoflush = True
 
-    def add(self, route: str, reason: str, status: int) -> None:
+    def add(self, route: str, reason: str, status: int, report_only: bool = False) -> None:
         day = datetime.datetime.now(datetime.UTC).date()
         with self._lock:
-            self._pending[(day, route, reason, status)] += 1
+            pending = self._pending_report_only if report_only else self._pending
+            pending[(day, route, reason, status)] += 1
         self._ensure_thread()
 
     def pending(self) -> dict[_Key, int]:
         with self._lock:
             return dict(self._pending)
+
+    def pending_report_only(self) -> dict[_Key, int]:
+        with self._lock:
+            return dict(self._pending_report_only)
 
     def _ensure_thread(self) -> None:
         if not self.autoflush or (self._thread is not None and self._thread.is_alive()):
@@ -116,20 +134,24 @@ class StatsBuffer:
         """Write the pending counts (one batch); returns how many rows were touched."""
         with self._lock:
             batch, self._pending = self._pending, Counter()
-        if not batch:
+            reported, self._pending_report_only = self._pending_report_only, Counter()
+        if not batch and not reported:
             return 0
         try:
             with transaction.atomic():
                 for key, count in sorted(batch.items()):
-                    _add_to_row(key, count)
+                    _add_to_row(key, count, report_only=False)
+                for key, count in sorted(reported.items()):
+                    _add_to_row(key, count, report_only=True)
         except Exception as error:
             with self._lock:
                 self._pending.update(batch)
+                self._pending_report_only.update(reported)
             if not self._failing:
                 logger.warning(
                     "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them "
                     "and retrying at every flush (logged once until a flush succeeds)",
-                    len(batch),
+                    len(batch) + len(reported),
                     type(error).__name__,
                     error,
                 )
@@ -139,18 +161,20 @@ class StatsBuffer:
             logger.info("django-expect: rejection counts written again after a failed flush")
             self._failing = False
         self.flushes += 1
-        return len(batch)
+        return len(batch) + len(reported)
 
 
-def _add_to_row(key: _Key, count: int) -> None:
+def _add_to_row(key: _Key, count: int, report_only: bool) -> None:
     model = apps.get_model("django_expect", "RejectionCount")
     day, route, reason, status = key
-    rows = model.objects.filter(day=day, route=route, reason=reason, status=status)
+    fields = {"day": day, "route": route, "reason": reason, "status": status}
+    fields["report_only"] = report_only
+    rows = model.objects.filter(**fields)
     if rows.update(count=F("count") + count):
         return
     try:
         with transaction.atomic():
-            model.objects.create(day=day, route=route, reason=reason, status=status, count=count)
+            model.objects.create(**fields, count=count)
     except IntegrityError:  # another process created the row meanwhile
         rows.update(count=F("count") + count)
 
@@ -174,8 +198,14 @@ def route_name(request: HttpRequest) -> str:
     return match.view_name if match is not None else "-"
 
 
-def record_rejection(sender: type, request: HttpRequest, decision: Decision) -> None:
+def record_rejection(
+    sender: type, request: HttpRequest, decision: Decision, *, report_only: bool = False
+) -> None:
     """Log, signal and count one rejection (called by the middleware; no database access).
+
+    ``report_only``: the policy is in report-only mode and the request went on as accepted;
+    the log record says "would be rejected", the counts and the signal carry the flag, and
+    Prometheus counts it in ``django_expect_report_only_rejections_total``.
 
     The status is the one answered: ``decision.status`` (a view's own ``check`` chooses its
     response, and ``Decision.check_status`` carries that response's status).
@@ -186,7 +216,8 @@ def record_rejection(sender: type, request: HttpRequest, decision: Decision) -> 
     status = decision.status
     client = client_address(request)
     logger.info(
-        "upload rejected: route=%s reason=%s status=%d declared_length=%s client=%s",
+        "upload %s: route=%s reason=%s status=%d declared_length=%s client=%s",
+        "would be rejected (report-only)" if report_only else "rejected",
         route,
         reason,
         status,
@@ -199,11 +230,14 @@ def record_rejection(sender: type, request: HttpRequest, decision: Decision) -> 
             "declared_length": decision.declared_length,
             "client": client,
             "method": request.method,
+            "report_only": report_only,
         },
     )
     if conf.EXPECT_STATS and app_installed():
-        buffer.add(route, reason, status)
-    counter = _prometheus_rejections()
+        buffer.add(route, reason, status, report_only)
+    counter = _prometheus_rejections(report_only)
     if counter is not None:
         counter.labels(route=route, reason=reason, status=str(status)).inc()
-    upload_rejected.send(sender=sender, request=request, decision=decision, route=route)
+    upload_rejected.send(
+        sender=sender, request=request, decision=decision, route=route, report_only=report_only
+    )

@@ -536,7 +536,11 @@ def test_expect_policies_text_and_json() -> None:
                 "decorator",
             ),
             "body_timeout": "setting",  # the decorator sets none: EXPECT_BODY_TIMEOUT
+            "report_only": "decorator",
         },
+        "per_request": [],
+        "report_only": False,
+        "quota": False,
     }
     assert document["lab-small"]["max_size"] == 2000
     cap = document["lab-djangocap"]  # a policy without max_size: Django's in-memory cap shows
@@ -641,7 +645,7 @@ def test_admin_edits_overrides_in_human_units(
     ) in html
     assert "routes of the admin site</summary>" in html
     assert (
-        "<strong>override; login_required: decorator, permissions: decorator, "
+        "<strong>decorator; max_size: override, content_types: override, expect: override, "
         "body_timeout: setting</strong>"
     ) in html
 
