@@ -11,7 +11,7 @@ import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.test import override_settings
 
-from django_expect import overrides, stats
+from django_expect import stats
 from django_expect.core import PolicyError, UploadPolicy
 from django_expect.models import PolicyOverride, RejectionCount, UploadSettings
 from django_expect.overrides import Override, apply_override
