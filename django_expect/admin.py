@@ -66,6 +66,7 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
             "login_required",
             "permission",
             "body_timeout",
+            "min_rate",
             "disabled",
             "note",
         )
@@ -90,6 +91,7 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "login_required",
         "permission",
         "body_timeout",
+        "min_rate",
         "disabled",
         "note",
         "updated",

@@ -57,12 +57,14 @@ class Override:
     login_required: bool | None = None
     permissions: tuple[str, ...] | None = None
     body_timeout: float | None = None
+    min_rate: float | None = None
     disabled: bool = False
 
     def changed_fields(self) -> tuple[str, ...]:
         if self.disabled:  # every check before the body is off; the body timeout stays
             off = ("max_size", "content_types", "login_required", "permissions", "check", "expect")
-            return off + (("body_timeout",) if self.body_timeout is not None else ())
+            kept = ("body_timeout", "min_rate")  # time limits stay in force
+            return off + tuple(name for name in kept if getattr(self, name) is not None)
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
 
@@ -73,6 +75,7 @@ _OVERRIDABLE = (
     "login_required",
     "permissions",
     "body_timeout",
+    "min_rate",
 )
 
 
@@ -98,7 +101,10 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
         timeout = (
             override.body_timeout if override.body_timeout is not None else policy.body_timeout
         )
-        return UploadPolicy(body_timeout=timeout)
+        rate = override.min_rate if override.min_rate is not None else policy.min_rate
+        return UploadPolicy(
+            body_timeout=timeout, min_rate=rate, min_rate_grace=policy.min_rate_grace
+        )
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
     return dataclasses.replace(policy, **changes) if changes else policy
 
@@ -137,6 +143,7 @@ def load_overrides() -> dict[str, Override]:
             login_required=row.login_required,
             permissions=row.permission_list(),
             body_timeout=row.body_timeout,
+            min_rate=row.min_rate,
             disabled=row.disabled,
         )
     return overrides

@@ -52,6 +52,8 @@ POLICY_FIELDS = {
     "permissions": "permission",
     "expect": "expect",
     "body_timeout": "body_timeout",
+    "min_rate": "min_rate",
+    "min_rate_grace": "min_rate_grace",
 }
 
 
@@ -69,6 +71,8 @@ def upload_policy(
     check: Callable[..., Any] | None = None,
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
+    min_rate: float | None = None,
+    min_rate_grace: float | None = None,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
@@ -77,8 +81,10 @@ def upload_policy(
     a class-based view (``post``, ``put``...), on DRF ViewSet actions (``create``, ``@action``...,
     above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
     ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
-    means ``EXPECT_BODY_TIMEOUT``. Invalid arguments raise ``ImproperlyConfigured`` naming the
-    view, when the module is imported.
+    means ``EXPECT_BODY_TIMEOUT``. ``min_rate`` (bytes per second) is the average rate the body
+    must keep once ``min_rate_grace`` seconds have passed since it was invited; None means
+    ``EXPECT_MIN_RATE`` / ``EXPECT_MIN_RATE_GRACE``. Invalid arguments raise
+    ``ImproperlyConfigured`` naming the view, when the module is imported.
     """
 
     def decorator(view: _View) -> _View:
@@ -91,6 +97,8 @@ def upload_policy(
                 check=check,
                 expect=expect,
                 body_timeout=body_timeout,
+                min_rate=min_rate,
+                min_rate_grace=min_rate_grace,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None
