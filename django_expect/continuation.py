@@ -166,6 +166,7 @@ class ExpectContinueInput(ReadOnlyStream):
         self.min_rate: float | None = None
         self.min_rate_grace: float = 0.0
         self.meter: RateMeter | None = None  # started when the body is first read
+        self._bounded_by_rate = False  # the last receive bound given was the rate's
         #: Bytes an adapter's lower-level receives took in (see :meth:`note_received`).
         self.received_below = 0
         self.clock: Callable[[], float] = time.monotonic
@@ -242,6 +243,9 @@ class ExpectContinueInput(ReadOnlyStream):
         left = self.meter.time_left(now, self.bytes_received())
         if left <= 0:
             raise self._fail(BodyTooSlow(self.meter.describe(now, self.bytes_received())), None)
+        # A receive that times out under this bound was cut by the rate, not by idleness
+        # (timers may fire a hair early, so the clock alone cannot tell afterwards).
+        self._bounded_by_rate = self.body_timeout is None or left < self.body_timeout
         return left if self.body_timeout is None else min(left, self.body_timeout)
 
     def note_received(self, count: int) -> None:
@@ -260,7 +264,7 @@ class ExpectContinueInput(ReadOnlyStream):
         if self.meter is None:
             return None
         now = self.clock()
-        if self.meter.time_left(now, self.bytes_received()) > 0:
+        if not self._bounded_by_rate and self.meter.time_left(now, self.bytes_received()) > 0:
             return None
         return BodyTooSlow(self.meter.describe(now, self.bytes_received()))
 

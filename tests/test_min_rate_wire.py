@@ -76,7 +76,21 @@ def test_asgi_cuts_a_trickle_at_the_rate(asgi_pool: ASGIServerPool, kind: str) -
     _trickle_is_cut(asgi_pool.get(kind).address, expect=True)
 
 
-@pytest.mark.parametrize("kind", ["runserver", "uwsgi-http-socket", "uwsgi-http11-socket"])
+UWSGI_LIMIT = pytest.mark.xfail(
+    strict=True,
+    reason="uWSGI's wsgi.input.read(n) loops in C until n bytes, each receive bounded only by "
+    "--socket-timeout: the rate is checked between reads (docs/reference/settings.md)",
+)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        "runserver",
+        pytest.param("uwsgi-http-socket", marks=UWSGI_LIMIT),
+        pytest.param("uwsgi-http11-socket", marks=UWSGI_LIMIT),
+    ],
+)
 def test_wsgi_servers_cut_a_trickle_at_the_rate(wsgi_pool: WSGIServerPool, kind: str) -> None:
     _trickle_is_cut(wsgi_pool.get(kind).address, expect=True)
 
