@@ -48,7 +48,7 @@ def _input(data: bytes, clock: Clock, bounds: list[float | None]) -> ExpectConti
 
 
 def test_each_read_is_bounded_by_the_time_the_rate_leaves() -> None:
-    clock, bounds = Clock(), []
+    clock, bounds = Clock(), list[float | None]()
     body = _input(b"x" * 1000, clock, bounds)
     assert body.read(100) == b"x" * 100
     assert bounds == [1.0]  # the grace, shorter than body_timeout
@@ -59,7 +59,7 @@ def test_each_read_is_bounded_by_the_time_the_rate_leaves() -> None:
 
 
 def test_a_body_slower_than_the_rate_fails_and_closes() -> None:
-    clock, bounds = Clock(), []
+    clock, bounds = Clock(), list[float | None]()
     body = _input(b"x" * 1000, clock, bounds)
     body.read(10)
     clock.now += 1.2  # past 1 + 10/100
@@ -71,7 +71,7 @@ def test_a_body_slower_than_the_rate_fails_and_closes() -> None:
 
 
 def test_without_a_rate_the_bound_is_the_idle_timeout() -> None:
-    clock, bounds = Clock(), []
+    clock, bounds = Clock(), list[float | None]()
     body = _input(b"x" * 10, clock, bounds)
     body.min_rate = None
     clock.now += 1000
@@ -90,7 +90,7 @@ def test_policy_arguments() -> None:
     assert UploadPolicy.build().min_rate is None
     for bad in ({"min_rate": 0}, {"min_rate": -1}, {"min_rate": True}, {"min_rate_grace": -1}):
         with pytest.raises(ImproperlyConfigured):
-            upload_policy(**bad)(lambda request: None)  # type: ignore[arg-type]
+            upload_policy(**bad)(lambda request: None)
 
 
 @pytest.mark.parametrize(
