@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress
+.PHONY: setup demo demo-asgi test test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers stress soak
 
 $(STAMP): pyproject.toml requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -131,3 +131,8 @@ test-matrix: matrix
 stress: setup
 	$(BIN)/python -m pip install -q -r stress/requirements.txt
 	$(BIN)/python -m stress.run; status=$$?; $(BIN)/python -m stress.report; exit $$status
+
+# A bounded soak under mixed hostile load on gunicorn gthread, gevent and uvicorn (stress/soak.py):
+# ~10 minutes (SOAK_SECONDS to change), fails on any wrong answer or a resource that grows.
+soak: setup
+	$(BIN)/python -m stress.soak

@@ -29,7 +29,7 @@ FUZZ_SLICE = 300
 PROFILES = {
     # uvicorn closes without answering when the client half-closes (h11: a disconnect).
     "uvicorn-h11": fuzz.Profile("uvicorn-h11", half_close=False),
-    "gunicorn-asgi": fuzz.Profile("gunicorn-asgi"),
+    "gunicorn-asgi": fuzz.Profile("gunicorn-asgi", half_close=False),  # as uvicorn
     "granian": fuzz.Profile("granian"),
     "runserver": fuzz.Profile("runserver"),
     # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
