@@ -53,7 +53,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 __all__ = [
+    "ASGI_KINDS",
     "GUNICORN",
+    "SERVER_PROFILES",
     "SMUGGLING",
     "FuzzReport",
     "Profile",
@@ -124,6 +126,19 @@ class Profile:
 
 
 GUNICORN = Profile()
+#: Every server adapter besides gunicorn's workers, with what it may do beyond them
+#: (tests/test_fuzz_servers.py, stress/run.py's ``fuzz-servers``).
+SERVER_PROFILES = {
+    # uvicorn and gunicorn -k asgi treat a client's half-close as a disconnect (no answer).
+    "uvicorn-h11": Profile("uvicorn-h11", half_close=False),
+    "gunicorn-asgi": Profile("gunicorn-asgi", half_close=False),
+    "granian": Profile("granian"),
+    "runserver": Profile("runserver"),
+    # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
+    "waitress": Profile("waitress", eager_continue=True),
+    "uwsgi-http11-socket": Profile("uwsgi-http11-socket"),
+}
+ASGI_KINDS = ("uvicorn-h11", "gunicorn-asgi", "granian")
 
 
 @dataclass
@@ -426,10 +441,22 @@ def run_one(
             if not data:
                 break
             received += data
+            if not half_close and _all_answered(bytes(received), len(scenario.requests)):
+                break
     finally:
         sock.close()
     responses, trailing = parse_responses(bytes(received))
     return Result(scenario, responses, trailing, reset)
+
+
+def _all_answered(data: bytes, requests: int) -> bool:
+    """Every request has its final status, or a final status said ``Connection: close`` (the
+    server will close; a client that did not half-close need not wait for it)."""
+    responses, _ = parse_responses(data)
+    finals = [r for r in responses if r.status >= 200]
+    if any(r.headers.get("connection", "").lower() == "close" for r in finals):
+        return False  # wait for the close itself: bytes after it are a violation to see
+    return len(finals) >= requests
 
 
 def parse_responses(data: bytes) -> tuple[list[Parsed], bytes]:

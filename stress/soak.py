@@ -158,7 +158,9 @@ def _proc(pid: int) -> tuple[float, int, int]:
     return rss, fds, threads
 
 
-def _db_rows(db: Path) -> int:
+def _db_rows(db: Path | None) -> int:
+    if db is None:
+        return 0
     with contextlib.closing(sqlite3.connect(db)) as conn:
         return int(conn.execute("SELECT COUNT(*) FROM django_expect_rejectioncount").fetchone()[0])
 
@@ -174,7 +176,9 @@ def slope(points: list[tuple[float, float]]) -> float:
     return 0.0 if den == 0 else sum((t - mt) * (v - mv) for t, v in points) / den
 
 
-def soak(name: str, server: Any, pids: list[int], db: Path, seconds: float, seed: int) -> dict:
+def soak(
+    name: str, server: Any, pids: list[int], db: Path | None, seconds: float, seed: int
+) -> dict[str, Any]:
     clients = int(os.environ.get("SOAK_CLIENTS", "6"))
     every = float(os.environ.get("SOAK_SAMPLE", "2"))
     stop = time.monotonic() + seconds
@@ -237,7 +241,7 @@ def soak(name: str, server: Any, pids: list[int], db: Path, seconds: float, seed
     }
 
 
-def svg(results: list[dict]) -> str:
+def svg(results: list[dict[str, Any]]) -> str:
     """One small chart per (server, metric), normalised to its own range."""
     metrics = list(BOUNDS)
     w, h, pad = 220, 90, 28

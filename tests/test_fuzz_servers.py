@@ -25,18 +25,8 @@ pytestmark = pytest.mark.e2e
 FUZZ_SEED = 24
 FUZZ_SLICE = 300
 
-#: What each server may do beyond gunicorn + django-expect.
-PROFILES = {
-    # uvicorn closes without answering when the client half-closes (h11: a disconnect).
-    "uvicorn-h11": fuzz.Profile("uvicorn-h11", half_close=False),
-    "gunicorn-asgi": fuzz.Profile("gunicorn-asgi", half_close=False),  # as uvicorn
-    "granian": fuzz.Profile("granian"),
-    "runserver": fuzz.Profile("runserver"),
-    # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
-    "waitress": fuzz.Profile("waitress", eager_continue=True),
-    "uwsgi-http11-socket": fuzz.Profile("uwsgi-http11-socket"),
-}
-ASGI = ("uvicorn-h11", "gunicorn-asgi", "granian")
+PROFILES = fuzz.SERVER_PROFILES  # what each server may do beyond gunicorn + django-expect
+ASGI = fuzz.ASGI_KINDS
 
 
 @pytest.fixture(scope="module")
