@@ -132,7 +132,7 @@ SERVER_PROFILES = {
     # uvicorn and gunicorn -k asgi treat a client's half-close as a disconnect (no answer).
     "uvicorn-h11": Profile("uvicorn-h11", half_close=False),
     "gunicorn-asgi": Profile("gunicorn-asgi", half_close=False),
-    "granian": Profile("granian"),
+    "granian": Profile("granian", half_close=False),  # no answer to a half-closed client
     "runserver": Profile("runserver"),
     # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
     "waitress": Profile("waitress", eager_continue=True),
@@ -539,9 +539,9 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
         finals.append(response)
         interim_for.append(pending)
         pending = []
-    if pending and (profile.half_close or scenario.mode != "partial"):
-        # Without a half-close, a partial body is still awaited when the client stops reading
-        # (after IDLE_END): its final status is the server's timeout, later.
+    if pending and (profile.half_close or scenario.mode not in ("partial", "wait")):
+        # Without a half-close, a partial (or never sent) body is still awaited when the client
+        # stops reading (after IDLE_END): its final status is the server's timeout, later.
         problems.append("a 100 Continue with no final status after it")
     # Requests after one that lied about its length (or that was cut off) are unknowable: the
     # final statuses up to and including the first such request's (when its head is intact) are
