@@ -46,6 +46,8 @@ FOUND = {
     "HTML error pages that do not parse as one response (24:12)",
     "waitress": "a chunked upload is answered 200 with the digest of an empty body (24:3); "
     "pipelined requests left unanswered on an open connection (24:11)",
+    "granian": "a pipelined second request unanswered 2 s after the first answer (24:271): "
+    "slow pipelining or a request left unread; not triaged",
     "uwsgi-http11-socket": "not triaged (see the test's output)",
 }
 
