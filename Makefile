@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress
+.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress soak
 
 $(STAMP): pyproject.toml requirements-dev.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
@@ -159,3 +159,8 @@ test-matrix: matrix
 stress: setup
 	$(BIN)/python -m pip install -q -r stress/requirements.txt
 	$(BIN)/python -m stress.run; status=$$?; $(BIN)/python -m stress.report; exit $$status
+
+# A bounded soak under mixed hostile load on gunicorn gthread, gevent and uvicorn (stress/soak.py):
+# ~10 minutes (SOAK_SECONDS to change), fails on any wrong answer or a resource that grows.
+soak: setup
+	$(BIN)/python -m stress.soak

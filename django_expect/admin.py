@@ -67,6 +67,7 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
             "permission",
             "body_timeout",
             "report_only",
+            "min_rate",
             "disabled",
             "note",
         )
@@ -91,6 +92,7 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "login_required",
         "permission",
         "body_timeout",
+        "min_rate",
         "disabled",
         "note",
         "updated",

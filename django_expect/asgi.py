@@ -41,7 +41,7 @@ import io
 import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from functools import wraps
+from functools import partial, wraps
 from typing import Any, cast
 
 import django
@@ -104,6 +104,8 @@ class ASGIBody(ReadOnlyStream):
         self._done = False
         self._pending: asyncio.Future[Message] | None = None
         self.timeout: float | None = None  # seconds one receive() may wait (body_timeout)
+        #: When set (a minimum rate applies), called before each receive() for its bound.
+        self.bound: Callable[[], float | None] | None = None
         self.received = 0  # body bytes received from the server
         #: Set once reads need nothing more (Django may then listen for disconnect).
         self.complete = asyncio.Event()
@@ -126,10 +128,11 @@ class ASGIBody(ReadOnlyStream):
         pending, self._pending = self._pending, None
         waiting: Awaitable[Message] = pending if pending is not None else self._receive()
         try:
-            if self.timeout is None:
+            timeout = self.timeout if self.bound is None else self.bound()
+            if timeout is None:
                 message = await waiting
             else:
-                message = await asyncio.wait_for(waiting, self.timeout)
+                message = await asyncio.wait_for(waiting, timeout)
         except BaseException:
             self._more, self._done = False, True
             raise
@@ -275,6 +278,14 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
         return False
 
 
+def _receive_bound(body_input: ExpectContinueInput, body: ASGIBody) -> float | None:
+    """How long the next ``receive()`` may wait: the input decides when a minimum rate applies
+    (it raises ``BodyTooSlow`` when the rate's time is up), else ``body_timeout``."""
+    if body_input.meter is None or body_input.sealed:
+        return body.timeout
+    return body_input.receive_timeout()
+
+
 class _ClosableInput(ExpectContinueInput):
     """``ExpectContinueInput`` over an :class:`ASGIBody`, with the ``close()`` Django calls on a
     request's body file; a read that would block the event loop raises before any state
@@ -336,6 +347,7 @@ class _Exchange:
             length=self.length,
             set_receive_timeout=set_timeout,
         )
+        body.bound = partial(_receive_bound, self.input, body)
         return self.input
 
     async def send_message(self, message: Message) -> None:

@@ -9,6 +9,8 @@ docs/howto/operations.md. Settings are read through :mod:`django_expect.conf`.
 * ``django_expect.E003``: EXPECT_REJECTION_HANDLER cannot be imported or is not callable.
 * ``django_expect.E004``: EXPECT_REJECTION_TEMPLATE or EXPECT_WWW_AUTHENTICATE is not a string.
 * ``django_expect.E007``: EXPECT_BODY_TIMEOUT is not a positive number of seconds or None.
+* ``django_expect.E008``: EXPECT_MIN_RATE is not a positive number or None, or
+  EXPECT_MIN_RATE_GRACE is not 0 or more seconds.
 * ``django_expect.W008``: ``manage.py runserver`` is another app's command (one listed before
   ``django_expect`` that ships its own, such as daphne), whose server sends the
   ``100 Continue`` before Django decides. Where ``django_expect`` sits relative to
@@ -54,7 +56,13 @@ from django.core.checks import CheckMessage, Error, Warning
 from django.utils.module_loading import import_string
 
 from django_expect.conf import CHUNKED_MODES, raw
-from django_expect.core import PolicyError, UploadPolicy, validate_timeout
+from django_expect.core import (
+    PolicyError,
+    UploadPolicy,
+    validate_grace,
+    validate_rate,
+    validate_timeout,
+)
 
 __all__ = ["check_unreachable_policies"]
 
@@ -140,6 +148,12 @@ def check_settings(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> l
         validate_timeout(raw("EXPECT_BODY_TIMEOUT"), "EXPECT_BODY_TIMEOUT")
     except PolicyError as error:
         messages.append(Error(str(error), id="django_expect.E007"))
+    try:
+        validate_rate(raw("EXPECT_MIN_RATE"), "EXPECT_MIN_RATE")
+        if validate_grace(raw("EXPECT_MIN_RATE_GRACE"), "EXPECT_MIN_RATE_GRACE") is None:
+            raise PolicyError("EXPECT_MIN_RATE_GRACE must be 0 or more seconds, not None")
+    except PolicyError as error:
+        messages.append(Error(str(error), id="django_expect.E008"))
     return messages
 
 

@@ -23,10 +23,23 @@ from django.core.signals import setting_changed
 
 from django_expect.closing import DEFAULT_DRAIN_MAX_CONNECTIONS, DEFAULT_DRAIN_SECONDS
 
-__all__ = ["CHUNKED_MODES", "DEFAULTS", "DEFAULT_BODY_TIMEOUT", "conf", "derived", "is_set", "raw"]
+__all__ = [
+    "CHUNKED_MODES",
+    "DEFAULTS",
+    "DEFAULT_BODY_TIMEOUT",
+    "DEFAULT_MIN_RATE",
+    "DEFAULT_MIN_RATE_GRACE",
+    "conf",
+    "derived",
+    "is_set",
+    "raw",
+]
 
 CHUNKED_MODES = ("stream", "refuse")
 DEFAULT_BODY_TIMEOUT = 20.0
+#: Kestrel's MinRequestBodyDataRate defaults (docs/reference/settings.md says why).
+DEFAULT_MIN_RATE = 240.0
+DEFAULT_MIN_RATE_GRACE = 5.0
 
 #: Every setting with its default, once.
 DEFAULTS: dict[str, Any] = {
@@ -36,6 +49,8 @@ DEFAULTS: dict[str, Any] = {
     "EXPECT_CHUNKED": "stream",
     "EXPECT_WWW_AUTHENTICATE": 'Session realm="django"',
     "EXPECT_BODY_TIMEOUT": DEFAULT_BODY_TIMEOUT,
+    "EXPECT_MIN_RATE": DEFAULT_MIN_RATE,
+    "EXPECT_MIN_RATE_GRACE": DEFAULT_MIN_RATE_GRACE,
     "EXPECT_DRAIN_SECONDS": DEFAULT_DRAIN_SECONDS,
     "EXPECT_DRAIN_MAX_CONNECTIONS": DEFAULT_DRAIN_MAX_CONNECTIONS,
     "EXPECT_OVERRIDES_REFRESH": 5.0,
@@ -125,6 +140,18 @@ class Settings:
         """
         value = raw("EXPECT_BODY_TIMEOUT")
         return None if value is None else float(value)
+
+    @property
+    def EXPECT_MIN_RATE(self) -> float | None:
+        """Bytes per second a body must average once ``EXPECT_MIN_RATE_GRACE`` has passed, for
+        views without ``min_rate`` (else 408). Default: 240.0 (Kestrel's). None: no rate."""
+        value = raw("EXPECT_MIN_RATE")
+        return None if value is None else float(value)
+
+    @property
+    def EXPECT_MIN_RATE_GRACE(self) -> float:
+        """Seconds after the body is invited before the minimum rate applies. Default: 5.0."""
+        return float(raw("EXPECT_MIN_RATE_GRACE"))
 
     @property
     def EXPECT_DISCOVERY(self) -> bool:

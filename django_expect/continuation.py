@@ -19,7 +19,9 @@ having been called, so leftover bytes are never parsed as another request.
 
 Failures while the body is read are never silent: a body that stops arriving for
 ``body_timeout`` seconds raises :class:`BodyTimeout`, a body that ends before its declared
-length (or whose connection breaks) raises :class:`IncompleteBody`. Both are ``OSError`` (Django
+length (or whose connection breaks) raises :class:`IncompleteBody`, a body that arrives slower on
+average than ``min_rate`` once ``min_rate_grace`` has passed raises :class:`BodyTooSlow` (a
+:class:`BodyTimeout`; the check is :class:`RateMeter`, here only). All are ``OSError`` (Django
 re-raises them as ``UnreadablePostError`` with this one as the cause), both are remembered in
 ``failure`` and close the connection, so a partial body never passes for a whole one.
 """
@@ -27,6 +29,7 @@ re-raises them as ``UnreadablePostError`` with this one as the cause), both are 
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 from functools import partial
 from typing import Protocol
@@ -37,9 +40,11 @@ __all__ = [
     "BodyFailed",
     "BodyNotRequested",
     "BodyTimeout",
+    "BodyTooSlow",
     "ContinueState",
     "ExpectContinueInput",
     "IncompleteBody",
+    "RateMeter",
 ]
 
 
@@ -53,6 +58,42 @@ class BodyFailed(OSError):
 
 class BodyTimeout(BodyFailed, TimeoutError):
     """No body byte arrived for ``body_timeout`` seconds (answered 408)."""
+
+
+class BodyTooSlow(BodyTimeout):
+    """The body arrived slower than ``min_rate`` after the grace period (answered 408)."""
+
+
+class RateMeter:
+    """A minimum average body data rate with a grace period (Kestrel's MinRequestBodyDataRate).
+
+    Sans-IO: times and byte counts in, decisions out. The body is invited at ``start``; after
+    ``received`` bytes it must be complete or keep arriving until
+    ``start + grace + received / rate``: each byte buys ``1 / rate`` seconds. Every adapter
+    asks :meth:`time_left` before each receive and bounds that receive by it, so a client that
+    trickles one byte just inside the idle timeout is cut at ``grace + received / rate``.
+    """
+
+    __slots__ = ("grace", "rate", "start")
+
+    def __init__(self, rate: float, grace: float, start: float) -> None:
+        self.rate = rate
+        self.grace = grace
+        self.start = start
+
+    def deadline(self, received: int) -> float:
+        return self.start + self.grace + received / self.rate
+
+    def time_left(self, now: float, received: int) -> float:
+        """Seconds the next receive may wait; 0 or less: the body is too slow."""
+        return self.deadline(received) - now
+
+    def describe(self, now: float, received: int) -> str:
+        elapsed = now - self.start
+        return (
+            f"the body arrived at {received} bytes in {elapsed:.1f} seconds, slower than "
+            f"{self.rate:g} bytes per second after a {self.grace:g} second grace period"
+        )
 
 
 class IncompleteBody(BodyFailed):
@@ -99,6 +140,14 @@ class ExpectContinueInput(ReadOnlyStream):
     #: Called after the 100 went out (the Django adapter adds ``continue_sent`` here with
     #: :meth:`add_continue_listener`).
     continue_listeners: tuple[Callable[[], None], ...] = ()
+    #: Minimum average rate (bytes/s) and its grace (s), set by the Django adapter.
+    min_rate: float | None = None
+    min_rate_grace: float = 0.0
+    meter: RateMeter | None = None  # started when the body is first read
+    _bounded_by_rate = False  # the last receive bound given was the rate's
+    #: Bytes an adapter's lower-level receives took in (see :meth:`note_received`).
+    received_below = 0
+    clock: Callable[[], float] = time.monotonic
 
     def __init__(
         self,
@@ -178,6 +227,45 @@ class ExpectContinueInput(ReadOnlyStream):
             self.closing or self.failure is not None or bool(getattr(self._stream, "failed", False))
         )
 
+    def receive_timeout(self) -> float | None:
+        """Seconds the next receive from the client may wait: ``body_timeout`` or the time the
+        rate meter leaves, whichever is shorter. Raises :class:`BodyTooSlow` when none is left.
+
+        The one check of the minimum rate: this input calls it before each read of the
+        server's stream, and adapters that can reach their lower-level receives (gunicorn's
+        socket, the ASGI ``receive()``, runserver's socket) call it before each of those.
+        """
+        if self.meter is None:
+            return self.body_timeout
+        now = self.clock()
+        left = self.meter.time_left(now, self.bytes_received())
+        if left <= 0:
+            raise self._fail(BodyTooSlow(self.meter.describe(now, self.bytes_received())), None)
+        # A receive that times out under this bound was cut by the rate, not by idleness
+        # (timers may fire a hair early, so the clock alone cannot tell afterwards).
+        self._bounded_by_rate = self.body_timeout is None or left < self.body_timeout
+        return left if self.body_timeout is None else min(left, self.body_timeout)
+
+    def note_received(self, count: int) -> None:
+        """An adapter's lower-level receive took in ``count`` bytes (one ``read()`` of the
+        server's stream may loop over many receives; the meter counts each)."""
+        self.received_below += count
+
+    def bytes_received(self) -> int:
+        """Body bytes received from the client so far (the server may have buffered more than
+        the application read)."""
+        below = max(self.received_below, int(getattr(self._stream, "received", 0) or 0))
+        return max(self.bytes_read, below)
+
+    def _too_slow(self) -> BodyTooSlow | None:
+        """After a receive timed out: the rate's failure if the meter's time was up."""
+        if self.meter is None:
+            return None
+        now = self.clock()
+        if not self._bounded_by_rate and self.meter.time_left(now, self.bytes_received()) > 0:
+            return None
+        return BodyTooSlow(self.meter.describe(now, self.bytes_received()))
+
     # -- the file-like interface -----------------------------------------------------------
 
     def _fail(self, failure: BodyFailed, cause: BaseException | None) -> BodyFailed:
@@ -216,15 +304,21 @@ class ExpectContinueInput(ReadOnlyStream):
                 # Once per request: the server adapter bounds every later receive (and the
                 # 100's send) until the body is complete (below) or the response is done.
                 self._timeout_applied = True
-                self._set_receive_timeout(self.body_timeout)
+                if self.min_rate is not None:
+                    self.meter = RateMeter(self.min_rate, self.min_rate_grace, self.clock())
+                self._set_receive_timeout(self.receive_timeout())
+            elif self.meter is not None:
+                self._set_receive_timeout(self.receive_timeout())  # the rate's time shrinks
             if self.state is ContinueState.AWAITING:
                 self.send_continue()
             data = read()
-        except BodyFailed:  # from send_continue: already recorded
+        except BodyFailed:  # from send_continue or the rate: already recorded
             raise
         except TimeoutError as error:
+            slow = self._too_slow()
             raise self._fail(
-                BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"), error
+                slow or BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"),
+                error,
             ) from error
         except BodyNotRequested:
             raise

@@ -96,6 +96,7 @@ class Reason(enum.Enum):
     # Not decided from the head: the body itself failed while the view was reading it.
     BODY_TIMEOUT = "body_timeout"  # 408: the body stopped arriving for longer than body_timeout
     INCOMPLETE_BODY = "incomplete_body"  # 400: the client closed before the declared length
+    BODY_TOO_SLOW = "body_too_slow"  # 408: the body arrived slower than min_rate after the grace
     # Django's own form caps, broken while Django parsed request.POST (413: more content than
     # the server will process; Django itself answers 400).
     TOO_MANY_FIELDS = "too_many_fields"  # DATA_UPLOAD_MAX_NUMBER_FIELDS
@@ -135,6 +136,7 @@ _REASON_STATUS = {
     Reason.POLICY_UNAVAILABLE: 503,
     Reason.BODY_TIMEOUT: 408,
     Reason.INCOMPLETE_BODY: 400,
+    Reason.BODY_TOO_SLOW: 408,
     Reason.TOO_MANY_FIELDS: 413,
     Reason.TOO_MANY_FILES: 413,
 }
@@ -292,6 +294,30 @@ def validate_timeout(value: object, name: str = "body_timeout") -> float | None:
     return float(value)
 
 
+def validate_rate(value: object, name: str = "min_rate") -> float | None:
+    """Bytes per second as a positive float, or None (no rate of its own)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise PolicyError(
+            f"{name} must be a positive number of bytes per second or None, not {value!r}"
+        )
+    if value == float("inf"):
+        raise PolicyError(f"{name} must be finite; use None for the default")
+    return float(value)
+
+
+def validate_grace(value: object, name: str = "min_rate_grace") -> float | None:
+    """Seconds as a float >= 0, or None (the default grace)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+        raise PolicyError(f"{name} must be 0 or more seconds or None, not {value!r}")
+    if value == float("inf"):
+        raise PolicyError(f"{name} must be finite; use None for the default")
+    return float(value)
+
+
 def _validate_permissions(value: object) -> tuple[str, ...]:
     if value is None:
         return ()
@@ -381,6 +407,12 @@ class UploadPolicy:
                 ) from None
         return self.replaced(**changes)
 
+    #: Bytes per second the body must keep up on average once ``min_rate_grace`` seconds have
+    #: passed since it was invited (else 408); None means the server-wide default applies.
+    min_rate: float | None = None
+    #: Seconds after the body is invited before ``min_rate`` is enforced; None: the default.
+    min_rate_grace: float | None = None
+
     @classmethod
     def build(
         cls,
@@ -393,6 +425,8 @@ class UploadPolicy:
         body_timeout: float | None = None,
         report_only: bool = False,
         quota: Callable[[Any], object] | None = None,
+        min_rate: float | None = None,
+        min_rate_grace: float | None = None,
     ) -> UploadPolicy:
         """Validate ``upload_policy``'s arguments into a policy, or raise PolicyError.
 
@@ -427,6 +461,8 @@ class UploadPolicy:
             content_types_from=types_from,
             report_only=report_only,
             quota=quota,
+            min_rate=validate_rate(min_rate),
+            min_rate_grace=validate_grace(min_rate_grace),
         )
 
 

@@ -57,6 +57,8 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "permissions": list(policy.permissions),
         "expect": policy.expect.value,
         "body_timeout": entry.resolution.body_timeout,
+        "min_rate": entry.resolution.min_rate,
+        "min_rate_grace": entry.resolution.min_rate_grace,
         "override": entry.override is not None,
         "disabled": bool(entry.override and entry.override.disabled),
         "sources": dict(entry.sources),

@@ -75,6 +75,7 @@ def install(req: Any) -> ExpectContinueInput | None:
     )
     req.body = wrapped
     req.django_expect_connection = connection
+    connection.bound_receives(wrapped)
     return wrapped
 
 
@@ -87,6 +88,7 @@ def finish(req: Any, worker: Any = None) -> None:
     if not isinstance(body, ExpectContinueInput):
         return
     body.seal()
+    connection.unbind_receives()
     connection.restore_timeout()
     if body.closing:
         req.must_close = True
@@ -117,13 +119,27 @@ def _capacity(worker: Any) -> int:
 class _Connection:
     """What the continuation may do to the request's client connection (one per request)."""
 
-    __slots__ = ("prior_timeout", "req", "sock", "timeout_set")
+    __slots__ = ("prior_timeout", "req", "sock", "timeout_set", "unbound")
 
     def __init__(self, req: Any, sock: socket.socket | None) -> None:
         self.req = req
         self.sock = sock
         self.timeout_set = False
         self.prior_timeout: float | None = None
+        self.unbound: Any = None  # the unreader's own socket while it reads through a bound
+
+    def bound_receives(self, body: ExpectContinueInput) -> None:
+        """Have gunicorn's unreader receive through :class:`_BoundedSocket` while the app reads
+        the body: one ``Body.read()`` loops over many receives, each must be bounded."""
+        unreader: Any = getattr(self.req, "unreader", None)
+        if self.sock is not None and getattr(unreader, "sock", None) is self.sock:
+            self.unbound = self.sock
+            unreader.sock = _BoundedSocket(self.sock, body)
+
+    def unbind_receives(self) -> None:
+        if self.unbound is not None:
+            self.req.unreader.sock = self.unbound
+            self.unbound = None
 
     def send_continue(self) -> None:
         assert self.sock is not None
@@ -137,9 +153,10 @@ class _Connection:
         ``None`` restores the connection's own timeout (the body is complete)."""
         if seconds is None:
             self.restore_timeout()
-        elif self.sock is not None and not self.timeout_set:
-            self.prior_timeout = self.sock.gettimeout()
-            self.timeout_set = True
+        elif self.sock is not None:
+            if not self.timeout_set:
+                self.prior_timeout = self.sock.gettimeout()
+                self.timeout_set = True
             self.sock.settimeout(seconds)
 
     def restore_timeout(self) -> None:
@@ -184,6 +201,30 @@ def _buffered_whole(req: Any, length: int | None) -> bool:
     if not isinstance(buf, io.BytesIO):
         return False
     return buf.seek(0, io.SEEK_END) >= length
+
+
+class _BoundedSocket:
+    """The client socket as gunicorn's unreader sees it during the app's body reads: when a
+    minimum rate applies, each ``recv`` waits at most ``body.receive_timeout()`` (the idle
+    timeout or the rate's time left, whichever is shorter); everything else is the socket's."""
+
+    __slots__ = ("_body", "_sock")
+
+    def __init__(self, sock: Any, body: ExpectContinueInput) -> None:
+        self._sock = sock
+        self._body = body
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        body = self._body
+        if body.meter is None or body.sealed:
+            return bytes(self._sock.recv(size, *flags))
+        self._sock.settimeout(body.receive_timeout())
+        data = bytes(self._sock.recv(size, *flags))
+        body.note_received(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _socket_of(req: Any) -> socket.socket | None:

@@ -47,7 +47,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
-from django_expect.continuation import BodyFailed, BodyTimeout, ExpectContinueInput
+from django_expect.continuation import BodyFailed, BodyTimeout, BodyTooSlow, ExpectContinueInput
 from django_expect.core import (
     REPORTABLE,
     ContinueTiming,
@@ -227,6 +227,8 @@ class ExpectMiddleware:
 
         if body is not None:
             body.body_timeout = resolution.body_timeout
+            body.min_rate = resolution.min_rate
+            body.min_rate_grace = resolution.min_rate_grace
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():
@@ -342,11 +344,16 @@ class ExpectMiddleware:
         if state is None:
             state = _RequestState(body=self._input_of(request))
             setattr(request, _STATE_ATTRIBUTE, state)
-        timeout = isinstance(failure, BodyTimeout)
+        if isinstance(failure, BodyTooSlow):
+            reason = Reason.BODY_TOO_SLOW
+        elif isinstance(failure, BodyTimeout):
+            reason = Reason.BODY_TIMEOUT
+        else:
+            reason = Reason.INCOMPLETE_BODY
         decision = Decision(
             proceed=False,
             continue_timing=ContinueTiming.NOT_EXPECTED,
-            reason=Reason.BODY_TIMEOUT if timeout else Reason.INCOMPLETE_BODY,
+            reason=reason,
             message=str(failure),
             has_body=True,
         )

@@ -93,6 +93,12 @@ class PolicyOverride(models.Model):
         help_text="Report-only: log, count and signal what the policy would refuse, and let the "
         "request through (the statistics show it per route); empty: keep the code's.",
     )
+    min_rate = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Bytes per second the body must average after the grace period, else 408; "
+        "empty: keep the code's (or EXPECT_MIN_RATE).",
+    )
     disabled = models.BooleanField(
         default=False,
         help_text="Switch this route's upload policy off: no size, type, login or permission "
@@ -120,6 +126,7 @@ class PolicyOverride(models.Model):
             expect=self.expect or "on-read",
             permission=self.permission_list(),
             body_timeout=self.body_timeout,
+            min_rate=self.min_rate,
         )
         if policy.content_types is not None:
             self.content_types = ", ".join(policy.content_types)

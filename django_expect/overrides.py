@@ -62,6 +62,7 @@ class Override:
     login_required: bool | None = None
     permissions: tuple[str, ...] | None = None
     body_timeout: float | None = None
+    min_rate: float | None = None
     disabled: bool = False
     report_only: bool | None = None
 
@@ -76,7 +77,8 @@ class Override:
                 "expect",
                 "report_only",
             )
-            return off + (("body_timeout",) if self.body_timeout is not None else ())
+            kept = ("body_timeout", "min_rate")  # time limits stay in force
+            return off + tuple(name for name in kept if getattr(self, name) is not None)
         return tuple(name for name in _OVERRIDABLE if getattr(self, name) is not None)
 
 
@@ -88,6 +90,7 @@ _OVERRIDABLE = (
     "permissions",
     "body_timeout",
     "report_only",
+    "min_rate",
 )
 
 
@@ -114,7 +117,10 @@ def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPol
         timeout = (
             override.body_timeout if override.body_timeout is not None else policy.body_timeout
         )
-        return UploadPolicy(body_timeout=timeout)
+        rate = override.min_rate if override.min_rate is not None else policy.min_rate
+        return UploadPolicy(
+            body_timeout=timeout, min_rate=rate, min_rate_grace=policy.min_rate_grace
+        )
     changes: dict[str, Any] = {name: getattr(override, name) for name in override.changed_fields()}
     return policy.replaced(**changes) if changes else policy
 
@@ -150,6 +156,7 @@ def override_of(row: Any) -> Override:
         login_required=row.login_required,
         permissions=row.permission_list(),
         body_timeout=row.body_timeout,
+        min_rate=row.min_rate,
         disabled=row.disabled,
         report_only=row.report_only,
     )

@@ -59,6 +59,8 @@ POLICY_FIELDS = {
     "expect": "expect",
     "body_timeout": "body_timeout",
     "report_only": "report_only",
+    "min_rate": "min_rate",
+    "min_rate_grace": "min_rate_grace",
 }
 
 
@@ -78,6 +80,8 @@ def upload_policy(
     body_timeout: float | None = None,
     report_only: bool = False,
     quota: Callable[[Any], object] | None = None,
+    min_rate: float | None = None,
+    min_rate_grace: float | None = None,
 ) -> Callable[[_View], _View]:
     """Declare what a view accepts as a request body; checked before any body byte is read.
 
@@ -87,7 +91,9 @@ def upload_policy(
     above or below ``@action``) and on django-ninja operations (above or below ``@api.post``).
     ``body_timeout`` (seconds) bounds how long the body may stop arriving once invited; None
     means ``EXPECT_BODY_TIMEOUT``. ``report_only=True`` logs, counts and signals what the
-    policy would refuse and lets the request through. Invalid arguments raise
+    policy would refuse and lets the request through. ``min_rate`` (bytes per second) is the
+    average rate the body must keep once ``min_rate_grace`` seconds have passed since it was
+    invited; None means ``EXPECT_MIN_RATE`` / ``EXPECT_MIN_RATE_GRACE``. Invalid arguments raise
     ``ImproperlyConfigured`` naming the view, when the module is imported.
     """
 
@@ -103,6 +109,8 @@ def upload_policy(
                 body_timeout=body_timeout,
                 report_only=report_only,
                 quota=quota,
+                min_rate=min_rate,
+                min_rate_grace=min_rate_grace,
             )
         except PolicyError as error:
             raise ImproperlyConfigured(f"upload_policy on {_view_name(view)}: {error}") from None

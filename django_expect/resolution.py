@@ -103,6 +103,19 @@ class EffectivePolicy:
         return own if own is not None else self.site.body_timeout
 
     @property
+    def min_rate(self) -> float | None:
+        """Bytes per second the body must average after the grace: the policy's, else the
+        site-wide default (None: no minimum)."""
+        own = self.policy.min_rate
+        return own if own is not None else self.site.min_rate
+
+    @property
+    def min_rate_grace(self) -> float:
+        """Seconds after the body is invited before ``min_rate`` applies."""
+        own = self.policy.min_rate_grace
+        return own if own is not None else self.site.min_rate_grace
+
+    @property
     def allow_chunked(self) -> bool:
         """Whether bodies of undeclared length are read (else 411): site-wide only."""
         return self.site.chunked != "refuse"
@@ -114,8 +127,9 @@ class EffectivePolicy:
         site = self.site.sources
         if self.declared is not None:
             sources = dict.fromkeys(POLICY_FIELDS, "decorator")
-            if self.declared.body_timeout is None:
-                sources["body_timeout"] = site["body_timeout"]
+            for name in ("body_timeout", "min_rate", "min_rate_grace"):
+                if getattr(self.declared, name) is None:
+                    sources[name] = site[name]
         else:
             sources = {field: site[f"default_policy.{field}"] for field in POLICY_FIELDS}
         if self.override is not None:

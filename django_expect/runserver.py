@@ -54,9 +54,10 @@ class _ServerHandler(basehttp.ServerHandler):
         request_handler: _RequestHandler,
         awaiting: bool,
     ) -> None:
-        super().__init__(stdin, stdout, stderr, environ)
-        self.request_handler = request_handler
         self.sock = cast(socket.socket, request_handler.connection)
+        reader = _BoundedReader(stdin, self.sock)
+        super().__init__(reader, stdout, stderr, environ)
+        self.request_handler = request_handler
         self.timeout_set = False
         length = wsgi_framing(environ).length
         self.expect_input = ExpectContinueInput(
@@ -69,6 +70,7 @@ class _ServerHandler(basehttp.ServerHandler):
         )
         if length is None:
             self.expect_input.close_connection()  # runserver cannot frame a chunked body
+        reader.body = self.expect_input
         self.stdin = self.expect_input  # becomes environ["wsgi.input"] in setup_environ()
 
     def _send_continue(self) -> None:
@@ -80,7 +82,7 @@ class _ServerHandler(basehttp.ServerHandler):
     def _set_receive_timeout(self, seconds: float | None) -> None:
         if seconds is None:
             self._restore_timeout()
-        elif not self.timeout_set:
+        else:
             self.timeout_set = True
             self.sock.settimeout(seconds)
 
@@ -137,6 +139,40 @@ class _ServerHandler(basehttp.ServerHandler):
                 taken = b""
             remaining -= len(taken or b"")
         return remaining
+
+
+class _BoundedReader:
+    """The request handler's ``rfile`` as the body's source: when a minimum rate applies, a
+    ``read(n)`` loops over ``read1()`` (one receive each), each bounded by
+    ``body.receive_timeout()`` (the idle timeout or the rate's time left); otherwise, and for
+    ``readline``, the ``rfile`` itself."""
+
+    def __init__(self, rfile: Any, sock: socket.socket) -> None:
+        self.rfile = rfile
+        self.sock = sock
+        self.body: ExpectContinueInput | None = None
+
+    def read(self, size: int | None = -1) -> bytes:
+        body = self.body
+        if body is None or body.meter is None or body.sealed:
+            return bytes(self.rfile.read(size))
+        parts: list[bytes] = []
+        got = 0
+        while size is None or size < 0 or got < size:
+            self.sock.settimeout(body.receive_timeout())
+            chunk = self.rfile.read1(_CHUNK if size is None or size < 0 else size - got)
+            if not chunk:
+                break
+            body.note_received(len(chunk))
+            parts.append(chunk)
+            got += len(chunk)
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return bytes(self.rfile.readline(size))
+
+    def read1(self, size: int = -1) -> bytes:
+        return bytes(self.rfile.read1(size))
 
 
 def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:

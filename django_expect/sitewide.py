@@ -36,6 +36,8 @@ class UploadSettings:
 
     default_policy: Any  # UploadPolicy for views without a declared policy
     body_timeout: float | None  # for policies without their own body_timeout
+    min_rate: float | None  # for policies without their own min_rate (bytes per second)
+    min_rate_grace: float  # for policies without their own min_rate_grace (seconds)
     chunked: str  # "stream" or "refuse"
     drain_seconds: float
     sources: dict[str, str]  # "default_policy.<field>", "body_timeout", "chunked", ...
@@ -52,6 +54,8 @@ def _build(site: SiteDefaults) -> UploadSettings:
         return getattr(conf, setting)
 
     body_timeout = pick("body_timeout", site.body_timeout, "EXPECT_BODY_TIMEOUT")
+    min_rate = pick("min_rate", None, "EXPECT_MIN_RATE")
+    min_rate_grace = pick("min_rate_grace", None, "EXPECT_MIN_RATE_GRACE")
     chunked = pick("chunked", site.chunked, "EXPECT_CHUNKED")
     drain_seconds = pick("drain_seconds", site.drain_seconds, "EXPECT_DRAIN_SECONDS")
 
@@ -62,14 +66,16 @@ def _build(site: SiteDefaults) -> UploadSettings:
         if value is not None:
             changes[field] = value
             sources[f"default_policy.{field}"] = "admin"
-        elif field == "body_timeout" and argument not in setting:
-            sources["default_policy.body_timeout"] = sources["body_timeout"]
+        elif field in ("body_timeout", "min_rate", "min_rate_grace") and argument not in setting:
+            sources[f"default_policy.{field}"] = sources[field]
         else:
             sources[f"default_policy.{field}"] = "setting" if argument in setting else "default"
     policy = default_policy()
     if changes:
         policy = policy.replaced(**changes)
-    return UploadSettings(policy, body_timeout, chunked, float(drain_seconds), sources)
+    return UploadSettings(
+        policy, body_timeout, min_rate, min_rate_grace, chunked, float(drain_seconds), sources
+    )
 
 
 _NOTHING_SET = SiteDefaults()  # without the app (no table), nothing comes from the admin

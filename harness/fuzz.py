@@ -52,7 +52,19 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-__all__ = ["FuzzReport", "Scenario", "check", "generate", "run", "run_one"]
+__all__ = [
+    "ASGI_KINDS",
+    "GUNICORN",
+    "SERVER_PROFILES",
+    "SMUGGLING",
+    "FuzzReport",
+    "Profile",
+    "Scenario",
+    "check",
+    "generate",
+    "run",
+    "run_one",
+]
 
 PATHS = {
     # path: (echoes a digest, reads chunked bodies whole)
@@ -94,6 +106,39 @@ EXPECT_VARIANTS = [
     "",
     "102-processing",
 ]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What a server may do that gunicorn + django-expect does not (docs in stress/README or
+    tests/test_fuzz_servers.py): ``eager_continue``: it sends the 100 before the application
+    runs (waitress, or the server's own), so a refusal from the head may follow a 100;
+    ``server_errors``: 5xx statuses the server itself answers for framing it does not support
+    (gunicorn's 501 for an unknown transfer coding)."""
+
+    name: str = "gunicorn"
+    eager_continue: bool = False
+    #: The client half-closes after sending (gunicorn answers what it parsed). uvicorn treats a
+    #: half-close as a disconnect and answers nothing: for it the client keeps its side open
+    #: and stops reading once the server is idle for ``IDLE_END`` seconds.
+    half_close: bool = True
+    server_errors: frozenset[int] = frozenset({501})
+
+
+GUNICORN = Profile()
+#: Every server adapter besides gunicorn's workers, with what it may do beyond them
+#: (tests/test_fuzz_servers.py, stress/run.py's ``fuzz-servers``).
+SERVER_PROFILES = {
+    # uvicorn and gunicorn -k asgi treat a client's half-close as a disconnect (no answer).
+    "uvicorn-h11": Profile("uvicorn-h11", half_close=False),
+    "gunicorn-asgi": Profile("gunicorn-asgi", half_close=False),
+    "granian": Profile("granian", half_close=False),  # no answer to a half-closed client
+    "runserver": Profile("runserver"),
+    # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
+    "waitress": Profile("waitress", eager_continue=True),
+    "uwsgi-http11-socket": Profile("uwsgi-http11-socket"),
+}
+ASGI_KINDS = ("uvicorn-h11", "gunicorn-asgi", "granian")
 
 
 @dataclass
@@ -145,8 +190,19 @@ def _build_request(rng: random.Random) -> Request:
     if path == "/lab/check" and rng.random() < 0.5:
         headers.append(("X-Upload-Ticket", "valid"))
     framing = rng.choices(
-        ["length", "chunked", "short", "long", "malformed", "repeated", "both", "te-gzip", "none"],
-        weights=[55, 12, 5, 4, 5, 4, 3, 2, 10],
+        [
+            "length",
+            "chunked",
+            "short",
+            "long",
+            "malformed",
+            "repeated",
+            "both",
+            "te-gzip",
+            "none",
+            *list(SMUGGLING),
+        ],
+        weights=[55, 12, 5, 4, 5, 4, 3, 2, 10] + [1] * len(SMUGGLING),
     )[0]
     framed: bytes | None = body
     well_formed = True
@@ -180,6 +236,9 @@ def _build_request(rng: random.Random) -> Request:
     elif framing == "te-gzip":
         headers.append(("Transfer-Encoding", "gzip"))
         framed, well_formed = None, False
+    elif framing in SMUGGLING:
+        headers, payload = _smuggle(rng, framing, headers, body)
+        framed, well_formed = None, False
     else:  # no framing: no body
         framed, payload = b"", b""
     declared = framing in ("length", "short", "long")
@@ -192,8 +251,70 @@ def _build_request(rng: random.Random) -> Request:
     elif tokens and version == "HTTP/1.1":
         asks = True
     head = f"{method} {path} {version}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers) + "\r\n"
+    if framing == "bare-lf":  # every line ended by LF alone (RFC 9112 2.2: MAY accept)
+        head = head.replace("\r\n", "\n")
     raw_head = head.encode("latin-1")
     return Request(raw_head + payload, asks, framed, len(raw_head), well_formed, declared)
+
+
+#: Framing the request-smuggling research (PortSwigger's "HTTP Desync Attacks", the HTTP/1.1
+#: must-die cases) lists and that reaches a server: each is ambiguous or invalid, so a server
+#: answers it once (400, 501, 411...) and closes, or frames it one way; never is the rest of its
+#: body parsed as a second request (invariants 4 and 5). ``well_formed`` is False for all.
+SMUGGLING = (
+    "cl-conflict",  # Content-Length: n and Content-Length: n+1
+    "cl-list",  # Content-Length: n, n
+    "cl-te",  # Content-Length then Transfer-Encoding: chunked (reversed order of "both")
+    "te-chunked-identity",  # Transfer-Encoding: chunked, identity
+    "te-identity-chunked",  # Transfer-Encoding: identity, chunked
+    "te-xchunked",  # Transfer-Encoding: xchunked
+    "te-upper",  # Transfer-Encoding: CHUNKED
+    "te-space",  # Transfer-Encoding with odd whitespace
+    "te-twice",  # two Transfer-Encoding: chunked fields
+    "obs-fold",  # a framing header continued on the next line
+    "bare-lf",  # LF line endings
+    "chunk-ext-long",  # a 40 kB chunk extension
+)
+
+
+def _smuggle(
+    rng: random.Random, framing: str, headers: list[tuple[str, str]], body: bytes
+) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers and payload for one of the ``SMUGGLING`` framings; the body always carries a
+    request-looking tail, so a server that frames it short would answer a second request."""
+    tail = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    body = body + tail
+    n = str(len(body))
+    if framing == "cl-conflict":
+        return [*headers, ("Content-Length", n), ("Content-Length", str(len(body) + 1))], body
+    if framing == "cl-list":
+        return [*headers, ("Content-Length", f"{n}, {n}")], body
+    if framing == "cl-te":
+        return [*headers, ("Content-Length", n), ("Transfer-Encoding", "chunked")], body
+    if framing == "obs-fold":
+        name = rng.choice(["Content-Length", "Transfer-Encoding"])
+        value = n if name == "Content-Length" else "chunked"
+        payload = _chunk(rng, body) if name == "Transfer-Encoding" else body
+        return [*headers, (name, f"\r\n {value}")], payload
+    if framing == "bare-lf":
+        return [*headers, ("Content-Length", n)], body
+    if framing == "chunk-ext-long":
+        ext = ";x=" + "a" * 40_000
+        return [*headers, ("Transfer-Encoding", "chunked")], (
+            f"{len(body):x}{ext}\r\n".encode() + body + b"\r\n0\r\n\r\n"
+        )
+    value = {
+        "te-chunked-identity": "chunked, identity",
+        "te-identity-chunked": "identity, chunked",
+        "te-xchunked": "xchunked",
+        "te-upper": "CHUNKED",
+        "te-space": rng.choice([" chunked", "chunked ", "\tchunked", "chunked\t", "chun ked"]),
+        "te-twice": "chunked",
+    }[framing]
+    extra = [("Transfer-Encoding", value)]
+    if framing == "te-twice":
+        extra.append(("Transfer-Encoding", value))
+    return headers + extra, _chunk(rng, body)
 
 
 def _chunk(rng: random.Random, data: bytes) -> bytes:
@@ -255,7 +376,16 @@ def _send_all(sock: socket.socket, data: bytes) -> bool:
         return False
 
 
-def run_one(address: tuple[str, int], scenario: Scenario, timeout: float = 15.0) -> Result:
+IDLE_END = 2.0
+
+
+def run_one(
+    address: tuple[str, int],
+    scenario: Scenario,
+    timeout: float = 15.0,
+    profile: Profile | None = None,
+) -> Result:
+    half_close = profile is None or profile.half_close
     sock = socket.create_connection(address, timeout=timeout)
     received = bytearray()
     reset = False
@@ -288,28 +418,45 @@ def run_one(address: tuple[str, int], scenario: Scenario, timeout: float = 15.0)
             got_final = chunk is not None and not chunk.startswith(b"HTTP/1.1 100 ")
             if chunk != b"" and (not got_final or scenario.send_body_after_rejection):
                 _send_all(sock, request.wire[request.head_len :])
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_WR)
+        if half_close:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_WR)
         deadline = time.monotonic() + timeout
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if not half_close:
+                    break
                 return Result(scenario, [], bytes(received), reset, "the server never closed")
-            sock.settimeout(remaining)
+            sock.settimeout(remaining if half_close else min(remaining, IDLE_END))
             try:
                 data = sock.recv(65536)
             except ConnectionResetError:
                 reset = True
                 break
             except TimeoutError:
+                if not half_close:
+                    break  # idle: everything the server had to say was said
                 continue
             if not data:
                 break
             received += data
+            if not half_close and _all_answered(bytes(received), len(scenario.requests)):
+                break
     finally:
         sock.close()
     responses, trailing = parse_responses(bytes(received))
     return Result(scenario, responses, trailing, reset)
+
+
+def _all_answered(data: bytes, requests: int) -> bool:
+    """Every request has its final status, or a final status said ``Connection: close`` (the
+    server will close; a client that did not half-close need not wait for it)."""
+    responses, _ = parse_responses(data)
+    finals = [r for r in responses if r.status >= 200]
+    if any(r.headers.get("connection", "").lower() == "close" for r in finals):
+        return False  # wait for the close itself: bytes after it are a violation to see
+    return len(finals) >= requests
 
 
 def parse_responses(data: bytes) -> tuple[list[Parsed], bytes]:
@@ -361,7 +508,7 @@ def parse_responses(data: bytes) -> tuple[list[Parsed], bytes]:
 # --------------------------------------------------------------------------- invariants
 
 
-def check(result: Result) -> list[str]:
+def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
     """Violations of the invariants in the module docstring (empty: the exchange was fine)."""
     scenario = result.scenario
     if result.error:
@@ -392,7 +539,9 @@ def check(result: Result) -> list[str]:
         finals.append(response)
         interim_for.append(pending)
         pending = []
-    if pending:
+    if pending and (profile.half_close or scenario.mode not in ("partial", "wait")):
+        # Without a half-close, a partial (or never sent) body is still awaited when the client
+        # stops reading (after IDLE_END): its final status is the server's timeout, later.
         problems.append("a 100 Continue with no final status after it")
     # Requests after one that lied about its length (or that was cut off) are unknowable: the
     # final statuses up to and including the first such request's (when its head is intact) are
@@ -409,12 +558,16 @@ def check(result: Result) -> list[str]:
     if len(finals) > len(requests) and trusted == len(requests):
         problems.append(f"{len(finals)} final statuses for {len(requests)} requests")
     for i, final in enumerate(finals):
-        if final.status >= 500 and final.status != 501:
+        if final.status >= 500 and final.status not in profile.server_errors:
             problems.append(f"final #{i}: server error {final.status}")
         document = _json(final.body)
         code = document.get("error", {}).get("code") if isinstance(document, dict) else None
         if i >= attributable:
-            if interim_for[i] and (code in HEAD_REFUSALS or final.status in HEAD_STATUSES):
+            if (
+                interim_for[i]
+                and not profile.eager_continue
+                and (code in HEAD_REFUSALS or final.status in HEAD_STATUSES)
+            ):
                 refusal = code or final.status
                 problems.append(
                     f"final #{i}: 100 Continue before a refusal from the head ({refusal})"
@@ -428,7 +581,7 @@ def check(result: Result) -> list[str]:
             or final.status in HEAD_STATUSES
             or (code == "content_too_large" and request.declared_length)
         )
-        if interim_for[i] and refused_from_head:
+        if interim_for[i] and refused_from_head and not profile.eager_continue:
             refusal = code or final.status
             problems.append(f"request {i}: 100 Continue before a refusal from the head ({refusal})")
         if (
@@ -477,6 +630,7 @@ class FuzzReport:
     modes: Counter[str] = field(default_factory=Counter)
     violations: list[tuple[str, list[str]]] = field(default_factory=list)
     seconds: float = 0.0
+    profile: Profile = GUNICORN
 
     def add(self, result: Result) -> None:
         self.exchanges += 1
@@ -489,19 +643,25 @@ class FuzzReport:
             else:
                 self.finals += 1
                 self.statuses[response.status] += 1
-        problems = check(result)
+        problems = check(result, self.profile)
         if problems:
             self.violations.append((result.scenario.seed, problems))
 
 
 def run(
-    address: tuple[str, int], seed: int, count: int, *, start: int = 0, concurrency: int = 16
+    address: tuple[str, int],
+    seed: int,
+    count: int,
+    *,
+    start: int = 0,
+    concurrency: int = 16,
+    profile: Profile = GUNICORN,
 ) -> FuzzReport:
-    report = FuzzReport(seed)
+    report = FuzzReport(seed, profile=profile)
     began = time.monotonic()
 
     def one(index: int) -> Result:
-        return run_one(address, generate(f"{seed}:{index}"))
+        return run_one(address, generate(f"{seed}:{index}"), profile=profile)
 
     with ThreadPoolExecutor(concurrency) as pool:
         for result in pool.map(one, range(start, start + count)):

@@ -4,6 +4,9 @@ Sections (each prints its figures; all of them go to stress/results.json):
 
 * fuzz        -- 100,000 seeded raw-socket exchanges (harness/fuzz.py) over sync, gthread
                  and gevent, every invariant checked, then worker PIDs, sockets and logs;
+* fuzz-servers -- the same fuzzer, 100,000 exchanges on every other server adapter (uvicorn and
+                 gunicorn -k asgi and granian with django_expect.asgi, runserver, waitress,
+                 uWSGI), with each server's ``fuzz.SERVER_PROFILES`` entry;
 * load        -- 1,000 concurrent rejected Expect uploads (gevent, gthread): all answered, p50/p99
                  time to the rejection, worker fds before/after;
 * mixed       -- accepted and rejected uploads interleaved, every accepted digest verified;
@@ -103,6 +106,41 @@ def health_failures(entry: dict[str, Any]) -> list[str]:
 
 
 # --------------------------------------------------------------------------- fuzz
+
+
+def section_fuzz_servers(lab: Lab) -> None:
+    from harness.asgi_servers import ASGIServer
+    from harness.wsgi_servers import WSGIServer
+
+    out: dict[str, Any] = {}
+    for kind, profile in fuzz.SERVER_PROFILES.items():
+        count = 100_000 // QUICK
+        logfile = lab.dir / f"fuzz-{kind}.log"
+        server: Any
+        if kind in fuzz.ASGI_KINDS:
+            server = ASGIServer(kind, "tests.asgi:application", logfile, lab.env)
+        else:
+            server = WSGIServer(kind, logfile, lab.env, lab.dir)
+        server.start()
+        try:
+            start = len(server.log())
+            report = fuzz.run(server.address, 2026, count, concurrency=16, profile=profile)
+            errors = error_lines(server.log()[start:])
+        finally:
+            server.stop()
+        out[kind] = {
+            "exchanges": report.exchanges,
+            "violations": len(report.violations),
+            "first_violations": report.violations[:5],
+            "statuses": dict(sorted(report.statuses.items())),
+            "seconds": round(report.seconds, 1),
+            "error_lines": len(errors),
+            "failures": [f"{len(report.violations)} exchanges broke an invariant"]
+            if report.violations
+            else [],
+        }
+        log(f"fuzz {kind}: {json.dumps(out[kind])}")
+    RESULTS["fuzz-servers"] = out
 
 
 def section_fuzz(lab: Lab) -> None:
@@ -570,6 +608,7 @@ def environment() -> dict[str, Any]:
 
 SECTIONS = {
     "fuzz": section_fuzz,
+    "fuzz-servers": section_fuzz_servers,
     "load": section_load,
     "mixed": section_mixed,
     "slowloris": section_slowloris,

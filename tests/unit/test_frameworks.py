@@ -197,7 +197,10 @@ def test_expect_policies_shows_methods_in_every_format() -> None:
     nginx = run("--format", "nginx")
     block = nginx.split('location ~ "^/drf/lab/(?:[^/.]+)/$" {', 1)[1].split("}", 1)[0]
     assert "client_max_body_size 3000;" in block  # nginx cannot tell methods apart: the largest
-    assert "#   PUT: 2 kB (decorator; body_timeout: setting)" in block
+    assert (
+        "#   PUT: 2 kB (decorator; body_timeout: setting, min_rate: default, "
+        "min_rate_grace: default)" in block
+    )
     ninja = nginx.split('location ~ "^/ninja/json\\\\Z" {', 1)[1].split("}", 1)[0]
     assert "client_max_body_size 1000;" in ninja  # methods without an operation get 405
 

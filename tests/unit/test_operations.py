@@ -416,11 +416,14 @@ def test_sources_say_where_each_value_comes_from() -> None:
     assert entries["lab-small"].sources["content_types"] == "decorator"
     assert entries["lab-small"].sources["body_timeout"] == "setting"  # EXPECT_BODY_TIMEOUT
     assert entries["lab-small"].source_summary == (
-        "decorator; max_size: override, body_timeout: setting"
+        "decorator; max_size: override, body_timeout: setting, "
+        "min_rate: default, min_rate_grace: default"
     )
     assert entries["lab-echo"].source_summary == "default; max_size: setting, body_timeout: setting"
     assert entries["lab-types"].policy == UploadPolicy()
-    assert entries["lab-types"].source_summary == "override; body_timeout: setting"
+    assert entries["lab-types"].source_summary == (
+        "override; body_timeout: setting, min_rate: default, min_rate_grace: default"
+    )
     assert entries["objects"].policy.max_size == 10 * 2**20
 
 
@@ -528,6 +531,8 @@ def test_expect_policies_text_and_json() -> None:
         "permissions": [],
         "expect": "on-read",
         "body_timeout": 20.0,
+        "min_rate": 240.0,
+        "min_rate_grace": 5.0,
         "override": False,
         "disabled": False,
         "sources": {
@@ -537,6 +542,8 @@ def test_expect_policies_text_and_json() -> None:
             ),
             "body_timeout": "setting",  # the decorator sets none: EXPECT_BODY_TIMEOUT
             "report_only": "decorator",
+            "min_rate": "default",
+            "min_rate_grace": "default",
         },
         "per_request": [],
         "report_only": False,
@@ -646,7 +653,7 @@ def test_admin_edits_overrides_in_human_units(
     assert "routes of the admin site</summary>" in html
     assert (
         "<strong>decorator; max_size: override, content_types: override, expect: override, "
-        "body_timeout: setting</strong>"
+        "body_timeout: setting, min_rate: default, min_rate_grace: default</strong>"
     ) in html
 
 
