@@ -15,7 +15,7 @@ per figure:
   one on it when N > 0), through the middleware.
 * ``refresh``: N override rows in a fresh SQLite database; the refresher's first load (counter +
   rows + site row) and a refresh with nothing changed (the counter only), in seconds. Requests
-  never wait for either (tests/test_no_request_queries.py: ``test_requests_never_wait_for_a_
+  never wait for either (tests/wire/test_no_request_queries.py: ``test_requests_never_wait_for_a_
   refresh``).
 """
 

@@ -99,7 +99,7 @@ class _SettingsWithLimit:
 def _request_class(base: type[HttpRequest], limit: int | None) -> type[HttpRequest]:
     """A subclass of ``base`` whose body reads are capped at ``limit`` and recorded when broken.
 
-    Relies on Django's code (read in 5.2.19, 6.0.10 and 6.1.3; tests/test_bodylimit.py runs on
+    Relies on Django's code (read in 5.2.19, 6.0.10 and 6.1.3; tests/unit/test_bodylimit.py runs on
     each):
 
     * ``HttpRequest.body`` (``django/http/request.py``) and, where it exists,

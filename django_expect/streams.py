@@ -123,7 +123,7 @@ def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
     ``django.http.request.HttpRequest.read``/``readline``/``body`` reading ``self._stream``
     (``WSGIRequest.__init__`` sets it to a ``LimitedStream`` over ``wsgi.input``,
     ``ASGIRequest.__init__`` to the handler's body file), in Django 5.2, 6.0 and 6.1 (tested:
-    tests/test_streams.py).
+    tests/unit/test_streams.py).
     """
     previous = request._stream
     if stream is not None:

@@ -111,7 +111,7 @@ EXPECT_VARIANTS = [
 @dataclass(frozen=True)
 class Profile:
     """What a server may do that gunicorn + django-expect does not (docs in stress/README or
-    tests/test_fuzz_servers.py): ``eager_continue``: it sends the 100 before the application
+    tests/wire/test_fuzz_servers.py): ``eager_continue``: it sends the 100 before the application
     runs (waitress, or the server's own), so a refusal from the head may follow a 100;
     ``server_errors``: 5xx statuses the server itself answers for framing it does not support
     (gunicorn's 501 for an unknown transfer coding)."""
@@ -127,7 +127,7 @@ class Profile:
 
 GUNICORN = Profile()
 #: Every server adapter besides gunicorn's workers, with what it may do beyond them
-#: (tests/test_fuzz_servers.py, stress/run.py's ``fuzz-servers``).
+#: (tests/wire/test_fuzz_servers.py, stress/run.py's ``fuzz-servers``).
 SERVER_PROFILES = {
     # uvicorn and gunicorn -k asgi treat a client's half-close as a disconnect (no answer).
     "uvicorn-h11": Profile("uvicorn-h11", half_close=False),

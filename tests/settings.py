@@ -109,7 +109,7 @@ EXPECT_OVERRIDES_REFRESH = float(os.environ.get("TEST_EXPECT_REFRESH", "5"))
 EXPECT_STATS_FLUSH_INTERVAL = float(os.environ.get("TEST_EXPECT_FLUSH", "10"))
 # Seconds a body may stop arriving before 408 (views without their own body_timeout).
 EXPECT_BODY_TIMEOUT = float(os.environ.get("TEST_BODY_TIMEOUT", "20"))
-# How long a quota reservation counts when nobody released it (tests/test_quota_wire.py).
+# How long a quota reservation counts when nobody released it (tests/wire/test_quota_wire.py).
 EXPECT_QUOTA_RESERVATION_SECONDS = float(os.environ.get("TEST_QUOTA_SECONDS", "3600"))
 # The close after a rejected body was sent anyway (docs/howto/browsers-sent-anyway.md).
 EXPECT_DRAIN_SECONDS = float(os.environ.get("TEST_DRAIN_SECONDS", "10"))

@@ -1,4 +1,4 @@
-"""Helpers shared by the tus wire tests (tests/test_tus_wire.py, test_tus_node.py,
+"""Helpers shared by the tus wire tests (tests/wire/test_tus_wire.py, test_tus_node.py,
 test_browser_tus.py): bounded polling, the upload's row in the server's SQLite file, raw
 requests on a socket."""
 

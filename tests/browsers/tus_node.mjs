@@ -1,4 +1,4 @@
-// tus-js-client under Node (tests/test_tus_node.py): one upload described by a JSON plan file,
+// tus-js-client under Node (tests/clients/test_tus_node.py): one upload described by a JSON plan file,
 // one JSON line per event on stdout: {"url"} when the upload exists, {"offset"} after each
 // chunk, {"success"} or {"error", "status", "body"}. With "store", upload URLs are kept in a
 // FileUrlStorage and a new process resumes a previous upload of the same file (the library's

@@ -1,5 +1,5 @@
 """The minimum body data rate without a server: the meter, the input's bound, the policy and
-settings (the wire behaviour is tests/test_min_rate_wire.py)."""
+settings (the wire behaviour is tests/wire/test_min_rate_wire.py)."""
 
 from __future__ import annotations
 
