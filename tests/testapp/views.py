@@ -182,7 +182,7 @@ def lab_timeout(request):  # a body that stops arriving for 1 s gets 408
 
 @csrf_exempt
 @upload_policy(max_size="10MB", body_timeout=1, min_rate=100, min_rate_grace=0.5)
-def lab_slow(request):  # below 100 B/s on average after 0.5 s: 408 (tests/wire/test_min_rate_wire.py)
+def lab_slow(request):  # under 100 B/s on average after 0.5 s: 408 (wire/test_min_rate_wire.py)
     return _report(request)
 
 
