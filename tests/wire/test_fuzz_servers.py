@@ -1,10 +1,10 @@
 """The raw-socket fuzzer (harness/fuzz.py, smuggling cases included) on every server adapter.
 
 ``tests/wire/test_fuzz.py`` runs it on gunicorn's sync, gthread and gevent workers; this runs a
-small seeded slice on the other servers django-expect adapts to: uvicorn and
-``gunicorn -k asgi`` and granian with ``django_expect.asgi``, django-expect's runserver,
-waitress and uWSGI. The invariants are the same (``fuzz.check``); what a server may do that gunicorn + django-expect does
-not is its ``Profile`` below (``make stress`` runs 100,000 exchanges per server:
+small seeded slice on the other servers django-expect adapts to: uvicorn and ``gunicorn -k
+asgi`` and granian with ``django_expect.asgi``, django-expect's runserver, waitress and uWSGI.
+The invariants are the same (``fuzz.check``); what a server may do that gunicorn + django-expect
+does not is its ``Profile`` below (``make stress`` runs 100,000 exchanges per server:
 stress/fuzz_servers.py). Many malformed framings are answered by the server itself before the
 application runs (h11, waitress, uWSGI's parser); the invariant is the same for every answer:
 once, precisely, and nothing after it read as a request.
