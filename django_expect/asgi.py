@@ -286,10 +286,10 @@ def _receive_bound(body_input: ExpectContinueInput, body: ASGIBody) -> float | N
     return body_input.receive_timeout()
 
 
-class _ClosableInput(ExpectContinueInput):
-    """``ExpectContinueInput`` over an :class:`ASGIBody`, with the ``close()`` Django calls on a
-    request's body file; a read that would block the event loop raises before any state
-    changes (it is not a body failure: no 400, no 100)."""
+class _LoopSafeInput(ExpectContinueInput):
+    """``ExpectContinueInput`` over an :class:`ASGIBody` whose reads never block the event loop:
+    a read on the loop that would wait for data raises before any state changes (a programming
+    error, not a body failure: no 400, no 100)."""
 
     def __init__(self, body: ASGIBody, **kwargs: Any) -> None:
         super().__init__(body, **kwargs)
@@ -328,9 +328,9 @@ class _Exchange:
         self.awaiting = self.has_body and self.expects_100
         self.close = False
         self.body: ASGIBody | None = None
-        self.input: _ClosableInput | None = None
+        self.input: _LoopSafeInput | None = None
 
-    def make_input(self) -> _ClosableInput:
+    def make_input(self) -> _LoopSafeInput:
         self.body = body = ASGIBody(self.receive, asyncio.get_running_loop(), self.length)
 
         def set_timeout(seconds: float | None) -> None:
@@ -339,7 +339,7 @@ class _Exchange:
         def close_connection() -> None:
             self.close = True
 
-        self.input = _ClosableInput(
+        self.input = _LoopSafeInput(
             body,
             awaiting=self.awaiting,
             send_continue=body.invite,
@@ -412,7 +412,7 @@ class ExpectASGIHandler(ASGIHandler):
         """Async views get their (accepted) body read ahead before they run."""
         match = super().resolve_request(request)
         body = request.META.get(INPUT_KEY)
-        if isinstance(body, _ClosableInput) and iscoroutinefunction(match.func):
+        if isinstance(body, _LoopSafeInput) and iscoroutinefunction(match.func):
             return _calling(match, _reading_ahead(match.func))
         return match
 
@@ -467,7 +467,7 @@ async def read_ahead(request: HttpRequest) -> None:
     handler does). No-op outside ``ExpectASGIHandler`` and for requests without a body.
     """
     body = request.META.get(INPUT_KEY)
-    if not isinstance(body, _ClosableInput) or body.length == 0:
+    if not isinstance(body, _LoopSafeInput) or body.length == 0:
         return
     if isinstance(swap_request_stream(request), _SpooledBody):
         return

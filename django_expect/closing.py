@@ -5,7 +5,7 @@ Server-neutral: it owns the *decision* (drain the rest of the body, or close now
 per-process cap on connections draining at once; the server adapters own the socket
 (``django_expect.lingering.linger`` is the entry point every adapter calls).
 
-The decision, taken again after every receive (:func:`decide`):
+The decision, taken again after every receive (:func:`next_step`):
 
 * the client has sent the whole declared body (or closed): **done**, close without a reset;
 * nothing is known yet (less than ``probe`` seconds of measurement): keep **draining**;
@@ -36,7 +36,7 @@ __all__ = [
     "DrainPlan",
     "DrainSlots",
     "Step",
-    "decide",
+    "next_step",
     "plan_for",
     "slots",
 ]
@@ -84,7 +84,7 @@ def plan_for(budget: float, *, capacity: int, draining: int, max_connections: in
     return DrainPlan(seconds, min(PROBE_SECONDS, seconds))
 
 
-def decide(
+def next_step(
     plan: DrainPlan,
     *,
     remaining: int | None,

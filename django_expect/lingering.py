@@ -101,7 +101,7 @@ def _drain(sock: socket.socket, plan: closing.DrainPlan, remaining: int | None) 
     eof = False
     while True:
         now = time.monotonic()
-        step = closing.decide(
+        step = closing.next_step(
             plan,
             remaining=remaining,
             elapsed=now - start,

@@ -56,7 +56,7 @@ from django_expect.policies import (
     declared_policy,
 )
 from django_expect.quotas import Quota
-from django_expect.sitewide import UploadSettings, upload_settings
+from django_expect.sitewide import SitewideSettings, upload_settings
 
 __all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
 
@@ -71,7 +71,7 @@ class EffectivePolicy:
     #: who is uploading: None when resolved without a request, or when the policy consults no
     #: identity (no login, no permissions)
     identity: Identity | None = None
-    settings: UploadSettings | None = None  # the site-wide values in force
+    settings: SitewideSettings | None = None  # the site-wide values in force
     #: the policy one request's body is decided by, when the view narrows the route's policy
     #: per request (``policies.REQUEST_POLICY_ATTRIBUTE``: the tus endpoint); None: ``policy``
     body: UploadPolicy | None = None
@@ -93,7 +93,7 @@ class EffectivePolicy:
         return self.policy.per_request
 
     @property
-    def site(self) -> UploadSettings:
+    def site(self) -> SitewideSettings:
         return self.settings if self.settings is not None else upload_settings()
 
     @property

@@ -31,7 +31,7 @@ DEFAULT_POLICY_FIELDS = POLICY_FIELDS
 
 
 @dataclasses.dataclass(frozen=True)
-class UploadSettings:
+class SitewideSettings:
     """The effective site-wide values, with where each comes from (admin/setting/default)."""
 
     default_policy: Any  # UploadPolicy for views without a declared policy
@@ -43,7 +43,7 @@ class UploadSettings:
     sources: dict[str, str]  # "default_policy.<field>", "body_timeout", "chunked", ...
 
 
-def _build(site: SiteDefaults) -> UploadSettings:
+def _build(site: SiteDefaults) -> SitewideSettings:
     sources: dict[str, str] = {}
 
     def pick(name: str, admin_value: Any, setting: str) -> Any:
@@ -73,7 +73,7 @@ def _build(site: SiteDefaults) -> UploadSettings:
     policy = default_policy()
     if changes:
         policy = policy.replaced(**changes)
-    return UploadSettings(
+    return SitewideSettings(
         policy, body_timeout, min_rate, min_rate_grace, chunked, float(drain_seconds), sources
     )
 
@@ -81,10 +81,10 @@ def _build(site: SiteDefaults) -> UploadSettings:
 _NOTHING_SET = SiteDefaults()  # without the app (no table), nothing comes from the admin
 
 
-def upload_settings() -> UploadSettings:
+def upload_settings() -> SitewideSettings:
     """The site-wide values in force in this process (admin row, else setting, else default)."""
     site = _overrides.registry.site_defaults() if app_installed() else _NOTHING_SET
-    memo: dict[str, tuple[SiteDefaults, UploadSettings]] = derived("upload_settings", dict)
+    memo: dict[str, tuple[SiteDefaults, SitewideSettings]] = derived("upload_settings", dict)
     cached = memo.get("current")
     if cached is None or cached[0] is not site:
         cached = memo["current"] = (site, _build(site))

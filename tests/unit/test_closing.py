@@ -15,7 +15,7 @@ from django_expect.closing import (
     DrainPlan,
     DrainSlots,
     Step,
-    decide,
+    next_step,
     plan_for,
 )
 
@@ -51,7 +51,7 @@ def test_decide(
     remaining: int | None, elapsed: float, measured: int, seconds: float, eof: bool, step: Step
 ) -> None:
     assert (
-        decide(
+        next_step(
             PLAN,
             remaining=remaining,
             elapsed=elapsed,
@@ -65,8 +65,12 @@ def test_decide(
 
 def test_a_zero_plan_closes_at_once_unless_the_body_is_complete() -> None:
     zero = DrainPlan(0.0, 0.0)
-    assert decide(zero, remaining=5, elapsed=0, measured_bytes=0, measured_seconds=0) is Step.CLOSE
-    assert decide(zero, remaining=0, elapsed=0, measured_bytes=0, measured_seconds=0) is Step.DONE
+    assert (
+        next_step(zero, remaining=5, elapsed=0, measured_bytes=0, measured_seconds=0) is Step.CLOSE
+    )
+    assert (
+        next_step(zero, remaining=0, elapsed=0, measured_bytes=0, measured_seconds=0) is Step.DONE
+    )
 
 
 # (case, budget, capacity, draining, cap, seconds)
