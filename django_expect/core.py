@@ -53,6 +53,7 @@ __all__ = [
     "format_size_as",
     "media_type_allowed",
     "parse_size",
+    "refusal",
     "validate_timeout",
 ]
 
@@ -579,6 +580,32 @@ def _reject(framing: _Framing, reason: Reason, message: str, **extra: object) ->
         chunked=framing.chunked,
         declared_length=framing.declared_length,
         **extra,  # type: ignore[arg-type]
+    )
+
+
+def refusal(
+    reason: Reason,
+    message: str = "",
+    *,
+    head: Decision | None = None,
+    continue_timing: ContinueTiming = ContinueTiming.NOT_EXPECTED,
+    **extra: Any,
+) -> Decision:
+    """A refusal decided after the head passed (the body broke a limit or stalled, the view's
+    check answered, a quota ran out): the one constructor of such decisions. ``head`` is the
+    head's own decision, whose framing (chunked, declared length) the refusal carries unless
+    ``extra`` gives them; the body
+    is there (``has_body``), so the connection closes after the response."""
+    if head is not None:
+        extra.setdefault("chunked", head.chunked)
+        extra.setdefault("declared_length", head.declared_length)
+    return Decision(
+        proceed=False,
+        continue_timing=continue_timing,
+        reason=reason,
+        message=message,
+        has_body=True,
+        **extra,
     )
 
 

@@ -58,6 +58,7 @@ from django_expect.core import (
     decide,
     format_size,
     policy_unavailable,
+    refusal,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.resolution import request_policy
@@ -199,14 +200,7 @@ class ExpectMiddleware:
                     "it must return None or an HttpResponse"
                 )
             if response is not None and policy.report_only:
-                would_be = Decision(
-                    proceed=False,
-                    continue_timing=ContinueTiming.WITHHOLD,
-                    reason=Reason.REJECTED_BY_CHECK,
-                    has_body=True,
-                    declared_length=decision.declared_length,
-                    check_status=response.status_code,
-                )
+                would_be = _rejected_by_check(decision, response)
                 record_rejection(type(self), request, would_be, report_only=True)
                 response = None
             if response is not None:
@@ -214,15 +208,7 @@ class ExpectMiddleware:
                 if body is not None:
                     body.withhold()
                 _close_after(request, response)
-                rejected = Decision(
-                    proceed=False,
-                    continue_timing=ContinueTiming.WITHHOLD,
-                    reason=Reason.REJECTED_BY_CHECK,
-                    has_body=True,
-                    declared_length=decision.declared_length,
-                    check_status=response.status_code,
-                )
-                record_rejection(type(self), request, rejected)
+                record_rejection(type(self), request, _rejected_by_check(decision, response))
                 return response
 
         if body is not None:
@@ -327,15 +313,11 @@ class ExpectMiddleware:
         return self._reject(
             request,
             state,
-            Decision(
-                proceed=False,
-                continue_timing=ContinueTiming.NOT_EXPECTED,
-                reason=reason,
-                message=f"the form has more than {exceeded.limit} {exceeded.kind}",
+            refusal(
+                reason,
+                f"the form has more than {exceeded.limit} {exceeded.kind}",
+                head=state.decision,
                 limit=exceeded.limit,
-                has_body=True,
-                chunked=state.decision.chunked if state.decision else False,
-                declared_length=state.decision.declared_length if state.decision else None,
             ),
         )
 
@@ -350,13 +332,7 @@ class ExpectMiddleware:
             reason = Reason.BODY_TIMEOUT
         else:
             reason = Reason.INCOMPLETE_BODY
-        decision = Decision(
-            proceed=False,
-            continue_timing=ContinueTiming.NOT_EXPECTED,
-            reason=reason,
-            message=str(failure),
-            has_body=True,
-        )
+        decision = refusal(reason, str(failure))
         logger.debug("django-expect: %s %s: %s", request.method, request.path, failure)
         return self._reject(request, state, decision)
 
@@ -437,15 +413,16 @@ def _too_large(
         message = f"the body is {declared} bytes; the limit is {shown}"
     else:
         message = f"the body is larger than the limit of {shown}"
-    return Decision(
-        proceed=False,
-        continue_timing=ContinueTiming.NOT_EXPECTED,
-        reason=Reason.CONTENT_TOO_LARGE,
-        message=message,
-        limit=limit,
-        has_body=True,
-        chunked=decision.chunked if decision is not None else False,
-        declared_length=declared,
+    return refusal(Reason.CONTENT_TOO_LARGE, message, head=decision, limit=limit)
+
+
+def _rejected_by_check(head: Decision, response: HttpResponseBase) -> Decision:
+    """The view's check answered ``response`` instead of letting the body in (the 100 withheld)."""
+    return refusal(
+        Reason.REJECTED_BY_CHECK,
+        head=head,
+        continue_timing=ContinueTiming.WITHHOLD,
+        check_status=response.status_code,
     )
 
 

@@ -25,7 +25,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from django_expect.conf import conf
-from django_expect.core import ContinueTiming, Decision, PolicyError, Reason, format_size
+from django_expect.core import ContinueTiming, Decision, PolicyError, Reason, format_size, refusal
 
 __all__ = ["Quota", "Reservation", "evaluate", "left", "quota_exceeded", "release", "reserve"]
 
@@ -100,17 +100,14 @@ def quota_exceeded(decision: Decision, left: int) -> Decision:
     declared = decision.declared_length
     shown = f"{left} bytes ({format_size(left)})" if left else "nothing"
     body = "a body of undeclared length" if declared is None else f"the body is {declared} bytes"
-    return Decision(
-        proceed=False,
+    return refusal(
+        Reason.QUOTA_EXCEEDED,
+        f"{body}; your upload quota has {shown} left",
+        head=decision,
         continue_timing=(
             ContinueTiming.WITHHOLD
             if decision.continue_timing is not ContinueTiming.NOT_EXPECTED
             else ContinueTiming.NOT_EXPECTED
         ),
-        reason=Reason.QUOTA_EXCEEDED,
-        message=f"{body}; your upload quota has {shown} left",
         limit=left,
-        has_body=True,
-        chunked=decision.chunked,
-        declared_length=declared,
     )

@@ -57,6 +57,7 @@ from django_expect.core import (
     UploadPolicy,
     decide,
     format_size,
+    refusal,
 )
 from django_expect.discovery import answers_options
 from django_expect.policies import REQUEST_POLICY_ATTRIBUTE, upload_policy
@@ -135,14 +136,7 @@ def _rejected(request: HttpRequest, decision: Decision) -> HttpResponseBase:
 
 
 def _refusal(reason: Reason, message: str, **extra: Any) -> Decision:
-    return Decision(
-        proceed=False,
-        continue_timing=ContinueTiming.WITHHOLD,
-        reason=reason,
-        message=message,
-        has_body=True,
-        **extra,
-    )
+    return refusal(reason, message, continue_timing=ContinueTiming.WITHHOLD, **extra)
 
 
 def _expires_header(response: HttpResponseBase, upload: TusUpload) -> None:
