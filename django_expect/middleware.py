@@ -57,7 +57,6 @@ from django_expect.core import (
     UploadPolicy,
     decide,
     format_size,
-    policy_unavailable,
     refusal,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
@@ -159,14 +158,7 @@ class ExpectMiddleware:
         policy = resolution.body_policy
         if resolution.error is not None:
             logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
-            decision = policy_unavailable(RequestHead.from_wsgi(meta), resolution.error)
-        else:
-            decision = decide(
-                RequestHead.from_wsgi(meta),
-                policy,
-                resolution.identity,
-                allow_chunked=resolution.allow_chunked,
-            )
+        decision = resolution.decide_head(RequestHead.from_wsgi(meta))
         limit = policy.max_size
         check = policy.check
         reservation = None

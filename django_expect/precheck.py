@@ -41,7 +41,7 @@ from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from django_expect import quotas
-from django_expect.core import REPORTABLE, Reason, RequestHead, decide, policy_unavailable
+from django_expect.core import REPORTABLE, Reason, RequestHead
 from django_expect.quotas import quota_exceeded
 from django_expect.resolution import effective_policy, route_keys
 from django_expect.responses import rejection_response
@@ -75,14 +75,7 @@ def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
     resolution = effective_policy(match.func, head.method, route_keys(match), request)
     if resolution.error is not None:
         logger.error("django-expect precheck: %s %s: %s", head.method, path, resolution.error)
-        decision = policy_unavailable(head, resolution.error)
-    else:
-        decision = decide(
-            head,
-            resolution.body_policy,
-            resolution.identity,
-            allow_chunked=resolution.allow_chunked,
-        )
+    decision = resolution.decide_head(head)
     if decision.proceed and decision.has_body and resolution.quota is not None:
         # Checked, not reserved: the real request reserves when it arrives.
         remaining = quotas.left(resolution.quota)

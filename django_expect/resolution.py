@@ -46,7 +46,15 @@ from django.urls import ResolverMatch
 from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.conf import derived
-from django_expect.core import Identity, PolicyError, UploadPolicy
+from django_expect.core import (
+    Decision,
+    Identity,
+    PolicyError,
+    RequestHead,
+    UploadPolicy,
+    decide,
+    policy_unavailable,
+)
 from django_expect.identity import LazyIdentity
 from django_expect.overrides import Override, app_installed
 from django_expect.policies import (
@@ -80,6 +88,13 @@ class EffectivePolicy:
     def body_policy(self) -> UploadPolicy:
         """The policy a request's head and body are decided by (middleware, precheck)."""
         return self.policy if self.body is None else self.body
+
+    def decide_head(self, head: RequestHead) -> Decision:
+        """The decision for ``head`` under :attr:`body_policy`: what the middleware and the proxy
+        precheck answer (503 ``policy_unavailable`` when a per-request value failed)."""
+        if self.error is not None:
+            return policy_unavailable(head, self.error)
+        return decide(head, self.body_policy, self.identity, allow_chunked=self.allow_chunked)
 
     #: Why a per-request value could not be computed for this request (the policy then keeps
     #: those values unset and the middleware refuses with 503 ``policy_unavailable``).
