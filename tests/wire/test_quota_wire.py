@@ -11,7 +11,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from harness.asgi_servers import ASGIServerPool, require_server
 from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.server import Server
@@ -29,26 +28,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     env = project_env(base / "db.sqlite3", base / "media")
     prepare_database(env)
     return env
-
-
-@pytest.fixture(scope="module")
-def gunicorn(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    logs = tmp_path_factory.mktemp("quota-logs")
-    server = Server("sync", True, logs / "sync.log", env, ["--workers", "2"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def uvicorn(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    require_server("uvicorn-h11")
-    pool = ASGIServerPool(env, tmp_path_factory.mktemp("quota-asgi"))
-    try:
-        yield pool.get("uvicorn-h11")
-    finally:
-        pool.stop_all()
 
 
 def _reservations(env: dict[str, str]) -> int:

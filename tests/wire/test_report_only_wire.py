@@ -9,11 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 
 import pytest
 
-from harness.asgi_servers import ASGIServerPool, require_server
 from harness.process import manage, prepare_database, project_env
 from harness.raw import Exchange
 from harness.server import Server
@@ -40,26 +38,6 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     )
     prepare_database(env)
     return env
-
-
-@pytest.fixture(scope="module")
-def gunicorn(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    logs = tmp_path_factory.mktemp("report-only-logs")
-    server = Server("sync", True, logs / "sync.log", env, ["--workers", "2"]).start()
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture(scope="module")
-def uvicorn(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    require_server("uvicorn-h11")
-    pool = ASGIServerPool(env, tmp_path_factory.mktemp("report-only-asgi"))
-    try:
-        yield pool.get("uvicorn-h11")
-    finally:
-        pool.stop_all()
 
 
 def _accepted_whole(
