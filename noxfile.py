@@ -4,7 +4,9 @@
   3.11-3.13, 6.0 and 6.1 on 3.12-3.13), one virtualenv each. On each Django's newest Python the
   wire suite on gunicorn (sync, gthread, gevent, with and without the hooks), the gunicorn
   adapter's units and the demo run under gunicorn 25, 26 and 27 in turn (installed over the
-  previous one); on the other Pythons under gunicorn 27. Then, once per cell: tests/unit (no
+  previous one; 25 and 26 run the shared wire cases and the adapter's units, 27 all of it); on
+  the other Pythons under gunicorn 27. tests/unit runs with a quarter of the property examples
+  (``make test`` runs them all). Then, once per cell: tests/unit (no
   server), the ``manage.py runserver`` wire cases (django-expect's command relies on Django's
   private code), the wire suite on the ASGI servers with the ASGI operations, and the API
   frameworks over the wire. Python 3.13 x Django 6.1 (what a fresh install picks) runs the whole
@@ -51,6 +53,7 @@ NEWEST_PYTHON = {django: max(p for p, d in CELLS if d == django) for _, django i
 WIRE = ["tests/wire/test_conformance.py", "tests/wire/test_bodylimit_wire.py"]
 #: What gunicorn's version can change: its servers on the wire, the adapter's units, the demo.
 GUNICORN_CELL = [*WIRE, "tests/unit/test_drain.py", "tests/tooling/test_demo.py"]
+OLDER_GUNICORN_CELL = ["tests/wire/test_conformance.py", "tests/unit/test_drain.py"]
 GUNICORN_SELECTION = "gunicorn-sync or gunicorn-gthread or gunicorn-gevent or test_drain or demo"
 #: django_expect/runserver.py relies on Django's private runserver code: its wire tests run in
 #: every cell (the real-clients slice, which needs the Go and Node builds, does not).
@@ -80,8 +83,11 @@ def _show_versions(session: nox.Session) -> None:
     )
 
 
-def _pytest(session: nox.Session, *args: str) -> None:
-    session.run("pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs)
+def _pytest(session: nox.Session, *args: str, quick: bool = False) -> None:
+    # quick: a quarter of the property tests' examples (tests/fakes.py examples); make test
+    # runs them all on the newest pair.
+    env = {"DJANGO_EXPECT_QUICK": "1"} if quick else None
+    session.run("pytest", "-q", "-p", "no:cacheprovider", *args, *session.posargs, env=env)
 
 
 @nox.session
@@ -96,9 +102,12 @@ def matrix(session: nox.Session, django: str) -> None:
             session.install(f"gunicorn[gevent]=={gunicorn}.*")
             _show_versions(session)
         session.log(f"cell: Python {python} x Django {django} x gunicorn {gunicorn}")
-        _pytest(session, *GUNICORN_CELL, "-k", GUNICORN_SELECTION)
+        # The older gunicorns: the shared wire cases and the adapter's units (the body-limit
+        # cases and the demo are gunicorn-version-neutral: they run on gunicorn 27).
+        files = GUNICORN_CELL if gunicorn == GUNICORN[-1] else OLDER_GUNICORN_CELL
+        _pytest(session, *files, "-k", GUNICORN_SELECTION)
     session.log(f"Python {python} x Django {django}: unit, runserver, ASGI, frameworks")
-    _pytest(session, "tests/unit")
+    _pytest(session, "tests/unit", quick=True)
     _pytest(session, *RUNSERVER, "-k", RUNSERVER_SELECTION)
     _pytest(session, *ASGI, "-k", ASGI_SELECTION)
     _pytest(session, *FRAMEWORKS)
