@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import time
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Protocol
@@ -45,11 +43,11 @@ from bench.run import (
     _through,
     accepted_problem,
     alternating,
-    environment,
     form_relay,
     form_run,
     log,
     sparse_file,
+    start_run,
     status_problem,
     validate,
 )
@@ -370,16 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         write_page(stored)
         return 0
     cfg = SMOKE if args.smoke else FULL
-    work = HERE / ".work" / ("asgi-smoke" if args.smoke else "asgi")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    out_dir = work if args.smoke else HERE
-    results: dict = {
-        "smoke": args.smoke,
-        "config": cfg,
-        "environment": environment(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+    work, out_dir, results = start_run("asgi", args.smoke, cfg)
     prepare(work)
     with ExitStack() as stack:
         puts, forms, pids = serving(stack, work)

@@ -519,6 +519,22 @@ def environment() -> dict:
     }
 
 
+def start_run(name: str, smoke: bool, cfg: dict) -> tuple[Path, Path, dict]:
+    """A fresh work directory (``bench/.work/<name>[-smoke]``), where the results go (the work
+    directory for a smoke run, bench/ otherwise) and the results' header, for every bench
+    module's ``main``."""
+    work = HERE / ".work" / (f"{name}-smoke" if smoke else name)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    header = {
+        "smoke": smoke,
+        "config": cfg,
+        "environment": environment(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+    return work, (work if smoke else HERE), header
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")

@@ -32,11 +32,10 @@ import time
 from pathlib import Path
 
 from bench.clients import _ZEROS, _Conn, _MiB
-from bench.run import MB, GiB, MiB, alternating, environment, log, validate
+from bench.run import MB, GiB, MiB, alternating, log, start_run, validate
 from bench.servers import gunicorn, prepare
 from harness.relay import Relay
 
-HERE = Path(__file__).resolve().parent
 FULL = {"reject_size": 1000 * MB, "accept_size": GiB, "chunk": 64 * MiB, "pairs": 3}
 SMOKE = {"reject_size": 20 * MB, "accept_size": 16 * MiB, "chunk": 4 * MiB, "pairs": 1}
 TUS = "Tus-Resumable: 1.0.0"
@@ -282,16 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--smoke", action="store_true", help="each scenario once, small sizes")
     args = parser.parse_args(argv)
     cfg = SMOKE if args.smoke else FULL
-    work = HERE / ".work" / ("tus-smoke" if args.smoke else "tus")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    out_dir = work if args.smoke else HERE
-    results: dict = {
-        "smoke": args.smoke,
-        "config": cfg,
-        "environment": environment(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
+    work, out_dir, results = start_run("tus", args.smoke, cfg)
     prepare(work)
     server = gunicorn("expect", work, "tus")
     try:
