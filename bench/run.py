@@ -1,7 +1,7 @@
 """`make bench` / `make bench-smoke`: issue 4, stock vs django-expect (vs uvicorn).
 
     python -m bench.run            # full run (< 10 min): bench/results.{json,md,png}
-    python -m bench.run --smoke    # each scenario once at small sizes: bench/.work/smoke/
+    python -m bench.run --smoke    # each scenario once at small sizes: bench/.work/full-smoke/
 
 Method: in every section stock and django-expect runs alternate (A B, then B A, ...), at least 5
 runs per column in the full run (uvicorn: fewer, and its columns say how many). Every run is
@@ -547,17 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.servers_only:
         return servers_only(SMOKE if args.smoke else FULL, args.smoke)
     cfg = SMOKE if args.smoke else FULL
-    work = HERE / ".work" / ("smoke" if args.smoke else "full")
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
-    out_dir = work if args.smoke else HERE
+    work, out_dir, results = start_run("full", args.smoke, cfg)
     started = time.monotonic()
-    results: dict = {
-        "smoke": args.smoke,
-        "config": cfg,
-        "environment": environment(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-    }
     prepare(work)
     try:
         with ExitStack() as stack:
