@@ -10,7 +10,7 @@ DEMO_BIND ?= 127.0.0.1:8000
 
 .PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress soak
 
-$(STAMP): pyproject.toml requirements-dev.txt requirements-unit.txt
+$(STAMP): pyproject.toml requirements-dev.txt requirements-matrix.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .

@@ -17,7 +17,8 @@
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
 
-Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
+Cells install requirements-matrix.txt (the servers these slices start; no clients, browsers,
+uWSGI or Go). Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
 ``nox -r -s "matrix(3.12-6.0)"``; extra pytest arguments go to every run after ``--``.
 """
 
@@ -69,7 +70,7 @@ FRAMEWORKS = ["tests/wire/test_frameworks_wire.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
-    session.install("-r", "requirements-dev.txt", *package)
+    session.install("-r", "requirements-matrix.txt", *package)
     session.install(f"Django=={django}.*", f"gunicorn[gevent]=={gunicorn}.*")
     _show_versions(session)
 
@@ -117,7 +118,7 @@ def matrix(session: nox.Session, django: str) -> None:
 def prerelease(session: nox.Session) -> None:
     """The newest Django pre-release on PyPI, if there is one newer than the newest release:
     unit and wire core. CI reports it and lets it fail (the next break is seen at its alpha)."""
-    session.install("-r", "requirements-dev.txt", "-e", ".")
+    session.install("-r", "requirements-matrix.txt", "-e", ".")
     session.install("--pre", "--upgrade", "Django")
     version = session.run("python", "-c", "import django; print(django.get_version())", silent=True)
     assert version is not None
