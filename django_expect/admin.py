@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
-from django_expect.models import PolicyOverride, RejectionCount, UploadSettings
+from django_expect.models import GroupLimit, PolicyOverride, RejectionCount, UploadSettings
 from django_expect.overrides import load_overrides
 from django_expect.routes import describe_routes, reachable_routes, unknown_override_routes
 
@@ -81,9 +81,41 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
         )
 
 
+class GroupLimitForm(forms.ModelForm):  # type: ignore[type-arg]
+    max_size = SizeField(
+        required=False, help_text="e.g. 1GB; empty: the route's (or another group's)."
+    )
+
+    class Meta:
+        model = GroupLimit
+        fields = ("group", "max_size", "no_size_limit", "content_types")
+
+
+class _GroupLimitInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Other limits for user groups; the most permissive matching group wins, per field
+    (docs/howto/uploader-limits.md)."""
+
+    model = GroupLimit
+    form = GroupLimitForm
+    extra = 1
+    verbose_name = "limit for a user group"
+    verbose_name_plural = (
+        "limits for user groups (a member of several gets, per field, the most permissive)"
+    )
+
+
+class OverrideGroupLimitInline(_GroupLimitInline):
+    fk_name = "override"
+
+
+class SettingsGroupLimitInline(_GroupLimitInline):
+    fk_name = "settings"
+
+
 @admin.register(PolicyOverride)
 class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = PolicyOverrideForm
+    inlines = (OverrideGroupLimitInline,)
     list_display = (
         "route",
         "size",
@@ -94,14 +126,26 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "body_timeout",
         "min_rate",
         "disabled",
+        "groups",
         "note",
         "updated",
     )
     search_fields = ("route", "note")
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("group_limits")
+
     @admin.display(description="max size", ordering="max_size")
     def size(self, obj: PolicyOverride) -> str:
         return "" if obj.max_size is None else f"{obj.max_size_display} ({obj.max_size} bytes)"
+
+    @admin.display(description="per group")
+    def groups(self, obj: PolicyOverride) -> str:
+        return ", ".join(
+            f"{row.group} {row.max_size_display or 'route size'}"
+            + (f" [{row.content_types}]" if row.content_types else "")
+            for row in obj.group_limits.all()
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -146,6 +190,7 @@ class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """One row, one page: the list and "add" lead to the row's change page; no delete."""
 
     form = UploadSettingsForm
+    inlines = (SettingsGroupLimitInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -17,7 +17,7 @@ from django.db import models
 from django_expect.conf import CHUNKED_MODES
 from django_expect.core import ExpectMode, PolicyError, UploadPolicy, format_size
 
-__all__ = ["ChangeCounter", "PolicyOverride", "RejectionCount", "UploadSettings"]
+__all__ = ["ChangeCounter", "GroupLimit", "PolicyOverride", "RejectionCount", "UploadSettings"]
 
 EXPECT_CHOICES = [(mode.value, mode.value) for mode in ExpectMode]
 CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
@@ -221,6 +221,85 @@ class UploadSettings(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.pk = 1  # one row
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class GroupLimit(models.Model):
+    """Other limits for the members of one user group, on one route override (``override``) or
+    in the site-wide Upload settings (``settings``): exactly one of the two is set.
+
+    Empty fields are not set by this row. Where a user is in several groups with rows, each
+    field takes the most permissive value the matching rows set (``no_size_limit`` beats any
+    size, else the largest ``max_size``; the union of their content types, ``*/*`` meaning any);
+    a field no matching row sets keeps the route's value (docs/howto/uploader-limits.md).
+    """
+
+    override = models.ForeignKey(
+        PolicyOverride,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_limits",
+    )
+    settings = models.ForeignKey(
+        UploadSettings,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_limits",
+    )
+    group = models.CharField(
+        max_length=150,
+        help_text="The user group's name (django.contrib.auth Group), e.g. 'pro'.",
+    )
+    max_size = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Largest accepted body in bytes for the group's members; empty: the route's.",
+    )
+    no_size_limit = models.BooleanField(
+        default=False, help_text="No size limit for the group's members (beats max_size)."
+    )
+    content_types = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Accepted media types for the group's members, comma-separated ('*/*': any); "
+        "empty: the route's.",
+    )
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["group"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["override", "group"], name="django_expect_group_limit_override"
+            ),
+            models.UniqueConstraint(
+                fields=["settings", "group"], name="django_expect_group_limit_settings"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(override__isnull=True, settings__isnull=False)
+                | models.Q(override__isnull=False, settings__isnull=True),
+                name="django_expect_group_limit_one_parent",
+            ),
+        ]
+        verbose_name = "group limit"
+
+    def __str__(self) -> str:
+        return self.group
+
+    def content_type_list(self) -> tuple[str, ...] | None:
+        return _split(self.content_types)
+
+    def clean(self) -> None:
+        self.group = self.group.strip()
+        policy = _validated(content_types=self.content_type_list())
+        if policy.content_types is not None:
+            self.content_types = ", ".join(policy.content_types)
+
+    @property
+    def max_size_display(self) -> str:
+        if self.no_size_limit:
+            return "no limit"
+        return "" if self.max_size is None else format_size(self.max_size)
 
 
 class RejectionCount(models.Model):
