@@ -91,12 +91,27 @@ class GroupLimitForm(forms.ModelForm):  # type: ignore[type-arg]
         fields = ("group", "max_size", "no_size_limit", "content_types")
 
 
+class GroupLimitFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """The group rows of one override or settings page. A POST without the formset's fields
+    (a script posting the parent's fields only) leaves the rows as they are, rather than being
+    refused as a tampered form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        total = f"{self.prefix}-TOTAL_FORMS"
+        if self.is_bound and total not in self.data:
+            data = self.data.copy()
+            data[total] = data[f"{self.prefix}-INITIAL_FORMS"] = "0"
+            self.data = data
+
+
 class _GroupLimitInline(admin.TabularInline):  # type: ignore[type-arg]
     """Other limits for user groups; the most permissive matching group wins, per field
     (docs/howto/uploader-limits.md)."""
 
     model = GroupLimit
     form = GroupLimitForm
+    formset = GroupLimitFormSet
     extra = 1
     verbose_name = "limit for a user group"
     verbose_name_plural = (

@@ -46,7 +46,7 @@ from django.db import models
 from django_expect.conf import conf, derived
 from django_expect.core import ExpectMode, UploadPolicy
 
-__all__ = ["apply_group_limits", "bump_version"]
+__all__ = ["bump_version"]
 
 logger = logging.getLogger("django_expect")
 

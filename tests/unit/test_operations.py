@@ -546,6 +546,7 @@ def test_expect_policies_text_and_json() -> None:
             "min_rate_grace": "default",
         },
         "per_request": [],
+        "per_group": {},
         "report_only": False,
         "quota": False,
     }
