@@ -11,10 +11,17 @@ from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
-from django_expect.models import GroupLimit, PolicyOverride, RejectionCount, UploadSettings
+from django_expect.models import (
+    GroupLimit,
+    PolicyOverride,
+    RejectionCount,
+    SizeHistogram,
+    UploadSettings,
+)
 from django_expect.overrides import load_overrides
 from django_expect.routes import describe_routes, reachable_routes, unknown_override_routes
 
@@ -236,6 +243,52 @@ class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        stats.buffer.flush()  # this process's pending counts, so the page is current
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(SizeHistogram)
+class SizeHistogramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Declared upload sizes per route and day, in fixed buckets (core.SIZE_BUCKETS): every
+    upload (reason "all"), and the refused ones by reason; pick a limit from the data."""
+
+    list_display = ("day", "route", "what", "report_only", "count", "mean", "distribution")
+    list_filter = ("report_only", "reason", "route")
+    date_hierarchy = "day"
+    search_fields = ("route",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="uploads", ordering="reason")
+    def what(self, obj: SizeHistogram) -> str:
+        return "all" if not obj.reason else f"refused: {obj.reason}"
+
+    @admin.display(description="mean size")
+    def mean(self, obj: SizeHistogram) -> str:
+        return format_size(obj.total_bytes // obj.count) if obj.count else "-"
+
+    @admin.display(description="declared sizes (count per bucket)")
+    def distribution(self, obj: SizeHistogram) -> str:
+        buckets = obj.buckets()
+        peak = max((n for _, n in buckets), default=0) or 1
+        return format_html(
+            '<table class="expect-histogram">{}</table>',
+            format_html_join(
+                "",
+                '<tr><td style="white-space:nowrap">{}</td><td style="text-align:right">{}</td>'
+                '<td><span style="display:inline-block;background:#79aec8;height:0.8em;'
+                'width:{}px"></span></td></tr>',
+                ((label, n, round(120 * n / peak)) for label, n in buckets if n),
+            ),
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

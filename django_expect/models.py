@@ -15,9 +15,18 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from django_expect.conf import CHUNKED_MODES
-from django_expect.core import ExpectMode, PolicyError, UploadPolicy, format_size
+from django_expect.core import SIZE_BUCKETS, ExpectMode, PolicyError, UploadPolicy, format_size
 
-__all__ = ["ChangeCounter", "GroupLimit", "PolicyOverride", "RejectionCount", "UploadSettings"]
+__all__ = [
+    "ChangeCounter",
+    "GroupLimit",
+    "PolicyOverride",
+    "RejectionCount",
+    "SizeHistogram",
+    "UploadSettings",
+]
+
+
 
 EXPECT_CHOICES = [(mode.value, mode.value) for mode in ExpectMode]
 CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
@@ -325,6 +334,61 @@ class RejectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.route} {self.reason}: {self.count}"
+
+
+def _bucket_label(index: int) -> str:
+    if index == len(SIZE_BUCKETS):
+        return f"over {format_size(SIZE_BUCKETS[-1])}"
+    return f"up to {format_size(SIZE_BUCKETS[index])}"
+
+
+class SizeHistogram(models.Model):
+    """How many uploads to one route declared a size in each bucket on one day (UTC): every
+    decided upload with a ``Content-Length`` (``reason`` empty), and the refused ones by reason
+    (``report_only``: what report-only let through). Written in batches by
+    :mod:`django_expect.stats`, with the rejection counts."""
+
+    day = models.DateField()
+    route = models.CharField(max_length=255)
+    reason = models.CharField(
+        max_length=32, blank=True, help_text="Empty: every upload; else the refusal's reason."
+    )
+    report_only = models.BooleanField(default=False)
+    count = models.PositiveBigIntegerField(default=0)
+    total_bytes = models.PositiveBigIntegerField(default=0)
+    bucket_0 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(0))
+    bucket_1 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(1))
+    bucket_2 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(2))
+    bucket_3 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(3))
+    bucket_4 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(4))
+    bucket_5 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(5))
+    bucket_6 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(6))
+    bucket_7 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(7))
+    bucket_8 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(8))
+    bucket_9 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(9))
+    bucket_10 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(10))
+    bucket_11 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(11))
+    bucket_12 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(12))
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-day", "route", "reason"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["day", "route", "reason", "report_only"],
+                name="django_expect_size_histogram_key",
+            )
+        ]
+        verbose_name = "size histogram"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.route} {self.reason or 'all'}: {self.count}"
+
+    def buckets(self) -> list[tuple[str, int]]:
+        """(label, count) per bucket, smallest first."""
+        return [
+            (_bucket_label(i), int(getattr(self, f"bucket_{i}")))
+            for i in range(len(SIZE_BUCKETS) + 1)
+        ]
 
 
 class QuotaReservation(models.Model):
