@@ -27,7 +27,6 @@ __all__ = [
 ]
 
 
-
 EXPECT_CHOICES = [(mode.value, mode.value) for mode in ExpectMode]
 CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
 

@@ -49,10 +49,10 @@ _Key = tuple[datetime.date, str, str, int]
 _SizeKey = tuple[datetime.date, str, str, bool]
 
 
-
 def size_bucket(size: int) -> int:
     """The index of the bucket ``size`` falls in (``len(SIZE_BUCKETS)``: over the last bound)."""
     return bisect.bisect_left(SIZE_BUCKETS, size)
+
 
 _prometheus_counter: Any = None  # django_expect_rejections_total
 _prometheus_report_only: Any = None  # django_expect_report_only_rejections_total
@@ -91,8 +91,10 @@ def _prometheus_histogram(name: str) -> Any:
                 if name == "report_only"
                 else "django_expect_rejected_size_bytes"
             )
-            what = "a report-only policy would have rejected" if name == "report_only" else (
-                "django-expect rejected before their body"
+            what = (
+                "a report-only policy would have rejected"
+                if name == "report_only"
+                else ("django-expect rejected before their body")
             )
             histogram = prometheus_client.Histogram(
                 metric,
@@ -211,7 +213,8 @@ class StatsBuffer:
                 close_old_connections()
 
     def flush(self) -> int:
-        """Write the pending counts (one batch); returns how many rows were touched."""
+        """Write the pending counts and size histograms (one batch, one transaction); returns
+        how many rejection count rows were touched."""
         with self._lock:
             batch, self._pending = self._pending, Counter()
             reported, self._pending_report_only = self._pending_report_only, Counter()
@@ -224,8 +227,8 @@ class StatsBuffer:
                     _add_to_row(key, count, report_only=False)
                 for key, count in sorted(reported.items()):
                     _add_to_row(key, count, report_only=True)
-                for size_key, counts in sorted(sizes.items()):
-                    _add_to_histogram(size_key, counts)
+                if sizes:
+                    _add_to_histograms(sizes)
         except Exception as error:
             with self._lock:
                 self._pending.update(batch)
@@ -236,9 +239,11 @@ class StatsBuffer:
                         kept[i] += value
             if not self._failing:
                 logger.warning(
-                    "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them "
-                    "and retrying at every flush (logged once until a flush succeeds)",
-                    len(batch) + len(reported) + len(sizes),
+                    "django-expect: cannot write %d rejection count(s) and %d size histogram(s) "
+                    "(%s: %s); keeping them and retrying at every flush (logged once until a "
+                    "flush succeeds)",
+                    len(batch) + len(reported),
+                    len(sizes),
                     type(error).__name__,
                     error,
                 )
@@ -248,7 +253,7 @@ class StatsBuffer:
             logger.info("django-expect: rejection counts written again after a failed flush")
             self._failing = False
         self.flushes += 1
-        return len(batch) + len(reported) + len(sizes)
+        return len(batch) + len(reported)
 
 
 def _add_to_row(key: _Key, count: int, report_only: bool) -> None:
@@ -266,20 +271,44 @@ def _add_to_row(key: _Key, count: int, report_only: bool) -> None:
         rows.update(count=F("count") + count)
 
 
-def _add_to_histogram(key: _SizeKey, counts: list[int]) -> None:
+def _add_to_histograms(sizes: dict[_SizeKey, list[int]]) -> None:
+    """Add pending histograms to their rows: one SELECT of the rows that exist, one INSERT of
+    those that do not, one UPDATE per existing row (inside the flush's transaction)."""
     model = apps.get_model("django_expect", "SizeHistogram")
+    existing = {
+        (row.day, row.route, row.reason, row.report_only)
+        for row in model.objects.filter(
+            day__in={key[0] for key in sizes}, route__in={key[1] for key in sizes}
+        ).only("day", "route", "reason", "report_only")
+    }
+    fresh = [key for key in sizes if key not in existing]
+    if fresh:
+        try:
+            with transaction.atomic():
+                model.objects.bulk_create(
+                    [
+                        model(**_histogram_fields(key), **_histogram_values(sizes[key]))
+                        for key in fresh
+                    ]
+                )
+        except IntegrityError:  # another process created one meanwhile: add to it instead
+            existing.update(fresh)
+    for key in sorted(k for k in sizes if k in existing):
+        rows = model.objects.filter(**_histogram_fields(key))
+        changes = {name: F(name) + n for name, n in _histogram_values(sizes[key]).items()}
+        if not rows.update(**changes):
+            model.objects.create(**_histogram_fields(key), **_histogram_values(sizes[key]))
+
+
+def _histogram_fields(key: _SizeKey) -> dict[str, Any]:
     day, route, reason, report_only = key
-    fields = {"day": day, "route": route, "reason": reason, "report_only": report_only}
+    return {"day": day, "route": route, "reason": reason, "report_only": report_only}
+
+
+def _histogram_values(counts: list[int]) -> dict[str, int]:
     values = {"count": counts[0], "total_bytes": counts[1]}
     values.update({f"bucket_{i}": n for i, n in enumerate(counts[2:]) if n})
-    rows = model.objects.filter(**fields)
-    if rows.update(**{name: F(name) + n for name, n in values.items()}):
-        return
-    try:
-        with transaction.atomic():
-            model.objects.create(**fields, **values)
-    except IntegrityError:  # another process created the row meanwhile
-        rows.update(**{name: F(name) + n for name, n in values.items()})
+    return values
 
 
 buffer = StatsBuffer()

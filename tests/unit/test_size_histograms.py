@@ -60,7 +60,7 @@ def test_every_declared_size_and_each_refusal_is_counted_then_written_in_one_flu
     refused = pending[(day, "lab-small", "content_too_large", False)]
     assert refused[:3] == [1, 5000, 0] and refused[4] == 1
 
-    assert counts.flush() == 3  # one rejection count, two histogram rows
+    assert counts.flush() == 1  # one rejection count row (and two histogram rows)
     assert counts.pending_sizes() == {}
     rows = {row.reason: row for row in SizeHistogram.objects.all()}
     assert (rows[""].count, rows[""].bucket_0, rows[""].bucket_2) == (4, 3, 1)
@@ -92,7 +92,7 @@ def test_a_failed_flush_keeps_the_histograms(
     def broken(*args: Any) -> None:
         raise RuntimeError("database down")
 
-    monkeypatch.setattr(stats, "_add_to_histogram", broken)
+    monkeypatch.setattr(stats, "_add_to_histograms", broken)
     assert counts.flush() == 0
     (kept,) = counts.pending_sizes().values()
     assert kept[:2] == [1, 50]
