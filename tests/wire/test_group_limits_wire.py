@@ -1,6 +1,6 @@
 """Admin limits per user group on the wire (issue 22): group rows created from another process
 (``manage.py shell``, as an operator's admin on another host) reach a 2-worker gunicorn with the
-hooks and django_expect.asgi (uvicorn) with no configuration; a member of group "pro" gets the
+hooks, django_expect.asgi (uvicorn) and ``manage.py runserver`` with no configuration; a member of group "pro" gets the
 group's limit (100, then the whole body), anyone else the route's (413, 0 body bytes).
 
 The uploader is the one the login check sees: the Token middleware's user on ``/lab/small``,
@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from harness.process import manage, prepare_database, project_env
+from harness.wsgi_servers import WSGIServerPool
 from harness.raw import Exchange
 from harness.tools import poll
 from tests.fakes import upload_head
@@ -52,7 +53,16 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(params=["gunicorn", "uvicorn"])
+@pytest.fixture(scope="module")
+def runserver(env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    pool = WSGIServerPool(env, tmp_path_factory.mktemp("runserver"))
+    try:
+        yield pool.get("runserver")
+    finally:
+        pool.stop_all()
+
+
+@pytest.fixture(params=["gunicorn", "uvicorn", "runserver"])
 def server(request: pytest.FixtureRequest, env: dict[str, str]) -> Iterator[Any]:
     server = request.getfixturevalue(request.param)
     yield server
