@@ -107,7 +107,7 @@ class GroupLimitFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
         super().__init__(*args, **kwargs)
         total = f"{self.prefix}-TOTAL_FORMS"
         if self.is_bound and total not in self.data:
-            data = self.data.copy()
+            data: Any = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
             data[total] = data[f"{self.prefix}-INITIAL_FORMS"] = "0"
             self.data = data
 

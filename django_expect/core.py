@@ -40,13 +40,13 @@ from typing import Any, NamedTuple, Protocol
 from django_expect.framing import parse_expect, parse_framing, parse_http_version
 
 __all__ = [
+    "SIZE_BUCKETS",
     "ContinueTiming",
     "Decision",
     "ExpectMode",
     "Identity",
     "PolicyError",
     "Reason",
-    "SIZE_BUCKETS",
     "RequestHead",
     "UploadPolicy",
     "decide",

@@ -659,6 +659,7 @@ def override_changed(
     deleted = signal is post_delete
     if sender._meta.model_name == "grouplimit":
         # A group row is part of its parent's value: re-read the parent (the saver's query).
+        model: Any
         if instance.settings_id is not None:
             model, key = apps.get_model("django_expect", "UploadSettings"), instance.settings_id
         else:

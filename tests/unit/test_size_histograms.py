@@ -5,6 +5,7 @@ counts in one flush, shown in the admin and observed in Prometheus."""
 from __future__ import annotations
 
 import datetime
+import itertools
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ def counts(monkeypatch: pytest.MonkeyPatch) -> stats.StatsBuffer:
 
 def test_the_bucket_bounds_are_powers_of_4_from_1_kib_to_4_gib() -> None:
     assert SIZE_BUCKETS[0] == KiB and SIZE_BUCKETS[-1] == 4 * GiB and len(SIZE_BUCKETS) == 12
-    assert all(b == a * 4 for a, b in zip(SIZE_BUCKETS, SIZE_BUCKETS[1:], strict=False))
+    assert all(b == a * 4 for a, b in itertools.pairwise(SIZE_BUCKETS))
     table = [
         (0, 0),
         (1, 0),

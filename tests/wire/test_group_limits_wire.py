@@ -1,7 +1,8 @@
 """Admin limits per user group on the wire (issue 22): group rows created from another process
 (``manage.py shell``, as an operator's admin on another host) reach a 2-worker gunicorn with the
-hooks, django_expect.asgi (uvicorn) and ``manage.py runserver`` with no configuration; a member of group "pro" gets the
-group's limit (100, then the whole body), anyone else the route's (413, 0 body bytes).
+hooks, django_expect.asgi (uvicorn) and ``manage.py runserver`` with no configuration; a member
+of group "pro" gets the group's limit (100, then the whole body), anyone else the route's (413,
+0 body bytes).
 
 The uploader is the one the login check sees: the Token middleware's user on ``/lab/small``,
 the view's DRF authenticator (``Authorization: Bearer``) on ``/uploader/drf-plan``, where the
@@ -17,9 +18,9 @@ from typing import Any
 import pytest
 
 from harness.process import manage, prepare_database, project_env
-from harness.wsgi_servers import WSGIServerPool
 from harness.raw import Exchange
 from harness.tools import poll
+from harness.wsgi_servers import WSGIServerPool
 from tests.fakes import upload_head
 
 pytestmark = pytest.mark.e2e
@@ -131,7 +132,11 @@ def test_a_group_limit_from_another_process_reaches_the_server(
         _refused_before_the_body(address, path, size, member)  # not a group limit yet
     manage(env, "shell", "-c", SETUP)
     for path, member, other, size in routes:
-        assert poll(lambda: _seen_in_a_row(address, path, size, member), timeout=HANG, interval=0.2)
+
+        def seen(path: str = path, member: dict = member, size: int = size) -> bool | None:
+            return _seen_in_a_row(address, path, size, member)
+
+        assert poll(seen, timeout=HANG, interval=0.2)
         _refused_before_the_body(address, path, size, other)
         _refused_before_the_body(address, path, 2_000_000, member)  # over the group's limit
     manage(env, "shell", "-c", TEARDOWN)
