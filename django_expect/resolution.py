@@ -31,6 +31,12 @@ policy is memoised per (view, method, route names) until a setting or the operat
 changes, whatever the number of URL patterns or overrides; the identity (session user, then DRF
 header authenticators or the django-ninja operation's header schemes) is created only for a
 policy that asks for a login or permissions, and resolved only when the decision consults it.
+
+Group limits (the admin's ``GroupLimit`` rows, :func:`overrides.apply_group_limits`) belong to
+their layer: the site-wide rows adjust the site-wide default policy, an override's rows the
+route's policy after the override. Only a route that has such rows looks the uploader up (the
+same identity as the login check) and reads their group names, with one query, cached on the
+request; the policy for a set of matching groups is memoised like the route's.
 """
 
 from __future__ import annotations
