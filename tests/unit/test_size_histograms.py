@@ -132,3 +132,27 @@ def test_prometheus_histograms(counts: stats.StatsBuffer) -> None:
         == before_rejected + 1
     )
     assert sample(declared, route="lab-small", le="+Inf") >= 1
+
+
+@pytest.mark.django_db
+def test_report_only_refusals_have_their_own_rows(counts: stats.StatsBuffer) -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    request = upload("/uploader/report-only", 5000)[0]
+    request.user = AnonymousUser()
+    assert run_view(request) is None  # let through
+    day = datetime.datetime.now(datetime.UTC).date()
+    pending = counts.pending_sizes()
+    assert set(pending) == {
+        (day, "uploader-report-only", "", False),
+        (day, "uploader-report-only", "login_required", True),
+    }
+
+
+@pytest.mark.django_db
+def test_a_body_without_a_declared_length_is_not_counted(counts: stats.StatsBuffer) -> None:
+    request = upload("/lab/small", 10)[0]
+    del request.META["CONTENT_LENGTH"]
+    request.META["HTTP_TRANSFER_ENCODING"] = "chunked"
+    run_view(request)
+    assert counts.pending_sizes() == {}
