@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -96,6 +97,20 @@ class GroupLimitForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = GroupLimit
         fields = ("group", "max_size", "no_size_limit", "content_types")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if apps.is_installed("django.contrib.auth"):  # pick an existing group: no typos
+            from django.contrib.auth.models import Group
+
+            names = list(Group.objects.order_by("name").values_list("name", flat=True))
+            current = self.instance.group if self.instance.pk else None
+            if current and current not in names:
+                names.append(current)
+            self.fields["group"] = forms.ChoiceField(
+                choices=[("", "---------"), *((name, name) for name in names)],
+                help_text=GroupLimit._meta.get_field("group").help_text,
+            )
 
 
 class GroupLimitFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]

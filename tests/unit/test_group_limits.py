@@ -220,9 +220,11 @@ def test_the_audit_and_exports_say_per_group(
 
 @pytest.mark.django_db
 def test_the_admin_edits_group_limits_inline(admin_client: Any) -> None:
+    Group.objects.create(name="pro")
     page = admin_client.get("/admin/django_expect/policyoverride/add/")
     assert page.status_code == 200
     assert b"group_limits-0-group" in page.content
+    assert b'<option value="pro">pro</option>' in page.content  # existing groups to pick from
     response = admin_client.post(
         "/admin/django_expect/policyoverride/add/",
         {
@@ -242,3 +244,16 @@ def test_the_admin_edits_group_limits_inline(admin_client: Any) -> None:
     assert b"group_limits-0-group" in page.content
     table = admin_client.get("/admin/django_expect/policyoverride/")
     assert b"per group: pro 1 GB" in table.content
+
+
+@pytest.mark.django_db
+def test_a_post_without_the_group_rows_leaves_them_as_they_are(admin_client: Any) -> None:
+    override = PolicyOverride.objects.create(route="lab-small")
+    GroupLimit.objects.create(override=override, group="pro", max_size=GB)
+    response = admin_client.post(
+        f"/admin/django_expect/policyoverride/{override.pk}/change/",
+        {"route": "lab-small", "max_size": "2kB"},  # a script posting the override's fields
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert PolicyOverride.objects.get().max_size == 2000
+    assert GroupLimit.objects.get().max_size == GB
