@@ -40,6 +40,7 @@ from typing import Any, NamedTuple, Protocol
 from django_expect.framing import parse_expect, parse_framing, parse_http_version
 
 __all__ = [
+    "SIZE_BUCKETS",
     "ContinueTiming",
     "Decision",
     "ExpectMode",
@@ -189,6 +190,12 @@ def parse_size(value: int | str) -> int:
             raise PolicyError(f"{value!r} is not a whole number of bytes")
         return int(numerator // denominator)
     return int(number) * multiplier
+
+
+#: Upper bounds (bytes, inclusive) of the size histograms' buckets (``SizeHistogram``, the
+#: Prometheus histograms): powers of 4 from 1 KiB to 4 GiB; one more bucket takes every larger
+#: size.
+SIZE_BUCKETS: tuple[int, ...] = tuple(1024 * 4**i for i in range(12))
 
 
 def format_size(size: int) -> str:

@@ -63,7 +63,7 @@ from django_expect.discovery import add_discovery_headers, discovery_limits, dis
 from django_expect.resolution import request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
-from django_expect.stats import record_rejection, route_name
+from django_expect.stats import record_rejection, record_size, route_name
 from django_expect.streams import CappedStream, swap_request_stream
 
 __all__ = ["ExpectMiddleware"]
@@ -159,6 +159,8 @@ class ExpectMiddleware:
         if resolution.error is not None:
             logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
         decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+        if decision.declared_length is not None:
+            record_size(request, decision.declared_length)  # the route's size histogram
         limit = policy.max_size
         check = policy.check
         reservation = None
