@@ -135,7 +135,7 @@ SERVER_PROFILES = {
     "granian": Profile("granian", half_close=False),  # no answer to a half-closed client
     "runserver": Profile("runserver"),
     # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
-    "waitress": Profile("waitress", eager_continue=True),
+    "waitress": Profile("waitress", eager_continue=True, half_close=False),
     "uwsgi-http11-socket": Profile("uwsgi-http11-socket"),
 }
 ASGI_KINDS = ("uvicorn-h11", "gunicorn-asgi", "granian")
@@ -150,6 +150,12 @@ class Request:
     well_formed: bool  # a server that parses it must answer it
     declared_length: bool = False  # one valid Content-Length, no Transfer-Encoding
     head_intact: bool = True  # False once a byte of the head was mutated
+
+    @property
+    def http10(self) -> bool:
+        """The request line says HTTP/1.0 (the generator never sends ``Connection`` fields)."""
+        line = self.wire[: self.head_len].split(b"\n", 1)[0].rstrip(b"\r")
+        return line.endswith(b" HTTP/1.0")
 
 
 @dataclass
@@ -596,7 +602,7 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
                 problems.append(f"request {i}: digest mismatch (the upload was altered)")
     if sent_all and scenario.mode != "wait" and trusted == len(requests):
         answered = len(finals)
-        closed_early = bool(finals) and finals[-1].headers.get("connection", "").lower() == "close"
+        closed_early = bool(finals) and _closes_after(requests[len(finals) - 1], finals[-1])
         if answered < len(requests) and not closed_early:
             problems.append(
                 f"only {answered} of {len(requests)} requests answered on an open connection"
@@ -606,6 +612,18 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
     if scenario.mode == "wait" and requests[0].well_formed and not finals:
         problems.append("no final status at all")
     return problems
+
+
+def _closes_after(request: Request, final: Parsed) -> bool:
+    """The server may close the connection after ``final``, the answer to ``request``: the
+    answer says ``Connection: close``, or the request was HTTP/1.0 and the answer does not say
+    ``keep-alive`` (RFC 9112 9.3: an HTTP/1.0 connection persists only when both sides say
+    keep-alive). A request pipelined behind such an answer need not be answered (granian
+    answers an HTTP/1.0 request, then closes without a ``Connection`` field: seed 24:271)."""
+    connection = final.headers.get("connection", "").lower()
+    if connection == "close":
+        return True
+    return request.http10 and "keep-alive" not in connection
 
 
 def _json(body: bytes) -> object:
