@@ -43,6 +43,8 @@ from django_expect.framing import CONTINUE, parse_expect, parse_http_version, ws
 __all__ = ["lazy_continue"]
 
 _WRITE_TIMEOUT = 5.0
+#: Seconds ``uwsgi.chunked_read()`` waits for a chunk.
+_CHUNK_TIMEOUT = 20
 #: uWSGI's options that serve HTTP and close after every response.
 _CLOSING_MODES = ("http-socket", "http")
 
@@ -72,13 +74,17 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
 
 def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> ExpectContinueInput:
     """Wrap ``environ["wsgi.input"]`` (the 100, if the client waits for one, on first read)."""
-    length = wsgi_framing(environ).length
+    framing = wsgi_framing(environ)
+    length = framing.length
+    source = environ["wsgi.input"]
+    if framing.chunked and framing.error is None:
+        source = _ChunkedInput()
     expects_100, _ = parse_expect(
         environ.get("HTTP_EXPECT"), parse_http_version(environ.get("SERVER_PROTOCOL"))
     )
     awaiting = expects_100 and length != 0
     wrapped = ExpectContinueInput(
-        environ["wsgi.input"],
+        source,
         awaiting=awaiting,
         send_continue=lambda: _write_all(connection_fd(), CONTINUE),
         close_connection=_closed_anyway,
@@ -86,6 +92,48 @@ def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> Expect
     )
     environ["wsgi.input"] = wrapped
     return wrapped
+
+
+class _ChunkedInput:
+    """A ``Transfer-Encoding: chunked`` body through ``uwsgi.chunked_read()``.
+
+    uWSGI's ``wsgi.input`` reads ``CONTENT_LENGTH`` bytes, none for a chunked request, so the
+    view would see an empty upload; ``uwsgi.chunked_read()`` decodes one chunk per call
+    (``core/chunked.c``; ``b""`` after the last chunk, an ``IOError`` for a malformed one,
+    which :class:`ExpectContinueInput` answers 400)."""
+
+    def __init__(self) -> None:
+        import uwsgi
+
+        self._chunked_read = uwsgi.chunked_read
+        self._buffer = b""
+        self._done = False
+
+    def _fill(self, size: int) -> None:
+        while not self._done and (size < 0 or len(self._buffer) < size):
+            chunk = bytes(self._chunked_read(_CHUNK_TIMEOUT))
+            if not chunk:
+                self._done = True
+            self._buffer += chunk
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = -1 if size is None else size
+        self._fill(wanted)
+        if wanted < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:wanted], self._buffer[wanted:]
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        wanted = -1 if size is None else size
+        while b"\n" not in self._buffer and not self._done:
+            self._fill(len(self._buffer) + 1)
+        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        if wanted >= 0:
+            end = min(end, wanted)
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
 
 
 def announces_close(options: dict[str, Any]) -> bool:
