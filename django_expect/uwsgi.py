@@ -100,12 +100,13 @@ class _ChunkedInput:
     uWSGI's ``wsgi.input`` reads ``CONTENT_LENGTH`` bytes, none for a chunked request, so the
     view would see an empty upload; ``uwsgi.chunked_read()`` decodes one chunk per call
     (``core/chunked.c``; ``b""`` after the last chunk, an ``IOError`` for a malformed one,
-    which :class:`ExpectContinueInput` answers 400)."""
+    which :class:`ExpectContinueInput` answers 400). uWSGI 2.0.31's parser takes no chunk
+    extension (``5;name=value``): such a body is refused 400, never read short."""
 
     def __init__(self) -> None:
-        import uwsgi
+        import uwsgi  # type: ignore[import-untyped,import-not-found,unused-ignore]  # inside uWSGI only
 
-        self._chunked_read = uwsgi.chunked_read
+        self._chunked_read: Callable[[int], bytes] = uwsgi.chunked_read
         self._buffer = b""
         self._done = False
 
