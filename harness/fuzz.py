@@ -123,6 +123,13 @@ class Profile:
     #: and stops reading once the server is idle for ``IDLE_END`` seconds.
     half_close: bool = True
     server_errors: frozenset[int] = frozenset({501})
+    #: Answers requests pipelined behind the first on one connection. uWSGI's
+    #: ``--http11-socket`` closes the connection instead, without a word, when bytes follow
+    #: the request it answered (``uwsgi_proto_http11_close`` in ``proto/http.c``: "close the
+    #: connection on ... pipelined ... requests"); RFC 9112 9.3.2 lets a server close with
+    #: pipelined requests unanswered (the client retries them), so answering only the first
+    #: is no violation there.
+    pipelining: bool = True
 
 
 GUNICORN = Profile()
@@ -135,8 +142,10 @@ SERVER_PROFILES = {
     "granian": Profile("granian", half_close=False),  # no answer to a half-closed client
     "runserver": Profile("runserver"),
     # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
+    # waitress also treats the client's half-close as a disconnect: handle_read() sets
+    # connected = False on EOF and service() then skips the requests it had queued.
     "waitress": Profile("waitress", eager_continue=True, half_close=False),
-    "uwsgi-http11-socket": Profile("uwsgi-http11-socket"),
+    "uwsgi-http11-socket": Profile("uwsgi-http11-socket", pipelining=False),
 }
 ASGI_KINDS = ("uvicorn-h11", "gunicorn-asgi", "granian")
 
@@ -603,6 +612,7 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
     if sent_all and scenario.mode != "wait" and trusted == len(requests):
         answered = len(finals)
         closed_early = bool(finals) and _closes_after(requests[len(finals) - 1], finals[-1])
+        closed_early = closed_early or (answered >= 1 and not profile.pipelining)
         if answered < len(requests) and not closed_early:
             problems.append(
                 f"only {answered} of {len(requests)} requests answered on an open connection"
