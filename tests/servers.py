@@ -92,7 +92,8 @@ PROFILES = {
         # Embedded mode with deploy/apache-expect.conf: Apache closes after every Expect request.
         _wsgi("mod_wsgi", keep_alive=False),
         _wsgi("uwsgi-http-socket", keep_alive=False, chunked=True),  # lazy_continue, close added
-        _wsgi("uwsgi-http", keep_alive=False),  # the --http router (closes a chunked request unanswered)
+        # The --http router: it closes on a chunked request without an answer (not chunked).
+        _wsgi("uwsgi-http", keep_alive=False),
         # Keep-alive without a word about the close: Go sends a refused body (tests/clients).
         _wsgi("uwsgi-http11-socket", says_close=False),
         # The servers that invite the body before Django runs: the refusal is still precise.
