@@ -39,8 +39,7 @@ class Profile:
     #: it closes without saying so).
     says_close: bool = True
     #: Decodes ``Transfer-Encoding: chunked`` request bodies for the application (and closes
-    #: after one the view left unread). Not uWSGI's ``--http11-socket``: it keeps the connection
-    #: after an unread chunked body and parses the rest as a request (docs/howto/servers.md).
+    #: after one the view left unread).
     chunked: bool = False
     #: Bounds a stalled body with the route's ``body_timeout`` (408).
     body_timeout: bool = False
@@ -95,7 +94,7 @@ PROFILES = {
         # The --http router: it closes on a chunked request without an answer (not chunked).
         _wsgi("uwsgi-http", keep_alive=False),
         # Keep-alive without a word about the close: Go sends a refused body (tests/clients).
-        _wsgi("uwsgi-http11-socket", says_close=False),
+        _wsgi("uwsgi-http11-socket", says_close=False, chunked=True),
         # The servers that invite the body before Django runs: the refusal is still precise.
         *(
             Profile(f"gunicorn-{w}-stock", "gunicorn", w, hook=False, lazy=False, clients=False)

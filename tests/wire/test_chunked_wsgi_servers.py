@@ -115,3 +115,21 @@ def test_runserver_a_request_line_cut_by_the_close_is_not_answered(
         assert final.status == 200
         assert conn.closed_by_server()
         assert conn.buffer == b""
+
+
+@pytest.mark.parametrize("path", ["/nowhere", "/lab/small"])
+def test_uwsgi_http11_an_unread_chunked_body_is_never_parsed_as_a_request(
+    wsgi_pool: WSGIServerPool, path: str
+) -> None:
+    """uWSGI's ``--http11-socket`` keeps a connection by ``Content-Length`` alone; after a
+    chunked body the view left unread (404 before the view, 413 past ``max_size``) it parsed
+    the rest as the next request (the fuzzer's seed 24:102). ``lazy_continue`` closes it."""
+    server = wsgi_pool.get("uwsgi-http11-socket")
+    hidden = b"GET /lab/small HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    with Exchange(server.address) as conn:
+        conn.request_head("POST", path, {"Transfer-Encoding": "chunked"})
+        conn.send_body(chunked(b"x" * 1500, size=1500)[:-5] + chunked(hidden))
+        final = conn.read_final()[1]
+        assert final.status in (404, 413)
+        assert conn.closed_by_server()
+        assert conn.buffer == b""

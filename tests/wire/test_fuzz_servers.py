@@ -51,9 +51,8 @@ FOUND = {
     "HTTPChannel.received() sends the 100 and send_continue() sets request.completed = False, "
     "so the request is never queued (docs/howto/servers.md)",
     "uwsgi-http11-socket": "uWSGI 2.0.31 writes the request's protocol string verbatim as its "
-    "status line's version (24:89: 'HTTPZ1.1 400', 24:42: a bare-LF head echoed back), and "
-    "keeps the connection after a chunked body the view did not read, parsing the body as a "
-    "request (24:102: 404, then Django's 400 for the chunk data; docs/howto/servers.md)",
+    "status line's version (24:89: 'HTTPZ1.1 400'; 24:42: a head with bare-LF line ends is "
+    "echoed back whole as the version; docs/howto/servers.md)",
 }
 
 
