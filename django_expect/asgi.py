@@ -279,11 +279,10 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _receive_bound(body_input: ExpectContinueInput, body: ASGIBody) -> float | None:
-    """How long the next ``receive()`` may wait: the input decides when a minimum rate applies
-    (it raises ``BodyTooSlow`` when the rate's time is up), else ``body_timeout``."""
-    if body_input.meter is None or body_input.sealed:
-        return body.timeout
-    return body_input.receive_timeout()
+    """How long the next ``receive()`` may wait: the input's rate bound when a minimum rate
+    applies (it raises ``BodyTooSlow`` when the rate's time is up), else ``body_timeout``."""
+    bound = body_input.rate_bound()
+    return body.timeout if bound is None else bound
 
 
 class _LoopSafeInput(ExpectContinueInput):

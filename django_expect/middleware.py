@@ -204,9 +204,7 @@ class ExpectMiddleware:
                 return response
 
         if body is not None:
-            body.body_timeout = resolution.body_timeout
-            body.min_rate = resolution.min_rate
-            body.min_rate_grace = resolution.min_rate_grace
+            body.apply_time_limits(resolution.time_limits)
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():

@@ -158,8 +158,7 @@ def policy_of(view: object) -> UploadPolicy | None:
     policy = getattr(view, POLICY_ATTRIBUTE, None)
     if isinstance(policy, UploadPolicy):
         return policy
-    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
-    policy = getattr(view_class, POLICY_ATTRIBUTE, None)
+    policy = getattr(frameworks.view_class(view), POLICY_ATTRIBUTE, None)
     return policy if isinstance(policy, UploadPolicy) else None
 
 

@@ -30,7 +30,7 @@ from typing import Any, cast
 
 from django.core.servers import basehttp
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, SocketReceiveTimeout
 from django_expect.framing import CONTINUE, wsgi_framing
 from django_expect.lingering import linger
 
@@ -58,7 +58,7 @@ class _ServerHandler(basehttp.ServerHandler):
         reader = _BoundedReader(stdin, self.sock)
         super().__init__(reader, stdout, stderr, environ)
         self.request_handler = request_handler
-        self.timeout_set = False
+        self.receive_timeout = SocketReceiveTimeout(self.sock)
         length = wsgi_framing(environ).length
         self.expect_input = ExpectContinueInput(
             cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
@@ -66,7 +66,7 @@ class _ServerHandler(basehttp.ServerHandler):
             send_continue=self._send_continue,
             close_connection=self._close_connection,
             length=length,
-            set_receive_timeout=self._set_receive_timeout,
+            set_receive_timeout=self.receive_timeout,
         )
         if length is None:
             self.expect_input.close_connection()  # runserver cannot frame a chunked body
@@ -79,21 +79,6 @@ class _ServerHandler(basehttp.ServerHandler):
     def _close_connection(self) -> None:
         self.request_handler.close_connection = True
 
-    def _set_receive_timeout(self, seconds: float | None) -> None:
-        if seconds is None:
-            self._restore_timeout()
-        else:
-            self.timeout_set = True
-            self.sock.settimeout(seconds)
-
-    def _restore_timeout(self) -> None:
-        if self.timeout_set:
-            self.timeout_set = False
-            try:
-                self.sock.settimeout(None)  # socketserver's StreamRequestHandler.timeout
-            except OSError:
-                pass
-
     def cleanup_headers(self) -> None:
         """The final response starts: no 100 after it; say when the connection will close."""
         self.expect_input.seal()
@@ -105,7 +90,7 @@ class _ServerHandler(basehttp.ServerHandler):
 
     def close(self) -> None:
         self.expect_input.seal()
-        self._restore_timeout()
+        self.receive_timeout.restore()
         if self.expect_input.closing:
             self.request_handler.close_connection = True
             _finish_without_django_drain(self)
@@ -144,7 +129,7 @@ class _ServerHandler(basehttp.ServerHandler):
 class _BoundedReader:
     """The request handler's ``rfile`` as the body's source: when a minimum rate applies, a
     ``read(n)`` loops over ``read1()`` (one receive each), each bounded by
-    ``body.receive_timeout()`` (the idle timeout or the rate's time left); otherwise, and for
+    ``body.rate_bound()`` (the idle timeout or the rate's time left); otherwise, and for
     ``readline``, the ``rfile`` itself."""
 
     def __init__(self, rfile: Any, sock: socket.socket) -> None:
@@ -154,12 +139,12 @@ class _BoundedReader:
 
     def read(self, size: int | None = -1) -> bytes:
         body = self.body
-        if body is None or body.meter is None or body.sealed:
+        if body is None or body.rate_bound() is None:
             return bytes(self.rfile.read(size))
         parts: list[bytes] = []
         got = 0
         while size is None or size < 0 or got < size:
-            self.sock.settimeout(body.receive_timeout())
+            self.sock.settimeout(body.receive_timeout())  # the rate's time shrinks
             chunk = self.rfile.read1(_CHUNK if size is None or size < 0 else size - got)
             if not chunk:
                 break
