@@ -152,7 +152,7 @@ def override_of(row: Any) -> Override:
         route=row.route,
         max_size=row.max_size,
         content_types=row.content_type_list(),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        expect=row.expect_mode(),
         login_required=row.login_required,
         permissions=row.permission_list(),
         body_timeout=row.body_timeout,
@@ -164,16 +164,12 @@ def override_of(row: Any) -> Override:
 
 def site_defaults_of(row: Any) -> SiteDefaults:
     """An ``UploadSettings`` row (or a saved instance) as a plain value."""
-
-    def split(text: str) -> tuple[str, ...] | None:
-        return tuple(v.strip() for v in text.split(",") if v.strip()) or None
-
     return SiteDefaults(
         max_size=row.max_size,
-        content_types=split(row.content_types),
+        content_types=row.content_type_list(),
         login_required=row.login_required,
-        permissions=split(row.permission),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        permissions=row.permission_list(),
+        expect=row.expect_mode(),
         body_timeout=row.body_timeout,
         report_only=row.report_only,
         chunked=row.chunked or None,

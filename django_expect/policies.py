@@ -44,13 +44,16 @@ POLICY_ATTRIBUTE = "upload_policy"
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
-#: The policy values audits and the admin report, with the ``upload_policy`` argument of each.
 #: A view attribute: ``(route policy) -> the policy each request's body is decided by``, for
 #: views that apply the route's policy to a whole multi-request upload themselves (the tus
 #: endpoint: the file's limit, types and check at creation, each chunk's against what is left).
 #: Read by :func:`django_expect.resolution.effective_policy` only.
 REQUEST_POLICY_ATTRIBUTE = "expect_request_policy"
 
+#: The policy values audits and the admin report, with the ``upload_policy`` argument of each
+#: (also the key in ``EXPECT_DEFAULT_POLICY``). The one place the two names differ is
+#: ``permission``: the argument (and the admin's column) takes one name or several, the policy
+#: keeps them as ``UploadPolicy.permissions``, a tuple, the name used everywhere inside.
 POLICY_FIELDS = {
     "max_size": "max_size",
     "content_types": "content_types",
