@@ -287,8 +287,6 @@ class OverrideRegistry:
         self._fast: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._new_process()
-        self.loads = 0  # how many times the rows were read (tests and the admin show it)
-        self.refreshes = 0  # how many refreshes ran (each reads the counter)
         _registries.add(self)
 
     def _new_process(self) -> None:
@@ -430,7 +428,6 @@ class OverrideRegistry:
             try:
                 return self._refresh()
             finally:
-                self.refreshes += 1
                 self._first.set()
 
     def _refresh(self) -> bool:
@@ -471,7 +468,6 @@ class OverrideRegistry:
             if reload:
                 self._rows, self._site = rows, site
                 self._version, self._loaded = version, True
-                self.loads += 1
             if reload or len(self._local) != before:
                 self._rebuild()
                 self._fast = None  # the next request takes the new snapshot (and settles)
