@@ -287,6 +287,9 @@ class OverrideRegistry:
         self._fast: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._new_process()
+        #: How many times the rows were read: what shows that no request reloads them
+        #: (tests/unit/test_operations.py, tests/wire/test_no_request_queries.py).
+        self.loads = 0
         _registries.add(self)
 
     def _new_process(self) -> None:
@@ -468,6 +471,7 @@ class OverrideRegistry:
             if reload:
                 self._rows, self._site = rows, site
                 self._version, self._loaded = version, True
+                self.loads += 1
             if reload or len(self._local) != before:
                 self._rebuild()
                 self._fast = None  # the next request takes the new snapshot (and settles)
