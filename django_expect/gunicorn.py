@@ -90,10 +90,9 @@ def finish(req: Any, worker: Any = None) -> None:
     body.seal()
     connection.unbind_receives()
     connection.receive_timeout.restore()
-    if body.closing:
-        req.must_close = True
-        if connection.sock is not None:
-            linger(connection.sock, _unread(body), capacity=_capacity(worker))
+    # body.closing: close_connection() already set gunicorn's req.must_close.
+    if body.closing and connection.sock is not None:
+        linger(connection.sock, _unread(body), capacity=_capacity(worker))
 
 
 def _unread(body: ExpectContinueInput) -> int | None:
@@ -147,6 +146,8 @@ class _Connection:
         self.sock.sendall(CONTINUE)
 
     def close_connection(self) -> None:
+        """gunicorn closes the connection after the response (``Request.should_close()`` reads
+        ``req.must_close``)."""
         self.req.must_close = True
 
 
