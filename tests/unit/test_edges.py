@@ -250,11 +250,13 @@ def test_a_missing_rejection_template_falls_back_to_a_minimal_page() -> None:
 
 def test_haproxy_strings_are_quoted_so_nothing_inside_is_interpreted() -> None:
     assert _haproxy_string("^/upload$") == "'^/upload$'"
-    assert _haproxy_string("it's $HOME \\ \"x\"") == '"it\'s \\$HOME \\\\ \\"x\\""'
+    assert _haproxy_string('it\'s $HOME \\ "x"') == '"it\'s \\$HOME \\\\ \\"x\\""'
 
 
 def test_an_unknown_export_format_names_the_formats() -> None:
-    with pytest.raises(ValueError, match="unknown format 'yaml'; use one of text, json, nginx, haproxy"):
+    with pytest.raises(
+        ValueError, match="unknown format 'yaml'; use one of text, json, nginx, haproxy"
+    ):
         render([], "yaml")
 
 
