@@ -381,8 +381,6 @@ class ExpectContinueInput(ReadOnlyStream):
                 slow or BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"),
                 error,
             ) from error
-        except BodyNotRequested:
-            raise
         except Exception as error:  # reset, broken pipe; gunicorn's NoMoreData, InvalidChunkSize
             raise self._fail(
                 IncompleteBody(f"the body is incomplete or malformed: {error!r}"), error
