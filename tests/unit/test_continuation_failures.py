@@ -59,7 +59,7 @@ def test_a_100_that_cannot_be_sent_in_time_is_a_body_timeout() -> None:
 
     body = _input(io.BytesIO(b"x" * 10), awaiting=True, send_continue=stalled)
     body.apply_time_limits(TimeLimits(body_timeout=2.0))
-    with pytest.raises(BodyTimeout, match="could not be sent for 2.0 seconds") as raised:
+    with pytest.raises(BodyTimeout, match=r"could not be sent for 2\.0 seconds") as raised:
         body.read()
     assert isinstance(raised.value.__cause__, TimeoutError)
     assert body.failure is raised.value and body.wire == ["close"]  # type: ignore[attr-defined]
@@ -94,7 +94,7 @@ def test_a_line_may_end_before_the_size_asked_for() -> None:
 def test_an_idle_timeout_is_a_body_timeout_when_no_rate_bounded_the_receive() -> None:
     body = _input(_Stream(TimeoutError("timed out")))
     body.apply_time_limits(TimeLimits(body_timeout=1.5))
-    with pytest.raises(BodyTimeout, match="no body byte arrived for 1.5 seconds") as raised:
+    with pytest.raises(BodyTimeout, match=r"no body byte arrived for 1\.5 seconds") as raised:
         body.read(5)
     assert not isinstance(raised.value, BodyTooSlow)
 

@@ -154,7 +154,7 @@ def test_a_body_timeout_on_the_socket_ends_in_body_timeout(
     )
     body.apply_time_limits(TimeLimits(body_timeout=0.05))
     assert body.read(3) == b"abc"
-    with pytest.raises(BodyTimeout, match="no body byte arrived for 0.05 seconds"):
+    with pytest.raises(BodyTimeout, match=r"no body byte arrived for 0\.05 seconds"):
         body.read(7)
     assert body.closing
 
