@@ -6,7 +6,6 @@ quoting."""
 from __future__ import annotations
 
 import functools
-import io
 from typing import Any
 
 import pytest
@@ -16,34 +15,24 @@ from django.test import Client, RequestFactory, override_settings
 
 from django_expect import resolution, upload_policy
 from django_expect.browser import add_upload_limits, limits_for_url
-from django_expect.continuation import ExpectContinueInput
 from django_expect.core import Reason, UploadPolicy, refusal
 from django_expect.export import _haproxy_string, render
 from django_expect.middleware import ExpectMiddleware
 from django_expect.policies import declared_policy
 from django_expect.resolution import effective_policy, view_path
 from django_expect.responses import page_context, rejection_response
+from tests.unit.test_django import Recorder
 
 
-def _request(length: int = 10, send_continue: Any = None) -> HttpRequest:
-    def broken_pipe() -> None:
-        raise BrokenPipeError("the client went away")
+def _request(length: int = 10, *, client_gone: bool = False) -> HttpRequest:
+    """A POST awaiting its 100 as under the gunicorn hook (tests/unit/test_django.py's)."""
+    request = Recorder().request({}, length=length)
+    if client_gone:
 
-    stream = ExpectContinueInput(
-        io.BytesIO(b"x" * length),
-        awaiting=True,
-        send_continue=send_continue or broken_pipe,
-        close_connection=lambda: None,
-        length=length,
-    )
-    request = RequestFactory().post(
-        "/",
-        data=b"x" * length,
-        content_type="application/octet-stream",
-        HTTP_EXPECT="100-continue",
-        **{"wsgi.input": stream},
-    )
-    request.user = AnonymousUser()
+        def broken_pipe() -> None:
+            raise BrokenPipeError("the client went away")
+
+        request.environ["wsgi.input"]._send_continue = broken_pipe  # the server's write fails
     return request
 
 
@@ -59,7 +48,7 @@ def test_a_client_gone_before_an_after_checks_100_is_a_400_not_a_500() -> None:
     def view(request: HttpRequest) -> HttpResponse:
         raise AssertionError("not reached")
 
-    request = _request()
+    request = _request(client_gone=True)
     response = _process_view(request, view)
     assert response.status_code == 400
     assert b"incomplete_body" in response.content

@@ -6,7 +6,6 @@ own (``urlpatterns`` below)."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,9 +16,9 @@ from django.urls import include, path
 from django_expect.signals import upload_rejected
 from django_expect.tus import tus_urls
 from django_expect.tus.models import TusUpload
-
-TUS = {"HTTP_TUS_RESUMABLE": "1.0.0"}
-OCTETS = "application/offset+octet-stream"
+from tests.unit.test_tus import TUS, patch
+from tests.unit.test_tus import _media as _media  # the fixture: a temporary MEDIA_ROOT
+from tests.unit.test_tus import client as client  # the fixture: a client with the database
 
 
 def _check(request: HttpRequest) -> Any:
@@ -40,29 +39,8 @@ urlpatterns = [
 pytestmark = pytest.mark.urls(__name__)
 
 
-@pytest.fixture(autouse=True)
-def _media(tmp_path: Path, settings: Any) -> None:
-    settings.MEDIA_ROOT = tmp_path / "media"
-
-
-@pytest.fixture
-def client(db: None) -> Client:
-    return Client()
-
-
 def _create(client: Client, url: str = "/tus/", **headers: str) -> Any:
     return client.generic("POST", url, b"", **{**TUS, **headers})
-
-
-def _patch(client: Client, location: str, offset: int, data: bytes, **headers: str) -> Any:
-    return client.generic(
-        "PATCH",
-        location,
-        data,
-        content_type=OCTETS,
-        HTTP_UPLOAD_OFFSET=str(offset),
-        **{**TUS, **headers},
-    )
 
 
 def _error(response: Any) -> dict[str, Any]:
@@ -87,7 +65,7 @@ def test_a_malformed_tus_header_is_400(client: Client) -> None:
 
 def test_the_method_override_serves_head_through_post(client: Client) -> None:
     location = _create(client, HTTP_UPLOAD_LENGTH="10")["Location"]
-    assert _patch(client, location, 0, b"abc").status_code == 204
+    assert patch(client, location, 0, b"abc").status_code == 204
     response = client.generic("POST", location, b"", HTTP_X_HTTP_METHOD_OVERRIDE="HEAD", **TUS)
     assert response.status_code == 200
     assert (response["Upload-Offset"], response["Upload-Length"]) == ("3", "10")
@@ -95,14 +73,14 @@ def test_the_method_override_serves_head_through_post(client: Client) -> None:
 
 def test_a_deferred_length_is_set_once_and_not_below_the_offset(client: Client) -> None:
     location = _create(client, HTTP_UPLOAD_DEFER_LENGTH="1")["Location"]
-    assert _patch(client, location, 0, b"abcd").status_code == 204
-    too_short = _patch(client, location, 4, b"", HTTP_UPLOAD_LENGTH="3")
+    assert patch(client, location, 0, b"abcd").status_code == 204
+    too_short = patch(client, location, 4, b"", HTTP_UPLOAD_LENGTH="3")
     assert too_short.status_code == 400
     assert "smaller than what was already uploaded" in _error(too_short)["message"]
-    over_limit = _patch(client, location, 4, b"", HTTP_UPLOAD_LENGTH="101")
+    over_limit = patch(client, location, 4, b"", HTTP_UPLOAD_LENGTH="101")
     assert over_limit.status_code == 413  # the route's max_size, checked as at creation
-    assert _patch(client, location, 4, b"ef", HTTP_UPLOAD_LENGTH="6").status_code == 204
-    changed = _patch(client, location, 6, b"", HTTP_UPLOAD_LENGTH="7")
+    assert patch(client, location, 4, b"ef", HTTP_UPLOAD_LENGTH="6").status_code == 204
+    changed = patch(client, location, 6, b"", HTTP_UPLOAD_LENGTH="7")
     assert changed.status_code == 400
     assert "cannot change once it is set" in _error(changed)["message"]
     upload = TusUpload.objects.get()
