@@ -5,7 +5,7 @@ this module's own (``urlpatterns`` below)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
@@ -38,7 +38,7 @@ class _Token(BaseAuthentication):
 
 
 class DrfUpload(APIView):
-    authentication_classes = [SessionAuthentication, _Refuses, _Token]
+    authentication_classes: ClassVar[list[type]] = [SessionAuthentication, _Refuses, _Token]
 
     def post(self, request: Any) -> Response:
         return Response()
