@@ -124,7 +124,7 @@ def test_the_route_memo_starts_over_when_full(monkeypatch: pytest.MonkeyPatch) -
         for index, view in enumerate(views):
             assert effective_policy(view, "POST", (f"memo-{index}",)).policy.max_size == index + 1
         # Past the bound the memo was cleared and holds the last one only; answers stay right.
-        memo = resolution.derived("route_policies", dict)
+        memo: dict[Any, Any] = derived("route_policies", dict)
         assert len(memo) == 1
         assert effective_policy(views[0], "POST", ("memo-0",)).policy.max_size == 1
 
