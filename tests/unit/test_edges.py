@@ -15,6 +15,7 @@ from django.test import Client, RequestFactory, override_settings
 
 from django_expect import resolution, upload_policy
 from django_expect.browser import add_upload_limits, limits_for_url
+from django_expect.conf import derived
 from django_expect.core import Reason, UploadPolicy, refusal
 from django_expect.export import _haproxy_string, render
 from django_expect.middleware import ExpectMiddleware
