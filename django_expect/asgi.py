@@ -53,7 +53,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
 
 from django_expect.bodylimit import capped_request_class
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ASGI_INPUT_KEY, ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
 from django_expect.framing import asgi_framing
 from django_expect.streams import swap_request_stream
@@ -62,7 +62,7 @@ __all__ = ["INPUT_KEY", "ExpectASGIHandler", "get_asgi_application", "read_ahead
 
 #: ``request.META`` key under which the request's :class:`ExpectContinueInput` is found (the
 #: ASGI counterpart of ``wsgi.input``; ``ExpectMiddleware`` looks here).
-INPUT_KEY = "django_expect.input"
+INPUT_KEY = ASGI_INPUT_KEY
 
 Scope = dict[str, Any]
 Message = Mapping[str, Any]

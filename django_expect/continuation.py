@@ -51,6 +51,12 @@ __all__ = [
 ]
 
 
+#: ``request.META`` key under which an ASGI request's :class:`ExpectContinueInput` is found (the
+#: ASGI counterpart of ``wsgi.input``): ``django_expect.asgi`` puts it there, ``ExpectMiddleware``
+#: looks there. Public as ``django_expect.asgi.INPUT_KEY``; defined here, below both.
+ASGI_INPUT_KEY = "django_expect.input"
+
+
 class BodyNotRequested(OSError):
     """The body was read after the server decided not to ask for it (a rejection was sent)."""
 
