@@ -78,7 +78,7 @@ def upload_policy(
     content_types: str | Iterable[str] | Callable[[Any], object] | None = None,
     login_required: bool = False,
     permission: str | Iterable[str] | None = None,
-    check: Callable[..., Any] | None = None,
+    check: Callable[..., object] | None = None,
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
     report_only: bool = False,

@@ -75,3 +75,20 @@ def test_a_per_request_max_size_that_raises_names_the_argument() -> None:
 
     with pytest.raises(PolicyError, match="max_size callable raised KeyError"):
         UploadPolicy.build(max_size=broken).for_request(object())
+
+
+def test_the_decorator_takes_exactly_the_arguments_build_validates() -> None:
+    """``upload_policy`` repeats ``UploadPolicy.build``'s signature on purpose (it is the typed,
+    documented one users call): the two must not drift."""
+    import inspect
+
+    from django_expect import upload_policy
+
+    decorator = inspect.signature(upload_policy).parameters
+    build = inspect.signature(UploadPolicy.build).parameters
+    assert list(decorator) == list(build)
+    for name, parameter in decorator.items():
+        assert (parameter.default, parameter.annotation) == (
+            build[name].default,
+            build[name].annotation,
+        ), name
