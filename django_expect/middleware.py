@@ -47,7 +47,13 @@ from django.http import HttpRequest, HttpResponseBase
 from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
-from django_expect.continuation import BodyFailed, BodyTimeout, BodyTooSlow, ExpectContinueInput
+from django_expect.continuation import (
+    ASGI_INPUT_KEY,
+    BodyFailed,
+    BodyTimeout,
+    BodyTooSlow,
+    ExpectContinueInput,
+)
 from django_expect.core import (
     REPORTABLE,
     ContinueTiming,
@@ -206,9 +212,7 @@ class ExpectMiddleware:
                 return response
 
         if body is not None:
-            body.body_timeout = resolution.body_timeout
-            body.min_rate = resolution.min_rate
-            body.min_rate_grace = resolution.min_rate_grace
+            body.apply_time_limits(resolution.time_limits)
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and continue_sent.has_listeners():
@@ -360,9 +364,9 @@ class ExpectMiddleware:
         return response
 
     def _input_of(self, request: HttpRequest) -> ExpectContinueInput | None:
-        # WSGI: the gunicorn hook's wsgi.input; ASGI: django_expect.asgi's handler puts its
-        # input in META under "django_expect.input" (django_expect.asgi.INPUT_KEY).
-        key = "django_expect.input" if isinstance(request, ASGIRequest) else "wsgi.input"
+        # WSGI: the server adapter's wsgi.input; ASGI: django_expect.asgi's handler puts its
+        # input in META under ASGI_INPUT_KEY.
+        key = ASGI_INPUT_KEY if isinstance(request, ASGIRequest) else "wsgi.input"
         stream = request.META.get(key)
         if isinstance(stream, ExpectContinueInput):
             return stream

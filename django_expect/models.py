@@ -36,6 +36,27 @@ def _split(text: str) -> tuple[str, ...] | None:
     return values or None
 
 
+class _PolicyFields:
+    """The policy values both admin-edited rows keep as text, as the policy's own values (the
+    one reading of them: ``overrides.override_of`` and ``overrides.site_defaults_of`` use it).
+
+    The column is ``permission``, like ``upload_policy``'s argument (one name or several); the
+    policy's value is ``UploadPolicy.permissions``, a tuple (``policies.POLICY_FIELDS``)."""
+
+    content_types: str
+    permission: str
+    expect: str
+
+    def content_type_list(self) -> tuple[str, ...] | None:
+        return _split(self.content_types)
+
+    def permission_list(self) -> tuple[str, ...] | None:
+        return _split(self.permission)
+
+    def expect_mode(self) -> ExpectMode | None:
+        return ExpectMode(self.expect) if self.expect else None
+
+
 def _validated(**arguments: object) -> UploadPolicy:
     try:
         return UploadPolicy.build(**arguments)  # type: ignore[arg-type]
@@ -56,7 +77,7 @@ class ChangeCounter(models.Model):
         return str(self.value)
 
 
-class PolicyOverride(models.Model):
+class PolicyOverride(_PolicyFields, models.Model):
     """An operator's change to one route's upload policy, applied on top of the code's policy."""
 
     route = models.CharField(
@@ -122,12 +143,6 @@ class PolicyOverride(models.Model):
     def __str__(self) -> str:
         return self.route
 
-    def content_type_list(self) -> tuple[str, ...] | None:
-        return _split(self.content_types)
-
-    def permission_list(self) -> tuple[str, ...] | None:
-        return _split(self.permission)
-
     def clean(self) -> None:
         policy = _validated(
             content_types=self.content_type_list(),
@@ -144,7 +159,7 @@ class PolicyOverride(models.Model):
         return "" if self.max_size is None else format_size(self.max_size)
 
 
-class UploadSettings(models.Model):
+class UploadSettings(_PolicyFields, models.Model):
     """The site-wide upload settings (one row, ``pk=1``): each empty field falls back to the
     ``EXPECT_*`` setting in settings.py, then to the built-in default (docs/howto/operations.md)."""
 
@@ -217,8 +232,8 @@ class UploadSettings(models.Model):
 
     def clean(self) -> None:
         policy = _validated(
-            content_types=_split(self.content_types),
-            permission=_split(self.permission),
+            content_types=self.content_type_list(),
+            permission=self.permission_list(),
             body_timeout=self.body_timeout,
         )
         if policy.content_types is not None:

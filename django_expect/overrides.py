@@ -226,7 +226,7 @@ def override_of(row: Any) -> Override:
         route=row.route,
         max_size=row.max_size,
         content_types=row.content_type_list(),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        expect=row.expect_mode(),
         login_required=row.login_required,
         permissions=row.permission_list(),
         body_timeout=row.body_timeout,
@@ -238,16 +238,12 @@ def override_of(row: Any) -> Override:
 
 def site_defaults_of(row: Any) -> SiteDefaults:
     """An ``UploadSettings`` row (or a saved instance) as a plain value."""
-
-    def split(text: str) -> tuple[str, ...] | None:
-        return tuple(v.strip() for v in text.split(",") if v.strip()) or None
-
     return SiteDefaults(
         max_size=row.max_size,
-        content_types=split(row.content_types),
+        content_types=row.content_type_list(),
         login_required=row.login_required,
-        permissions=split(row.permission),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        permissions=row.permission_list(),
+        expect=row.expect_mode(),
         body_timeout=row.body_timeout,
         report_only=row.report_only,
         chunked=row.chunked or None,
@@ -367,8 +363,9 @@ class OverrideRegistry:
         self._fast: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._new_process()
-        self.loads = 0  # how many times the rows were read (tests and the admin show it)
-        self.refreshes = 0  # how many refreshes ran (each reads the counter)
+        #: How many times the rows were read: what shows that no request reloads them
+        #: (tests/unit/test_operations.py, tests/wire/test_no_request_queries.py).
+        self.loads = 0
         _registries.add(self)
 
     def _new_process(self) -> None:
@@ -510,7 +507,6 @@ class OverrideRegistry:
             try:
                 return self._refresh()
             finally:
-                self.refreshes += 1
                 self._first.set()
 
     def _refresh(self) -> bool:

@@ -48,11 +48,12 @@ from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest
-from django.urls import ResolverMatch
+from django.urls import Resolver404, ResolverMatch, get_script_prefix, resolve
 
 from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.conf import derived
+from django_expect.continuation import TimeLimits
 from django_expect.core import (
     Decision,
     Identity,
@@ -163,23 +164,36 @@ class EffectivePolicy:
         return self.settings if self.settings is not None else upload_settings()
 
     @property
+    def time_limits(self) -> TimeLimits:
+        """The per-request timeout: each of the policy's time limits, else the site-wide
+        default's. The one place it is resolved; the middleware applies it to the request's
+        input (``ExpectContinueInput.apply_time_limits``), which bounds every adapter's
+        receives."""
+        policy, site = self.policy, self.site
+        grace = policy.min_rate_grace
+        return TimeLimits(
+            body_timeout=policy.body_timeout
+            if policy.body_timeout is not None
+            else site.body_timeout,
+            min_rate=policy.min_rate if policy.min_rate is not None else site.min_rate,
+            min_rate_grace=grace if grace is not None else site.min_rate_grace,
+        )
+
+    @property
     def body_timeout(self) -> float | None:
-        """Seconds the body may stall: the policy's own, else the site-wide default."""
-        own = self.policy.body_timeout
-        return own if own is not None else self.site.body_timeout
+        """Seconds the body may stall (:attr:`time_limits`)."""
+        return self.time_limits.body_timeout
 
     @property
     def min_rate(self) -> float | None:
-        """Bytes per second the body must average after the grace: the policy's, else the
-        site-wide default (None: no minimum)."""
-        own = self.policy.min_rate
-        return own if own is not None else self.site.min_rate
+        """Bytes per second the body must average after the grace (:attr:`time_limits`; None:
+        no minimum)."""
+        return self.time_limits.min_rate
 
     @property
     def min_rate_grace(self) -> float:
-        """Seconds after the body is invited before ``min_rate`` applies."""
-        own = self.policy.min_rate_grace
-        return own if own is not None else self.site.min_rate_grace
+        """Seconds after the body is invited before ``min_rate`` applies (:attr:`time_limits`)."""
+        return self.time_limits.min_rate_grace
 
     @property
     def allow_chunked(self) -> bool:
@@ -193,7 +207,7 @@ class EffectivePolicy:
         site = self.site.sources
         if self.declared is not None:
             sources = dict.fromkeys(POLICY_FIELDS, "decorator")
-            for name in ("body_timeout", "min_rate", "min_rate_grace"):
+            for name in TimeLimits._fields:
                 if getattr(self.declared, name) is None:
                     sources[name] = site[name]
         else:
@@ -450,3 +464,20 @@ def view_path(callback: Any) -> str:
 def route_keys(match: ResolverMatch) -> tuple[str, ...]:
     """The names an override may use for a resolved route: view name, then dotted view path."""
     return (match.view_name, view_path(match.func))
+
+
+def resolve_path(path: str, urlconf: str | None = None) -> ResolverMatch | None:
+    """The route serving ``path`` as the client sent it (None: no route), for code that asks
+    about a request it is not serving (the proxy precheck, the browser pre-check).
+
+    ``path`` includes the script prefix (``SCRIPT_NAME``, ``FORCE_SCRIPT_NAME``) where the site
+    has one, as ``reverse()`` writes it and as a proxy forwards it; ``resolve()`` expects it
+    without, as Django's handler strips it from ``PATH_INFO``.
+    """
+    prefix = get_script_prefix()
+    if prefix != "/" and path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        return resolve(path, urlconf)
+    except Resolver404:
+        return None

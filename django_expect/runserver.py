@@ -33,7 +33,7 @@ from typing import Any, cast
 
 from django.core.servers import basehttp
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, SocketReceiveTimeout
 from django_expect.framing import CONTINUE, wsgi_framing
 from django_expect.lingering import linger
 
@@ -61,7 +61,7 @@ class _ServerHandler(basehttp.ServerHandler):
         reader = _BoundedReader(stdin, self.sock)
         super().__init__(reader, stdout, stderr, environ)
         self.request_handler = request_handler
-        self.timeout_set = False
+        self.receive_timeout = SocketReceiveTimeout(self.sock)
         framing = wsgi_framing(environ)
         length = framing.length
         # A chunked body is decoded here (wsgiref reads none); any other body is Django's
@@ -74,7 +74,7 @@ class _ServerHandler(basehttp.ServerHandler):
             send_continue=self._send_continue,
             close_connection=self._close_connection,
             length=length,
-            set_receive_timeout=self._set_receive_timeout,
+            set_receive_timeout=self.receive_timeout,
         )
         if length is None:
             # The connection closes after a body of undeclared length: what the view left of it
@@ -89,21 +89,6 @@ class _ServerHandler(basehttp.ServerHandler):
     def _close_connection(self) -> None:
         self.request_handler.close_connection = True
 
-    def _set_receive_timeout(self, seconds: float | None) -> None:
-        if seconds is None:
-            self._restore_timeout()
-        else:
-            self.timeout_set = True
-            self.sock.settimeout(seconds)
-
-    def _restore_timeout(self) -> None:
-        if self.timeout_set:
-            self.timeout_set = False
-            try:
-                self.sock.settimeout(None)  # socketserver's StreamRequestHandler.timeout
-            except OSError:
-                pass
-
     def cleanup_headers(self) -> None:
         """The final response starts: no 100 after it; say when the connection will close."""
         self.expect_input.seal()
@@ -115,7 +100,7 @@ class _ServerHandler(basehttp.ServerHandler):
 
     def close(self) -> None:
         self.expect_input.seal()
-        self._restore_timeout()
+        self.receive_timeout.restore()
         if self.expect_input.closing:
             self.request_handler.close_connection = True
             _finish_without_django_drain(self)
@@ -154,7 +139,7 @@ class _ServerHandler(basehttp.ServerHandler):
 class _BoundedReader:
     """The request handler's ``rfile`` as the body's source: when a minimum rate applies, a
     ``read(n)`` loops over ``read1()`` (one receive each), each bounded by
-    ``body.receive_timeout()`` (the idle timeout or the rate's time left); otherwise, and for
+    ``body.rate_bound()`` (the idle timeout or the rate's time left); otherwise, and for
     ``readline``, the ``rfile`` itself."""
 
     def __init__(self, rfile: Any, sock: socket.socket) -> None:
@@ -164,12 +149,12 @@ class _BoundedReader:
 
     def read(self, size: int | None = -1) -> bytes:
         body = self.body
-        if body is None or body.meter is None or body.sealed:
+        if body is None or body.rate_bound() is None:
             return bytes(self.rfile.read(size))
         parts: list[bytes] = []
         got = 0
         while size is None or size < 0 or got < size:
-            self.sock.settimeout(body.receive_timeout())
+            self.sock.settimeout(body.receive_timeout())  # the rate's time shrinks
             chunk = self.rfile.read1(_CHUNK if size is None or size < 0 else size - got)
             if not chunk:
                 break

@@ -154,7 +154,6 @@ class StatsBuffer:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.flushes = 0
         self._failing = False  # the last flush failed: warn once per outage, not every flush
         #: Write counts from a background thread (and at exit). Test suites that flush by hand
         #: set this to False.
@@ -252,7 +251,6 @@ class StatsBuffer:
         if self._failing:
             logger.info("django-expect: rejection counts written again after a failed flush")
             self._failing = False
-        self.flushes += 1
         return len(batch) + len(reported)
 
 
