@@ -1,5 +1,6 @@
 """Per-request limits on the wire (issue 22): ``max_size`` and ``content_types`` computed from
-the uploader, before any body byte, under gunicorn with the hooks and under django_expect.asgi.
+the uploader, before any body byte, under gunicorn with the hooks, under django_expect.asgi
+and under ``manage.py runserver``.
 
 Plans (tests/testapp/uploader_views.py): anonymous 100 bytes, a user 1000 bytes of text/plain,
 a superuser 100 kB of anything. Users come from a session cookie, the Token middleware, or a
@@ -15,6 +16,7 @@ import pytest
 from harness.asgi_servers import ASGIServerPool, require_server
 from harness.process import manage
 from harness.raw import Exchange
+from harness.wsgi_servers import WSGIServerPool
 from tests.conftest import ServerPool
 from tests.fakes import upload_head
 
@@ -45,13 +47,18 @@ def sessions(project_env_vars: dict[str, str]) -> dict[str, str]:
     }
 
 
-@pytest.fixture(params=["sync", "gthread", "uvicorn-h11"])
+@pytest.fixture(params=["sync", "gthread", "uvicorn-h11", "runserver"])
 def address(
-    request: pytest.FixtureRequest, server_pool: ServerPool, asgi_pool: ASGIServerPool
+    request: pytest.FixtureRequest,
+    server_pool: ServerPool,
+    asgi_pool: ASGIServerPool,
+    wsgi_pool: WSGIServerPool,
 ) -> tuple[str, int]:
     if request.param.startswith("uvicorn"):
         require_server(request.param)
         return asgi_pool.get(request.param).address
+    if request.param == "runserver":
+        return wsgi_pool.get(request.param).address
     return server_pool.get(request.param).address
 
 
