@@ -246,9 +246,7 @@ class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return HttpResponseRedirect(reverse(name, args=(1,)))
 
 
-def _with_report_only(
-    request: HttpRequest, extra_context: dict[str, Any] | None
-) -> dict[str, Any]:
+def _with_report_only(request: HttpRequest, extra_context: dict[str, Any] | None) -> dict[str, Any]:
     """The context of the statistics pages, which link to each other keeping the *report
     only* filter (``expect_report_only``: "1", "0" or "")."""
     value = request.GET.get("report_only__exact", "")

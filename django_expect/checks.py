@@ -345,7 +345,11 @@ def check_group_limits(
             )
         )
         rows.sort(  # the routes' rows first, by route, then the site-wide ones
-            key=lambda row: (row.override is None, row.override.route if row.override else "", row.group)
+            key=lambda row: (
+                row.override is None,
+                row.override.route if row.override else "",
+                row.group,
+            )
         )
     except DatabaseError:
         return []  # not migrated yet: nothing to check

@@ -56,7 +56,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         registry = prometheus_client.CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
     return HttpResponse(
-        prometheus_client.generate_latest(registry), content_type=prometheus_client.CONTENT_TYPE_LATEST
+        prometheus_client.generate_latest(registry),
+        content_type=prometheus_client.CONTENT_TYPE_LATEST,
     )
 
 
