@@ -241,6 +241,7 @@ def test_the_howto_end_to_end(server: Server, env: dict[str, str]) -> None:
     assert poll(lambda: steadily(lambda: accepted_whole(server, 5000, PRO)), HANG, 0.2)
     refusal = refused_from_the_head(server, 5000, FREE)
     assert refusal["code"] == "content_too_large" and refusal["limit"] == 1000
+    assert refusal["message"] == "the body is 5000 bytes; the limit is 1000 bytes (1 kB)"
     assert refused_from_the_head(server, 200_000, PRO)["limit"] == 100_000
 
     # 2. The free user's quota: 5000 bytes; after 5 x 900 stored, 500 are left: 800 is within
@@ -249,6 +250,7 @@ def test_the_howto_end_to_end(server: Server, env: dict[str, str]) -> None:
         assert accepted_whole(server, 900, FREE) == {"size": 900, "user": "free"}
     refusal = refused_from_the_head(server, 800, FREE)
     assert refusal["code"] == "quota_exceeded" and refusal["limit"] == 500, refusal
+    assert refusal["message"] == "the body is 800 bytes; your upload quota has 500 bytes left"
     assert accepted_whole(server, 500, FREE)  # exactly what is left
 
     # 3. A new, lower limit for everyone else (500 bytes), in report-only mode first.

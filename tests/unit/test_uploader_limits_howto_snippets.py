@@ -99,3 +99,27 @@ def test_every_block_runs_and_declares_what_the_page_says(myapp: dict[str, Any])
 
     policy = _run(myapp, group_example)
     assert policy is not None and policy.max_size == 10_000_000 and policy.login_required
+
+
+@pytest.mark.parametrize(
+    ("left", "message"),
+    [
+        (400, "the body is 600 bytes; your upload quota has 400 bytes left"),  # the page's
+        (500_000, "the body is 600000 bytes; your upload quota has 500000 bytes (500 kB) left"),
+        (0, "the body is 600 bytes; your upload quota has nothing left"),
+    ],
+)
+def test_the_quota_refusal_reads_as_the_page_shows(left: int, message: str) -> None:
+    from django_expect.core import RequestHead, decide
+    from django_expect.quotas import quota_exceeded
+
+    declared = 600 if left < 600 else 600_000
+    meta = {
+        "REQUEST_METHOD": "POST",
+        "CONTENT_LENGTH": str(declared),
+        "CONTENT_TYPE": "image/png",
+        "HTTP_EXPECT": "100-continue",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+    }
+    refusal = quota_exceeded(decide(RequestHead.from_wsgi(meta), UploadPolicy()), left)
+    assert (refusal.status, refusal.message) == (413, message)
