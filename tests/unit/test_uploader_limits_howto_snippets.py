@@ -57,7 +57,7 @@ def _request(user: Any) -> Any:
 
 
 def test_the_page_has_the_blocks_this_test_runs() -> None:
-    assert len(BLOCKS) == 7
+    assert len(BLOCKS) == 8
     for block in BLOCKS:
         compile(block, str(HOWTO), "exec")
 
@@ -65,7 +65,7 @@ def test_the_page_has_the_blocks_this_test_runs() -> None:
 @pytest.mark.django_db
 def test_every_block_runs_and_declares_what_the_page_says(myapp: dict[str, Any]) -> None:
     pytest.importorskip("rest_framework")
-    plans, views, drf, default, quota, report_only, group_example = BLOCKS
+    plans, views, drf, default, quota, report_only, _metrics, group_example = BLOCKS
     free = User.objects.create_user("free")
     pro = User.objects.create_user("pro")
     pro.groups.add(Group.objects.create(name="pro"))
@@ -99,6 +99,19 @@ def test_every_block_runs_and_declares_what_the_page_says(myapp: dict[str, Any])
 
     policy = _run(myapp, group_example)
     assert policy is not None and policy.max_size == 10_000_000 and policy.login_required
+
+
+def test_the_metrics_view_serves_every_workers_counts(
+    myapp: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("prometheus_client")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path))
+    metrics = [block for block in BLOCKS if "MultiProcessCollector" in block]
+    assert len(metrics) == 1
+    _run(myapp, metrics[0])
+    response = myapp["metrics"](RequestFactory().get("/metrics"))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
 
 
 @pytest.mark.parametrize(
