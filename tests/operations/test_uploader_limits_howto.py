@@ -31,6 +31,7 @@ import re
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -171,7 +172,7 @@ class Admin:
         return page
 
 
-def accepted_whole(server: Server, size: int, user: dict[str, str]) -> dict | None:
+def accepted_whole(server: Server, size: int, user: dict[str, str]) -> dict[str, Any] | None:
     """The view's answer when the upload was invited (100) and went up whole; None when it
     was refused from the head."""
     with Exchange(server.address, timeout=30) as conn:
@@ -188,7 +189,7 @@ def accepted_whole(server: Server, size: int, user: dict[str, str]) -> dict | No
         return answer
 
 
-def refused_from_the_head(server: Server, size: int, user: dict[str, str]) -> dict:
+def refused_from_the_head(server: Server, size: int, user: dict[str, str]) -> dict[str, Any]:
     """The refusal of an upload head: 413, ``Connection: close``, and the server closes the
     connection without inviting the body (0 body bytes sent)."""
     with Exchange(server.address, timeout=30) as conn:

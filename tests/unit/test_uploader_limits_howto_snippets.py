@@ -92,7 +92,8 @@ def test_every_block_runs_and_declares_what_the_page_says(myapp: dict[str, Any])
 
     policy = _run(myapp, quota)
     assert policy is not None and policy.quota is myapp["storage_quota"]
-    assert myapp["storage_quota"](_request(AnonymousUser())) is None
+    storage_quota: Any = myapp["storage_quota"]
+    assert storage_quota(_request(AnonymousUser())) is None
 
     policy = _run(myapp, report_only)
     assert policy is not None and policy.report_only is True
