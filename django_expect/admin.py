@@ -246,6 +246,13 @@ class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return HttpResponseRedirect(reverse(name, args=(1,)))
 
 
+def _with_report_only(request: HttpRequest, extra_context: dict[str, Any] | None) -> dict[str, Any]:
+    """The context of the statistics pages, which link to each other keeping the *report
+    only* filter (``expect_report_only``: "1", "0" or "")."""
+    value = request.GET.get("report_only__exact", "")
+    return {"expect_report_only": value if value in ("0", "1") else "", **(extra_context or {})}
+
+
 @admin.register(RejectionCount)
 class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ("day", "route", "reason", "status", "report_only", "count")
@@ -263,7 +270,7 @@ class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         stats.buffer.flush()  # this process's pending counts, so the page is current
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, _with_report_only(request, extra_context))
 
 
 @admin.register(SizeHistogram)
@@ -309,4 +316,4 @@ class SizeHistogramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         stats.buffer.flush()  # this process's pending counts, so the page is current
-        return super().changelist_view(request, extra_context)
+        return super().changelist_view(request, _with_report_only(request, extra_context))

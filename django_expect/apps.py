@@ -19,6 +19,7 @@ class DjangoExpectConfig(AppConfig):
         from django_expect.checks import (
             check_app_order,
             check_body_limits,
+            check_group_limits,
             check_operations,
             check_overrides,
             check_settings,
@@ -32,6 +33,7 @@ class DjangoExpectConfig(AppConfig):
         checks.register(check_operations)
         checks.register(check_body_limits, checks.Tags.urls)
         checks.register(check_overrides, checks.Tags.database)
+        checks.register(check_group_limits, checks.Tags.database)
         checks.register(check_unreachable_policies, checks.Tags.urls)
         # `manage.py runserver` holds the 100 back wherever django_expect is listed.
         serve_staticfiles_runserver_lazily()

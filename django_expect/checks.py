@@ -31,6 +31,8 @@ Operations (overrides, upload settings, statistics; docs/howto/operations.md):
 
 * ``django_expect.W003``: a policy override names no URL pattern (database check: run
   ``manage.py check --database default``; ``expect_policies`` and the admin show it too).
+* ``django_expect.W009``: a group limit row (admin, *limits for user groups*) names a user
+  group that does not exist, so it applies to nobody (database check, like W003).
 * ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
   EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS, EXPECT_DRAIN_MAX_CONNECTIONS,
   EXPECT_QUOTA_RESERVATION_SECONDS: a finite number of seconds greater than 0).
@@ -316,6 +318,58 @@ def check_overrides(
         )
         for route in unknown_override_routes(overrides)
     ]
+
+
+def check_group_limits(
+    app_configs: Sequence[Any] | None = None,
+    databases: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> list[CheckMessage]:
+    """Group limit rows naming no existing ``django.contrib.auth`` group: they match nobody,
+    since groups are matched by name (reads the database: tagged ``database``)."""
+    if not databases:
+        return []
+    from django.apps import apps
+
+    if not apps.is_installed("django.contrib.auth"):
+        return []  # no Group model: names come from the project's own user model's groups
+    from django.contrib.auth.models import Group
+    from django.db import DatabaseError
+
+    from django_expect.models import GroupLimit
+
+    try:
+        rows = list(
+            GroupLimit.objects.exclude(group__in=Group.objects.values("name")).select_related(
+                "override"
+            )
+        )
+        rows.sort(  # the routes' rows first, by route, then the site-wide ones
+            key=lambda row: (
+                row.override is None,
+                row.override.route if row.override else "",
+                row.group,
+            )
+        )
+    except DatabaseError:
+        return []  # not migrated yet: nothing to check
+    messages: list[CheckMessage] = []
+    for row in rows:
+        where = (
+            f"the upload policy override for {row.override.route!r}"
+            if row.override is not None
+            else "the site-wide Upload settings"
+        )
+        messages.append(
+            Warning(
+                f"The group limit for {row.group!r} on {where} names no user group: it applies "
+                "to nobody.",
+                hint="Create the group, or fix or delete the row in the admin (groups are "
+                "matched by name; renaming a group means renaming its rows).",
+                id="django_expect.W009",
+            )
+        )
+    return messages
 
 
 def check_unreachable_policies(

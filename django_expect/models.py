@@ -21,6 +21,7 @@ __all__ = [
     "ChangeCounter",
     "GroupLimit",
     "PolicyOverride",
+    "QuotaReservation",
     "RejectionCount",
     "SizeHistogram",
     "UploadSettings",

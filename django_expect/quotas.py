@@ -98,7 +98,12 @@ def release(reservation: Reservation) -> None:
 def quota_exceeded(decision: Decision, left: int) -> Decision:
     """The 413 for an upload over what its quota has left (``limit``: what is left)."""
     declared = decision.declared_length
-    shown = f"{left} bytes ({format_size(left)})" if left else "nothing"
+    readable = format_size(left)
+    shown = (
+        "nothing"
+        if not left
+        else f"{left} bytes" + ("" if readable == f"{left} bytes" else f" ({readable})")
+    )
     body = "a body of undeclared length" if declared is None else f"the body is {declared} bytes"
     return refusal(
         Reason.QUOTA_EXCEEDED,

@@ -7,7 +7,7 @@ from django.contrib.staticfiles.views import serve as serve_static
 from django.urls import include, path, re_path
 
 from django_expect.tus import tus_urls
-from tests.testapp import uploader_views, views
+from tests.testapp import howto_views, uploader_views, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -50,6 +50,7 @@ urlpatterns = [
     path("lab/tus-default/", include(tus_urls(), namespace="lab-tus-default")),
 ]
 urlpatterns += uploader_views.urlpatterns  # per-request limits (issue 22)
+urlpatterns += howto_views.urlpatterns  # the uploader-limits how-to's worked example
 if views.LabDrfView is not None:
     urlpatterns.append(path("lab/drf", views.LabDrfView.as_view(), name="lab-drf"))
 try:  # DRF and django-ninja endpoints (testapp/api_views.py), when both are installed
