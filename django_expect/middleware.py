@@ -44,6 +44,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
@@ -60,7 +61,8 @@ from django_expect.core import (
     refusal,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
-from django_expect.resolution import request_policy
+from django_expect.overrides import app_installed
+from django_expect.resolution import EffectivePolicy, request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, route_name
@@ -121,6 +123,10 @@ class ExpectMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+            if type(self).process_view is ExpectMiddleware.process_view:
+                # Django adapts a sync process_view to an async handler with a thread hop per
+                # request; this one hops only when the decision may block or run project code.
+                self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -152,13 +158,55 @@ class ExpectMiddleware:
             if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
                 return self._discover(request, view_func)
             return None  # no body: nothing to decide (the common GET)
-        body = self._input_of(request)
+        return self._apply(request, view_func, request_policy(request, view_func))
 
-        resolution = request_policy(request, view_func)
+    async def _aprocess_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        """``process_view`` under an async handler, on the event loop where nothing can block
+        or run the project's code: a request without a body, and a head the route's policy
+        accepts without an identity, a quota, a check or an early 100 (one memoised look-up
+        and the core's decision). Everything else runs ``process_view`` in Django's sync
+        thread, as Django would have run it."""
+        meta = request.META
+        if _bodyless(meta) and "HTTP_EXPECT" not in meta:
+            if not (request.method == "OPTIONS" and conf.EXPECT_DISCOVERY):
+                return None  # no body: nothing to decide (the common GET)
+        elif not app_installed() or _overrides.registry.settled():
+            resolution = request_policy(request, view_func)
+            if (
+                resolution.identity is None
+                and resolution.quota is None
+                and resolution.error is None
+                and resolution.body_policy.check is None
+            ):
+                decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+                if decision.proceed and decision.continue_timing is not ContinueTiming.NOW:
+                    return self._apply(request, view_func, resolution, decision)
+        return await sync_to_async(ExpectMiddleware.process_view, thread_sensitive=True)(
+            self, request, view_func, view_args, view_kwargs
+        )
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        resolution: EffectivePolicy,
+        decision: Decision | None = None,
+    ) -> HttpResponseBase | None:
+        """The policy ``resolution`` applied to a request with a body (or an ``Expect``):
+        ``decision`` is the head's under it, when already made."""
+        meta = request.META
+        body = self._input_of(request)
         policy = resolution.body_policy
         if resolution.error is not None:
             logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
-        decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+        if decision is None:
+            decision = resolution.decide_head(RequestHead.from_wsgi(meta))
         limit = policy.max_size
         check = policy.check
         reservation = None
