@@ -33,6 +33,18 @@ urlpatterns = [
         ),
     ),
     path("small", csrf_exempt(policy(max_size="64KiB")(views.small))),
+    path(
+        "small-form",
+        csrf_exempt(
+            policy(max_size="64KiB", content_types=["application/x-www-form-urlencoded"])(
+                views.small_form
+            )
+        ),
+    ),
+    path(
+        "small-json",
+        csrf_exempt(policy(max_size="64KiB", content_types=["application/json"])(views.small_json)),
+    ),
     path("stored/<path:key>", csrf_exempt(policy(max_size="2GiB")(views.put_stored))),
 ]
 
