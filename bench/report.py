@@ -417,6 +417,66 @@ def scale_tables(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: bench/asgi.py's results (``make bench`` runs it after bench/run.py): the page shows their
+#: small-request rows and targets, and bench/asgi.py rewrites the page once they are in.
+ASGI_RESULTS = Path(__file__).parent / "asgi_results.json"
+
+
+def asgi_document(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The ASGI results the page shows: ``r["asgi"]`` when the caller put them there, else a
+    full run's bench/asgi_results.json (never for a smoke page), when it has small requests."""
+    doc = r.get("asgi")
+    if doc is None and not r["smoke"] and ASGI_RESULTS.exists():
+        doc = json.loads(ASGI_RESULTS.read_text())
+    return doc if doc and doc.get("small") else None
+
+
+def asgi_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The ASGI small-request targets, by the same pair rule as the WSGI rows."""
+    from bench.asgi import SMALL_GOALS, SMALL_SERVERS
+
+    doc = asgi_document(r)
+    if doc is None:
+        return []
+    out = []
+    for label in SMALL_SERVERS:
+        for kind, (name, goal, text) in SMALL_GOALS.items():
+            rows = [x for x in doc["small"] if x["asgi_server"] == label and x["kind"] == kind]
+            ratios = sorted(a / b for a, b in paired(rows, lambda x: x["cpu"] / x["count"]) if b)
+            if not ratios:
+                continue
+            middle = med(ratios)
+            assert middle is not None
+            out.append(
+                (
+                    f"ASGI, {label}: {name}, worker CPU per request vs Django's own handler",
+                    text,
+                    f"{(middle - 1) * 100:+.1f}% (median of the per-pair ratios; pairs "
+                    f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
+                    f"n={len(ratios)})",
+                    pair_verdict(ratios, goal),
+                )
+            )
+    return out
+
+
+def asgi_section(r: dict[str, Any]) -> list[str]:
+    """The page's ASGI small-request section (bench/asgi.py's table)."""
+    from bench.asgi import small_section
+
+    doc = asgi_document(r)
+    if doc is None:
+        return []
+    return [
+        "## Under ASGI: small requests",
+        "",
+        f"Measured {doc['date']} by `python -m bench.asgi` (part of `make bench`; "
+        "bench/asgi_results.{md,json}).",
+        "",
+        *small_section(doc),
+    ]
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
@@ -523,7 +583,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 verdict(max(rounds), min(rounds), goal),
             )
         )
-    return out
+    return out + asgi_targets(r)
 
 
 def excluded(r: dict[str, Any]) -> list[str]:
@@ -726,6 +786,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         inprocess(r),
         "",
+        *asgi_section(r),
         *scale_tables(r),
         "## Decision latency",
         "",
@@ -887,6 +948,15 @@ def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
     page_path.write_text(page(r))
     plot(r, plot_path)
     return "\n".join(text.splitlines()[:12])
+
+
+def rewrite_page() -> None:
+    """The performance page again from bench/results.json (bench/asgi.py calls it once its own
+    results are in, so the page shows them)."""
+    source = Path(__file__).parent / "results.json"
+    results = json.loads(source.read_text())
+    if not results["smoke"]:
+        PERFORMANCE_PAGE.write_text(page(results))
 
 
 if __name__ == "__main__":
