@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress soak
+.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-latency bench-browsers profile stress soak
 
 $(STAMP): pyproject.toml requirements-dev.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
@@ -110,8 +110,9 @@ wheel-check: setup
 	$(BIN)/nox -r -s wheel
 
 # Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn, the browsers, and the ASGI
-# handlers. `make bench` (~15 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
-# bench/asgi_results.{md,json} and bench/tus_results.{md,json} (the tus endpoint: refused at
+# handlers. `make bench` (~20 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
+# bench/asgi_results.{md,json} (with the ASGI small-request rows), bench/latency_results.{md,json}
+# (the decision latency explained) and bench/tus_results.{md,json} (the tus endpoint: refused at
 # creation vs accept-then-check, tus vs a plain PUT); `make bench-smoke` runs every scenario once at tiny sizes.
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -123,13 +124,21 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.browsers
 	$(BIN)/python -m bench.asgi
+	$(BIN)/python -m bench.breakdown
 	$(BIN)/python -m bench.tus
 
 bench-smoke: $(BENCH_STAMP)
 	$(BIN)/python -m bench.run --smoke
 	$(BIN)/python -m bench.browsers --smoke
 	$(BIN)/python -m bench.asgi --smoke
+	$(BIN)/python -m bench.breakdown --smoke
 	$(BIN)/python -m bench.tus --smoke
+
+# The decision latency explained alone (part of `make bench`, a few minutes): stock's eager 100,
+# Django reaching the view without django-expect, django-expect, and the package's own share
+# timed inside the worker (bench/breakdown.py): bench/latency_results.{md,json}.
+bench-latency: $(BENCH_STAMP)
+	$(BIN)/python -m bench.breakdown
 
 # Where a small GET and POST spend their time, with and without django-expect: cProfile of the
 # hooks + middleware, py-spy sampling live gunicorn (sync, gthread) and uvicorn workers

@@ -249,7 +249,9 @@ def targets(results: dict) -> list[tuple[str, str, str, str]]:
     return out
 
 
-def section(results: dict) -> list[str]:
+def section(results: dict, with_targets: bool = True) -> list[str]:
+    """The measured section (bench/latency_results.md; the performance page, whose Targets
+    table has the targets, leaves them out here)."""
     cfg = results["config"]
     return [
         f"Measured {results['date']} by `python -m bench.breakdown` (part of `make bench`; "
@@ -276,12 +278,19 @@ def section(results: dict) -> list[str]:
         "",
         *parts_table(results),
         "",
-        "| target | goal | measured | met |",
-        "|---|---|---|---|",
-        *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets(results)),
-        "",
-        "The rule, as for the paired rows: each round gives one p50 of the package's own time; "
-        "the target is met when at least 80% of the rounds are within it.",
+        *(
+            [
+                "| target | goal | measured | met |",
+                "|---|---|---|---|",
+                *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets(results)),
+                "",
+            ]
+            if with_targets
+            else []
+        ),
+        "The rule for the package's share, as for the paired rows: each round gives one p50 of "
+        "the package's own time; the target is met when at least 80% of the rounds are within "
+        "it.",
         "",
     ]
 

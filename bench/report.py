@@ -477,6 +477,40 @@ def asgi_section(r: dict[str, Any]) -> list[str]:
     ]
 
 
+#: bench/breakdown.py's results (``make bench`` runs it after bench/asgi.py): the page shows
+#: the decision latency explained, and bench/breakdown.py rewrites the page once they are in.
+LATENCY_RESULTS = Path(__file__).parent / "latency_results.json"
+
+
+def latency_document(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The breakdown the page shows: ``r["breakdown"]`` when the caller put it there, else a
+    full run's bench/latency_results.json (never for a smoke page)."""
+    doc = r.get("breakdown")
+    if doc is None and not r["smoke"] and LATENCY_RESULTS.exists():
+        doc = json.loads(LATENCY_RESULTS.read_text())
+    return doc if doc and doc.get("rows") else None
+
+
+def latency_breakdown(r: dict[str, Any]) -> list[str]:
+    from bench.breakdown import section
+
+    doc = latency_document(r)
+    if doc is None:
+        return []
+    return [
+        "### Explained: Django's request path and django-expect's share",
+        "",
+        *section(doc, with_targets=False),
+    ]
+
+
+def latency_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    from bench.breakdown import targets as breakdown_targets
+
+    doc = latency_document(r)
+    return breakdown_targets(doc) if doc is not None else []
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
@@ -583,7 +617,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 verdict(max(rounds), min(rounds), goal),
             )
         )
-    return out + asgi_targets(r)
+    return out + asgi_targets(r) + latency_targets(r)
 
 
 def excluded(r: dict[str, Any]) -> list[str]:
@@ -797,6 +831,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         *latency_table(r),
         "",
+        *latency_breakdown(r),
         "## Targets",
         "",
         "| target | goal | measured | met |",
