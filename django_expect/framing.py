@@ -18,6 +18,7 @@ the decision core use (wire protocol; no Django, no server).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -90,11 +91,18 @@ def wsgi_framing(environ: Mapping[str, Any]) -> Framing:
     )
 
 
+#: The lengths of "content-length" and "transfer-encoding": a field of another length is
+#: neither, whatever its case.
+_FRAMING_NAME_LENGTHS = frozenset((len("content-length"), len("transfer-encoding")))
+
+
 def header_framing(headers: Iterable[tuple[str, str]]) -> Framing:
     """The framing from ``(name, value)`` pairs, names in any case (gunicorn's ``req.headers``)."""
     lengths: list[str] = []
     codings: list[str] = []
     for name, value in headers:
+        if len(name) not in _FRAMING_NAME_LENGTHS:  # most fields: no lower() needed
+            continue
         lowered = name.lower()
         if lowered == "content-length":
             lengths.append(value)
@@ -110,6 +118,8 @@ def asgi_framing(headers: Iterable[tuple[bytes, bytes]]) -> Framing:
     lengths: list[str] = []
     codings: list[str] = []
     for raw_name, value in headers:
+        if len(raw_name) not in _FRAMING_NAME_LENGTHS:
+            continue
         name = raw_name.lower()
         if name == b"content-length":
             lengths.append(value.decode("latin-1"))
@@ -120,6 +130,7 @@ def asgi_framing(headers: Iterable[tuple[bytes, bytes]]) -> Framing:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def parse_expect(expect: str | None, http_version: tuple[int, int]) -> tuple[bool, str | None]:
     """``(the client waits for a 100, the first expectation other than 100-continue)``.
 

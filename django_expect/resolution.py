@@ -36,6 +36,7 @@ policy that asks for a login or permissions, and resolved only when the decision
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -71,7 +72,11 @@ __all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
 
 @dataclasses.dataclass(frozen=True)
 class EffectivePolicy:
-    """A route's effective policy for one request (or, for audits, for any request)."""
+    """A route's effective policy for one request (or, for audits, for any request).
+
+    The values derived from the site-wide settings are computed once per instance (a memoised
+    route's instance serves every request to it).
+    """
 
     policy: UploadPolicy  # the policy in force
     declared: UploadPolicy | None  # what the code declared for this view and method, if anything
@@ -111,26 +116,26 @@ class EffectivePolicy:
     def site(self) -> SitewideSettings:
         return self.settings if self.settings is not None else upload_settings()
 
-    @property
+    @functools.cached_property
     def body_timeout(self) -> float | None:
         """Seconds the body may stall: the policy's own, else the site-wide default."""
         own = self.policy.body_timeout
         return own if own is not None else self.site.body_timeout
 
-    @property
+    @functools.cached_property
     def min_rate(self) -> float | None:
         """Bytes per second the body must average after the grace: the policy's, else the
         site-wide default (None: no minimum)."""
         own = self.policy.min_rate
         return own if own is not None else self.site.min_rate
 
-    @property
+    @functools.cached_property
     def min_rate_grace(self) -> float:
         """Seconds after the body is invited before ``min_rate`` applies."""
         own = self.policy.min_rate_grace
         return own if own is not None else self.site.min_rate_grace
 
-    @property
+    @functools.cached_property
     def allow_chunked(self) -> bool:
         """Whether bodies of undeclared length are read (else 411): site-wide only."""
         return self.site.chunked != "refuse"
