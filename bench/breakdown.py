@@ -4,10 +4,12 @@ request head to the 100 (or the 413) is Django's own request path and how much i
     python -m bench.breakdown            # full run: bench/latency_results.{json,md}, the page
     python -m bench.breakdown --smoke    # each cell once: bench/.work/latency-smoke/
 
-Three gunicorn servers (gthread, one worker, 4 threads, the bench project) up at once:
+Four gunicorn servers (gthread, one worker, 4 threads, the bench project) up at once:
 
 * ``stock``: stock gunicorn and Django without django-expect; gunicorn answers 100 to every
   ``Expect: 100-continue`` before Django runs (the eager 100);
+* ``bare``: Django with no middleware at all behind the same minimal hook (Django's core path
+  to the view: URL resolution, the request object, the view);
 * ``control``: the same Django stack without django-expect (no app, no middleware, undecorated
   views) behind a minimal hook that sends the 100 when the view first reads the body
   (bench/timed_gunicorn.py): the accepted head's 100 comes when Django's own request path reached
@@ -19,7 +21,7 @@ Each sample is one PUT with ``Expect: 100-continue`` on a new connection over lo
 ``/accept/x`` declaring 1,000 bytes (the body follows the 100), ``/objects/x`` declaring 50 MB
 (the view's limit is 5 MiB). The client times the head leaving it to the first status line
 arriving (bench/clients.py ``decision_latency``), with 1 and with 50 concurrent clients; the
-columns alternate round by round (A B C, then C B A). Inside ``control`` and ``expect`` the
+columns alternate round by round (A B C D, then D C B A). Inside all but ``stock`` the
 worker times every request (bench/timed_gunicorn.py): ``total`` from ``pre_request`` to the
 decision going out, and for ``expect`` the ``package`` part of it, django-expect's own code
 (its hook, ExpectMiddleware, the input's first read up to the 100's ``sendall``). A sample whose
@@ -45,9 +47,10 @@ from harness.server import Server
 HERE = Path(__file__).resolve().parent
 FULL = {"latency": {"1": (1, 100), "50": (50, 4)}, "rounds": 6}
 SMOKE = {"latency": {"1": (1, 10), "50": (5, 2)}, "rounds": 2}
-COLUMNS = ("expect", "control", "stock")
+COLUMNS = ("expect", "control", "bare", "stock")
 LABELS = {
     "stock": "stock gunicorn, eager 100 (Django not reached)",
+    "bare": "Django to the view, no middleware at all (lazy 100 by a minimal hook)",
     "control": "Django to the view, no django-expect (lazy 100 by a minimal hook)",
     "expect": "django-expect (hook + ExpectMiddleware + @upload_policy)",
 }
@@ -57,6 +60,8 @@ WANTED = {
     ("stock", "reject"): 100,
     ("control", "continue"): 100,
     ("control", "reject"): 413,
+    ("bare", "continue"): 100,
+    ("bare", "reject"): 413,
     ("expect", "continue"): 100,
     ("expect", "reject"): 413,
 }
@@ -64,13 +69,15 @@ WANTED = {
 SHARE_GOAL = 30e-6
 
 
-def timed_server(mode: str, work: Path) -> Server:
+def timed_server(mode: str, work: Path, middleware: bool = True) -> Server:
     env = bench_env(mode, work)
     env["BENCH_TIMING"] = "1"
+    if not middleware:
+        env["BENCH_MIDDLEWARE"] = "none"
     return Server(
         "gthread",
         hook=False,
-        log_path=work / f"timed-{mode}.log",
+        log_path=work / f"timed-{mode}{'' if middleware else '-bare'}.log",
         env=env,
         app="bench.timed_gunicorn:application",
         extra_args=[
@@ -90,8 +97,10 @@ def measure(cfg: dict, work: Path) -> list[dict]:
     with ExitStack() as stack:
         servers = {"stock": gunicorn("stock", work, "latency-stock")}
         stack.callback(servers["stock"].stop)
-        for mode in ("control", "expect"):
-            servers[mode] = timed_server("stock" if mode == "control" else "expect", work)
+        servers["bare"] = timed_server("stock", work, middleware=False)
+        servers["control"] = timed_server("stock", work)
+        servers["expect"] = timed_server("expect", work)
+        for mode in ("bare", "control", "expect"):
             stack.callback(servers[mode].stop)
         for mode, server in servers.items():  # warm up every view on every thread
             for path, length in KINDS.values():
@@ -182,7 +191,7 @@ def table(results: dict) -> list[str]:
             ("continue", "accepted (1,000 bytes): the 100"),
             ("reject", "oversized (50 MB): 413, stock 100"),
         ):
-            for mode in ("stock", "control", "expect"):
+            for mode in ("stock", "bare", "control", "expect"):
                 group = [
                     x
                     for x in rows
@@ -255,13 +264,14 @@ def section(results: dict, with_targets: bool = True) -> list[str]:
     cfg = results["config"]
     return [
         f"Measured {results['date']} by `python -m bench.breakdown` (part of `make bench`; "
-        "bench/latency_results.{md,json}). Three gunicorn servers (gthread, 1 worker, 4 threads) "
-        "up at once: stock gunicorn (its eager 100, before Django runs); the same Django stack "
-        "without django-expect behind a minimal hook that sends the 100 at the view's first read "
-        "(the control: the 100 marks Django's own request path reaching the view; its view answers "
-        "the oversized head 413 from Content-Length); and django-expect. Each sample: a PUT with "
-        "Expect: 100-continue on a new connection over loopback; "
-        f"{cfg['rounds']} rounds per cell, the servers alternating (A B C, then C B A). "
+        "bench/latency_results.{md,json}). Four gunicorn servers (gthread, 1 worker, 4 threads) "
+        "up at once: stock gunicorn (its eager 100, before Django runs); Django with no "
+        "middleware at all, and the bench project's middleware stack without django-expect, "
+        "each behind a minimal hook that sends the 100 at the view's first read (the 100 marks "
+        "Django's own request path reaching the view; their view answers the oversized head 413 "
+        "from Content-Length); and django-expect. Each sample: a PUT with Expect: 100-continue "
+        "on a new connection over loopback; "
+        f"{cfg['rounds']} rounds per cell, the servers alternating (A B C D, then D C B A). "
         "**client**: head out to the first status line in, at the client. **worker**: inside "
         "the worker thread, from gunicorn's pre_request (the head parsed) to the 100's sendall "
         "or the return of Django's WSGI handler with the 413 (queueing before pre_request and "

@@ -862,19 +862,23 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "django-expect and uvicorn, over loopback and an emulated WAN]"
         f"({'../images/bench-results.png' if not r['smoke'] else 'results.png'})",
         "",
-        "Reproduce: `make bench` (about 15 minutes) runs this page's scenarios (`python -m "
+        "Reproduce: `make bench` (about 20 minutes) runs this page's scenarios (`python -m "
         "bench.run`, about 10 minutes; rewrites this page, bench/results.md, "
         "docs/images/bench-results.png and bench/results.json), then the browsers "
         "(`python -m bench.browsers`: bench/browsers.{md,json}, "
         "[Browsers that send anyway](../howto/browsers-sent-anyway.md)) and the ASGI "
         "comparison (`python -m bench.asgi`: Django's ASGI handler vs django-expect's on "
-        "uvicorn and gunicorn `-k asgi`, rejected PUTs and form, the accepted 1 GiB upload; "
-        "bench/asgi_results.{md,json}, [ASGI](../howto/asgi.md#measured)):",
+        "uvicorn and gunicorn `-k asgi`, rejected PUTs and form, the accepted 1 GiB upload, the "
+        "small requests against Django's handler without django-expect; "
+        "bench/asgi_results.{md,json}, [ASGI](../howto/asgi.md#measured)) and the decision "
+        "latency explained (`python -m bench.breakdown`: bench/latency_results.{md,json}); each "
+        "of the last two rewrites this page once its results are in:",
         "",
         "```sh",
         "make bench         # every scenario, stock and django-expect alternating",
         "make bench-smoke   # every scenario once at small sizes (CI runs it)",
         "make bench-asgi    # the ASGI comparison alone",
+        "make bench-latency # the decision latency explained alone",
         "make profile       # where the time goes: cProfile + py-spy on live workers",
         "```",
         "",
