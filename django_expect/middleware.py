@@ -42,6 +42,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
 
 from django_expect import overrides as _overrides
@@ -76,7 +77,7 @@ _STATE_ATTRIBUTE = "_django_expect"
 _DISCOVERY_ATTRIBUTE = "_django_expect_discovery"
 
 
-@dataclass
+@dataclass(slots=True)
 class _RequestState:
     """What the middleware knows about one request between process_view and the response."""
 
@@ -257,7 +258,7 @@ class ExpectMiddleware:
             body.min_rate_grace = resolution.min_rate_grace
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
-        if body is not None and body.awaiting_continue and continue_sent.has_listeners():
+        if body is not None and body.awaiting_continue and _listened(continue_sent):
 
             def announce() -> None:
                 continue_sent.send(sender=type(self), request=request, route=route_name(request))
@@ -422,6 +423,13 @@ class ExpectMiddleware:
                 "read, but the server may already have invited the body."
             )
         return None
+
+
+def _listened(signal: Signal) -> bool:
+    """Whether ``signal`` has a receiver: False at once when nothing was ever connected (Django's
+    ``Signal.receivers``, the list ``connect()`` appends to, listed among the internal
+    attributes in ``django/dispatch/dispatcher.py``), else ``has_listeners()``."""
+    return bool(signal.receivers) and signal.has_listeners()
 
 
 def _bodyless(meta: Mapping[str, Any]) -> bool:
