@@ -46,6 +46,7 @@ from bench.run import (
     form_relay,
     form_run,
     log,
+    publishing,
     sparse_file,
     start_run,
     status_problem,
@@ -533,7 +534,7 @@ def main(argv: list[str] | None = None) -> int:
     (out_dir / "asgi_results.json").write_text(json.dumps(results, indent=1) + "\n")
     summary = report(results)
     (out_dir / "asgi_results.md").write_text(summary)
-    if not args.smoke:
+    if publishing(args.smoke):
         write_page(results)
         from bench.report import rewrite_page
 

@@ -40,7 +40,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import clients
-from bench.run import MB, alternating, log, start_run
+from bench.run import MB, alternating, log, publishing, start_run
 from bench.servers import bench_env, gunicorn, prepare
 from harness.server import Server
 
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         section(results)
     )
     (out_dir / "latency_results.md").write_text(text)
-    if not args.smoke:
+    if publishing(args.smoke):
         from bench.report import rewrite_page
 
         rewrite_page()

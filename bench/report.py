@@ -511,6 +511,32 @@ def latency_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return breakdown_targets(doc) if doc is not None else []
 
 
+def other_stacks(r: dict[str, Any]) -> list[str]:
+    """The targets of the runs on other Django series (``make bench BENCH_DJANGO=5.2``: its
+    results in bench/django-5.2/), each as its own table, on the main run's page."""
+    if r["smoke"]:
+        return []
+    out = []
+    for source in sorted(Path(__file__).parent.glob("django-*/results.json")):
+        other = json.loads(source.read_text())
+        for key, name in (("asgi", "asgi_results.json"), ("breakdown", "latency_results.json")):
+            if (source.parent / name).exists():
+                other[key] = json.loads((source.parent / name).read_text())
+        env = other["environment"]
+        out += [
+            f"### The same targets on Django {env['django']} (Python {env['python']})",
+            "",
+            f"`make bench BENCH_DJANGO={source.parent.name.removeprefix('django-')}` "
+            f"({other['date']}; results in bench/{source.parent.name}/), by the same rules:",
+            "",
+            "| target | goal | measured | met |",
+            "|---|---|---|---|",
+            *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets(other)),
+            "",
+        ]
+    return out
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
@@ -844,6 +870,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "gives one ratio (or difference), the row shows their median and range, and the target "
         f"is met when at least {MET_SHARE:.0%} of the pairs are within the goal.",
         "",
+        *other_stacks(r),
         *(
             [
                 "## Other WSGI servers: a rejected oversized PUT",
@@ -978,7 +1005,7 @@ PLOT = Path(__file__).parents[1] / "docs" / "images" / "bench-results.png"
 def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
     """Write results.md (every size) to ``out_dir`` and the page to ``page_path``; the plot goes
     to :data:`PLOT` (a smoke run: results.png in ``out_dir``)."""
-    plot_path = out_dir / "results.png" if r["smoke"] else PLOT
+    plot_path = PLOT if page_path == PERFORMANCE_PAGE else out_dir / "results.png"
     text = page(r, all_sizes=True).replace(
         "](../images/bench-results.png)", "](../docs/images/bench-results.png)"
     )
