@@ -13,10 +13,13 @@ This module owns the ASGI side of that, and nothing of the policy:
   handed to Django's own ``ASGIHandler.handle`` as it came: no input, no wrapper, nothing
   allocated here (:func:`exchange_head`, one pass over the headers).
 * :meth:`ExpectASGIHandler.read_body` returns an :class:`~django_expect.continuation
-  .ExpectContinueInput` over :class:`ASGIBody` instead of a spooled file. No ``receive()``
-  happens until the request body is first read; the same ``ExpectMiddleware.process_view``
-  (through ``django_expect.resolution.request_policy``) decides before that, exactly as under
-  WSGI, with the same states (AWAITING, SENT, WITHHELD), errors (``BodyTimeout`` -> 408,
+  .ExpectContinueInput` over :class:`ASGIBody` instead of a spooled file. For a request with
+  ``Expect``, no ``receive()`` happens until the request body is first read (a body sent
+  without ``Expect`` has its first message asked for at once: no server sends a 100 for it,
+  and a sync view's first read then takes it without a round trip to the event loop); the
+  same ``ExpectMiddleware.process_view`` (through
+  ``django_expect.resolution.request_policy``) decides before that, exactly as under WSGI,
+  with the same states (AWAITING, SENT, WITHHELD), errors (``BodyTimeout`` -> 408,
   ``IncompleteBody`` -> 400), statistics, signals and overrides.
 * Sync code (middleware, sync views, DRF) runs in a thread; its reads run ``receive()`` on the
   server's event loop (``run_coroutine_threadsafe``) while the thread waits. Memory stays bounded
@@ -143,6 +146,10 @@ class ASGIBody(ReadOnlyStream):
         except BaseException:
             self._more, self._done = False, True
             raise
+        self._accept(message)
+
+    def _accept(self, message: Message) -> None:
+        """One message the server delivered (on the loop, or in the thread that took it)."""
         if message.get("type") != "http.request":
             self._more, self._done = False, True
             raise ClientDisconnected(f"the client disconnected after {self.received} body bytes")
@@ -155,7 +162,23 @@ class ASGIBody(ReadOnlyStream):
             self._more = False
         if not self._more or (self._length is not None and self.received >= self._length):
             self._done = True
-            self.complete.set()
+            if _on_loop(self._loop):
+                self.complete.set()
+            else:
+                self._loop.call_soon_threadsafe(self.complete.set)
+
+    def _take_received(self) -> None:
+        """Take the message of a started ``receive()`` that has already completed, in the
+        reading thread: no round trip to the loop. (A finished future's state and result are
+        final, so any thread may read them; the loop does not touch ``_pending`` while a read
+        is under way.)"""
+        pending = self._pending
+        if pending is None or not pending.done() or pending.cancelled():
+            return
+        if pending.exception() is not None:
+            return  # the loop's _pull raises it, as for any receive()
+        self._pending = None
+        self._accept(pending.result())
 
     async def aread(self, size: int | None = -1) -> bytes:
         while not self._done and (size is None or size < 0 or self._buffered < size):
@@ -200,12 +223,16 @@ class ASGIBody(ReadOnlyStream):
 
     def read(self, size: int | None = -1, /) -> bytes:
         self._check_open()
+        if not self._done and self._pending is not None:
+            self._take_received()
         if self._done or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
     def readline(self, size: int | None = -1, /) -> bytes:
         self._check_open()
+        if not self._done and self._pending is not None:
+            self._take_received()
         if self._done or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)
@@ -325,13 +352,14 @@ class _Exchange:
         "http_version",
         "input",
         "length",
+        "prefetch",
         "receive",
         "scope",
         "send",
     )
 
     def __init__(
-        self, scope: Scope, receive: Receive, send: Send, head: tuple[str, Framing, bool]
+        self, scope: Scope, receive: Receive, send: Send, head: tuple[str, Framing, bool | None]
     ) -> None:
         self.scope = scope
         self.receive = receive
@@ -341,8 +369,12 @@ class _Exchange:
         self.has_body = framing.has_body
         #: The client sent ``Expect: 100-continue`` in HTTP/1.1 or later: a ``receive()``
         #: would make the server send a 100 (even with no body, on uvicorn).
-        self.expects_100 = expect and self.http_version not in ("1.0", "0.9")
+        self.expects_100 = bool(expect) and self.http_version not in ("1.0", "0.9")
         self.awaiting = self.has_body and self.expects_100
+        #: A body sent without any ``Expect`` (the client sends it anyway; no server sends a 100
+        #: for it, uvicorn's httptools not even to HTTP/1.0): its first message is asked for at
+        #: once, so a sync view's first read takes it without a round trip to the event loop.
+        self.prefetch = self.has_body and expect is None
         self.close = False
         self.body: ASGIBody | None = None
         self.input: _LoopSafeInput | None = None
@@ -358,6 +390,8 @@ class _Exchange:
             set_receive_timeout=body.set_timeout,
         )
         body.bound = partial(_receive_bound, self.input, body)
+        if self.prefetch:
+            body.invite()
         return self.input
 
     def close_connection(self) -> None:
@@ -388,20 +422,21 @@ def http_version(scope: Scope) -> str:
     return "1.0" if version in ("1", "1.0") else version
 
 
-def exchange_head(scope: Scope) -> tuple[str, Framing, bool] | None:
+def exchange_head(scope: Scope) -> tuple[str, Framing, bool | None] | None:
     """What the handler must know of a request head, in one pass over its headers: the HTTP
-    version, the body's framing and whether ``100-continue`` is expected. None for the head
+    version, the body's framing and whether ``100-continue`` is expected (None: no ``Expect``
+    field at all). None for the head
     that needs nothing from django-expect's handler: HTTP/1.x, no body (no Transfer-Encoding,
     Content-Length absent, empty or 0) and no ``Expect``; Django's own handler serves it as it
     is (there is no body to withhold, no 100 to send, no connection to close for it)."""
     version = http_version(scope)
     raw_headers = scope.get("headers", ())
-    expect = False
+    expect: bool | None = None  # None: no Expect at all; else whether it asks for 100-continue
     plain = version in ("1.1", "1.0")
     for raw_name, value in raw_headers:
         name = raw_name.lower()
         if name == b"expect":
-            expect = expect or b"100-continue" in value.lower()
+            expect = bool(expect) or b"100-continue" in value.lower()
             plain = False
         elif name == b"transfer-encoding" or (
             name == b"content-length" and value not in _NO_LENGTH

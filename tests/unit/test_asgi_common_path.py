@@ -138,3 +138,33 @@ def test_a_policy_with_an_identity_is_decided_in_the_sync_thread(hops: list[Any]
     response = asyncio.run(middleware.process_view(request, resolve("/lab/login").func, (), {}))
     assert response is not None and response.status_code == 401
     assert len(hops) == 1
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every read that waited on the event loop from a thread (run_coroutine_threadsafe)."""
+    made: list[Any] = []
+    real = asyncio.run_coroutine_threadsafe
+
+    def counting(coro: Any, loop: Any) -> Any:
+        made.append(coro)
+        return real(coro, loop)
+
+    monkeypatch.setattr(asyncio, "run_coroutine_threadsafe", counting)
+    return made
+
+
+@pytest.mark.parametrize(("expect", "trips"), [(False, 0), (True, 1)])
+def test_a_body_without_expect_is_read_without_a_round_trip(
+    round_trips: list[Any], expect: bool, trips: int
+) -> None:
+    """Without Expect the first message is asked for at once (no 100 is involved); with it,
+    not before the view reads (the 100 goes out then)."""
+    body = b"x" * 800
+    server = Server(pieces(body, 800))
+    app = get_asgi_application()
+    head = scope("/lab/small", upload_head(len(body), expect=expect))
+    asyncio.run(asyncio.wait_for(app(head, server.receive, server.send), 30))
+    assert server.status == 200
+    assert server.json()["size"] == len(body)
+    assert len(round_trips) == trips
