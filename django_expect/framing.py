@@ -21,8 +21,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "CONTINUE",
@@ -40,9 +39,8 @@ __all__ = [
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Framing:
-    """The body a head declares."""
+class Framing(NamedTuple):
+    """The body a head declares (an immutable named tuple: built for every head with a body)."""
 
     #: The body is chunked (its length is not declared).
     chunked: bool = False
