@@ -10,7 +10,7 @@ DEMO_BIND ?= 127.0.0.1:8000
 
 .PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-latency bench-browsers profile stress soak
 
-$(STAMP): pyproject.toml requirements-dev.txt requirements-unit.txt
+$(STAMP): pyproject.toml requirements-dev.txt requirements-matrix.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements-dev.txt -e .
@@ -134,7 +134,7 @@ BENCH_DEPS := .venv-django$(BENCH_DJANGO)/.installed
 export BENCH_RESULTS_DIR := bench/django-$(BENCH_DJANGO)
 endif
 
-.venv-django%/.installed: pyproject.toml requirements-dev.txt requirements-bench.txt
+.venv-django%/.installed: pyproject.toml requirements-dev.txt requirements-matrix.txt requirements-bench.txt
 	$(PYTHON) -m venv .venv-django$*
 	.venv-django$*/bin/python -m pip install -q --upgrade pip
 	.venv-django$*/bin/python -m pip install -q -r requirements-dev.txt -r requirements-bench.txt -e .

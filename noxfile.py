@@ -6,18 +6,20 @@
   adapter's units and the demo run under gunicorn 25, 26 and 27 in turn (installed over the
   previous one; 25 and 26 run the shared wire cases and the adapter's units, 27 all of it); on
   the other Pythons under gunicorn 27. tests/unit runs with a quarter of the property examples
-  (``make test`` runs them all). Then, once per cell: tests/unit (no
-  server), the ``manage.py runserver`` wire cases (django-expect's command relies on Django's
-  private code), the wire suite on the ASGI servers with the ASGI operations, and the API
-  frameworks over the wire. Python 3.13 x Django 6.1 (what a fresh install picks) runs the whole
-  suite through ``make test`` instead.
+  (``make test`` runs them all). Then, once per cell: tests/unit (no server), the ``manage.py
+  runserver`` wire cases (django-expect's command relies on Django's private code) and the wire
+  suite on the ASGI servers with the ASGI operations: every ASGI server on each Django's newest
+  Python, uvicorn h11 and gunicorn ``-k asgi`` on the others. The API frameworks over the wire
+  (their dependence is on Django's version) run on each Django's newest Python. Python 3.13 x
+  Django 6.1 (what a fresh install picks) runs the whole suite through ``make test`` instead.
 * ``prerelease``: the newest Django pre-release on PyPI, when one is newer than the newest
   release; CI prints its result and does not fail on it.
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
   tracks under ``django_expect/`` is missing from the wheel, installs the wheel (not the checkout)
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
 
-Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
+Cells install requirements-matrix.txt (the servers these slices start; no clients, browsers,
+uWSGI or Go). Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
 ``nox -r -s "matrix(3.12-6.0)"``; extra pytest arguments go to every run after ``--``.
 """
 
@@ -59,17 +61,21 @@ GUNICORN_SELECTION = "gunicorn-sync or gunicorn-gthread or gunicorn-gevent or te
 #: every cell (the real-clients slice, which needs the Go and Node builds, does not).
 RUNSERVER = ["tests/wire"]
 RUNSERVER_SELECTION = "runserver"
-#: The ASGI servers depend on Django's ASGIHandler: every cell.
+#: The ASGI servers depend on Django's ASGIHandler: every cell. All of them on each Django's
+#: newest Python; on the other Pythons the lazy servers django-expect's handler serves most
+#: (uvicorn h11, gunicorn -k asgi) and the ASGI operations (the event loop is Python's).
 ASGI = [*WIRE, "tests/operations/test_asgi_operations.py"]
 ASGI_SELECTION = (
     "uvicorn or granian or gunicorn-asgi or hypercorn or daphne or django-asgi or asgi_operations"
 )
-#: API frameworks over the wire (DRF, django-ninja parse through request.body / FILES).
+ASGI_OTHER_PYTHONS = "uvicorn-h11 or gunicorn-asgi or asgi_operations"
+#: API frameworks over the wire (DRF, django-ninja parse through request.body / FILES): what
+#: they depend on is Django's version, so on each Django's newest Python.
 FRAMEWORKS = ["tests/wire/test_frameworks_wire.py"]
 
 
 def _install(session: nox.Session, django: str, gunicorn: str, *package: str) -> None:
-    session.install("-r", "requirements-dev.txt", *package)
+    session.install("-r", "requirements-matrix.txt", *package)
     session.install(f"Django=={django}.*", f"gunicorn[gevent]=={gunicorn}.*")
     _show_versions(session)
 
@@ -106,18 +112,20 @@ def matrix(session: nox.Session, django: str) -> None:
         # cases and the demo are gunicorn-version-neutral: they run on gunicorn 27).
         files = GUNICORN_CELL if gunicorn == GUNICORN[-1] else OLDER_GUNICORN_CELL
         _pytest(session, *files, "-k", GUNICORN_SELECTION)
+    newest = NEWEST_PYTHON[django] == python
     session.log(f"Python {python} x Django {django}: unit, runserver, ASGI, frameworks")
     _pytest(session, "tests/unit", quick=True)
     _pytest(session, *RUNSERVER, "-k", RUNSERVER_SELECTION)
-    _pytest(session, *ASGI, "-k", ASGI_SELECTION)
-    _pytest(session, *FRAMEWORKS)
+    _pytest(session, *ASGI, "-k", ASGI_SELECTION if newest else ASGI_OTHER_PYTHONS)
+    if newest:
+        _pytest(session, *FRAMEWORKS)
 
 
 @nox.session(python="3.13")
 def prerelease(session: nox.Session) -> None:
     """The newest Django pre-release on PyPI, if there is one newer than the newest release:
     unit and wire core. CI reports it and lets it fail (the next break is seen at its alpha)."""
-    session.install("-r", "requirements-dev.txt", "-e", ".")
+    session.install("-r", "requirements-matrix.txt", "-e", ".")
     session.install("--pre", "--upgrade", "Django")
     version = session.run("python", "-c", "import django; print(django.get_version())", silent=True)
     assert version is not None

@@ -7,14 +7,22 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.apps import apps
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from django_expect import stats
 from django_expect.core import PolicyError, format_size, parse_size
-from django_expect.models import PolicyOverride, RejectionCount, UploadSettings
+from django_expect.models import (
+    GroupLimit,
+    PolicyOverride,
+    RejectionCount,
+    SizeHistogram,
+    UploadSettings,
+)
 from django_expect.overrides import load_overrides
 from django_expect.routes import describe_routes, reachable_routes, unknown_override_routes
 
@@ -81,9 +89,70 @@ class PolicyOverrideForm(forms.ModelForm):  # type: ignore[type-arg]
         )
 
 
+class GroupLimitForm(forms.ModelForm):  # type: ignore[type-arg]
+    max_size = SizeField(
+        required=False, help_text="e.g. 1GB; empty: the route's (or another group's)."
+    )
+
+    class Meta:
+        model = GroupLimit
+        fields = ("group", "max_size", "no_size_limit", "content_types")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if apps.is_installed("django.contrib.auth"):  # pick an existing group: no typos
+            from django.contrib.auth.models import Group
+
+            names = list(Group.objects.order_by("name").values_list("name", flat=True))
+            current = self.instance.group if self.instance.pk else None
+            if current and current not in names:
+                names.append(current)
+            self.fields["group"] = forms.ChoiceField(
+                choices=[("", "---------"), *((name, name) for name in names)],
+                help_text=GroupLimit._meta.get_field("group").help_text,
+            )
+
+
+class GroupLimitFormSet(forms.BaseInlineFormSet):  # type: ignore[type-arg]
+    """The group rows of one override or settings page. A POST without the formset's fields
+    (a script posting the parent's fields only) leaves the rows as they are, rather than being
+    refused as a tampered form."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        total = f"{self.prefix}-TOTAL_FORMS"
+        if self.is_bound and total not in self.data:
+            data: Any = self.data.copy()  # type: ignore[attr-defined]  # a QueryDict
+            data[total] = data[f"{self.prefix}-INITIAL_FORMS"] = "0"
+            self.data = data
+
+
+class _GroupLimitInline(admin.TabularInline):  # type: ignore[type-arg]
+    """Other limits for user groups; the most permissive matching group wins, per field
+    (docs/howto/uploader-limits.md)."""
+
+    model = GroupLimit
+    form = GroupLimitForm
+    formset = GroupLimitFormSet
+    extra = 1
+    verbose_name = "limit for a user group"
+    verbose_name_plural = (
+        "limits for user groups (a member of several gets, per field, the most permissive)"
+    )
+
+
+class OverrideGroupLimitInline(_GroupLimitInline):
+    fk_name = "override"
+
+
+class SettingsGroupLimitInline(_GroupLimitInline):
+    fk_name = "settings"
+
+
 @admin.register(PolicyOverride)
 class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     form = PolicyOverrideForm
+    inlines = (OverrideGroupLimitInline,)
     list_display = (
         "route",
         "size",
@@ -94,14 +163,26 @@ class PolicyOverrideAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         "body_timeout",
         "min_rate",
         "disabled",
+        "groups",
         "note",
         "updated",
     )
     search_fields = ("route", "note")
 
+    def get_queryset(self, request: HttpRequest) -> Any:
+        return super().get_queryset(request).prefetch_related("group_limits")
+
     @admin.display(description="max size", ordering="max_size")
     def size(self, obj: PolicyOverride) -> str:
         return "" if obj.max_size is None else f"{obj.max_size_display} ({obj.max_size} bytes)"
+
+    @admin.display(description="per group")
+    def groups(self, obj: PolicyOverride) -> str:
+        return ", ".join(
+            f"{row.group} {row.max_size_display or 'route size'}"
+            + (f" [{row.content_types}]" if row.content_types else "")
+            for row in obj.group_limits.all()
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
@@ -146,6 +227,7 @@ class UploadSettingsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     """One row, one page: the list and "add" lead to the row's change page; no delete."""
 
     form = UploadSettingsForm
+    inlines = (SettingsGroupLimitInline,)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -176,6 +258,52 @@ class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        stats.buffer.flush()  # this process's pending counts, so the page is current
+        return super().changelist_view(request, extra_context)
+
+
+@admin.register(SizeHistogram)
+class SizeHistogramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Declared upload sizes per route and day, in fixed buckets (core.SIZE_BUCKETS): every
+    upload (reason "all"), and the refused ones by reason; pick a limit from the data."""
+
+    list_display = ("day", "route", "what", "report_only", "count", "mean", "distribution")
+    list_filter = ("report_only", "reason", "route")
+    date_hierarchy = "day"
+    search_fields = ("route",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="uploads", ordering="reason")
+    def what(self, obj: SizeHistogram) -> str:
+        return "all" if not obj.reason else f"refused: {obj.reason}"
+
+    @admin.display(description="mean size")
+    def mean(self, obj: SizeHistogram) -> str:
+        return format_size(obj.total_bytes // obj.count) if obj.count else "-"
+
+    @admin.display(description="declared sizes (count per bucket)")
+    def distribution(self, obj: SizeHistogram) -> str:
+        buckets = obj.buckets()
+        peak = max((n for _, n in buckets), default=0) or 1
+        return format_html(
+            '<table class="expect-histogram">{}</table>',
+            format_html_join(
+                "",
+                '<tr><td style="white-space:nowrap">{}</td><td style="text-align:right">{}</td>'
+                '<td><span style="display:inline-block;background:#79aec8;height:0.8em;'
+                'width:{}px"></span></td></tr>',
+                ((label, n, round(120 * n / peak)) for label, n in buckets if n),
+            ),
+        )
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None

@@ -36,7 +36,7 @@ class DjangoExpectConfig(AppConfig):
         # `manage.py runserver` holds the 100 back wherever django_expect is listed.
         serve_staticfiles_runserver_lazily()
 
-        for name in ("PolicyOverride", "UploadSettings"):
+        for name in ("PolicyOverride", "UploadSettings", "GroupLimit"):
             model = self.get_model(name)
             post_save.connect(override_changed, sender=model, dispatch_uid="django_expect")
             post_delete.connect(override_changed, sender=model, dispatch_uid="django_expect")

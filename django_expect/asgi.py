@@ -59,7 +59,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.urls import ResolverMatch
 
 from django_expect.bodylimit import capped_request_class
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ASGI_INPUT_KEY, ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
 from django_expect.framing import Framing, asgi_framing
 from django_expect.streams import swap_request_stream
@@ -68,7 +68,7 @@ __all__ = ["INPUT_KEY", "ExpectASGIHandler", "get_asgi_application", "read_ahead
 
 #: ``request.META`` key under which the request's :class:`ExpectContinueInput` is found (the
 #: ASGI counterpart of ``wsgi.input``; ``ExpectMiddleware`` looks here).
-INPUT_KEY = "django_expect.input"
+INPUT_KEY = ASGI_INPUT_KEY
 
 Scope = dict[str, Any]
 Message = Mapping[str, Any]
@@ -313,11 +313,10 @@ def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
 
 
 def _receive_bound(body_input: ExpectContinueInput, body: ASGIBody) -> float | None:
-    """How long the next ``receive()`` may wait: the input decides when a minimum rate applies
-    (it raises ``BodyTooSlow`` when the rate's time is up), else ``body_timeout``."""
-    if body_input.meter is None or body_input.sealed:
-        return body.timeout
-    return body_input.receive_timeout()
+    """How long the next ``receive()`` may wait: the input's rate bound when a minimum rate
+    applies (it raises ``BodyTooSlow`` when the rate's time is up), else ``body_timeout``."""
+    bound = body_input.rate_bound()
+    return body.timeout if bound is None else bound
 
 
 class _LoopSafeInput(ExpectContinueInput):

@@ -23,10 +23,9 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.http import HttpRequest
-from django.urls import Resolver404, get_script_prefix, resolve
 
 from django_expect.core import format_size
-from django_expect.resolution import effective_policy, route_keys
+from django_expect.resolution import effective_policy, resolve_path, route_keys
 
 __all__ = [
     "PRECHECK_SCRIPT",
@@ -125,12 +124,8 @@ def limits_for_url(
         if request is None:
             return None
         path = request.path
-    prefix = get_script_prefix()
-    if prefix != "/" and path.startswith(prefix):  # reverse() adds SCRIPT_NAME; resolve() does not
-        path = "/" + path[len(prefix) :]
-    try:
-        match = resolve(path)
-    except Resolver404:
+    match = resolve_path(path, getattr(request, "urlconf", None))
+    if match is None:
         return None
     return limits_for_view(match.func, route_keys(match), request, method)
 

@@ -32,7 +32,8 @@ Operations (overrides, upload settings, statistics; docs/howto/operations.md):
 * ``django_expect.W003``: a policy override names no URL pattern (database check: run
   ``manage.py check --database default``; ``expect_policies`` and the admin show it too).
 * ``django_expect.E005``: an operations setting is invalid (EXPECT_OVERRIDES_REFRESH,
-  EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS, EXPECT_DRAIN_MAX_CONNECTIONS).
+  EXPECT_STATS, EXPECT_STATS_FLUSH_INTERVAL, EXPECT_DRAIN_SECONDS, EXPECT_DRAIN_MAX_CONNECTIONS,
+  EXPECT_QUOTA_RESERVATION_SECONDS: a finite number of seconds greater than 0).
 * ``django_expect.W007``: an ``@upload_policy`` no URL pattern enforces (a decorated function,
   method or class that is not a routed view, a handler method, a DRF ViewSet action or a
   django-ninja operation the policy lookup reaches). The message names its dotted path. See
@@ -48,6 +49,7 @@ counter lives in the database every process already uses.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -256,10 +258,21 @@ def check_operations(app_configs: Sequence[Any] | None = None, **kwargs: Any) ->
         ("EXPECT_OVERRIDES_REFRESH", 0.0, False),
         ("EXPECT_STATS_FLUSH_INTERVAL", 0.0, True),
         ("EXPECT_DRAIN_SECONDS", 0.0, False),
+        ("EXPECT_QUOTA_RESERVATION_SECONDS", 0.0, True),
     ):
         error = _number_error(name, raw(name), minimum, strict)
         if error is not None:
             messages.append(error)
+    reservation = raw("EXPECT_QUOTA_RESERVATION_SECONDS")
+    if isinstance(reservation, float) and not math.isfinite(reservation):
+        # inf would keep a killed worker's reservation for ever; nan compares false to all
+        messages.append(
+            Error(
+                "EXPECT_QUOTA_RESERVATION_SECONDS must be a finite number of seconds greater "
+                f"than 0, not {reservation!r}.",
+                id="django_expect.E005",
+            )
+        )
     connections = raw("EXPECT_DRAIN_MAX_CONNECTIONS")
     if isinstance(connections, bool) or not isinstance(connections, int) or connections < 0:
         messages.append(

@@ -29,10 +29,11 @@ re-raises them as ``UnreadablePostError`` with this one as the cause), both are 
 from __future__ import annotations
 
 import enum
+import socket
 import time
 from collections.abc import Callable
 from functools import partial
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from django_expect.fileobj import ReadOnlyStream
 
@@ -45,7 +46,15 @@ __all__ = [
     "ExpectContinueInput",
     "IncompleteBody",
     "RateMeter",
+    "SocketReceiveTimeout",
+    "TimeLimits",
 ]
+
+
+#: ``request.META`` key under which an ASGI request's :class:`ExpectContinueInput` is found (the
+#: ASGI counterpart of ``wsgi.input``): ``django_expect.asgi`` puts it there, ``ExpectMiddleware``
+#: looks there. Public as ``django_expect.asgi.INPUT_KEY``; defined here, below both.
+ASGI_INPUT_KEY = "django_expect.input"
 
 
 class BodyNotRequested(OSError):
@@ -102,6 +111,48 @@ class IncompleteBody(BodyFailed):
 
 def _no_timeout(seconds: float | None) -> None:
     return None
+
+
+class TimeLimits(NamedTuple):
+    """How long one request's body may take, resolved for the request
+    (``django_expect.resolution.EffectivePolicy.time_limits``) and applied to its input by
+    :meth:`ExpectContinueInput.apply_time_limits`: the one per-request timeout."""
+
+    #: Seconds one receive may wait for a body byte (None: no bound).
+    body_timeout: float | None = None
+    #: Bytes per second the body must average once ``min_rate_grace`` has passed (None: none).
+    min_rate: float | None = None
+    min_rate_grace: float = 0.0
+
+
+class SocketReceiveTimeout:
+    """``set_receive_timeout`` for an adapter that holds the client socket (gunicorn,
+    runserver): a number bounds each receive (and the 100's send) by ``settimeout``; None, or
+    :meth:`restore`, gives the socket back the timeout it had before the first bound."""
+
+    __slots__ = ("_prior", "_set", "sock")
+
+    def __init__(self, sock: socket.socket | None) -> None:
+        self.sock = sock
+        self._set = False
+        self._prior: float | None = None
+
+    def __call__(self, seconds: float | None) -> None:
+        if seconds is None:
+            self.restore()
+        elif self.sock is not None:
+            if not self._set:
+                self._prior = self.sock.gettimeout()
+                self._set = True
+            self.sock.settimeout(seconds)
+
+    def restore(self) -> None:
+        if self._set and self.sock is not None:
+            self._set = False
+            try:
+                self.sock.settimeout(self._prior)
+            except OSError:  # the socket is already closed: nothing to restore
+                pass
 
 
 class ContinueState(enum.Enum):
@@ -167,6 +218,10 @@ class ExpectContinueInput(ReadOnlyStream):
         self._set_receive_timeout = set_receive_timeout
         self.state = ContinueState.AWAITING if awaiting else ContinueState.NOT_EXPECTED
         self.length = length  # the declared Content-Length (None: chunked or unknown)
+
+    def apply_time_limits(self, limits: TimeLimits) -> None:
+        """Bound the body's reads by ``limits`` (the Django adapter, once the head passed)."""
+        self.body_timeout, self.min_rate, self.min_rate_grace = limits
 
     def add_continue_listener(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` once the 100 went out."""
@@ -246,6 +301,18 @@ class ExpectContinueInput(ReadOnlyStream):
         self._bounded_by_rate = self.body_timeout is None or left < self.body_timeout
         return left if self.body_timeout is None else min(left, self.body_timeout)
 
+    def rate_bound(self) -> float | None:
+        """The bound of an adapter's next lower-level receive while a minimum rate applies
+        (:meth:`receive_timeout`: it shrinks with every receive); None when no rate applies or
+        the response has started, and the bound given to ``set_receive_timeout`` stands.
+
+        The one question every adapter that loops over receives inside one ``read()`` asks
+        before each receive (gunicorn's socket, runserver's ``rfile``, the ASGI ``receive()``).
+        """
+        if self.meter is None or self.sealed:
+            return None
+        return self.receive_timeout()
+
     def note_received(self, count: int) -> None:
         """An adapter's lower-level receive took in ``count`` bytes (one ``read()`` of the
         server's stream may loop over many receives; the meter counts each)."""
@@ -320,8 +387,6 @@ class ExpectContinueInput(ReadOnlyStream):
                 slow or BodyTimeout(f"no body byte arrived for {self.body_timeout} seconds"),
                 error,
             ) from error
-        except BodyNotRequested:
-            raise
         except Exception as error:  # reset, broken pipe; gunicorn's NoMoreData, InvalidChunkSize
             raise self._fail(
                 IncompleteBody(f"the body is incomplete or malformed: {error!r}"), error

@@ -40,6 +40,7 @@ from typing import Any, NamedTuple, Protocol
 from django_expect.framing import parse_expect, parse_framing, parse_http_version
 
 __all__ = [
+    "SIZE_BUCKETS",
     "ContinueTiming",
     "Decision",
     "ExpectMode",
@@ -191,6 +192,12 @@ def parse_size(value: int | str) -> int:
     return int(number) * multiplier
 
 
+#: Upper bounds (bytes, inclusive) of the size histograms' buckets (``SizeHistogram``, the
+#: Prometheus histograms): powers of 4 from 1 KiB to 4 GiB; one more bucket takes every larger
+#: size.
+SIZE_BUCKETS: tuple[int, ...] = tuple(1024 * 4**i for i in range(12))
+
+
 def format_size(size: int) -> str:
     """A short human form of a byte count, exact where possible (``10 MB``, ``10 MiB``)."""
     for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
@@ -284,39 +291,35 @@ def _validate_expect(value: object) -> ExpectMode:
         raise PolicyError(f"expect must be one of {choices}, not {value!r}") from None
 
 
-def validate_timeout(value: object, name: str = "body_timeout") -> float | None:
-    """Seconds as a positive float, or None (no limit of its own)."""
+def _finite_number(value: object, name: str, *, zero: bool, wanted: str) -> float | None:
+    """``value`` as a finite float above 0 (``zero``: or 0), or None; else PolicyError saying
+    ``name`` must be ``wanted``. The one check behind the time and rate validators."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise PolicyError(f"{name} must be a positive number of seconds or None, not {value!r}")
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (value >= 0 if zero else value > 0)
+    ):
+        raise PolicyError(f"{name} must be {wanted} or None, not {value!r}")
     if value == float("inf"):
         raise PolicyError(f"{name} must be finite; use None for the default")
     return float(value)
+
+
+def validate_timeout(value: object, name: str = "body_timeout") -> float | None:
+    """Seconds as a positive float, or None (no limit of its own)."""
+    return _finite_number(value, name, zero=False, wanted="a positive number of seconds")
 
 
 def validate_rate(value: object, name: str = "min_rate") -> float | None:
     """Bytes per second as a positive float, or None (no rate of its own)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise PolicyError(
-            f"{name} must be a positive number of bytes per second or None, not {value!r}"
-        )
-    if value == float("inf"):
-        raise PolicyError(f"{name} must be finite; use None for the default")
-    return float(value)
+    return _finite_number(value, name, zero=False, wanted="a positive number of bytes per second")
 
 
 def validate_grace(value: object, name: str = "min_rate_grace") -> float | None:
     """Seconds as a float >= 0, or None (the default grace)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-        raise PolicyError(f"{name} must be 0 or more seconds or None, not {value!r}")
-    if value == float("inf"):
-        raise PolicyError(f"{name} must be finite; use None for the default")
-    return float(value)
+    return _finite_number(value, name, zero=True, wanted="0 or more seconds")
 
 
 def _validate_permissions(value: object) -> tuple[str, ...]:

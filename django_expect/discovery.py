@@ -36,7 +36,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.views import View
 
 from django_expect.browser import UploadLimits, limits_for_view
-from django_expect.frameworks import served_methods
+from django_expect.frameworks import served_methods, view_class
 from django_expect.resolution import route_keys
 
 __all__ = ["answers_options"]
@@ -57,12 +57,12 @@ def answers_options(view: _View) -> _View:
 def _view_answers_options(view: Callable[..., Any]) -> bool:
     if getattr(view, _ANSWERS_OPTIONS, False):
         return True
-    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
-    if view_class is None:
+    cls = view_class(view)
+    if cls is None:
         return False
-    if getattr(view_class, _ANSWERS_OPTIONS, False):
+    if getattr(cls, _ANSWERS_OPTIONS, False):
         return True
-    options = getattr(view_class, "options", None)
+    options = getattr(cls, "options", None)
     return options is not None and options is not View.options
 
 

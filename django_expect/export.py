@@ -18,7 +18,10 @@ login or permission rules: the exports are a first line of defence, not a replac
 middleware.
 
 A ``max_size`` computed per request (a callable) has no single value: the text and JSON exports
-say "per request" (JSON ``per_request``), and the proxy exports set no limit for it.
+say "per request" (JSON ``per_request``), and the proxy exports set no limit for it. Limits the
+admin gives user groups (``GroupLimit``) are shown "per group" beside the route's value (JSON
+``per_group``: each group's ``max_size`` and ``content_types``); the proxy exports, which cannot
+tell groups apart, take the most permissive size of the route's and its groups'.
 """
 
 from __future__ import annotations
@@ -37,8 +40,13 @@ FORMATS = ("text", "json", "nginx", "haproxy")
 
 def _limit(entry: RoutePolicy) -> int | None:
     # The policy's alone: Django's in-memory cap does not limit streamed uploads, so a proxy
-    # must not refuse them on its account.
-    return entry.policy.max_size
+    # must not refuse them on its account. A proxy cannot tell user groups apart: with group
+    # limits it gets the most permissive of the route's and every group's (the middleware
+    # enforces each uploader's).
+    sizes = [entry.policy.max_size]
+    if "max_size" in entry.per_group:
+        sizes += [values["max_size"] for values in entry.resolution.group_values().values()]
+    return None if None in sizes else max(s for s in sizes if s is not None)
 
 
 def as_dict(entry: RoutePolicy) -> dict[str, Any]:
@@ -63,6 +71,7 @@ def as_dict(entry: RoutePolicy) -> dict[str, Any]:
         "disabled": bool(entry.override and entry.override.disabled),
         "sources": dict(entry.sources),
         "per_request": list(entry.per_request),
+        "per_group": entry.resolution.group_values() if entry.per_group else {},
         "report_only": policy.report_only,
         "quota": policy.quota is not None,
     }
@@ -91,7 +100,7 @@ def render_text(entries: Sequence[RoutePolicy]) -> str:
     ]
     for entry in entries:
         size = entry.body_limit
-        if "max_size" in entry.per_request:
+        if "max_size" in entry.per_request or entry.per_group:
             shown = entry.size_display
         elif size is None:
             shown = "unlimited"

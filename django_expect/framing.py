@@ -112,19 +112,13 @@ def header_framing(headers: Iterable[tuple[str, str]]) -> Framing:
 
 
 def asgi_framing(headers: Iterable[tuple[bytes, bytes]]) -> Framing:
-    """The framing from an ASGI scope's ``headers``."""
-    lengths: list[str] = []
-    codings: list[str] = []
-    for raw_name, value in headers:
-        if len(raw_name) not in _FRAMING_NAME_LENGTHS:
-            continue
-        name = raw_name.lower()
-        if name == b"content-length":
-            lengths.append(value.decode("latin-1"))
-        elif name == b"transfer-encoding":
-            codings.append(value.decode("latin-1"))
-    return parse_framing(
-        ", ".join(lengths) if lengths else None, ", ".join(codings) if codings else None
+    """The framing from an ASGI scope's ``headers`` (:func:`header_framing` of them decoded as
+    ISO-8859-1, as the ASGI spec's byte strings are; a field whose name is neither framing
+    field's length is not decoded)."""
+    return header_framing(
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in headers
+        if len(name) in _FRAMING_NAME_LENGTHS
     )
 
 

@@ -29,7 +29,7 @@ import io
 import socket
 from typing import Any, cast
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, SocketReceiveTimeout
 from django_expect.framing import CONTINUE, header_framing
 from django_expect.lingering import linger
 
@@ -70,7 +70,7 @@ def install(req: Any) -> ExpectContinueInput | None:
         send_continue=connection.send_continue,
         close_connection=connection.close_connection,
         length=length,
-        set_receive_timeout=_no_receive_timeout if buffered else connection.set_receive_timeout,
+        set_receive_timeout=_no_receive_timeout if buffered else connection.receive_timeout,
     )
     req.body = wrapped
     req.django_expect_connection = connection
@@ -89,11 +89,10 @@ def finish(req: Any, worker: Any = None) -> None:
         return
     body.seal()
     connection.unbind_receives()
-    connection.restore_timeout()
-    if body.closing:
-        req.must_close = True
-        if connection.sock is not None:
-            linger(connection.sock, _unread(body), capacity=_capacity(worker))
+    connection.receive_timeout.restore()
+    # body.closing: close_connection() already set gunicorn's req.must_close.
+    if body.closing and connection.sock is not None:
+        linger(connection.sock, _unread(body), capacity=_capacity(worker))
 
 
 def _unread(body: ExpectContinueInput) -> int | None:
@@ -119,13 +118,14 @@ def _capacity(worker: Any) -> int:
 class _Connection:
     """What the continuation may do to the request's client connection (one per request)."""
 
-    __slots__ = ("prior_timeout", "req", "sock", "timeout_set", "unbound")
+    __slots__ = ("receive_timeout", "req", "sock", "unbound")
 
     def __init__(self, req: Any, sock: socket.socket | None) -> None:
         self.req = req
         self.sock = sock
-        self.timeout_set = False
-        self.prior_timeout: float | None = None
+        #: Bounds each receive from the client (and the 100's send) while the app reads the
+        #: body; restored when the body is complete or the response is done.
+        self.receive_timeout = SocketReceiveTimeout(sock)
         self.unbound: Any = None  # the unreader's own socket while it reads through a bound
 
     def bound_receives(self, body: ExpectContinueInput) -> None:
@@ -146,26 +146,9 @@ class _Connection:
         self.sock.sendall(CONTINUE)
 
     def close_connection(self) -> None:
+        """gunicorn closes the connection after the response (``Request.should_close()`` reads
+        ``req.must_close``)."""
         self.req.must_close = True
-
-    def set_receive_timeout(self, seconds: float | None) -> None:
-        """Bound each receive from the client (and the 100's send) while the app reads the body;
-        ``None`` restores the connection's own timeout (the body is complete)."""
-        if seconds is None:
-            self.restore_timeout()
-        elif self.sock is not None:
-            if not self.timeout_set:
-                self.prior_timeout = self.sock.gettimeout()
-                self.timeout_set = True
-            self.sock.settimeout(seconds)
-
-    def restore_timeout(self) -> None:
-        if self.timeout_set and self.sock is not None:
-            self.timeout_set = False
-            try:
-                self.sock.settimeout(self.prior_timeout)
-            except OSError:
-                pass
 
 
 def take_eager_continue(req: Any) -> bool:
@@ -205,8 +188,8 @@ def _buffered_whole(req: Any, length: int | None) -> bool:
 
 class _BoundedSocket:
     """The client socket as gunicorn's unreader sees it during the app's body reads: when a
-    minimum rate applies, each ``recv`` waits at most ``body.receive_timeout()`` (the idle
-    timeout or the rate's time left, whichever is shorter); everything else is the socket's."""
+    minimum rate applies, each ``recv`` waits at most ``body.rate_bound()`` (the idle timeout or
+    the rate's time left, whichever is shorter); everything else is the socket's."""
 
     __slots__ = ("_body", "_sock")
 
@@ -215,12 +198,12 @@ class _BoundedSocket:
         self._body = body
 
     def recv(self, size: int, *flags: int) -> bytes:
-        body = self._body
-        if body.meter is None or body.sealed:
+        bound = self._body.rate_bound()
+        if bound is None:
             return bytes(self._sock.recv(size, *flags))
-        self._sock.settimeout(body.receive_timeout())
+        self._sock.settimeout(bound)
         data = bytes(self._sock.recv(size, *flags))
-        body.note_received(len(data))
+        self._body.note_received(len(data))
         return data
 
     def __getattr__(self, name: str) -> Any:

@@ -49,7 +49,13 @@ from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
-from django_expect.continuation import BodyFailed, BodyTimeout, BodyTooSlow, ExpectContinueInput
+from django_expect.continuation import (
+    ASGI_INPUT_KEY,
+    BodyFailed,
+    BodyTimeout,
+    BodyTooSlow,
+    ExpectContinueInput,
+)
 from django_expect.core import (
     REPORTABLE,
     ContinueTiming,
@@ -63,10 +69,10 @@ from django_expect.core import (
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
 from django_expect.overrides import app_installed
-from django_expect.resolution import EffectivePolicy, request_policy
+from django_expect.resolution import EffectivePolicy, request_policy, static_request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
-from django_expect.stats import record_rejection, route_name
+from django_expect.stats import record_rejection, record_size, route_name
 from django_expect.streams import CappedStream, swap_request_stream
 
 __all__ = ["ExpectMiddleware"]
@@ -170,21 +176,17 @@ class ExpectMiddleware:
     ) -> HttpResponseBase | None:
         """``process_view`` under an async handler, on the event loop where nothing can block
         or run the project's code: a request without a body, and a head the route's policy
-        accepts without an identity, a quota, a check or an early 100 (one memoised look-up
-        and the core's decision). Everything else runs ``process_view`` in Django's sync
-        thread, as Django would have run it."""
+        accepts without looking at the uploader (``static_request_policy``: no group limits,
+        login, permissions, per-request callables or quota), with no check and no early 100
+        (one memoised look-up and the core's decision). Everything else runs ``process_view``
+        in Django's sync thread, as Django would have run it."""
         meta = request.META
         if _bodyless(meta) and "HTTP_EXPECT" not in meta:
             if not (request.method == "OPTIONS" and conf.EXPECT_DISCOVERY):
                 return None  # no body: nothing to decide (the common GET)
         elif not app_installed() or _overrides.registry.settled():
-            resolution = request_policy(request, view_func)
-            if (
-                resolution.identity is None
-                and resolution.quota is None
-                and resolution.error is None
-                and resolution.body_policy.check is None
-            ):
+            resolution = static_request_policy(request, view_func)
+            if resolution is not None and resolution.body_policy.check is None:
                 decision = resolution.decide_head(RequestHead.from_wsgi(meta))
                 if decision.proceed and decision.continue_timing is not ContinueTiming.NOW:
                     return self._apply(request, view_func, resolution, decision)
@@ -208,6 +210,8 @@ class ExpectMiddleware:
             logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
         if decision is None:
             decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+        if decision.declared_length is not None:
+            record_size(request, decision.declared_length)  # the route's size histogram
         limit = policy.max_size
         check = policy.check
         reservation = None
@@ -253,9 +257,7 @@ class ExpectMiddleware:
                 return response
 
         if body is not None:
-            body.body_timeout = resolution.body_timeout
-            body.min_rate = resolution.min_rate
-            body.min_rate_grace = resolution.min_rate_grace
+            body.apply_time_limits(resolution.time_limits)
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
         if body is not None and body.awaiting_continue and _listened(continue_sent):
@@ -407,9 +409,9 @@ class ExpectMiddleware:
         return response
 
     def _input_of(self, request: HttpRequest) -> ExpectContinueInput | None:
-        # WSGI: the gunicorn hook's wsgi.input; ASGI: django_expect.asgi's handler puts its
-        # input in META under "django_expect.input" (django_expect.asgi.INPUT_KEY).
-        key = "django_expect.input" if isinstance(request, ASGIRequest) else "wsgi.input"
+        # WSGI: the server adapter's wsgi.input; ASGI: django_expect.asgi's handler puts its
+        # input in META under ASGI_INPUT_KEY.
+        key = ASGI_INPUT_KEY if isinstance(request, ASGIRequest) else "wsgi.input"
         stream = request.META.get(key)
         if isinstance(stream, ExpectContinueInput):
             return stream

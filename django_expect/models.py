@@ -15,9 +15,17 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from django_expect.conf import CHUNKED_MODES
-from django_expect.core import ExpectMode, PolicyError, UploadPolicy, format_size
+from django_expect.core import SIZE_BUCKETS, ExpectMode, PolicyError, UploadPolicy, format_size
 
-__all__ = ["ChangeCounter", "PolicyOverride", "RejectionCount", "UploadSettings"]
+__all__ = [
+    "ChangeCounter",
+    "GroupLimit",
+    "PolicyOverride",
+    "RejectionCount",
+    "SizeHistogram",
+    "UploadSettings",
+]
+
 
 EXPECT_CHOICES = [(mode.value, mode.value) for mode in ExpectMode]
 CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
@@ -26,6 +34,27 @@ CHUNKED_CHOICES = [(mode, mode) for mode in CHUNKED_MODES]
 def _split(text: str) -> tuple[str, ...] | None:
     values = tuple(v.strip() for v in text.split(",") if v.strip())
     return values or None
+
+
+class _PolicyFields:
+    """The policy values both admin-edited rows keep as text, as the policy's own values (the
+    one reading of them: ``overrides.override_of`` and ``overrides.site_defaults_of`` use it).
+
+    The column is ``permission``, like ``upload_policy``'s argument (one name or several); the
+    policy's value is ``UploadPolicy.permissions``, a tuple (``policies.POLICY_FIELDS``)."""
+
+    content_types: str
+    permission: str
+    expect: str
+
+    def content_type_list(self) -> tuple[str, ...] | None:
+        return _split(self.content_types)
+
+    def permission_list(self) -> tuple[str, ...] | None:
+        return _split(self.permission)
+
+    def expect_mode(self) -> ExpectMode | None:
+        return ExpectMode(self.expect) if self.expect else None
 
 
 def _validated(**arguments: object) -> UploadPolicy:
@@ -48,7 +77,7 @@ class ChangeCounter(models.Model):
         return str(self.value)
 
 
-class PolicyOverride(models.Model):
+class PolicyOverride(_PolicyFields, models.Model):
     """An operator's change to one route's upload policy, applied on top of the code's policy."""
 
     route = models.CharField(
@@ -114,12 +143,6 @@ class PolicyOverride(models.Model):
     def __str__(self) -> str:
         return self.route
 
-    def content_type_list(self) -> tuple[str, ...] | None:
-        return _split(self.content_types)
-
-    def permission_list(self) -> tuple[str, ...] | None:
-        return _split(self.permission)
-
     def clean(self) -> None:
         policy = _validated(
             content_types=self.content_type_list(),
@@ -136,7 +159,7 @@ class PolicyOverride(models.Model):
         return "" if self.max_size is None else format_size(self.max_size)
 
 
-class UploadSettings(models.Model):
+class UploadSettings(_PolicyFields, models.Model):
     """The site-wide upload settings (one row, ``pk=1``): each empty field falls back to the
     ``EXPECT_*`` setting in settings.py, then to the built-in default (docs/howto/operations.md)."""
 
@@ -209,8 +232,8 @@ class UploadSettings(models.Model):
 
     def clean(self) -> None:
         policy = _validated(
-            content_types=_split(self.content_types),
-            permission=_split(self.permission),
+            content_types=self.content_type_list(),
+            permission=self.permission_list(),
             body_timeout=self.body_timeout,
         )
         if policy.content_types is not None:
@@ -221,6 +244,85 @@ class UploadSettings(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         self.pk = 1  # one row
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+
+class GroupLimit(models.Model):
+    """Other limits for the members of one user group, on one route override (``override``) or
+    in the site-wide Upload settings (``settings``): exactly one of the two is set.
+
+    Empty fields are not set by this row. Where a user is in several groups with rows, each
+    field takes the most permissive value the matching rows set (``no_size_limit`` beats any
+    size, else the largest ``max_size``; the union of their content types, ``*/*`` meaning any);
+    a field no matching row sets keeps the route's value (docs/howto/uploader-limits.md).
+    """
+
+    override = models.ForeignKey(
+        PolicyOverride,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_limits",
+    )
+    settings = models.ForeignKey(
+        UploadSettings,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="group_limits",
+    )
+    group = models.CharField(
+        max_length=150,
+        help_text="The user group's name (django.contrib.auth Group), e.g. 'pro'.",
+    )
+    max_size = models.PositiveBigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Largest accepted body in bytes for the group's members; empty: the route's.",
+    )
+    no_size_limit = models.BooleanField(
+        default=False, help_text="No size limit for the group's members (beats max_size)."
+    )
+    content_types = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="Accepted media types for the group's members, comma-separated ('*/*': any); "
+        "empty: the route's.",
+    )
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["group"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["override", "group"], name="django_expect_group_limit_override"
+            ),
+            models.UniqueConstraint(
+                fields=["settings", "group"], name="django_expect_group_limit_settings"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(override__isnull=True, settings__isnull=False)
+                | models.Q(override__isnull=False, settings__isnull=True),
+                name="django_expect_group_limit_one_parent",
+            ),
+        ]
+        verbose_name = "group limit"
+
+    def __str__(self) -> str:
+        return self.group
+
+    def content_type_list(self) -> tuple[str, ...] | None:
+        return _split(self.content_types)
+
+    def clean(self) -> None:
+        self.group = self.group.strip()
+        policy = _validated(content_types=self.content_type_list())
+        if policy.content_types is not None:
+            self.content_types = ", ".join(policy.content_types)
+
+    @property
+    def max_size_display(self) -> str:
+        if self.no_size_limit:
+            return "no limit"
+        return "" if self.max_size is None else format_size(self.max_size)
 
 
 class RejectionCount(models.Model):
@@ -246,6 +348,61 @@ class RejectionCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} {self.route} {self.reason}: {self.count}"
+
+
+def _bucket_label(index: int) -> str:
+    if index == len(SIZE_BUCKETS):
+        return f"over {format_size(SIZE_BUCKETS[-1])}"
+    return f"up to {format_size(SIZE_BUCKETS[index])}"
+
+
+class SizeHistogram(models.Model):
+    """How many uploads to one route declared a size in each bucket on one day (UTC): every
+    decided upload with a ``Content-Length`` (``reason`` empty), and the refused ones by reason
+    (``report_only``: what report-only let through). Written in batches by
+    :mod:`django_expect.stats`, with the rejection counts."""
+
+    day = models.DateField()
+    route = models.CharField(max_length=255)
+    reason = models.CharField(
+        max_length=32, blank=True, help_text="Empty: every upload; else the refusal's reason."
+    )
+    report_only = models.BooleanField(default=False)
+    count = models.PositiveBigIntegerField(default=0)
+    total_bytes = models.PositiveBigIntegerField(default=0)
+    bucket_0 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(0))
+    bucket_1 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(1))
+    bucket_2 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(2))
+    bucket_3 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(3))
+    bucket_4 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(4))
+    bucket_5 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(5))
+    bucket_6 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(6))
+    bucket_7 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(7))
+    bucket_8 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(8))
+    bucket_9 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(9))
+    bucket_10 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(10))
+    bucket_11 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(11))
+    bucket_12 = models.PositiveBigIntegerField(default=0, verbose_name=_bucket_label(12))
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-day", "route", "reason"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["day", "route", "reason", "report_only"],
+                name="django_expect_size_histogram_key",
+            )
+        ]
+        verbose_name = "size histogram"
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.route} {self.reason or 'all'}: {self.count}"
+
+    def buckets(self) -> list[tuple[str, int]]:
+        """(label, count) per bucket, smallest first."""
+        return [
+            (_bucket_label(i), int(getattr(self, f"bucket_{i}")))
+            for i in range(len(SIZE_BUCKETS) + 1)
+        ]
 
 
 class QuotaReservation(models.Model):

@@ -52,6 +52,50 @@ logger = logging.getLogger("django_expect")
 
 
 @dataclasses.dataclass(frozen=True)
+class GroupRule:
+    """Other limits for the members of one user group (a ``GroupLimit`` row as a plain value);
+    ``None`` fields are not set by it (see :func:`apply_group_limits`)."""
+
+    group: str
+    max_size: int | None = None
+    no_size_limit: bool = False
+    content_types: tuple[str, ...] | None = None
+
+    def sets(self, field: str) -> bool:
+        """Whether this rule gives ``field`` (``max_size`` or ``content_types``) a value."""
+        if field == "max_size":
+            return self.no_size_limit or self.max_size is not None
+        return self.content_types is not None
+
+
+#: The policy fields a group limit may set.
+GROUP_FIELDS = ("max_size", "content_types")
+
+
+def apply_group_limits(
+    policy: UploadPolicy, rules: tuple[GroupRule, ...], member_of: frozenset[str]
+) -> UploadPolicy:
+    """``policy`` for a user in the groups ``member_of``: per field, the most permissive value
+    of the matching ``rules`` that set it (``max_size``: no limit beats any size, else the
+    largest; ``content_types``: the union, ``*/*`` covering any); a field no matching rule sets
+    keeps the policy's value. A pure function."""
+    matching = [rule for rule in rules if rule.group in member_of]
+    changes: dict[str, Any] = {}
+    sizes = [rule for rule in matching if rule.sets("max_size")]
+    if sizes:
+        unlimited = any(rule.no_size_limit for rule in sizes)
+        changes["max_size"] = None if unlimited else max(rule.max_size or 0 for rule in sizes)
+    types: list[str] = []
+    for rule in matching:
+        for media in rule.content_types or ():
+            if media not in types:
+                types.append(media)
+    if types:
+        changes["content_types"] = None if "*/*" in types else tuple(types)
+    return policy.replaced(**changes) if changes else policy
+
+
+@dataclasses.dataclass(frozen=True)
 class Override:
     """What an operator changed on one route; ``None`` fields keep the code's value."""
 
@@ -65,6 +109,8 @@ class Override:
     min_rate: float | None = None
     disabled: bool = False
     report_only: bool | None = None
+    #: Other limits for user groups on this route (ignored when ``disabled``).
+    groups: tuple[GroupRule, ...] = ()
 
     def changed_fields(self) -> tuple[str, ...]:
         if self.disabled:  # every check before the body is off; the body timeout stays
@@ -107,6 +153,8 @@ class SiteDefaults:
     report_only: bool | None = None
     chunked: str | None = None
     drain_seconds: float | None = None
+    #: Other limits for user groups, for views without a declared policy.
+    groups: tuple[GroupRule, ...] = ()
 
 
 def apply_override(policy: UploadPolicy, override: Override | None) -> UploadPolicy:
@@ -146,13 +194,39 @@ def read_version() -> int | None:
     return None if value is None else int(value)
 
 
+def group_rules_of(rows: Any) -> tuple[GroupRule, ...]:
+    """``GroupLimit`` rows as plain values, by group name."""
+    return tuple(
+        sorted(
+            (
+                GroupRule(
+                    group=row.group,
+                    max_size=row.max_size,
+                    no_size_limit=row.no_size_limit,
+                    content_types=row.content_type_list(),
+                )
+                for row in rows
+            ),
+            key=lambda rule: rule.group,
+        )
+    )
+
+
+def _group_rows(row: Any) -> Any:
+    """The ``GroupLimit`` rows of a saved override or settings row (prefetched when loaded)."""
+    if row.pk is None:
+        return ()
+    return row.group_limits.all()
+
+
 def override_of(row: Any) -> Override:
     """A ``PolicyOverride`` row (or a saved instance) as a plain value."""
     return Override(
+        groups=group_rules_of(_group_rows(row)),
         route=row.route,
         max_size=row.max_size,
         content_types=row.content_type_list(),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        expect=row.expect_mode(),
         login_required=row.login_required,
         permissions=row.permission_list(),
         body_timeout=row.body_timeout,
@@ -164,20 +238,17 @@ def override_of(row: Any) -> Override:
 
 def site_defaults_of(row: Any) -> SiteDefaults:
     """An ``UploadSettings`` row (or a saved instance) as a plain value."""
-
-    def split(text: str) -> tuple[str, ...] | None:
-        return tuple(v.strip() for v in text.split(",") if v.strip()) or None
-
     return SiteDefaults(
         max_size=row.max_size,
-        content_types=split(row.content_types),
+        content_types=row.content_type_list(),
         login_required=row.login_required,
-        permissions=split(row.permission),
-        expect=ExpectMode(row.expect) if row.expect else None,
+        permissions=row.permission_list(),
+        expect=row.expect_mode(),
         body_timeout=row.body_timeout,
         report_only=row.report_only,
         chunked=row.chunked or None,
         drain_seconds=row.drain_seconds,
+        groups=group_rules_of(_group_rows(row)),
     )
 
 
@@ -186,7 +257,8 @@ def load_override_rows() -> dict[Any, Override]:
     this process's copy loads (a local change names its row by pk, so a renamed route is
     replaced, not duplicated)."""
     model = apps.get_model("django_expect", "PolicyOverride")
-    return {row.pk: override_of(row) for row in model.objects.all()}
+    rows = model.objects.prefetch_related("group_limits")
+    return {row.pk: override_of(row) for row in rows}
 
 
 def load_overrides() -> dict[str, Override]:
@@ -197,7 +269,7 @@ def load_overrides() -> dict[str, Override]:
 def load_site_defaults() -> SiteDefaults:
     """The site-wide upload settings row as a plain value (one database query)."""
     model = apps.get_model("django_expect", "UploadSettings")
-    row = model.objects.filter(pk=1).first()
+    row = model.objects.filter(pk=1).prefetch_related("group_limits").first()
     return SiteDefaults() if row is None else site_defaults_of(row)
 
 
@@ -291,8 +363,9 @@ class OverrideRegistry:
         self._fast: Snapshot | None = None
         self._thread: threading.Thread | None = None
         self._new_process()
-        self.loads = 0  # how many times the rows were read (tests and the admin show it)
-        self.refreshes = 0  # how many refreshes ran (each reads the counter)
+        #: How many times the rows were read: what shows that no request reloads them
+        #: (tests/unit/test_operations.py, tests/wire/test_no_request_queries.py).
+        self.loads = 0
         _registries.add(self)
 
     def _new_process(self) -> None:
@@ -440,7 +513,6 @@ class OverrideRegistry:
             try:
                 return self._refresh()
             finally:
-                self.refreshes += 1
                 self._first.set()
 
     def _refresh(self) -> bool:
@@ -587,6 +659,21 @@ def override_changed(
 
     bump_version(using)
     deleted = signal is post_delete
+    if sender._meta.model_name == "grouplimit":
+        # A group row is part of its parent's value: re-read the parent (the saver's query).
+        model: Any
+        if instance.settings_id is not None:
+            model, key = apps.get_model("django_expect", "UploadSettings"), instance.settings_id
+        else:
+            model, key = apps.get_model("django_expect", "PolicyOverride"), instance.override_id
+        parent = model.objects.using(using).filter(pk=key).first()
+        if parent is None:
+            return  # deleted with its parent, whose own signal records the change
+        if instance.settings_id is not None:
+            registry.record_change(_SITE, site_defaults_of(parent), using)
+        else:
+            registry.record_change(parent.pk, override_of(parent), using)
+        return
     if sender._meta.model_name == "uploadsettings":
         registry.record_change(_SITE, None if deleted else site_defaults_of(instance), using)
     else:

@@ -44,13 +44,16 @@ POLICY_ATTRIBUTE = "upload_policy"
 
 _View = TypeVar("_View", bound=Callable[..., Any])
 
-#: The policy values audits and the admin report, with the ``upload_policy`` argument of each.
 #: A view attribute: ``(route policy) -> the policy each request's body is decided by``, for
 #: views that apply the route's policy to a whole multi-request upload themselves (the tus
 #: endpoint: the file's limit, types and check at creation, each chunk's against what is left).
 #: Read by :func:`django_expect.resolution.effective_policy` only.
 REQUEST_POLICY_ATTRIBUTE = "expect_request_policy"
 
+#: The policy values audits and the admin report, with the ``upload_policy`` argument of each
+#: (also the key in ``EXPECT_DEFAULT_POLICY``). The one place the two names differ is
+#: ``permission``: the argument (and the admin's column) takes one name or several, the policy
+#: keeps them as ``UploadPolicy.permissions``, a tuple, the name used everywhere inside.
 POLICY_FIELDS = {
     "max_size": "max_size",
     "content_types": "content_types",
@@ -75,7 +78,7 @@ def upload_policy(
     content_types: str | Iterable[str] | Callable[[Any], object] | None = None,
     login_required: bool = False,
     permission: str | Iterable[str] | None = None,
-    check: Callable[..., Any] | None = None,
+    check: Callable[..., object] | None = None,
     expect: str | ExpectMode = "on-read",
     body_timeout: float | None = None,
     report_only: bool = False,
@@ -158,8 +161,7 @@ def policy_of(view: object) -> UploadPolicy | None:
     policy = getattr(view, POLICY_ATTRIBUTE, None)
     if isinstance(policy, UploadPolicy):
         return policy
-    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
-    policy = getattr(view_class, POLICY_ATTRIBUTE, None)
+    policy = getattr(frameworks.view_class(view), POLICY_ATTRIBUTE, None)
     return policy if isinstance(policy, UploadPolicy) else None
 
 

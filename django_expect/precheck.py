@@ -37,13 +37,12 @@ import logging
 from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse
-from django.urls import Resolver404, get_script_prefix, resolve
 from django.views.decorators.csrf import csrf_exempt
 
 from django_expect import quotas
 from django_expect.core import REPORTABLE, Reason, RequestHead
 from django_expect.quotas import quota_exceeded
-from django_expect.resolution import effective_policy, route_keys
+from django_expect.resolution import effective_policy, resolve_path, route_keys
 from django_expect.responses import rejection_response
 
 __all__ = ["precheck", "precheck_precise"]
@@ -59,12 +58,8 @@ def _header(request: HttpRequest, name: str) -> str | None:
 def _decide(request: HttpRequest, precise: bool) -> HttpResponse:
     uri = _header(request, "X-Original-URI") or "/"
     path = urlsplit(uri).path or "/"
-    prefix = get_script_prefix()
-    if prefix != "/" and path.startswith(prefix):
-        path = "/" + path[len(prefix) :]
-    try:
-        match = resolve(path, getattr(request, "urlconf", None))
-    except Resolver404:
+    match = resolve_path(path, getattr(request, "urlconf", None))
+    if match is None:
         return HttpResponse(status=204)
     head = RequestHead(
         method=(_header(request, "X-Original-Method") or "POST").upper(),

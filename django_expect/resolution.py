@@ -31,22 +31,30 @@ policy is memoised per (view, method, route names) until a setting or the operat
 changes, whatever the number of URL patterns or overrides; the identity (session user, then DRF
 header authenticators or the django-ninja operation's header schemes) is created only for a
 policy that asks for a login or permissions, and resolved only when the decision consults it.
+
+Group limits (the admin's ``GroupLimit`` rows, :func:`overrides.apply_group_limits`) belong to
+their layer: the site-wide rows adjust the site-wide default policy, an override's rows the
+route's policy after the override. Only a route that has such rows looks the uploader up (the
+same identity as the login check) and reads their group names, with one query, cached on the
+request; the policy for a set of matching groups is memoised like the route's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from django.apps import apps
 from django.http import HttpRequest
-from django.urls import ResolverMatch
+from django.urls import Resolver404, ResolverMatch, get_script_prefix, resolve
 
 from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.conf import derived
+from django_expect.continuation import TimeLimits
 from django_expect.core import (
     Decision,
     Identity,
@@ -57,7 +65,13 @@ from django_expect.core import (
     policy_unavailable,
 )
 from django_expect.identity import LazyIdentity
-from django_expect.overrides import Override, app_installed
+from django_expect.overrides import (
+    GROUP_FIELDS,
+    GroupRule,
+    Override,
+    app_installed,
+    apply_group_limits,
+)
 from django_expect.policies import (
     POLICY_FIELDS,
     REQUEST_POLICY_ATTRIBUTE,
@@ -68,6 +82,8 @@ from django_expect.quotas import Quota
 from django_expect.sitewide import SitewideSettings, upload_settings
 
 __all__ = ["EffectivePolicy", "effective_policy", "request_policy"]
+
+logger = logging.getLogger("django_expect")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +122,42 @@ class EffectivePolicy:
     error: str | None = None
     #: The uploader's quota (``upload_policy(quota=...)`` evaluated for the request), if any.
     quota: Quota | None = None
+    #: The admin's group limits that apply to this route (the site-wide rows for a view
+    #: without a declared policy, then the override's), whoever uploads; empty: none.
+    group_rules: tuple[GroupRule, ...] = ()
+    #: The groups of the uploader whose limits were applied (empty without a request, or when
+    #: the uploader is in none of :attr:`group_rules`' groups).
+    member_of: frozenset[str] = frozenset()
+
+    @property
+    def per_group(self) -> tuple[str, ...]:
+        """Fields (``max_size``, ``content_types``) whose value differs for some user group."""
+        return tuple(f for f in GROUP_FIELDS if any(rule.sets(f) for rule in self.group_rules))
+
+    def group_values(self) -> dict[str, dict[str, Any]]:
+        """What each group's members get on this route (alone in that group), for audits:
+        ``{group: {"max_size": bytes or None, "content_types": [...] or None}}``."""
+        values: dict[str, dict[str, Any]] = {}
+        for name in sorted({rule.group for rule in self.group_rules}):
+            resolved = _resolve(
+                self._view, self._method, self._keys, self._overrides, frozenset({name})
+            )
+            group_policy = resolved.policy
+            values[name] = {
+                "max_size": group_policy.max_size,
+                "content_types": None
+                if group_policy.content_types is None
+                else list(group_policy.content_types),
+            }
+        return values
+
+    #: What the route was resolved for (group_values resolves it again per group).
+    _view: Any = dataclasses.field(default=None, compare=False, repr=False)
+    _method: str = dataclasses.field(default="", compare=False, repr=False)
+    _keys: tuple[str, ...] = dataclasses.field(default=(), compare=False, repr=False)
+    _overrides: Mapping[str, Override] | None = dataclasses.field(
+        default=None, compare=False, repr=False
+    )
 
     @property
     def per_request(self) -> tuple[str, ...]:
@@ -117,23 +169,36 @@ class EffectivePolicy:
         return self.settings if self.settings is not None else upload_settings()
 
     @functools.cached_property
+    def time_limits(self) -> TimeLimits:
+        """The per-request timeout: each of the policy's time limits, else the site-wide
+        default's. The one place it is resolved; the middleware applies it to the request's
+        input (``ExpectContinueInput.apply_time_limits``), which bounds every adapter's
+        receives."""
+        policy, site = self.policy, self.site
+        grace = policy.min_rate_grace
+        return TimeLimits(
+            body_timeout=policy.body_timeout
+            if policy.body_timeout is not None
+            else site.body_timeout,
+            min_rate=policy.min_rate if policy.min_rate is not None else site.min_rate,
+            min_rate_grace=grace if grace is not None else site.min_rate_grace,
+        )
+
+    @functools.cached_property
     def body_timeout(self) -> float | None:
-        """Seconds the body may stall: the policy's own, else the site-wide default."""
-        own = self.policy.body_timeout
-        return own if own is not None else self.site.body_timeout
+        """Seconds the body may stall (:attr:`time_limits`)."""
+        return self.time_limits.body_timeout
 
     @functools.cached_property
     def min_rate(self) -> float | None:
-        """Bytes per second the body must average after the grace: the policy's, else the
-        site-wide default (None: no minimum)."""
-        own = self.policy.min_rate
-        return own if own is not None else self.site.min_rate
+        """Bytes per second the body must average after the grace (:attr:`time_limits`; None:
+        no minimum)."""
+        return self.time_limits.min_rate
 
     @functools.cached_property
     def min_rate_grace(self) -> float:
-        """Seconds after the body is invited before ``min_rate`` applies."""
-        own = self.policy.min_rate_grace
-        return own if own is not None else self.site.min_rate_grace
+        """Seconds after the body is invited before ``min_rate`` applies (:attr:`time_limits`)."""
+        return self.time_limits.min_rate_grace
 
     @functools.cached_property
     def allow_chunked(self) -> bool:
@@ -147,7 +212,7 @@ class EffectivePolicy:
         site = self.site.sources
         if self.declared is not None:
             sources = dict.fromkeys(POLICY_FIELDS, "decorator")
-            for name in ("body_timeout", "min_rate", "min_rate_grace"):
+            for name in TimeLimits._fields:
                 if getattr(self.declared, name) is None:
                     sources[name] = site[name]
         else:
@@ -156,6 +221,9 @@ class EffectivePolicy:
             for field in self.override.changed_fields():
                 if field in sources:
                     sources[field] = "override"
+        if self.member_of:
+            for field in self.per_group:
+                sources[field] = "group"
         return sources
 
 
@@ -180,17 +248,23 @@ def effective_policy(
         resolved = _route_policy(view, method, keys)
     else:
         resolved = _resolve(view, method, keys, overrides)
-    policy = resolved.policy
     if request is None:
         return resolved
-    dynamic = (
-        policy.max_size_from is not None
-        or policy.content_types_from is not None
-        or policy.quota is not None
-    )
+    identity = None
+    if resolved.group_rules:  # only routes with group limits look the uploader's groups up
+        identity = LazyIdentity(request, view, method)
+        member_of = _uploader_groups(request, identity) & {r.group for r in resolved.group_rules}
+        if member_of:
+            if overrides is None:
+                resolved = _route_policy(view, method, keys, member_of)
+            else:
+                resolved = _resolve(view, method, keys, overrides, member_of)
+    policy = resolved.policy
+    dynamic = _dynamic(policy)
     if not (dynamic or policy.login_required or policy.permissions):
         return resolved  # the common case: nothing about the request changes the policy
-    identity = LazyIdentity(request, view, method)
+    if identity is None:
+        identity = LazyIdentity(request, view, method)
     error = None
     quota = None
     body = resolved.body
@@ -204,16 +278,63 @@ def effective_policy(
             error = f"upload_policy of {_view_name(view)} ({method}): {failure}"
             policy = policy.replaced(max_size=None, content_types=None)
         body = _narrowed(view, policy)
-    return EffectivePolicy(
-        policy,
-        resolved.declared,
-        resolved.override,
-        identity=identity,
-        settings=resolved.settings,
-        body=body,
-        error=error,
-        quota=quota,
+    return dataclasses.replace(
+        resolved, policy=policy, identity=identity, body=body, error=error, quota=quota
     )
+
+
+def _dynamic(policy: UploadPolicy) -> bool:
+    """Whether ``policy`` has values computed per request (callables, a quota)."""
+    return (
+        policy.max_size_from is not None
+        or policy.content_types_from is not None
+        or policy.quota is not None
+    )
+
+
+def static_request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy | None:
+    """:func:`request_policy` when nothing about the request changes the route's policy or its
+    decision (no group limits, per-request callables, quota, login or permissions): then it is
+    the memoised route policy itself, found without looking at the uploader (no query, nothing
+    that blocks: what ExpectMiddleware may compute on an event loop). None otherwise."""
+    match = request.resolver_match
+    keys = route_keys(match) if match is not None else ()
+    resolved = _route_policy(view, request.method or "GET", keys)
+    policy = resolved.policy
+    if resolved.group_rules or _dynamic(policy) or policy.login_required or policy.permissions:
+        return None
+    return resolved
+
+
+#: Where the uploader's group names are kept on the request (one query per request at most).
+_GROUPS_ATTRIBUTE = "_django_expect_groups"
+
+
+def _uploader_groups(request: HttpRequest, identity: LazyIdentity) -> frozenset[str]:
+    """The names of the uploader's groups (the user as the login check sees them; none for an
+    anonymous user or an authentication result that is not a Django user), looked up once per
+    request."""
+    cached = getattr(request, _GROUPS_ATTRIBUTE, None)
+    if cached is not None:
+        return cached  # type: ignore[no-any-return]
+    user = identity.user
+    names: frozenset[str] = frozenset()
+    groups = getattr(user, "groups", None)
+    if groups is not None and getattr(user, "is_authenticated", False):
+        try:
+            names = frozenset(groups.values_list("name", flat=True))
+        except Exception as error:  # a custom user model without Django's groups
+            logger.warning(
+                "django-expect: cannot read the groups of %r (%s: %s); no group limits apply",
+                user,
+                type(error).__name__,
+                error,
+            )
+    try:
+        setattr(request, _GROUPS_ATTRIBUTE, names)
+    except AttributeError:  # pragma: no cover - a request object without attributes
+        pass
+    return names
 
 
 def _resolve(
@@ -221,18 +342,47 @@ def _resolve(
     method: str,
     keys: tuple[str, ...],
     overrides: Mapping[str, Override] | None,
+    member_of: frozenset[str] = frozenset(),
 ) -> EffectivePolicy:
-    """The layers combined (no identity): the one place that does it."""
+    """The layers combined (no identity), for a member of the groups ``member_of``: the one
+    place that does it. Group limits belong to their layer: the site-wide rows adjust the
+    site-wide default policy (views without a declared policy) before an override applies, an
+    override's rows adjust the route's policy after it (not when the override disables it)."""
     declared = declared_policy(view, method)
     site = upload_settings()
-    base = declared if declared is not None else site.default_policy
+    rules: tuple[GroupRule, ...] = ()
+    if declared is not None:
+        base = declared
+    else:
+        base = site.default_policy
+        rules = site.groups
+        if member_of and rules:
+            base = apply_group_limits(base, rules, member_of)
     registry = _overrides.registry
     if overrides is None:
         policy, override = registry.policy_for(keys, base) if app_installed() else (base, None)
     else:
         override = next((overrides[k] for k in keys if k in overrides), None)
         policy = base if override is None else registry.merged(override, base)
-    return EffectivePolicy(policy, declared, override, settings=site, body=_narrowed(view, policy))
+    if override is not None and override.disabled:
+        rules = ()
+    elif override is not None and override.groups:
+        rules = (*rules, *override.groups)
+        if member_of:
+            policy = apply_group_limits(policy, override.groups, member_of)
+    return EffectivePolicy(
+        policy,
+        declared,
+        override,
+        settings=site,
+        body=_narrowed(view, policy),
+        group_rules=rules,
+        member_of=member_of & {rule.group for rule in rules},
+        _view=view,
+        _method=method,
+        _keys=keys,
+        _overrides=overrides,
+    )
 
 
 def _narrowed(view: Callable[..., Any], policy: UploadPolicy) -> UploadPolicy | None:
@@ -246,24 +396,30 @@ def _narrowed(view: Callable[..., Any], policy: UploadPolicy) -> UploadPolicy | 
 ROUTE_MEMO_SIZE = 65536
 
 
-def _route_policy(view: Callable[..., Any], method: str, keys: tuple[str, ...]) -> EffectivePolicy:
-    """:func:`_resolve` with this process's copy, memoised per (view, method, route names).
+def _route_policy(
+    view: Callable[..., Any],
+    method: str,
+    keys: tuple[str, ...],
+    member_of: frozenset[str] = frozenset(),
+) -> EffectivePolicy:
+    """:func:`_resolve` with this process's copy, memoised per (view, method, route names, and
+    the uploader's groups that have limits on the route).
 
     The memo lives in ``conf.derived`` (so any setting change forgets it) and each entry
     remembers the operators' snapshot it was computed from (``None``: the app is not installed,
     so there is none): a request costs one dict look-up and one identity comparison.
     """
     memo: dict[Any, tuple[Any, EffectivePolicy]] = derived("route_policies", dict)
-    key = (view, method, keys)
+    key = (view, method, keys, member_of)
     try:
         hit = memo.get(key)
     except TypeError:  # an unhashable view object: not memoised
-        return _resolve(view, method, keys, None)
+        return _resolve(view, method, keys, None, member_of)
     if hit is not None and (hit[0] is None or hit[0] is _overrides.registry.snapshot()):
         return hit[1]
     installed = app_installed()
     snapshot = _overrides.registry.snapshot() if installed else None
-    resolved = _resolve(view, method, keys, None)
+    resolved = _resolve(view, method, keys, None, member_of)
     if installed or apps.ready:
         if len(memo) >= ROUTE_MEMO_SIZE:
             memo.clear()
@@ -332,3 +488,20 @@ def view_path(callback: Any) -> str:
 def route_keys(match: ResolverMatch) -> tuple[str, ...]:
     """The names an override may use for a resolved route: view name, then dotted view path."""
     return (match.view_name, view_path(match.func))
+
+
+def resolve_path(path: str, urlconf: str | None = None) -> ResolverMatch | None:
+    """The route serving ``path`` as the client sent it (None: no route), for code that asks
+    about a request it is not serving (the proxy precheck, the browser pre-check).
+
+    ``path`` includes the script prefix (``SCRIPT_NAME``, ``FORCE_SCRIPT_NAME``) where the site
+    has one, as ``reverse()`` writes it and as a proxy forwards it; ``resolve()`` expects it
+    without, as Django's handler strips it from ``PATH_INFO``.
+    """
+    prefix = get_script_prefix()
+    if prefix != "/" and path.startswith(prefix):
+        path = "/" + path[len(prefix) :]
+    try:
+        return resolve(path, urlconf)
+    except Resolver404:
+        return None

@@ -31,6 +31,7 @@ from django_expect.resolution import EffectivePolicy, effective_policy, view_pat
 
 __all__ = [
     "ANY_OTHER_METHOD",
+    "PER_GROUP",
     "PER_REQUEST",
     "POLICY_FIELDS",
     "Route",
@@ -83,6 +84,8 @@ ANY_OTHER_METHOD = "*"
 
 #: What audits show for a value a callable computes per request (they have no request).
 PER_REQUEST = "per request"
+#: Where audits show each group's value beside the route's (the admin's group limits).
+PER_GROUP = "per group"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +145,26 @@ class RoutePolicy:
         return self.resolution.per_request
 
     @property
+    def per_group(self) -> tuple[str, ...]:
+        """Fields (``max_size``, ``content_types``) the admin's group limits change for some
+        user group on this route: audits show each group's value beside the route's."""
+        return self.resolution.per_group
+
+    def group_summary(self, field: str) -> str:
+        """``per group: pro 1 GB, team no limit`` for ``field``; empty without group limits."""
+        if field not in self.per_group:
+            return ""
+        parts = []
+        for group, values in self.resolution.group_values().items():
+            value = values[field]
+            if field == "max_size":
+                shown = "no limit" if value is None else format_size(value)
+            else:
+                shown = "any" if value is None else ", ".join(value)
+            parts.append(f"{group} {shown}")
+        return "per group: " + ", ".join(parts)
+
+    @property
     def has_quota(self) -> bool:
         """The policy has a ``quota`` callable (decided per uploader, never without a request)."""
         return self.policy.quota is not None
@@ -149,11 +172,19 @@ class RoutePolicy:
     @property
     def types_display(self) -> str:
         if "content_types" in self.per_request:
-            return PER_REQUEST
-        return ", ".join(self.policy.content_types or ("any",))
+            shown = PER_REQUEST
+        else:
+            shown = ", ".join(self.policy.content_types or ("any",))
+        groups = self.group_summary("content_types")
+        return f"{shown}; {groups}" if groups else shown
 
     @property
     def size_display(self) -> str:
+        groups = self.group_summary("max_size")
+        shown = self._size_display()
+        return f"{shown}; {groups}" if groups else shown
+
+    def _size_display(self) -> str:
         if "max_size" in self.per_request:
             return PER_REQUEST
         size = self.body_limit

@@ -11,6 +11,8 @@ with :class:`ExpectWSGIServer`: it is the command in
 * the eager 100 is not sent; ``environ["wsgi.input"]`` is an :class:`ExpectContinueInput` that
   sends it on the first read, so ``ExpectMiddleware`` decides exactly as under the gunicorn hook
   (a rejection goes out without a 100);
+* a ``Transfer-Encoding: chunked`` body is decoded (:class:`_ChunkedBody`; wsgiref reads
+  none, so Django would see it as empty), and the connection closes after such a request;
 * when the final response starts, the input is sealed (no 100 after it);
 * when the body was left unread (a rejection, or a view that did not read it), the server says
   ``Connection: close`` (a server-side header, which PEP 3333 allows the server to add), and
@@ -25,12 +27,13 @@ public; the other names here are private.
 
 from __future__ import annotations
 
+import re
 import socket
 from typing import Any, cast
 
 from django.core.servers import basehttp
 
-from django_expect.continuation import ExpectContinueInput
+from django_expect.continuation import ExpectContinueInput, SocketReceiveTimeout
 from django_expect.framing import CONTINUE, wsgi_framing
 from django_expect.lingering import linger
 
@@ -58,18 +61,25 @@ class _ServerHandler(basehttp.ServerHandler):
         reader = _BoundedReader(stdin, self.sock)
         super().__init__(reader, stdout, stderr, environ)
         self.request_handler = request_handler
-        self.timeout_set = False
-        length = wsgi_framing(environ).length
+        self.receive_timeout = SocketReceiveTimeout(self.sock)
+        framing = wsgi_framing(environ)
+        length = framing.length
+        # A chunked body is decoded here (wsgiref reads none); any other body is Django's
+        # LimitedStream of the request's Content-Length. A framing error (chunked and a
+        # Content-Length, another final coding) is refused by the middleware (400, close).
+        source = _ChunkedBody(reader) if framing.chunked and framing.error is None else self.stdin
         self.expect_input = ExpectContinueInput(
-            cast(Any, self.stdin),  # Django's LimitedStream of the request's Content-Length
+            cast(Any, source),
             awaiting=awaiting and length != 0,
             send_continue=self._send_continue,
             close_connection=self._close_connection,
             length=length,
-            set_receive_timeout=self._set_receive_timeout,
+            set_receive_timeout=self.receive_timeout,
         )
         if length is None:
-            self.expect_input.close_connection()  # runserver cannot frame a chunked body
+            # The connection closes after a body of undeclared length: what the view left of it
+            # is not read to its end to find the next request.
+            self.expect_input.close_connection()
         reader.body = self.expect_input
         self.stdin = self.expect_input  # becomes environ["wsgi.input"] in setup_environ()
 
@@ -78,21 +88,6 @@ class _ServerHandler(basehttp.ServerHandler):
 
     def _close_connection(self) -> None:
         self.request_handler.close_connection = True
-
-    def _set_receive_timeout(self, seconds: float | None) -> None:
-        if seconds is None:
-            self._restore_timeout()
-        else:
-            self.timeout_set = True
-            self.sock.settimeout(seconds)
-
-    def _restore_timeout(self) -> None:
-        if self.timeout_set:
-            self.timeout_set = False
-            try:
-                self.sock.settimeout(None)  # socketserver's StreamRequestHandler.timeout
-            except OSError:
-                pass
 
     def cleanup_headers(self) -> None:
         """The final response starts: no 100 after it; say when the connection will close."""
@@ -105,7 +100,7 @@ class _ServerHandler(basehttp.ServerHandler):
 
     def close(self) -> None:
         self.expect_input.seal()
-        self._restore_timeout()
+        self.receive_timeout.restore()
         if self.expect_input.closing:
             self.request_handler.close_connection = True
             _finish_without_django_drain(self)
@@ -144,7 +139,7 @@ class _ServerHandler(basehttp.ServerHandler):
 class _BoundedReader:
     """The request handler's ``rfile`` as the body's source: when a minimum rate applies, a
     ``read(n)`` loops over ``read1()`` (one receive each), each bounded by
-    ``body.receive_timeout()`` (the idle timeout or the rate's time left); otherwise, and for
+    ``body.rate_bound()`` (the idle timeout or the rate's time left); otherwise, and for
     ``readline``, the ``rfile`` itself."""
 
     def __init__(self, rfile: Any, sock: socket.socket) -> None:
@@ -154,12 +149,12 @@ class _BoundedReader:
 
     def read(self, size: int | None = -1) -> bytes:
         body = self.body
-        if body is None or body.meter is None or body.sealed:
+        if body is None or body.rate_bound() is None:
             return bytes(self.rfile.read(size))
         parts: list[bytes] = []
         got = 0
         while size is None or size < 0 or got < size:
-            self.sock.settimeout(body.receive_timeout())
+            self.sock.settimeout(body.receive_timeout())  # the rate's time shrinks
             chunk = self.rfile.read1(_CHUNK if size is None or size < 0 else size - got)
             if not chunk:
                 break
@@ -173,6 +168,90 @@ class _BoundedReader:
 
     def read1(self, size: int = -1) -> bytes:
         return bytes(self.rfile.read1(size))
+
+
+class _ChunkedBody:
+    """A ``Transfer-Encoding: chunked`` request body, decoded (RFC 9112 section 7.1).
+
+    wsgiref and Django's development server read no chunked body (Django's ``LimitedStream``
+    of a missing Content-Length reads as empty), so the view would see an empty upload. This
+    reads the chunks from the request handler's reader: ``chunk-size [; ext] CRLF data CRLF``
+    until the last chunk (size 0), then the trailer section, which is read and dropped. A
+    malformed or cut-short chunk raises ``ValueError``, which :class:`ExpectContinueInput`
+    turns into ``IncompleteBody`` (answered 400, connection closed). Lines (chunk-size with
+    its extensions, trailer fields) are bounded as ``http.server`` bounds header lines.
+    """
+
+    def __init__(self, source: _BoundedReader) -> None:
+        self.source = source
+        self.left = 0  # data bytes left in the current chunk
+        self.done = False  # the last chunk and the trailer section were read
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        wanted = -1 if size is None or size < 0 else size
+        while wanted != 0 and self._chunk_left():
+            n = self.left if wanted < 0 else min(wanted, self.left)
+            data = self.source.read(n)
+            self._took(data, n)
+            parts.append(data)
+            if wanted > 0:
+                wanted -= n
+        return b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        parts: list[bytes] = []
+        wanted = -1 if size is None or size < 0 else size
+        while wanted != 0 and self._chunk_left():
+            n = self.left if wanted < 0 else min(wanted, self.left)
+            data = self.source.readline(n)
+            self._took(data, len(data) if data.endswith(b"\n") else n)
+            parts.append(data)
+            if data.endswith(b"\n"):
+                break
+            if wanted > 0:
+                wanted -= len(data)
+        return b"".join(parts)
+
+    def _took(self, data: bytes, expected: int) -> None:
+        if len(data) < expected:
+            raise ValueError("the connection ended inside a chunk")
+        self.left -= len(data)
+        if self.left == 0 and self.source.read(2) != b"\r\n":
+            raise ValueError("a chunk's data is not followed by CRLF")
+
+    def _chunk_left(self) -> bool:
+        """Data bytes are left (reading the next chunk's size line when the last one is
+        used up); False once the body is complete."""
+        if self.left or self.done:
+            return not self.done
+        line = self._line()
+        size = line.split(b";", 1)[0].strip(b" \t")
+        if not _CHUNK_SIZE.fullmatch(size):
+            raise ValueError(f"invalid chunk size line {line[:40]!r}")
+        self.left = int(size, 16)
+        if self.left == 0:
+            for _ in range(_MAX_TRAILERS + 1):  # the trailer section ends with an empty line
+                if not self._line():
+                    break
+            else:
+                raise ValueError(f"more than {_MAX_TRAILERS} trailer fields")
+            self.done = True
+        return not self.done
+
+    def _line(self) -> bytes:
+        line = self.source.readline(_MAX_LINE + 1)
+        if len(line) > _MAX_LINE or not line.endswith(b"\r\n"):
+            raise ValueError("a chunk-size or trailer line is too long, cut short or not CRLF")
+        return line[:-2]
+
+
+#: A chunk size: 1*HEXDIG, at most 16 digits (2**64).
+_CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
+#: The longest chunk-size or trailer line taken (``http.server``'s header line bound).
+_MAX_LINE = 65536
+#: The most trailer fields taken (``http.client``'s bound on header fields).
+_MAX_TRAILERS = 100
 
 
 def _finish_without_django_drain(handler: basehttp.ServerHandler) -> None:
@@ -190,6 +269,31 @@ class _RequestHandler(basehttp.WSGIRequestHandler):
     """Django's request handler without the eager 100."""
 
     expect_continue = False
+    #: The version ``send_error`` answers in before the request line's own is known
+    #: (``BaseHTTPRequestHandler``'s default, HTTP/0.9, sends an error page with no status
+    #: line at all).
+    default_request_version = "HTTP/1.0"
+
+    def parse_request(self) -> bool:
+        """``BaseHTTPRequestHandler.parse_request`` without HTTP/0.9.
+
+        A request line cut short by the end of the connection is not a request: nothing is
+        answered. A line without an HTTP version (``GET /``, HTTP/0.9's form) is answered 400
+        with a status line and closes the connection, instead of an HTTP/0.9 answer (a bare
+        error page, or the view's body with no status line and no headers).
+        """
+        if not self.raw_requestline.endswith(b"\n"):
+            self.close_connection = True
+            return False
+        words = self.raw_requestline.split()
+        if len(words) == 2:
+            self.command = ""
+            self.request_version = self.default_request_version
+            self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+            self.close_connection = True
+            self.send_error(400, "Bad request syntax (no HTTP version)")
+            return False
+        return bool(super().parse_request())
 
     def handle_expect_100(self) -> bool:
         """Called by ``BaseHTTPRequestHandler.parse_request`` for ``Expect: 100-continue`` on

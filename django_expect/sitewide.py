@@ -21,7 +21,7 @@ from typing import Any
 
 from django_expect import overrides as _overrides
 from django_expect.conf import conf, derived, is_set
-from django_expect.overrides import SiteDefaults, app_installed
+from django_expect.overrides import GroupRule, SiteDefaults, app_installed
 from django_expect.policies import POLICY_FIELDS, default_policy
 
 __all__ = ["upload_settings"]
@@ -41,6 +41,8 @@ class SitewideSettings:
     chunked: str  # "stream" or "refuse"
     drain_seconds: float
     sources: dict[str, str]  # "default_policy.<field>", "body_timeout", "chunked", ...
+    #: The admin's group limits for views without a declared policy (the default policy's).
+    groups: tuple[GroupRule, ...] = ()
 
 
 def _build(site: SiteDefaults) -> SitewideSettings:
@@ -74,7 +76,14 @@ def _build(site: SiteDefaults) -> SitewideSettings:
     if changes:
         policy = policy.replaced(**changes)
     return SitewideSettings(
-        policy, body_timeout, min_rate, min_rate_grace, chunked, float(drain_seconds), sources
+        policy,
+        body_timeout,
+        min_rate,
+        min_rate_grace,
+        chunked,
+        float(drain_seconds),
+        sources,
+        site.groups,
     )
 
 

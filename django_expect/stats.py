@@ -10,11 +10,20 @@ Invariants this module keeps:
 * Days are UTC dates, so processes in different time zones add to the same rows.
 * If ``prometheus-client`` is installed, the same counts are also a Prometheus counter,
   ``django_expect_rejections_total{route, reason, status}``, in the default registry.
+* Size histograms: the declared ``Content-Length`` of every upload the middleware decides is
+  counted per (day, route) in fixed buckets (:data:`~django_expect.models.SIZE_BUCKETS`: powers
+  of 4 from 1 KiB to 4 GiB, then everything larger), and that of every refusal per (day,
+  route, reason). Memory is a fixed list of 13 counts (plus count and sum) per key, keys
+  bounded like the counters'; they are written with the counters, in the same transaction
+  (``SizeHistogram``), and observed in Prometheus histograms
+  ``django_expect_declared_size_bytes{route}``, ``django_expect_rejected_size_bytes{route,
+  reason}`` and ``django_expect_report_only_rejected_size_bytes{route, reason}``.
 """
 
 from __future__ import annotations
 
 import atexit
+import bisect
 import datetime
 import logging
 import threading
@@ -27,20 +36,74 @@ from django.db.models import F
 from django.http import HttpRequest
 
 from django_expect.conf import conf
-from django_expect.core import Decision
+from django_expect.core import SIZE_BUCKETS, Decision
 from django_expect.overrides import app_installed
 from django_expect.signals import upload_rejected
 
-__all__ = ["StatsBuffer", "buffer", "record_rejection", "route_name"]
+__all__ = ["StatsBuffer", "buffer", "record_rejection", "record_size", "route_name"]
 
 logger = logging.getLogger("django_expect")
 
 _Key = tuple[datetime.date, str, str, int]
+#: (day, route, reason or "" for every upload, report-only)
+_SizeKey = tuple[datetime.date, str, str, bool]
+
+
+def size_bucket(size: int) -> int:
+    """The index of the bucket ``size`` falls in (``len(SIZE_BUCKETS)``: over the last bound)."""
+    return bisect.bisect_left(SIZE_BUCKETS, size)
+
 
 _prometheus_counter: Any = None  # django_expect_rejections_total
 _prometheus_report_only: Any = None  # django_expect_report_only_rejections_total
 _prometheus_missing = False
 _prometheus_lock = threading.Lock()
+
+
+_prometheus_histograms: dict[str, Any] = {}
+
+
+def _prometheus_histogram(name: str) -> Any:
+    """One of the size histograms (``declared``, ``rejected``, ``report_only``), created on
+    first use; None without prometheus-client."""
+    histogram = _prometheus_histograms.get(name)
+    if histogram is not None or _prometheus_missing:
+        return histogram
+    with _prometheus_lock:
+        histogram = _prometheus_histograms.get(name)
+        if histogram is not None:
+            return histogram
+        try:
+            import prometheus_client
+        except ImportError:  # pragma: no cover - exercised when prometheus-client is absent
+            return None
+        buckets = [float(bound) for bound in SIZE_BUCKETS] + [float("inf")]
+        if name == "declared":
+            histogram = prometheus_client.Histogram(
+                "django_expect_declared_size_bytes",
+                "Declared Content-Length of the uploads django-expect decided, per route.",
+                ["route"],
+                buckets=buckets,
+            )
+        else:
+            metric = (
+                "django_expect_report_only_rejected_size_bytes"
+                if name == "report_only"
+                else "django_expect_rejected_size_bytes"
+            )
+            what = (
+                "a report-only policy would have rejected"
+                if name == "report_only"
+                else ("django-expect rejected before their body")
+            )
+            histogram = prometheus_client.Histogram(
+                metric,
+                f"Declared Content-Length of the uploads {what}, per route and reason.",
+                ["route", "reason"],
+                buckets=buckets,
+            )
+        _prometheus_histograms[name] = histogram
+    return histogram
 
 
 def _prometheus_rejections(report_only: bool = False) -> Any:
@@ -86,10 +149,11 @@ class StatsBuffer:
     def __init__(self) -> None:
         self._pending: Counter[_Key] = Counter()
         self._pending_report_only: Counter[_Key] = Counter()  # what report-only let through
+        #: size histograms: per key [count, total bytes, bucket 0, ..., bucket 12]
+        self._pending_sizes: dict[_SizeKey, list[int]] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.flushes = 0
         self._failing = False  # the last flush failed: warn once per outage, not every flush
         #: Write counts from a background thread (and at exit). Test suites that flush by hand
         #: set this to False.
@@ -101,6 +165,23 @@ class StatsBuffer:
             pending = self._pending_report_only if report_only else self._pending
             pending[(day, route, reason, status)] += 1
         self._ensure_thread()
+
+    def add_size(self, route: str, size: int, reason: str = "", report_only: bool = False) -> None:
+        """Count one declared size: of every upload (``reason`` empty) or of a refusal."""
+        day = datetime.datetime.now(datetime.UTC).date()
+        key = (day, route, reason, report_only)
+        with self._lock:
+            counts = self._pending_sizes.get(key)
+            if counts is None:
+                counts = self._pending_sizes[key] = [0] * (len(SIZE_BUCKETS) + 3)
+            counts[0] += 1
+            counts[1] += size
+            counts[2 + size_bucket(size)] += 1
+        self._ensure_thread()
+
+    def pending_sizes(self) -> dict[_SizeKey, list[int]]:
+        with self._lock:
+            return {key: list(counts) for key, counts in self._pending_sizes.items()}
 
     def pending(self) -> dict[_Key, int]:
         with self._lock:
@@ -131,11 +212,13 @@ class StatsBuffer:
                 close_old_connections()
 
     def flush(self) -> int:
-        """Write the pending counts (one batch); returns how many rows were touched."""
+        """Write the pending counts and size histograms (one batch, one transaction); returns
+        how many rejection count rows were touched."""
         with self._lock:
             batch, self._pending = self._pending, Counter()
             reported, self._pending_report_only = self._pending_report_only, Counter()
-        if not batch and not reported:
+            sizes, self._pending_sizes = self._pending_sizes, {}
+        if not batch and not reported and not sizes:
             return 0
         try:
             with transaction.atomic():
@@ -143,15 +226,23 @@ class StatsBuffer:
                     _add_to_row(key, count, report_only=False)
                 for key, count in sorted(reported.items()):
                     _add_to_row(key, count, report_only=True)
+                if sizes:
+                    _add_to_histograms(sizes)
         except Exception as error:
             with self._lock:
                 self._pending.update(batch)
                 self._pending_report_only.update(reported)
+                for size_key, counts in sizes.items():
+                    kept = self._pending_sizes.setdefault(size_key, [0] * len(counts))
+                    for i, value in enumerate(counts):
+                        kept[i] += value
             if not self._failing:
                 logger.warning(
-                    "django-expect: cannot write %d rejection count(s) (%s: %s); keeping them "
-                    "and retrying at every flush (logged once until a flush succeeds)",
+                    "django-expect: cannot write %d rejection count(s) and %d size histogram(s) "
+                    "(%s: %s); keeping them and retrying at every flush (logged once until a "
+                    "flush succeeds)",
                     len(batch) + len(reported),
+                    len(sizes),
                     type(error).__name__,
                     error,
                 )
@@ -160,7 +251,6 @@ class StatsBuffer:
         if self._failing:
             logger.info("django-expect: rejection counts written again after a failed flush")
             self._failing = False
-        self.flushes += 1
         return len(batch) + len(reported)
 
 
@@ -177,6 +267,46 @@ def _add_to_row(key: _Key, count: int, report_only: bool) -> None:
             model.objects.create(**fields, count=count)
     except IntegrityError:  # another process created the row meanwhile
         rows.update(count=F("count") + count)
+
+
+def _add_to_histograms(sizes: dict[_SizeKey, list[int]]) -> None:
+    """Add pending histograms to their rows: one SELECT of the rows that exist, one INSERT of
+    those that do not, one UPDATE per existing row (inside the flush's transaction)."""
+    model = apps.get_model("django_expect", "SizeHistogram")
+    existing = {
+        (row.day, row.route, row.reason, row.report_only)
+        for row in model.objects.filter(
+            day__in={key[0] for key in sizes}, route__in={key[1] for key in sizes}
+        ).only("day", "route", "reason", "report_only")
+    }
+    fresh = [key for key in sizes if key not in existing]
+    if fresh:
+        try:
+            with transaction.atomic():
+                model.objects.bulk_create(
+                    [
+                        model(**_histogram_fields(key), **_histogram_values(sizes[key]))
+                        for key in fresh
+                    ]
+                )
+        except IntegrityError:  # another process created one meanwhile: add to it instead
+            existing.update(fresh)
+    for key in sorted(k for k in sizes if k in existing):
+        rows = model.objects.filter(**_histogram_fields(key))
+        changes = {name: F(name) + n for name, n in _histogram_values(sizes[key]).items()}
+        if not rows.update(**changes):
+            model.objects.create(**_histogram_fields(key), **_histogram_values(sizes[key]))
+
+
+def _histogram_fields(key: _SizeKey) -> dict[str, Any]:
+    day, route, reason, report_only = key
+    return {"day": day, "route": route, "reason": reason, "report_only": report_only}
+
+
+def _histogram_values(counts: list[int]) -> dict[str, int]:
+    values = {"count": counts[0], "total_bytes": counts[1]}
+    values.update({f"bucket_{i}": n for i, n in enumerate(counts[2:]) if n})
+    return values
 
 
 buffer = StatsBuffer()
@@ -236,9 +366,29 @@ def record_rejection(
         )
     if conf.EXPECT_STATS and app_installed():
         buffer.add(route, reason, status, report_only)
+    if decision.declared_length is not None:
+        record_size(request, decision.declared_length, reason, report_only=report_only)
     counter = _prometheus_rejections(report_only)
     if counter is not None:
         counter.labels(route=route, reason=reason, status=str(status)).inc()
     upload_rejected.send(
         sender=sender, request=request, decision=decision, route=route, report_only=report_only
     )
+
+
+def record_size(
+    request: HttpRequest, size: int, reason: str = "", *, report_only: bool = False
+) -> None:
+    """Count one declared size in the route's histogram (no database access): of every
+    upload the middleware decides (``reason`` empty), or of a refusal (its reason)."""
+    route = route_name(request)
+    if conf.EXPECT_STATS and app_installed():
+        buffer.add_size(route, size, reason, report_only)
+    if not reason:
+        histogram = _prometheus_histogram("declared")
+        if histogram is not None:
+            histogram.labels(route=route).observe(size)
+        return
+    histogram = _prometheus_histogram("report_only" if report_only else "rejected")
+    if histogram is not None:
+        histogram.labels(route=route, reason=reason).observe(size)

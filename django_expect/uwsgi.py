@@ -34,15 +34,19 @@ from __future__ import annotations
 import logging
 import os
 import select
-from collections.abc import Callable, Iterable
+import socket
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from django_expect.continuation import ExpectContinueInput
 from django_expect.framing import CONTINUE, parse_expect, parse_http_version, wsgi_framing
+from django_expect.lingering import linger
 
 __all__ = ["lazy_continue"]
 
 _WRITE_TIMEOUT = 5.0
+#: Seconds ``uwsgi.chunked_read()`` waits for a chunk.
+_CHUNK_TIMEOUT = 20
 #: uWSGI's options that serve HTTP and close after every response.
 _CLOSING_MODES = ("http-socket", "http")
 
@@ -63,29 +67,130 @@ def lazy_continue(app: WSGIApp) -> WSGIApp:
             "clients send refused bodies anyway."
         )
 
+    keeps_alive = "http11-socket" in _uwsgi_options()
+
     def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        install(environ, connection_fd)
-        return app(environ, start_response)
+        _, chunks = _install(environ, connection_fd)
+        result = app(environ, start_response)
+        if keeps_alive and chunks is not None and not chunks.done:
+            # The view left a chunked body unread (a refusal): --http11-socket would keep the
+            # connection and parse the rest of the body as the next request.
+            return _CloseAfter(result, connection_fd())
+        return result
 
     return application
 
 
+class _CloseAfter:
+    """The response, then the connection closed as the gunicorn hook closes it.
+
+    uWSGI's ``--http11-socket`` decides keep-alive from ``Content-Length`` alone
+    (``uwsgi_proto_http11_close`` in ``proto/http.c``): after a chunked body the view left
+    unread it keeps the connection and parses the rest of the body as a request. Once uWSGI has
+    written the response (PEP 3333: it calls ``close()`` after the last chunk), the connection
+    gets :func:`django_expect.lingering.linger`: its write side shut, what arrives drained within
+    the budget, then its read side shut, so uWSGI's next read finds the end of the stream and
+    closes. A duplicate of uWSGI's descriptor is used (the socket stays uWSGI's to close), and
+    its blocking mode, shared by both descriptors, is restored.
+    """
+
+    def __init__(self, result: Iterable[bytes], fd: int) -> None:
+        self.result = result
+        self.fd = fd
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self.result)
+
+    def close(self) -> None:
+        try:
+            close = getattr(self.result, "close", None)
+            if close is not None:
+                close()
+        finally:
+            blocking = os.get_blocking(self.fd)
+            try:
+                with socket.socket(fileno=os.dup(self.fd)) as sock:
+                    linger(sock)
+            except OSError:
+                pass
+            finally:
+                os.set_blocking(self.fd, blocking)
+
+
 def install(environ: dict[str, Any], connection_fd: Callable[[], int]) -> ExpectContinueInput:
     """Wrap ``environ["wsgi.input"]`` (the 100, if the client waits for one, on first read)."""
-    length = wsgi_framing(environ).length
+    return _install(environ, connection_fd)[0]
+
+
+def _install(
+    environ: dict[str, Any], connection_fd: Callable[[], int]
+) -> tuple[ExpectContinueInput, _ChunkedInput | None]:
+    """:func:`install`, and the chunked body's reader when the body is chunked."""
+    framing = wsgi_framing(environ)
+    length = framing.length
+    chunks = _ChunkedInput() if framing.chunked and framing.error is None else None
+    source = environ["wsgi.input"] if chunks is None else chunks
     expects_100, _ = parse_expect(
         environ.get("HTTP_EXPECT"), parse_http_version(environ.get("SERVER_PROTOCOL"))
     )
     awaiting = expects_100 and length != 0
     wrapped = ExpectContinueInput(
-        environ["wsgi.input"],
+        source,
         awaiting=awaiting,
         send_continue=lambda: _write_all(connection_fd(), CONTINUE),
         close_connection=_closed_anyway,
         length=length,
     )
     environ["wsgi.input"] = wrapped
-    return wrapped
+    return wrapped, chunks
+
+
+class _ChunkedInput:
+    """A ``Transfer-Encoding: chunked`` body through ``uwsgi.chunked_read()``.
+
+    uWSGI's ``wsgi.input`` reads ``CONTENT_LENGTH`` bytes, none for a chunked request, so the
+    view would see an empty upload; ``uwsgi.chunked_read()`` decodes one chunk per call
+    (``core/chunked.c``; ``b""`` after the last chunk, an ``IOError`` for a malformed one,
+    which :class:`ExpectContinueInput` answers 400). uWSGI 2.0.31's parser takes no chunk
+    extension (``5;name=value``): such a body is refused 400, never read short."""
+
+    def __init__(self) -> None:
+        import uwsgi  # type: ignore[import-untyped,import-not-found,unused-ignore]  # inside uWSGI only
+
+        self._chunked_read: Callable[[int], bytes] = uwsgi.chunked_read
+        self._buffer = b""
+        self._ended = False
+
+    @property
+    def done(self) -> bool:
+        """The last chunk was read (the body is complete on the connection)."""
+        return self._ended
+
+    def _fill(self, size: int) -> None:
+        while not self._ended and (size < 0 or len(self._buffer) < size):
+            chunk = bytes(self._chunked_read(_CHUNK_TIMEOUT))
+            if not chunk:
+                self._ended = True
+            self._buffer += chunk
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = -1 if size is None else size
+        self._fill(wanted)
+        if wanted < 0:
+            data, self._buffer = self._buffer, b""
+        else:
+            data, self._buffer = self._buffer[:wanted], self._buffer[wanted:]
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        wanted = -1 if size is None else size
+        while b"\n" not in self._buffer and not self._ended:
+            self._fill(len(self._buffer) + 1)
+        end = self._buffer.find(b"\n") + 1 or len(self._buffer)
+        if wanted >= 0:
+            end = min(end, wanted)
+        data, self._buffer = self._buffer[:end], self._buffer[end:]
+        return data
 
 
 def announces_close(options: dict[str, Any]) -> bool:

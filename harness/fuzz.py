@@ -123,6 +123,13 @@ class Profile:
     #: and stops reading once the server is idle for ``IDLE_END`` seconds.
     half_close: bool = True
     server_errors: frozenset[int] = frozenset({501})
+    #: Answers requests pipelined behind the first on one connection. uWSGI's
+    #: ``--http11-socket`` closes the connection instead, without a word, when bytes follow
+    #: the request it answered (``uwsgi_proto_http11_close`` in ``proto/http.c``: "close the
+    #: connection on ... pipelined ... requests"); RFC 9112 9.3.2 lets a server close with
+    #: pipelined requests unanswered (the client retries them), so answering only the first
+    #: is no violation there.
+    pipelining: bool = True
 
 
 GUNICORN = Profile()
@@ -135,8 +142,10 @@ SERVER_PROFILES = {
     "granian": Profile("granian", half_close=False),  # no answer to a half-closed client
     "runserver": Profile("runserver"),
     # waitress sends the 100 itself as soon as the head is parsed (docs/howto/servers.md).
-    "waitress": Profile("waitress", eager_continue=True),
-    "uwsgi-http11-socket": Profile("uwsgi-http11-socket"),
+    # waitress also treats the client's half-close as a disconnect: handle_read() sets
+    # connected = False on EOF and service() then skips the requests it had queued.
+    "waitress": Profile("waitress", eager_continue=True, half_close=False),
+    "uwsgi-http11-socket": Profile("uwsgi-http11-socket", pipelining=False),
 }
 ASGI_KINDS = ("uvicorn-h11", "gunicorn-asgi", "granian")
 
@@ -150,6 +159,12 @@ class Request:
     well_formed: bool  # a server that parses it must answer it
     declared_length: bool = False  # one valid Content-Length, no Transfer-Encoding
     head_intact: bool = True  # False once a byte of the head was mutated
+
+    @property
+    def http10(self) -> bool:
+        """The request line says HTTP/1.0 (the generator never sends ``Connection`` fields)."""
+        line = self.wire[: self.head_len].split(b"\n", 1)[0].rstrip(b"\r")
+        return line.endswith(b" HTTP/1.0")
 
 
 @dataclass
@@ -596,7 +611,8 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
                 problems.append(f"request {i}: digest mismatch (the upload was altered)")
     if sent_all and scenario.mode != "wait" and trusted == len(requests):
         answered = len(finals)
-        closed_early = bool(finals) and finals[-1].headers.get("connection", "").lower() == "close"
+        closed_early = bool(finals) and _closes_after(requests[len(finals) - 1], finals[-1])
+        closed_early = closed_early or (answered >= 1 and not profile.pipelining)
         if answered < len(requests) and not closed_early:
             problems.append(
                 f"only {answered} of {len(requests)} requests answered on an open connection"
@@ -606,6 +622,18 @@ def check(result: Result, profile: Profile = GUNICORN) -> list[str]:
     if scenario.mode == "wait" and requests[0].well_formed and not finals:
         problems.append("no final status at all")
     return problems
+
+
+def _closes_after(request: Request, final: Parsed) -> bool:
+    """The server may close the connection after ``final``, the answer to ``request``: the
+    answer says ``Connection: close``, or the request was HTTP/1.0 and the answer does not say
+    ``keep-alive`` (RFC 9112 9.3: an HTTP/1.0 connection persists only when both sides say
+    keep-alive). A request pipelined behind such an answer need not be answered (granian
+    answers an HTTP/1.0 request, then closes without a ``Connection`` field: seed 24:271)."""
+    connection = final.headers.get("connection", "").lower()
+    if connection == "close":
+        return True
+    return request.http10 and "keep-alive" not in connection
 
 
 def _json(body: bytes) -> object:

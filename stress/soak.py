@@ -9,10 +9,15 @@ refusal, small GET/POST. Every response is checked for its precise status (and i
 a response to bytes sent after a refusal is a leftover parsed as a request.
 
 Every ``SOAK_SAMPLE`` seconds (default 2) the worker processes are sampled from /proc: RSS, open
-fds, threads; and the package's database rows (``django_expect_rejectioncount``). Greenlets are
-not visible from outside the gevent worker; its fds and RSS stand for them. The rule: a
-least-squares slope over the second half of each server's samples, times that half's duration,
-must stay under ``BOUNDS`` (growth over the half); any wrong status or 5xx fails the run.
+fds, threads; the gevent worker's live greenlets (the test project's ``/lab/greenlets`` counts
+them with ``gc.get_objects()`` inside the worker); and the package's database rows (rejection
+counts and quota reservations) and the rejections they have counted. The rule: a least-squares
+slope over the second half of each server's samples, times that half's duration, must stay
+under ``BOUNDS`` (growth over the half); any wrong status or 5xx fails the run. The statistics
+keep one row per day, route, reason and status, so their row count levels off at once and
+proves nothing by itself: after each server stops (its last flush), the rejections counted for
+its run must be the refusals its clients saw (``stats_problems``), so a flush that never ran,
+or counts that are lost, fail the run. The servers flush every 2 s here (``TEST_EXPECT_FLUSH``).
 
 Results: stress/soak-results.json, docs/images/soak.svg (drawn here from the samples, no
 plotting library), summarised in docs/explanation/soak.md.
@@ -44,7 +49,19 @@ from harness.server import Server
 RESULTS = ROOT / "stress" / "soak-results.json"
 SVG = ROOT / "docs" / "images" / "soak.svg"
 #: Allowed growth over the second half of a server's run (slope x duration).
-BOUNDS = {"rss_kib": 8192.0, "fds": 4.0, "threads": 2.0, "db_rows": 60.0}
+BOUNDS = {"rss_kib": 8192.0, "fds": 4.0, "threads": 2.0, "greenlets": 20.0, "db_rows": 60.0}
+#: The actions whose every run the package counts as one rejection, and the reason it counts.
+COUNTED = {
+    "refused-declared": "content_too_large",
+    "refused-chunked": "content_too_large",
+    "trickler": "body_too_slow",
+    "staller": "body_timeout",
+    "reuse": "login_required",
+}
+#: Resets are counted when the view was already reading (``incomplete_body``), not otherwise.
+MAYBE_COUNTED = {"reset": "incomplete_body"}
+#: The interval at which the soak's servers write their counts (seconds).
+FLUSH_SECONDS = "2"
 BODY = bytes(range(256)) * 3  # 768 bytes, under /lab/small's 1000
 
 
@@ -159,10 +176,65 @@ def _proc(pid: int) -> tuple[float, int, int]:
 
 
 def _db_rows(db: Path | None) -> int:
+    """Rows the package keeps: rejection counts and quota reservations."""
     if db is None:
         return 0
     with contextlib.closing(sqlite3.connect(db)) as conn:
-        return int(conn.execute("SELECT COUNT(*) FROM django_expect_rejectioncount").fetchone()[0])
+        counts = conn.execute("SELECT COUNT(*) FROM django_expect_rejectioncount").fetchone()[0]
+        held = conn.execute("SELECT COUNT(*) FROM django_expect_quotareservation").fetchone()[0]
+        return int(counts) + int(held)
+
+
+def counted(db: Path | None) -> Counter[str]:
+    """Rejections the statistics have written, by reason."""
+    if db is None:
+        return Counter()
+    with contextlib.closing(sqlite3.connect(db)) as conn:
+        rows = conn.execute(
+            "SELECT reason, SUM(count) FROM django_expect_rejectioncount GROUP BY reason"
+        ).fetchall()
+    return Counter({reason: int(total) for reason, total in rows})
+
+
+def stats_problems(totals: Counter[str], before: Counter[str], after: Counter[str]) -> list[str]:
+    """What the statistics got wrong for one server's run: every action in ``COUNTED`` is one
+    rejection under its reason; a reset at most one (``MAYBE_COUNTED``)."""
+    expected: Counter[str] = Counter()
+    maybe: Counter[str] = Counter()
+    for kind, reason in COUNTED.items():
+        expected[reason] += totals.get(kind, 0)
+    for kind, reason in MAYBE_COUNTED.items():
+        maybe[reason] += totals.get(kind, 0)
+    problems = []
+    for reason in sorted(set(expected) | set(maybe) | set(after)):
+        got = after[reason] - before[reason]
+        low, high = expected[reason], expected[reason] + maybe[reason]
+        if not low <= got <= high:
+            want = str(low) if low == high else f"{low}..{high}"
+            problems.append(f"{reason}: {got} counted, {want} expected")
+    return problems
+
+
+def settled_counts(db: Path, totals: Counter[str], before: Counter[str]) -> Counter[str]:
+    """The counts once the server's flush thread has written this run's rejections: polled
+    (at most 20 flush intervals) while the server still runs, so what is checked is the
+    periodic flush, not the one at exit (which uvicorn skips: it re-raises SIGTERM after its
+    shutdown, and the interpreter dies without running ``atexit``)."""
+    after = counted(db)
+    for _ in range(20 * 4):
+        if not stats_problems(totals, before, after):
+            break
+        time.sleep(float(FLUSH_SECONDS) / 4)
+        after = counted(db)
+    return after
+
+
+def greenlets(address: tuple[str, int]) -> int:
+    """Live greenlets in the (one) gevent worker, counted inside it by ``/lab/greenlets``."""
+    with Exchange(address, timeout=30) as conn:
+        conn.send(_head("/lab/greenlets", {"Connection": "close"}, "GET"))
+        final = conn.read_final(timeout=30)[1]
+    return int(final.json()["greenlets"] or 0)
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -217,7 +289,9 @@ def soak(
                 "rss_kib": rss,
                 "fds": fds,
                 "threads": nthreads,
+                "greenlets": greenlets(server.address) if name == "gevent" else 0,
                 "db_rows": _db_rows(db),
+                "counted": sum(counted(db).values()),
             }
         )
         time.sleep(every)
@@ -243,7 +317,7 @@ def soak(
 
 def svg(results: list[dict[str, Any]]) -> str:
     """One small chart per (server, metric), normalised to its own range."""
-    metrics = list(BOUNDS)
+    metrics = [*BOUNDS, "counted"]
     w, h, pad = 220, 90, 28
     cols, rows = len(metrics), len(results)
     out = [
@@ -277,7 +351,7 @@ def main() -> int:
     seed = int(os.environ.get("SOAK_SEED", "24"))
     base = Path(tempfile.mkdtemp(prefix="soak-"))
     db = base / "db.sqlite3"
-    env = project_env(db, base / "media")
+    env = project_env(db, base / "media", TEST_EXPECT_FLUSH=FLUSH_SECONDS)
     prepare_database(env)
     each = total / 3
     results = []
@@ -290,20 +364,32 @@ def main() -> int:
         else:
             server = Server(name, True, base / f"{name}.log", env).start()
             pids = server.worker_pids()
+        # The harness's warm-up requests (the ASGI one is a 413) are written within one flush
+        # interval: let them land before the run's counts start.
+        time.sleep(2 * float(FLUSH_SECONDS))
+        before = counted(db)
         try:
             results.append(soak(name, server, pids, db, each, seed))
+            after = settled_counts(db, Counter(results[-1]["totals"]), before)
         finally:
             server.stop()
+        results[-1]["counted"] = dict(after - before)
+        results[-1]["stats_wrong"] = stats_problems(Counter(results[-1]["totals"]), before, after)
         print(
             f"{name}: {sum(results[-1]['totals'].values())} actions, "
-            f"{results[-1]['wrong_count']} wrong, growth {results[-1]['growth_second_half']}",
+            f"{results[-1]['wrong_count']} wrong, growth {results[-1]['growth_second_half']}, "
+            f"counted {results[-1]['counted']} {results[-1]['stats_wrong'] or 'as expected'}",
             flush=True,
         )
     RESULTS.write_text(
         json.dumps({"seconds": total, "bounds": BOUNDS, "results": results}, indent=1) + "\n"
     )
     SVG.write_text(svg(results))
-    failed = [line for r in results for line in r["wrong"] + r["grew"]]
+    failed = [
+        line
+        for r in results
+        for line in r["wrong"] + r["grew"] + [f"{r['server']}: {p}" for p in r["stats_wrong"]]
+    ]
     for line in failed[:40]:
         print("FAIL", line)
     return 1 if failed else 0

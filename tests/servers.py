@@ -38,7 +38,8 @@ class Profile:
     #: A rejection says ``Connection: close`` (uWSGI's keep-alive mode has no per-request means:
     #: it closes without saying so).
     says_close: bool = True
-    #: Decodes ``Transfer-Encoding: chunked`` request bodies for the application.
+    #: Decodes ``Transfer-Encoding: chunked`` request bodies for the application (and closes
+    #: after one the view left unread).
     chunked: bool = False
     #: Bounds a stalled body with the route's ``body_timeout`` (408).
     body_timeout: bool = False
@@ -84,15 +85,16 @@ PROFILES = {
         _asgi("uvicorn-httptools", http10_continue=True, **_FULL),
         _asgi("gunicorn-asgi", bodylimit=True, **_FULL),
         _asgi("granian", **_FULL),
-        _wsgi("runserver", body_timeout=True),
+        _wsgi("runserver", body_timeout=True, chunked=True),
         # django_expect appended after staticfiles: staticfiles' command, django-expect's server.
-        _wsgi("runserver-appended", body_timeout=True, clients=False),
+        _wsgi("runserver-appended", body_timeout=True, chunked=True, clients=False),
         # Embedded mode with deploy/apache-expect.conf: Apache closes after every Expect request.
         _wsgi("mod_wsgi", keep_alive=False),
-        _wsgi("uwsgi-http-socket", keep_alive=False),  # lazy_continue, "Connection: close" added
-        _wsgi("uwsgi-http", keep_alive=False),  # the --http router
+        _wsgi("uwsgi-http-socket", keep_alive=False, chunked=True),  # lazy_continue, close added
+        # The --http router: it closes on a chunked request without an answer (not chunked).
+        _wsgi("uwsgi-http", keep_alive=False),
         # Keep-alive without a word about the close: Go sends a refused body (tests/clients).
-        _wsgi("uwsgi-http11-socket", says_close=False),
+        _wsgi("uwsgi-http11-socket", says_close=False, chunked=True),
         # The servers that invite the body before Django runs: the refusal is still precise.
         *(
             Profile(f"gunicorn-{w}-stock", "gunicorn", w, hook=False, lazy=False, clients=False)

@@ -33,6 +33,7 @@ urlpatterns = [
     path("lab/method", views.LabMethodDecoratedView.as_view(), name="lab-method"),
     path("lab/timeout", views.lab_timeout, name="lab-timeout"),
     path("lab/slow", views.lab_slow, name="lab-slow"),
+    path("lab/greenlets", views.lab_greenlets, name="lab-greenlets"),  # stress/soak.py
     path("lab/swallow", views.lab_swallow, name="lab-swallow"),
     # tus endpoints (tests/test_tus*.py): one include per upload route.
     path(

@@ -60,6 +60,7 @@ from django_expect.core import (
     refusal,
 )
 from django_expect.discovery import answers_options
+from django_expect.framing import wsgi_framing
 from django_expect.policies import REQUEST_POLICY_ATTRIBUTE, upload_policy
 from django_expect.resolution import EffectivePolicy, request_policy
 from django_expect.responses import rejection_response
@@ -231,18 +232,6 @@ def _find(
 # -- creation ---------------------------------------------------------------------------------
 
 
-def _body_length(request: HttpRequest) -> tuple[bool, int | None]:
-    """(whether the request carries a body, its declared length or None when chunked)."""
-    meta = request.META
-    if meta.get("HTTP_TRANSFER_ENCODING"):
-        return True, None
-    try:
-        length = int(meta.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return length > 0, length
-
-
 def _create(request: HttpRequest, resolution: EffectivePolicy) -> HttpResponseBase:
     meta = request.META
     length = protocol.parse_length(
@@ -250,7 +239,7 @@ def _create(request: HttpRequest, resolution: EffectivePolicy) -> HttpResponseBa
     )
     raw_metadata = meta.get("HTTP_UPLOAD_METADATA", "")
     metadata = protocol.parse_metadata(raw_metadata)
-    has_body, _ = _body_length(request)
+    has_body = wsgi_framing(request.META).has_body
     if has_body and request.content_type != OFFSET_OCTET_STREAM:
         return _error(
             415,
@@ -384,7 +373,7 @@ def _checksum(request: HttpRequest) -> Checksum | None:
 
 
 def _patch(request: HttpRequest, resolution: EffectivePolicy, upload_id: str) -> HttpResponseBase:
-    has_body, _ = _body_length(request)
+    has_body = wsgi_framing(request.META).has_body
     if request.content_type != OFFSET_OCTET_STREAM and (has_body or request.content_type):
         return _error(415, "unsupported_media_type", f"a PATCH body must be {OFFSET_OCTET_STREAM}")
     found = _find(request, resolution, upload_id)
@@ -457,7 +446,7 @@ def _append(
     checksum: Checksum | None,
 ) -> int | HttpResponseBase:
     """Append this request's body at ``offset``: the new offset, or the refusal."""
-    _, declared = _body_length(request)
+    declared = wsgi_framing(request.META).length  # None: chunked
     max_size = resolution.policy.max_size
     left_of_length = None if upload.length is None else upload.length - offset
     left_of_limit = None if max_size is None else max(max_size - offset, 0)

@@ -5,8 +5,11 @@ The pages the end-to-end, client and browser tests drive besides these (the obje
 (testproject/demo/urls.py), tested as they are.
 """
 
+import gc
 import hashlib
 import logging
+import os
+import sys
 
 from demo.views import digest_body
 from django.http import JsonResponse
@@ -198,3 +201,13 @@ def lab_swallow(request):  # a careless view that swallows read errors: the midd
             type(error.__cause__).__name__,
         )
         return JsonResponse({"size": -1, "sha256": "swallowed"})
+
+
+def lab_greenlets(request):
+    """The soak's sampler (stress/soak.py): this worker process's live greenlets, counted by the
+    garbage collector (None where greenlet was never imported: not a gevent worker)."""
+    module = sys.modules.get("greenlet")
+    count = None
+    if module is not None:
+        count = sum(1 for obj in gc.get_objects() if isinstance(obj, module.greenlet))
+    return JsonResponse({"pid": os.getpid(), "greenlets": count})

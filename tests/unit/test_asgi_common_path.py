@@ -154,17 +154,39 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     return made
 
 
-@pytest.mark.parametrize(("expect", "trips"), [(False, 0), (True, 1)])
-def test_a_body_without_expect_is_read_without_a_round_trip(
-    round_trips: list[Any], expect: bool, trips: int
-) -> None:
-    """Without Expect the first message is asked for at once (no 100 is involved); with it,
-    not before the view reads (the 100 goes out then)."""
+def test_a_body_without_expect_is_read_without_a_round_trip(round_trips: list[Any]) -> None:
+    """Without Expect the first message is asked for when the input is made (no 100 is
+    involved), before the view's thread starts: its read takes it without waiting on the loop.
+    (With Expect nothing is asked for before the view reads: test_asgi_handler.py counts it.)"""
     body = b"x" * 800
     server = Server(pieces(body, 800))
     app = get_asgi_application()
-    head = scope("/lab/small", upload_head(len(body), expect=expect))
+    head = scope("/lab/small", upload_head(len(body), expect=False))
     asyncio.run(asyncio.wait_for(app(head, server.receive, server.send), 30))
     assert server.status == 200
     assert server.json()["size"] == len(body)
-    assert len(round_trips) == trips
+    assert round_trips == []
+
+
+@pytest.mark.django_db
+def test_a_route_with_group_limits_is_decided_in_the_sync_thread(
+    hops: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Group limits look the uploader's groups up (a query): never on the event loop."""
+    from django.contrib.auth.models import AnonymousUser
+    from django.test import override_settings
+
+    from django_expect.models import GroupLimit, PolicyOverride
+    from django_expect.overrides import OverrideRegistry
+
+    with override_settings(EXPECT_OVERRIDES_REFRESH=5):
+        fresh = OverrideRegistry(background=False)
+        monkeypatch.setattr(overrides, "registry", fresh)
+        override = PolicyOverride.objects.create(route="lab-small")
+        GroupLimit.objects.create(override=override, group="pro", max_size=10**9)
+        fresh.snapshot()
+        request = _request(500, HTTP_EXPECT="100-continue")
+        request.user = AnonymousUser()
+        view = resolve("/lab/small").func
+        assert asyncio.run(ExpectMiddleware(_ok).process_view(request, view, (), {})) is None
+    assert len(hops) == 1

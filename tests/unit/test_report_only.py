@@ -18,15 +18,8 @@ from django_expect.overrides import Override, apply_override
 from django_expect.resolution import request_policy
 from django_expect.signals import upload_rejected
 from harness.tools import require_module
+from tests.unit.test_operations import counts as counts  # the fixture: a fresh StatsBuffer
 from tests.unit.test_operations import run_view, upload
-
-
-@pytest.fixture
-def counts(monkeypatch: pytest.MonkeyPatch) -> stats.StatsBuffer:
-    fresh = stats.StatsBuffer()
-    fresh.autoflush = False
-    monkeypatch.setattr(stats, "buffer", fresh)
-    return fresh
 
 
 def _anonymous(path: str, length: int) -> Any:
