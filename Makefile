@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DEMO_BIND ?= 127.0.0.1:8000
 
-.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-browsers profile stress soak
+.PHONY: setup setup-unit demo demo-asgi test test-unit test-fast lint typecheck clean test-matrix matrix prerelease wheel-check docs coverage bench bench-smoke bench-asgi bench-latency bench-browsers profile stress soak
 
 $(STAMP): pyproject.toml requirements-dev.txt requirements-matrix.txt requirements-unit.txt
 	$(PYTHON) -m venv $(VENV)
@@ -110,8 +110,9 @@ wheel-check: setup
 	$(BIN)/nox -r -s wheel
 
 # Benchmarks (bench/): stock gunicorn vs django-expect vs uvicorn, the browsers, and the ASGI
-# handlers. `make bench` (~15 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
-# bench/asgi_results.{md,json} and bench/tus_results.{md,json} (the tus endpoint: refused at
+# handlers. `make bench` (~20 min) rewrites bench/results.{md,png,json}, bench/browsers.{md,json}
+# bench/asgi_results.{md,json} (with the ASGI small-request rows), bench/latency_results.{md,json}
+# (the decision latency explained) and bench/tus_results.{md,json} (the tus endpoint: refused at
 # creation vs accept-then-check, tus vs a plain PUT); `make bench-smoke` runs every scenario once at tiny sizes.
 BENCH_STAMP := $(VENV)/.bench-installed
 
@@ -119,17 +120,47 @@ $(BENCH_STAMP): $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	touch $(BENCH_STAMP)
 
-bench: $(BENCH_STAMP)
-	$(BIN)/python -m bench.run
-	$(BIN)/python -m bench.browsers
-	$(BIN)/python -m bench.asgi
-	$(BIN)/python -m bench.tus
+# `make bench BENCH_DJANGO=5.2`: the same bench on another Django series, in a virtualenv of its
+# own (.venv-django5.2: requirements-dev + requirements-bench, then Django 5.2.*); its results go
+# to bench/django-5.2/ and the docs pages are left alone, except that the performance page (next
+# time it is written) shows that run's targets beside the main run's.
+BENCH_DJANGO ?=
+ifeq ($(strip $(BENCH_DJANGO)),)
+BENCH_PY   := $(BIN)/python
+BENCH_DEPS := $(BENCH_STAMP)
+else
+BENCH_PY   := .venv-django$(BENCH_DJANGO)/bin/python
+BENCH_DEPS := .venv-django$(BENCH_DJANGO)/.installed
+export BENCH_RESULTS_DIR := bench/django-$(BENCH_DJANGO)
+endif
 
-bench-smoke: $(BENCH_STAMP)
-	$(BIN)/python -m bench.run --smoke
-	$(BIN)/python -m bench.browsers --smoke
-	$(BIN)/python -m bench.asgi --smoke
-	$(BIN)/python -m bench.tus --smoke
+.venv-django%/.installed: pyproject.toml requirements-dev.txt requirements-matrix.txt requirements-bench.txt
+	$(PYTHON) -m venv .venv-django$*
+	.venv-django$*/bin/python -m pip install -q --upgrade pip
+	.venv-django$*/bin/python -m pip install -q -r requirements-dev.txt -r requirements-bench.txt -e .
+	.venv-django$*/bin/python -m pip install -q "Django==$*.*"
+	touch $@
+
+bench: $(BENCH_DEPS)
+	$(BENCH_PY) -m bench.run
+	$(BENCH_PY) -m bench.browsers
+	$(BENCH_PY) -m bench.asgi
+	$(BENCH_PY) -m bench.breakdown
+	$(BENCH_PY) -m bench.tus
+	@if [ -n "$(BENCH_RESULTS_DIR)" ] && [ -f bench/results.json ]; then $(BENCH_PY) -m bench.report; fi
+
+bench-smoke: $(BENCH_DEPS)
+	$(BENCH_PY) -m bench.run --smoke
+	$(BENCH_PY) -m bench.browsers --smoke
+	$(BENCH_PY) -m bench.asgi --smoke
+	$(BENCH_PY) -m bench.breakdown --smoke
+	$(BENCH_PY) -m bench.tus --smoke
+
+# The decision latency explained alone (part of `make bench`, a few minutes): stock's eager 100,
+# Django reaching the view without django-expect, django-expect, and the package's own share
+# timed inside the worker (bench/breakdown.py): bench/latency_results.{md,json}.
+bench-latency: $(BENCH_STAMP)
+	$(BIN)/python -m bench.breakdown
 
 # Where a small GET and POST spend their time, with and without django-expect: cProfile of the
 # hooks + middleware, py-spy sampling live gunicorn (sync, gthread) and uvicorn workers

@@ -46,6 +46,7 @@ from bench.run import (
     form_relay,
     form_run,
     log,
+    publishing,
     sparse_file,
     start_run,
     status_problem,
@@ -82,10 +83,19 @@ class _Started(Protocol):
 def start(label: str, work: Path, name: str) -> tuple[_Started, int]:
     """The column's server, and the PID of the process that serves (uvicorn, gunicorn's worker)."""
     kind, app = APPS[label]
+    return start_server(kind, app, work, name)
+
+
+def start_server(
+    kind: str, app: str, work: Path, name: str, mode: str = "expect"
+) -> tuple[_Started, int]:
+    """``kind`` (uvicorn, gunicorn-asgi) serving ``app`` with the bench settings of ``mode``,
+    and the PID of the process that serves (uvicorn's, gunicorn's worker)."""
     if kind == "uvicorn":
-        uvicorn = Uvicorn(work, name, app=app)
+        uvicorn = Uvicorn(work, name, app=app, mode=mode)
+        assert uvicorn.process is not None
         return uvicorn, uvicorn.process.pid
-    server = ASGIServer(kind, app, work / f"{name}.log", bench_env("expect", work)).start()
+    server = ASGIServer(kind, app, work / f"{name}.log", bench_env(mode, work)).start()
     assert server.process is not None
     children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     return server, int(children.read_text().split()[0])
@@ -99,6 +109,8 @@ FULL = {
     "form_runs": 3,
     "accept_size": GiB,
     "accept_pairs": 3,
+    "small_requests": 1000,
+    "small_pairs": 15,
 }
 SMOKE = {
     "reject_sizes": [6 * MB],
@@ -107,6 +119,8 @@ SMOKE = {
     "form_runs": 1,
     "accept_size": 8 * MiB,
     "accept_pairs": 1,
+    "small_requests": 50,
+    "small_pairs": 1,
 }
 
 
@@ -197,6 +211,135 @@ def accepted(cfg: dict, work: Path) -> list[dict]:
         }
         runs.append(validate(row, accepted_problem(status, answer, size, checksum)))
     return runs
+
+
+#: The small-request rows: each server with Django's own handler and no django-expect at all
+#: (BENCH_MODE=stock: no app, no middleware, no decorators) against ``django_expect.asgi`` with
+#: ExpectMiddleware and the decorated views (BENCH_MODE=expect).
+SMALL_SERVERS = {"uvicorn": "uvicorn", "gunicorn -k asgi": "gunicorn-asgi"}
+SMALL_MODES = {"stock": STOCK_ASGI, "expect": EXPECT_ASGI}
+#: (label, goal as a ratio, goal as text) per kind of clients.SMALL_KINDS.
+SMALL_GOALS = {
+    "GET": ("small GET, keep-alive", 1.01, "<= +1%"),
+    "form": ("1 KiB urlencoded form POST, policy-checked", 1.02, "<= +2%"),
+    "json-expect": (
+        "1 KiB JSON POST with Expect: 100-continue (stock: the 100 at Django's first receive)",
+        1.02,
+        "<= +2%",
+    ),
+}
+
+
+def small_requests(cfg: dict, work: Path) -> list[dict]:
+    """Per server, both columns up at once and warmed up; per kind of request the columns
+    alternate (A B, then B A, ...) for ``cfg['small_pairs']`` pairs of ``cfg['small_requests']``
+    requests on one keep-alive connection. CPU: the serving process's CPU-time clock (every
+    thread, the ended ones included) across the run, divided by the requests. A run counts
+    only when every response was a 200 with the expected body."""
+    rows = []
+    count = cfg["small_requests"]
+    for label, kind in SMALL_SERVERS.items():
+        with ExitStack() as stack:
+            up = {}
+            for mode, app in SMALL_MODES.items():
+                server, pid = start_server(kind, app, work, f"small-{kind}-{mode}", mode)
+                stack.callback(server.stop)
+                up[mode] = (server.address, pid)
+                for request in clients.SMALL_KINDS:  # warm up
+                    clients.keepalive_kind(server.address, request, 50)
+            for request in clients.SMALL_KINDS:
+                for pair, mode in alternating(tuple(SMALL_MODES), cfg["small_pairs"]):
+                    address, pid = up[mode]
+                    before = cpu_seconds([pid])
+                    seconds, wrong = clients.keepalive_kind(address, request, count)
+                    cpu = cpu_seconds([pid]) - before
+                    row = {
+                        "asgi_server": label,
+                        "kind": request,
+                        "server": mode,
+                        "pair": pair,
+                        "count": count,
+                        "seconds": seconds,
+                        "cpu": cpu,
+                    }
+                    log(
+                        f"small {label} {request} {mode}: {count / seconds:.0f} req/s, "
+                        f"{cpu / count * 1e6:.0f} us CPU/request"
+                    )
+                    rows.append(
+                        validate(row, f"{wrong} of {count} responses wrong" if wrong else None)
+                    )
+    return rows
+
+
+def small_table(results: dict) -> list[str]:
+    """The small-request rows: worker CPU per request of each column, the ratio of the medians
+    with the per-pair range, and the target by the pair rule (bench/report.py pair_verdict)."""
+    from bench.report import med, pair_verdict, paired, spread
+
+    rows = results.get("small", [])
+    if not rows:
+        return []
+
+    def us(v: float) -> str:
+        return f"{v * 1e6:.0f} µs"
+
+    def per_request(x: dict) -> float:
+        return float(x["cpu"]) / int(x["count"])
+
+    out = [
+        "| server | request | Django's ASGIHandler, no django-expect | django_expect.asgi + "
+        "ExpectMiddleware + @upload_policy | median of the per-pair ratios (range) | goal "
+        "| met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for label in SMALL_SERVERS:
+        for kind, (name, goal, text) in SMALL_GOALS.items():
+            group = [x for x in rows if x["asgi_server"] == label and x["kind"] == kind]
+            if not group:
+                continue
+            ratios = sorted(a / b for a, b in paired(group, per_request) if b)
+            middle = med(ratios)
+            columns = [
+                spread([per_request(x) for x in group if x["server"] == m and x["valid"]], us)
+                for m in ("stock", "expect")
+            ]
+            measured = (
+                f"{(middle - 1) * 100:+.1f}% ({(ratios[0] - 1) * 100:+.0f}% to "
+                f"{(ratios[-1] - 1) * 100:+.0f}%, n={len(ratios)})"
+                if middle is not None
+                else "no valid pair"
+            )
+            met = pair_verdict(ratios, goal) if ratios else "-"
+            out.append(
+                f"| {label} | {name} | {columns[0]} | {columns[1]} | {measured} | {text} | {met} |"
+            )
+    return out
+
+
+def small_section(results: dict) -> list[str]:
+    """The small-request section of asgi_results.md and of the performance page."""
+    table = small_table(results)
+    if not table:
+        return []
+    cfg = results["config"]
+    return [
+        f"Small requests: {cfg['small_requests']:,} per run on one keep-alive connection, "
+        f"{cfg['small_pairs']} alternating pairs per row (A B, then B A). Stock: Django's own "
+        "ASGIHandler (django.core.asgi) with the bench project's settings minus django-expect "
+        "(no app, no middleware, undecorated views); django-expect: django_expect.asgi, "
+        "ExpectMiddleware and the views under @upload_policy (64 KiB; the form and JSON views "
+        "also restrict the content type). The JSON request sends Expect: 100-continue and its "
+        "body after the 100 (Django's handler has the server send it at its first receive(); "
+        "django-expect's at the view's first read). CPU: the serving process's CPU-time clock "
+        "(uvicorn's process, gunicorn's worker; every thread, the ended ones included) over the "
+        "run, per request. Each pair gives one ratio (django-expect / stock); the row shows "
+        "their median and range, and a goal is met when at least 80% of the pairs are within "
+        "it (the rule of every paired row of the performance page).",
+        "",
+        *table,
+        "",
+    ]
 
 
 def report(results: dict) -> str:
@@ -351,6 +494,14 @@ def figures(results: dict) -> str:
         for x in results.get(section, [])
         if not x.get("valid", True)
     ]
+    if results.get("small"):
+        lines += ["", *small_section(results)]
+        left_out += [
+            f"- small {x['asgi_server']} {x['kind']} {x['server']}, pair {x['pair']}: "
+            f"{x['invalid']}"
+            for x in results["small"]
+            if not x.get("valid", True)
+        ]
     lines += ["", "Runs left out:", "", *(left_out or ["- none: every run passed validation."])]
     return "\n".join(lines) + "\n"
 
@@ -366,6 +517,10 @@ def main(argv: list[str] | None = None) -> int:
         stored = json.loads((HERE / "asgi_results.json").read_text())
         (HERE / "asgi_results.md").write_text(report(stored))
         write_page(stored)
+        if stored.get("small"):
+            from bench.report import rewrite_page
+
+            rewrite_page()
         return 0
     cfg = SMOKE if args.smoke else FULL
     work, out_dir, results = start_run("asgi", args.smoke, cfg)
@@ -375,17 +530,22 @@ def main(argv: list[str] | None = None) -> int:
         results["put"] = rejections(cfg, puts, pids, work)
         results["form"] = form_rejections(cfg, forms, pids, work)
     results["accepted"] = accepted(cfg, work)
+    results["small"] = small_requests(cfg, work)
     (out_dir / "asgi_results.json").write_text(json.dumps(results, indent=1) + "\n")
     summary = report(results)
     (out_dir / "asgi_results.md").write_text(summary)
-    if not args.smoke:
+    if publishing(args.smoke):
         write_page(results)
+        from bench.report import rewrite_page
+
+        rewrite_page()  # the performance page's ASGI rows and targets
     print(summary)
     broken = [
         x
         for x in results["put"] + results["form"] + results["accepted"]
         if "django-expect" in x["server"] and not x["valid"]
     ]
+    broken += [x for x in results["small"] if x["server"] == "expect" and not x["valid"]]
     if broken:
         log(f"{len(broken)} django-expect runs failed validation (see the report)")
     return 1 if broken else 0

@@ -147,7 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     work = HERE / ".work" / ("browsers-smoke" if args.smoke else "browsers")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    out_dir = work if args.smoke else HERE
+    from bench.run import RESULTS_DIR
+
+    out_dir = work if args.smoke else RESULTS_DIR
+    out_dir.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     rows = run(work, runs)
     result = {

@@ -203,6 +203,60 @@ def keepalive_requests(
         conn.close()
 
 
+#: The small requests of the ASGI rows: (method, path, content type, body, Expect, answer).
+SMALL_KINDS: dict[str, tuple[str, str, str | None, bytes, bool, bytes]] = {
+    "GET": ("GET", "/small", None, b"", False, b"ok"),
+    "form": (
+        "POST",
+        "/small-form",
+        "application/x-www-form-urlencoded",
+        b"title=bench&text=" + b"x" * (1024 - 17),
+        False,
+        str(1024 - 17).encode(),
+    ),
+    "json-expect": (
+        "POST",
+        "/small-json",
+        "application/json",
+        b'{"text": "' + b"x" * (1024 - 12) + b'"}',
+        True,
+        str(1024 - 12).encode(),
+    ),
+}
+
+
+def keepalive_kind(address: tuple[str, int], kind: str, count: int) -> tuple[float, int]:
+    """``count`` requests of :data:`SMALL_KINDS` ``kind`` on one keep-alive connection; with
+    ``Expect: 100-continue`` the body is sent after the 100 (or with no 100, when the final
+    status comes first). Returns (wall seconds, responses that were not 200 with the expected
+    body, or whose 100 did not come)."""
+    method, path, content_type, body, expect, wanted = SMALL_KINDS[kind]
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if method == "POST":
+        lines += [f"Content-Length: {len(body)}", f"Content-Type: {content_type}"]
+    if expect:
+        lines.append("Expect: 100-continue")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    conn = _Conn(address)
+    wrong = 0
+    try:
+        started = time.perf_counter()
+        for done in range(count):
+            if expect:
+                conn.sock.sendall(head)
+                status, answer = conn.response()
+                if status != 100:  # the connection is in no state for the next request
+                    return time.perf_counter() - started, wrong + count - done
+                conn.sock.sendall(body)
+            else:
+                conn.sock.sendall(head + body)
+            status, answer = conn.response()
+            wrong += status != 200 or answer != wanted
+        return time.perf_counter() - started, wrong
+    finally:
+        conn.close()
+
+
 # -- decision latency ------------------------------------------------------------------------------
 
 

@@ -417,6 +417,126 @@ def scale_tables(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: bench/asgi.py's results (``make bench`` runs it after bench/run.py): the page shows their
+#: small-request rows and targets, and bench/asgi.py rewrites the page once they are in.
+ASGI_RESULTS = Path(__file__).parent / "asgi_results.json"
+
+
+def asgi_document(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The ASGI results the page shows: ``r["asgi"]`` when the caller put them there, else a
+    full run's bench/asgi_results.json (never for a smoke page), when it has small requests."""
+    doc = r.get("asgi")
+    if doc is None and not r["smoke"] and ASGI_RESULTS.exists():
+        doc = json.loads(ASGI_RESULTS.read_text())
+    return doc if doc and doc.get("small") else None
+
+
+def asgi_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The ASGI small-request targets, by the same pair rule as the WSGI rows."""
+    from bench.asgi import SMALL_GOALS, SMALL_SERVERS
+
+    doc = asgi_document(r)
+    if doc is None:
+        return []
+    out = []
+    for label in SMALL_SERVERS:
+        for kind, (name, goal, text) in SMALL_GOALS.items():
+            rows = [x for x in doc["small"] if x["asgi_server"] == label and x["kind"] == kind]
+            ratios = sorted(a / b for a, b in paired(rows, lambda x: x["cpu"] / x["count"]) if b)
+            if not ratios:
+                continue
+            middle = med(ratios)
+            assert middle is not None
+            out.append(
+                (
+                    f"ASGI, {label}: {name}, worker CPU per request vs Django's own handler",
+                    text,
+                    f"{(middle - 1) * 100:+.1f}% (median of the per-pair ratios; pairs "
+                    f"{(ratios[0] - 1) * 100:+.0f}% to {(ratios[-1] - 1) * 100:+.0f}%, "
+                    f"n={len(ratios)})",
+                    pair_verdict(ratios, goal),
+                )
+            )
+    return out
+
+
+def asgi_section(r: dict[str, Any]) -> list[str]:
+    """The page's ASGI small-request section (bench/asgi.py's table)."""
+    from bench.asgi import small_section
+
+    doc = asgi_document(r)
+    if doc is None:
+        return []
+    return [
+        "## Under ASGI: small requests",
+        "",
+        f"Measured {doc['date']} by `python -m bench.asgi` (part of `make bench`; "
+        "bench/asgi_results.{md,json}).",
+        "",
+        *small_section(doc),
+    ]
+
+
+#: bench/breakdown.py's results (``make bench`` runs it after bench/asgi.py): the page shows
+#: the decision latency explained, and bench/breakdown.py rewrites the page once they are in.
+LATENCY_RESULTS = Path(__file__).parent / "latency_results.json"
+
+
+def latency_document(r: dict[str, Any]) -> dict[str, Any] | None:
+    """The breakdown the page shows: ``r["breakdown"]`` when the caller put it there, else a
+    full run's bench/latency_results.json (never for a smoke page)."""
+    doc = r.get("breakdown")
+    if doc is None and not r["smoke"] and LATENCY_RESULTS.exists():
+        doc = json.loads(LATENCY_RESULTS.read_text())
+    return doc if doc and doc.get("rows") else None
+
+
+def latency_breakdown(r: dict[str, Any]) -> list[str]:
+    from bench.breakdown import section
+
+    doc = latency_document(r)
+    if doc is None:
+        return []
+    return [
+        "### Explained: Django's request path and django-expect's share",
+        "",
+        *section(doc, with_targets=False),
+    ]
+
+
+def latency_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    from bench.breakdown import targets as breakdown_targets
+
+    doc = latency_document(r)
+    return breakdown_targets(doc) if doc is not None else []
+
+
+def other_stacks(r: dict[str, Any]) -> list[str]:
+    """The targets of the runs on other Django series (``make bench BENCH_DJANGO=5.2``: its
+    results in bench/django-5.2/), each as its own table, on the main run's page."""
+    if r["smoke"]:
+        return []
+    out = []
+    for source in sorted(Path(__file__).parent.glob("django-*/results.json")):
+        other = json.loads(source.read_text())
+        for key, name in (("asgi", "asgi_results.json"), ("breakdown", "latency_results.json")):
+            if (source.parent / name).exists():
+                other[key] = json.loads((source.parent / name).read_text())
+        env = other["environment"]
+        out += [
+            f"### The same targets on Django {env['django']} (Python {env['python']})",
+            "",
+            f"`make bench BENCH_DJANGO={source.parent.name.removeprefix('django-')}` "
+            f"({other['date']}; results in bench/{source.parent.name}/), by the same rules:",
+            "",
+            "| target | goal | measured | met |",
+            "|---|---|---|---|",
+            *(f"| {a} | {b} | {c} | {d} |" for a, b, c, d in targets(other)),
+            "",
+        ]
+    return out
+
+
 def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     out = []
     expect_runs = [x for x in r["put"] + r["form"] if x["server"] == "expect"]
@@ -523,7 +643,7 @@ def targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
                 verdict(max(rounds), min(rounds), goal),
             )
         )
-    return out
+    return out + asgi_targets(r) + latency_targets(r)
 
 
 def excluded(r: dict[str, Any]) -> list[str]:
@@ -726,6 +846,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         inprocess(r),
         "",
+        *asgi_section(r),
         *scale_tables(r),
         "## Decision latency",
         "",
@@ -736,6 +857,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "",
         *latency_table(r),
         "",
+        *latency_breakdown(r),
         "## Targets",
         "",
         "| target | goal | measured | met |",
@@ -748,6 +870,7 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "gives one ratio (or difference), the row shows their median and range, and the target "
         f"is met when at least {MET_SHARE:.0%} of the pairs are within the goal.",
         "",
+        *other_stacks(r),
         *(
             [
                 "## Other WSGI servers: a rejected oversized PUT",
@@ -766,19 +889,23 @@ def page(r: dict[str, Any], all_sizes: bool = False) -> str:
         "django-expect and uvicorn, over loopback and an emulated WAN]"
         f"({'../images/bench-results.png' if not r['smoke'] else 'results.png'})",
         "",
-        "Reproduce: `make bench` (about 15 minutes) runs this page's scenarios (`python -m "
+        "Reproduce: `make bench` (about 20 minutes) runs this page's scenarios (`python -m "
         "bench.run`, about 10 minutes; rewrites this page, bench/results.md, "
         "docs/images/bench-results.png and bench/results.json), then the browsers "
         "(`python -m bench.browsers`: bench/browsers.{md,json}, "
         "[Browsers that send anyway](../howto/browsers-sent-anyway.md)) and the ASGI "
         "comparison (`python -m bench.asgi`: Django's ASGI handler vs django-expect's on "
-        "uvicorn and gunicorn `-k asgi`, rejected PUTs and form, the accepted 1 GiB upload; "
-        "bench/asgi_results.{md,json}, [ASGI](../howto/asgi.md#measured)):",
+        "uvicorn and gunicorn `-k asgi`, rejected PUTs and form, the accepted 1 GiB upload, the "
+        "small requests against Django's handler without django-expect; "
+        "bench/asgi_results.{md,json}, [ASGI](../howto/asgi.md#measured)) and the decision "
+        "latency explained (`python -m bench.breakdown`: bench/latency_results.{md,json}); each "
+        "of the last two rewrites this page once its results are in:",
         "",
         "```sh",
         "make bench         # every scenario, stock and django-expect alternating",
         "make bench-smoke   # every scenario once at small sizes (CI runs it)",
         "make bench-asgi    # the ASGI comparison alone",
+        "make bench-latency # the decision latency explained alone",
         "make profile       # where the time goes: cProfile + py-spy on live workers",
         "```",
         "",
@@ -878,7 +1005,7 @@ PLOT = Path(__file__).parents[1] / "docs" / "images" / "bench-results.png"
 def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
     """Write results.md (every size) to ``out_dir`` and the page to ``page_path``; the plot goes
     to :data:`PLOT` (a smoke run: results.png in ``out_dir``)."""
-    plot_path = out_dir / "results.png" if r["smoke"] else PLOT
+    plot_path = PLOT if page_path == PERFORMANCE_PAGE else out_dir / "results.png"
     text = page(r, all_sizes=True).replace(
         "](../images/bench-results.png)", "](../docs/images/bench-results.png)"
     )
@@ -887,6 +1014,15 @@ def write(r: dict[str, Any], out_dir: Path, page_path: Path) -> str:
     page_path.write_text(page(r))
     plot(r, plot_path)
     return "\n".join(text.splitlines()[:12])
+
+
+def rewrite_page() -> None:
+    """The performance page again from bench/results.json (bench/asgi.py calls it once its own
+    results are in, so the page shows them)."""
+    source = Path(__file__).parent / "results.json"
+    results = json.loads(source.read_text())
+    if not results["smoke"]:
+        PERFORMANCE_PAGE.write_text(page(results))
 
 
 if __name__ == "__main__":

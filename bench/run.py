@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
@@ -519,20 +520,34 @@ def environment() -> dict:
     }
 
 
+#: Where a full run's results go: bench/, or ``BENCH_RESULTS_DIR`` (``make bench
+#: BENCH_DJANGO=5.2`` runs the bench in a virtualenv of that Django series and keeps its results
+#: in bench/django-5.2/; the performance page shows that run's targets beside the main run's).
+RESULTS_DIR = Path(os.environ.get("BENCH_RESULTS_DIR") or HERE).resolve()
+
+
+def publishing(smoke: bool) -> bool:
+    """Whether this run rewrites the docs pages: a full run whose results go to bench/."""
+    return not smoke and RESULTS_DIR == HERE
+
+
 def start_run(name: str, smoke: bool, cfg: dict) -> tuple[Path, Path, dict]:
     """A fresh work directory (``bench/.work/<name>[-smoke]``), where the results go (the work
-    directory for a smoke run, bench/ otherwise) and the results' header, for every bench
-    module's ``main``."""
-    work = HERE / ".work" / (f"{name}-smoke" if smoke else name)
+    directory for a smoke run, :data:`RESULTS_DIR` otherwise) and the results' header, for every
+    bench module's ``main``."""
+    suffix = "" if RESULTS_DIR == HERE else f"-{RESULTS_DIR.name}"
+    work = HERE / ".work" / (f"{name}{suffix}-smoke" if smoke else f"{name}{suffix}")
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
+    if not smoke:
+        RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     header = {
         "smoke": smoke,
         "config": cfg,
         "environment": environment(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
-    return work, (work if smoke else HERE), header
+    return work, (work if smoke else RESULTS_DIR), header
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -565,8 +580,11 @@ def main(argv: list[str] | None = None) -> int:
             results["small"] = small_requests(servers, cfg)
             results["latency"] = latency(servers, cfg)
         results["servers"] = other_servers(cfg, work)
-        if not args.smoke:
+        if publishing(args.smoke):
             write_servers(servers_document(results["servers"], cfg, "make bench"))
+        elif not args.smoke:
+            document = servers_document(results["servers"], cfg, "make bench")
+            (out_dir / "servers.json").write_text(json.dumps(document, indent=1) + "\n")
         results["accepted"] = accepted(cfg, work)
         results["overhead"] = hook_overhead(cfg["overhead_iterations"], work)
         results["scale"] = scale(cfg["scale"], work)
@@ -575,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
             leftover.unlink()
     results["duration"] = time.monotonic() - started
     (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
-    page = out_dir / "performance.md" if args.smoke else report.PERFORMANCE_PAGE
+    page = report.PERFORMANCE_PAGE if publishing(args.smoke) else out_dir / "performance.md"
     summary = report.write(results, out_dir, page)
     print(summary)
     log(f"done in {results['duration']:.0f} s: {out_dir / 'results.md'}, {page}, {report.PLOT}")

@@ -2,7 +2,8 @@
 
 ``BENCH_MODE=expect`` (default): ``ExpectMiddleware`` is installed and the bench views carry
 ``@upload_policy``. ``BENCH_MODE=stock``: no middleware, no decorator; the views check sizes the
-everyday Django way (see ``bench/views.py``). Everything else is the test project's settings.
+everyday Django way (see ``bench/views.py``). ``BENCH_MIDDLEWARE=none``: no middleware at all
+(bench/breakdown.py's bare column). Everything else is the test project's settings.
 """
 
 import os
@@ -19,3 +20,6 @@ LOGGING = {"version": 1, "disable_existing_loggers": False}  # quiet: logging co
 if BENCH_MODE == "stock":
     INSTALLED_APPS = [app for app in INSTALLED_APPS if app != "django_expect"]  # noqa: F405
     MIDDLEWARE = [m for m in MIDDLEWARE if not m.startswith("django_expect.")]  # noqa: F405
+
+if os.environ.get("BENCH_MIDDLEWARE") == "none":  # bench/breakdown.py: Django's core path alone
+    MIDDLEWARE = []

@@ -1,5 +1,7 @@
 """Bench URLs: the same views, stock or with ``@upload_policy`` (``settings.BENCH_MODE``)."""
 
+import os
+
 from django.conf import settings
 from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
@@ -33,6 +35,18 @@ urlpatterns = [
         ),
     ),
     path("small", csrf_exempt(policy(max_size="64KiB")(views.small))),
+    path(
+        "small-form",
+        csrf_exempt(
+            policy(max_size="64KiB", content_types=["application/x-www-form-urlencoded"])(
+                views.small_form
+            )
+        ),
+    ),
+    path(
+        "small-json",
+        csrf_exempt(policy(max_size="64KiB", content_types=["application/json"])(views.small_json)),
+    ),
     path("stored/<path:key>", csrf_exempt(policy(max_size="2GiB")(views.put_stored))),
 ]
 
@@ -47,3 +61,13 @@ if settings.BENCH_MODE == "expect":  # bench/tus.py: the tus endpoint needs the 
         # No whole-file limit (django-tus style): takes the file, a check can only come after.
         path("tus-open/", include(tus_urls(max_size="2GiB"), namespace="open")),
     ]
+
+if os.environ.get("BENCH_TIMING"):  # bench/breakdown.py: the worker's timings (bench only)
+    from django.http import JsonResponse
+
+    def timings(request):
+        from bench.timed_gunicorn import take_samples
+
+        return JsonResponse({"samples": take_samples()})
+
+    urlpatterns += [path("bench/timings", timings)]

@@ -4,6 +4,7 @@
 so both columns run the same view code; with django-expect the policy answers first.
 """
 
+import json
 import zlib
 
 from django import forms
@@ -92,3 +93,13 @@ def small(request):
     if request.method == "POST":
         return HttpResponse(str(len(request.body)))
     return HttpResponse("ok")
+
+
+def small_form(request):
+    """A 1 KiB urlencoded form POST: parse request.POST, answer the length of its text field."""
+    return HttpResponse(str(len(request.POST.get("text", ""))))
+
+
+def small_json(request):
+    """A 1 KiB JSON POST: parse the body, answer the length of its text field."""
+    return HttpResponse(str(len(json.loads(request.body).get("text", ""))))

@@ -9,11 +9,17 @@ application that does not call it before the decision withholds the 100.
 
 This module owns the ASGI side of that, and nothing of the policy:
 
+* A request that needs none of this (HTTP/1.x, no body, no ``Expect``: the common GET) is
+  handed to Django's own ``ASGIHandler.handle`` as it came: no input, no wrapper, nothing
+  allocated here (:func:`exchange_head`, one pass over the headers).
 * :meth:`ExpectASGIHandler.read_body` returns an :class:`~django_expect.continuation
-  .ExpectContinueInput` over :class:`ASGIBody` instead of a spooled file. No ``receive()``
-  happens until the request body is first read; the same ``ExpectMiddleware.process_view``
-  (through ``django_expect.resolution.request_policy``) decides before that, exactly as under
-  WSGI, with the same states (AWAITING, SENT, WITHHELD), errors (``BodyTimeout`` -> 408,
+  .ExpectContinueInput` over :class:`ASGIBody` instead of a spooled file. For a request with
+  ``Expect``, no ``receive()`` happens until the request body is first read (a body sent
+  without ``Expect`` has its first message asked for at once: no server sends a 100 for it,
+  and a sync view's first read then takes it without a round trip to the event loop); the
+  same ``ExpectMiddleware.process_view`` (through
+  ``django_expect.resolution.request_policy``) decides before that, exactly as under WSGI,
+  with the same states (AWAITING, SENT, WITHHELD), errors (``BodyTimeout`` -> 408,
   ``IncompleteBody`` -> 400), statistics, signals and overrides.
 * Sync code (middleware, sync views, DRF) runs in a thread; its reads run ``receive()`` on the
   server's event loop (``run_coroutine_threadsafe``) while the thread waits. Memory stays bounded
@@ -55,7 +61,7 @@ from django.urls import ResolverMatch
 from django_expect.bodylimit import capped_request_class
 from django_expect.continuation import ASGI_INPUT_KEY, ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
-from django_expect.framing import asgi_framing
+from django_expect.framing import Framing, asgi_framing
 from django_expect.streams import swap_request_stream
 
 __all__ = ["INPUT_KEY", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
@@ -110,6 +116,10 @@ class ASGIBody(ReadOnlyStream):
         #: Set once reads need nothing more (Django may then listen for disconnect).
         self.complete = asyncio.Event()
 
+    def set_timeout(self, seconds: float | None) -> None:
+        """Bound each later ``receive()`` by ``seconds`` (None: no bound)."""
+        self.timeout = seconds
+
     # -- pulling from the server (on the event loop) --------------------------------------
 
     def invite(self) -> None:
@@ -136,6 +146,10 @@ class ASGIBody(ReadOnlyStream):
         except BaseException:
             self._more, self._done = False, True
             raise
+        self._accept(message)
+
+    def _accept(self, message: Message) -> None:
+        """One message the server delivered (on the loop, or in the thread that took it)."""
         if message.get("type") != "http.request":
             self._more, self._done = False, True
             raise ClientDisconnected(f"the client disconnected after {self.received} body bytes")
@@ -148,7 +162,23 @@ class ASGIBody(ReadOnlyStream):
             self._more = False
         if not self._more or (self._length is not None and self.received >= self._length):
             self._done = True
-            self.complete.set()
+            if _on_loop(self._loop):
+                self.complete.set()
+            else:
+                self._loop.call_soon_threadsafe(self.complete.set)
+
+    def _take_received(self) -> None:
+        """Take the message of a started ``receive()`` that has already completed, in the
+        reading thread: no round trip to the loop. (A finished future's state and result are
+        final, so any thread may read them; the loop does not touch ``_pending`` while a read
+        is under way.)"""
+        pending = self._pending
+        if pending is None or not pending.done() or pending.cancelled():
+            return
+        if pending.exception() is not None:
+            return  # the loop's _pull raises it, as for any receive()
+        self._pending = None
+        self._accept(pending.result())
 
     async def aread(self, size: int | None = -1) -> bytes:
         while not self._done and (size is None or size < 0 or self._buffered < size):
@@ -193,12 +223,16 @@ class ASGIBody(ReadOnlyStream):
 
     def read(self, size: int | None = -1, /) -> bytes:
         self._check_open()
+        if not self._done and self._pending is not None:
+            self._take_received()
         if self._done or (size is not None and 0 <= size <= self._buffered):
             return self._take(size)
         return self._blocking(self.aread, size)
 
     def readline(self, size: int | None = -1, /) -> bytes:
         self._check_open()
+        if not self._done and self._pending is not None:
+            self._take_received()
         if self._done or self._has_line():
             return self._take(self._line_end(size))
         return self._blocking(self.areadline, size)
@@ -308,46 +342,59 @@ class _LoopSafeInput(ExpectContinueInput):
 class _Exchange:
     """One request's receive/send channel: the body it reads, what its response must say."""
 
-    def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    __slots__ = (
+        "awaiting",
+        "body",
+        "close",
+        "expects_100",
+        "has_body",
+        "http_version",
+        "input",
+        "length",
+        "prefetch",
+        "receive",
+        "scope",
+        "send",
+    )
+
+    def __init__(
+        self, scope: Scope, receive: Receive, send: Send, head: tuple[str, Framing, bool | None]
+    ) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
-        raw_headers = scope.get("headers", ())
-        headers = {name.lower(): value for name, value in raw_headers}
-        self.http_version = http_version(scope)
-        framing = asgi_framing(raw_headers)
+        self.http_version, framing, expect = head
         self.length: int | None = framing.length  # None: chunked, or framing the core refuses
         self.has_body = framing.has_body
         #: The client sent ``Expect: 100-continue`` in HTTP/1.1 or later: a ``receive()``
         #: would make the server send a 100 (even with no body, on uvicorn).
-        self.expects_100 = (
-            self.http_version not in ("1.0", "0.9")
-            and b"100-continue" in headers.get(b"expect", b"").lower()
-        )
+        self.expects_100 = bool(expect) and self.http_version not in ("1.0", "0.9")
         self.awaiting = self.has_body and self.expects_100
+        #: A body sent without any ``Expect`` (the client sends it anyway; no server sends a 100
+        #: for it, uvicorn's httptools not even to HTTP/1.0): its first message is asked for at
+        #: once, so a sync view's first read takes it without a round trip to the event loop.
+        self.prefetch = self.has_body and expect is None
         self.close = False
         self.body: ASGIBody | None = None
         self.input: _LoopSafeInput | None = None
 
     def make_input(self) -> _LoopSafeInput:
         self.body = body = ASGIBody(self.receive, asyncio.get_running_loop(), self.length)
-
-        def set_timeout(seconds: float | None) -> None:
-            body.timeout = seconds
-
-        def close_connection() -> None:
-            self.close = True
-
         self.input = _LoopSafeInput(
             body,
             awaiting=self.awaiting,
             send_continue=body.invite,
-            close_connection=close_connection,
+            close_connection=self.close_connection,
             length=self.length,
-            set_receive_timeout=set_timeout,
+            set_receive_timeout=body.set_timeout,
         )
         body.bound = partial(_receive_bound, self.input, body)
+        if self.prefetch:
+            body.invite()
         return self.input
+
+    def close_connection(self) -> None:
+        self.close = True
 
     async def send_message(self, message: Message) -> None:
         if message.get("type") == "http.response.start":
@@ -374,6 +421,34 @@ def http_version(scope: Scope) -> str:
     return "1.0" if version in ("1", "1.0") else version
 
 
+def exchange_head(scope: Scope) -> tuple[str, Framing, bool | None] | None:
+    """What the handler must know of a request head, in one pass over its headers: the HTTP
+    version, the body's framing and whether ``100-continue`` is expected (None: no ``Expect``
+    field at all). None for the head
+    that needs nothing from django-expect's handler: HTTP/1.x, no body (no Transfer-Encoding,
+    Content-Length absent, empty or 0) and no ``Expect``; Django's own handler serves it as it
+    is (there is no body to withhold, no 100 to send, no connection to close for it)."""
+    version = http_version(scope)
+    raw_headers = scope.get("headers", ())
+    expect: bool | None = None  # None: no Expect at all; else whether it asks for 100-continue
+    plain = version in ("1.1", "1.0")
+    for raw_name, value in raw_headers:
+        name = raw_name.lower()
+        if name == b"expect":
+            expect = bool(expect) or b"100-continue" in value.lower()
+            plain = False
+        elif name == b"transfer-encoding" or (
+            name == b"content-length" and value not in _NO_LENGTH
+        ):
+            plain = False
+    if plain:
+        return None
+    return version, asgi_framing(raw_headers), expect
+
+
+_NO_LENGTH = frozenset((b"", b"0"))
+
+
 class ExpectASGIHandler(ASGIHandler):
     """Django's ``ASGIHandler``, deciding upload policies before the body is requested."""
 
@@ -382,7 +457,11 @@ class ExpectASGIHandler(ASGIHandler):
     request_class = capped_request_class(ASGIRequest)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        exchange = _Exchange(scope, receive, send)
+        head = exchange_head(scope)
+        if head is None:  # the common GET: Django's own handling, nothing allocated here
+            await super().handle(scope, receive, send)
+            return
+        exchange = _Exchange(scope, receive, send, head)
         receiver = _Receiver(exchange)
         try:
             await super().handle(scope, receiver, exchange.send_message)

@@ -18,10 +18,10 @@ the decision core use (wire protocol; no Django, no server).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "CONTINUE",
@@ -39,9 +39,8 @@ __all__ = [
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
-@dataclass(frozen=True, slots=True)
-class Framing:
-    """The body a head declares."""
+class Framing(NamedTuple):
+    """The body a head declares (an immutable named tuple: built for every head with a body)."""
 
     #: The body is chunked (its length is not declared).
     chunked: bool = False
@@ -90,11 +89,18 @@ def wsgi_framing(environ: Mapping[str, Any]) -> Framing:
     )
 
 
+#: The lengths of "content-length" and "transfer-encoding": a field of another length is
+#: neither, whatever its case.
+_FRAMING_NAME_LENGTHS = frozenset((len("content-length"), len("transfer-encoding")))
+
+
 def header_framing(headers: Iterable[tuple[str, str]]) -> Framing:
     """The framing from ``(name, value)`` pairs, names in any case (gunicorn's ``req.headers``)."""
     lengths: list[str] = []
     codings: list[str] = []
     for name, value in headers:
+        if len(name) not in _FRAMING_NAME_LENGTHS:  # most fields: no lower() needed
+            continue
         lowered = name.lower()
         if lowered == "content-length":
             lengths.append(value)
@@ -107,12 +113,16 @@ def header_framing(headers: Iterable[tuple[str, str]]) -> Framing:
 
 def asgi_framing(headers: Iterable[tuple[bytes, bytes]]) -> Framing:
     """The framing from an ASGI scope's ``headers`` (:func:`header_framing` of them decoded as
-    ISO-8859-1, as the ASGI spec's byte strings are)."""
+    ISO-8859-1, as the ASGI spec's byte strings are; a field whose name is neither framing
+    field's length is not decoded)."""
     return header_framing(
-        (name.decode("latin-1"), value.decode("latin-1")) for name, value in headers
+        (name.decode("latin-1"), value.decode("latin-1"))
+        for name, value in headers
+        if len(name) in _FRAMING_NAME_LENGTHS
     )
 
 
+@functools.lru_cache(maxsize=64)
 def parse_expect(expect: str | None, http_version: tuple[int, int]) -> tuple[bool, str | None]:
     """``(the client waits for a 100, the first expectation other than 100-continue)``.
 

@@ -63,19 +63,19 @@ def install(req: Any) -> ExpectContinueInput | None:
         return None
     connection = _Connection(req, _socket_of(req))
     awaiting = take_eager_continue(req) and connection.sock is not None
+    buffered = _buffered_whole(req, length)
     wrapped = ExpectContinueInput(
         body,
         awaiting=awaiting,
         send_continue=connection.send_continue,
         close_connection=connection.close_connection,
         length=length,
-        set_receive_timeout=(
-            _no_receive_timeout if _buffered_whole(req, length) else connection.receive_timeout
-        ),
+        set_receive_timeout=_no_receive_timeout if buffered else connection.receive_timeout,
     )
     req.body = wrapped
     req.django_expect_connection = connection
-    connection.bound_receives(wrapped)
+    if not buffered:  # a body gunicorn holds whole is read without a receive: nothing to bound
+        connection.bound_receives(wrapped)
     return wrapped
 
 

@@ -42,8 +42,10 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_asy
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.core.handlers.asgi import ASGIRequest
 from django.core.handlers.wsgi import WSGIRequest
+from django.dispatch import Signal
 from django.http import HttpRequest, HttpResponseBase
 
+from django_expect import overrides as _overrides
 from django_expect import quotas
 from django_expect.bodylimit import exceeded_limit, limit_body
 from django_expect.conf import conf
@@ -66,7 +68,8 @@ from django_expect.core import (
     refusal,
 )
 from django_expect.discovery import add_discovery_headers, discovery_limits, discovery_response
-from django_expect.resolution import request_policy
+from django_expect.overrides import app_installed
+from django_expect.resolution import EffectivePolicy, request_policy, static_request_policy
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, record_size, route_name
@@ -80,7 +83,7 @@ _STATE_ATTRIBUTE = "_django_expect"
 _DISCOVERY_ATTRIBUTE = "_django_expect_discovery"
 
 
-@dataclass
+@dataclass(slots=True)
 class _RequestState:
     """What the middleware knows about one request between process_view and the response."""
 
@@ -127,6 +130,10 @@ class ExpectMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
+            if type(self).process_view is ExpectMiddleware.process_view:
+                # Django adapts a sync process_view to an async handler with a thread hop per
+                # request; this one hops only when the decision may block or run project code.
+                self.process_view = self._aprocess_view  # type: ignore[method-assign,assignment]
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
@@ -158,13 +165,51 @@ class ExpectMiddleware:
             if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
                 return self._discover(request, view_func)
             return None  # no body: nothing to decide (the common GET)
-        body = self._input_of(request)
+        return self._apply(request, view_func, request_policy(request, view_func))
 
-        resolution = request_policy(request, view_func)
+    async def _aprocess_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponseBase | None:
+        """``process_view`` under an async handler, on the event loop where nothing can block
+        or run the project's code: a request without a body, and a head the route's policy
+        accepts without looking at the uploader (``static_request_policy``: no group limits,
+        login, permissions, per-request callables or quota), with no check and no early 100
+        (one memoised look-up and the core's decision). Everything else runs ``process_view``
+        in Django's sync thread, as Django would have run it."""
+        meta = request.META
+        if _bodyless(meta) and "HTTP_EXPECT" not in meta:
+            if not (request.method == "OPTIONS" and conf.EXPECT_DISCOVERY):
+                return None  # no body: nothing to decide (the common GET)
+        elif not app_installed() or _overrides.registry.settled():
+            resolution = static_request_policy(request, view_func)
+            if resolution is not None and resolution.body_policy.check is None:
+                decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+                if decision.proceed and decision.continue_timing is not ContinueTiming.NOW:
+                    return self._apply(request, view_func, resolution, decision)
+        return await sync_to_async(ExpectMiddleware.process_view, thread_sensitive=True)(
+            self, request, view_func, view_args, view_kwargs
+        )
+
+    def _apply(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        resolution: EffectivePolicy,
+        decision: Decision | None = None,
+    ) -> HttpResponseBase | None:
+        """The policy ``resolution`` applied to a request with a body (or an ``Expect``):
+        ``decision`` is the head's under it, when already made."""
+        meta = request.META
+        body = self._input_of(request)
         policy = resolution.body_policy
         if resolution.error is not None:
             logger.error("django-expect: %s %s: %s", request.method, request.path, resolution.error)
-        decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+        if decision is None:
+            decision = resolution.decide_head(RequestHead.from_wsgi(meta))
         if decision.declared_length is not None:
             record_size(request, decision.declared_length)  # the route's size histogram
         limit = policy.max_size
@@ -215,7 +260,7 @@ class ExpectMiddleware:
             body.apply_time_limits(resolution.time_limits)
         if decision.chunked:
             self._read_undeclared_length(request, state, limit)
-        if body is not None and body.awaiting_continue and continue_sent.has_listeners():
+        if body is not None and body.awaiting_continue and _listened(continue_sent):
 
             def announce() -> None:
                 continue_sent.send(sender=type(self), request=request, route=route_name(request))
@@ -380,6 +425,13 @@ class ExpectMiddleware:
                 "read, but the server may already have invited the body."
             )
         return None
+
+
+def _listened(signal: Signal) -> bool:
+    """Whether ``signal`` has a receiver: False at once when nothing was ever connected (Django's
+    ``Signal.receivers``, the list ``connect()`` appends to, listed among the internal
+    attributes in ``django/dispatch/dispatcher.py``), else ``has_listeners()``."""
+    return bool(signal.receivers) and signal.has_listeners()
 
 
 def _bodyless(meta: Mapping[str, Any]) -> bool:

@@ -392,6 +392,12 @@ class OverrideRegistry:
             return fast
         return self._slow_snapshot()
 
+    def settled(self) -> bool:
+        """Whether :meth:`snapshot` answers from the attribute alone (no wait for the first
+        load, no open local transaction to look at): what the middleware checks before it
+        resolves on an event loop thread."""
+        return self._fast is not None
+
     def current(self) -> Mapping[str, Override]:
         return self.snapshot().overrides
 

@@ -42,6 +42,7 @@ request; the policy for a set of matching groups is memoised like the route's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -87,7 +88,11 @@ logger = logging.getLogger("django_expect")
 
 @dataclasses.dataclass(frozen=True)
 class EffectivePolicy:
-    """A route's effective policy for one request (or, for audits, for any request)."""
+    """A route's effective policy for one request (or, for audits, for any request).
+
+    The values derived from the site-wide settings are computed once per instance (a memoised
+    route's instance serves every request to it).
+    """
 
     policy: UploadPolicy  # the policy in force
     declared: UploadPolicy | None  # what the code declared for this view and method, if anything
@@ -163,7 +168,7 @@ class EffectivePolicy:
     def site(self) -> SitewideSettings:
         return self.settings if self.settings is not None else upload_settings()
 
-    @property
+    @functools.cached_property
     def time_limits(self) -> TimeLimits:
         """The per-request timeout: each of the policy's time limits, else the site-wide
         default's. The one place it is resolved; the middleware applies it to the request's
@@ -179,23 +184,23 @@ class EffectivePolicy:
             min_rate_grace=grace if grace is not None else site.min_rate_grace,
         )
 
-    @property
+    @functools.cached_property
     def body_timeout(self) -> float | None:
         """Seconds the body may stall (:attr:`time_limits`)."""
         return self.time_limits.body_timeout
 
-    @property
+    @functools.cached_property
     def min_rate(self) -> float | None:
         """Bytes per second the body must average after the grace (:attr:`time_limits`; None:
         no minimum)."""
         return self.time_limits.min_rate
 
-    @property
+    @functools.cached_property
     def min_rate_grace(self) -> float:
         """Seconds after the body is invited before ``min_rate`` applies (:attr:`time_limits`)."""
         return self.time_limits.min_rate_grace
 
-    @property
+    @functools.cached_property
     def allow_chunked(self) -> bool:
         """Whether bodies of undeclared length are read (else 411): site-wide only."""
         return self.site.chunked != "refuse"
@@ -255,11 +260,7 @@ def effective_policy(
             else:
                 resolved = _resolve(view, method, keys, overrides, member_of)
     policy = resolved.policy
-    dynamic = (
-        policy.max_size_from is not None
-        or policy.content_types_from is not None
-        or policy.quota is not None
-    )
+    dynamic = _dynamic(policy)
     if not (dynamic or policy.login_required or policy.permissions):
         return resolved  # the common case: nothing about the request changes the policy
     if identity is None:
@@ -280,6 +281,29 @@ def effective_policy(
     return dataclasses.replace(
         resolved, policy=policy, identity=identity, body=body, error=error, quota=quota
     )
+
+
+def _dynamic(policy: UploadPolicy) -> bool:
+    """Whether ``policy`` has values computed per request (callables, a quota)."""
+    return (
+        policy.max_size_from is not None
+        or policy.content_types_from is not None
+        or policy.quota is not None
+    )
+
+
+def static_request_policy(request: HttpRequest, view: Callable[..., Any]) -> EffectivePolicy | None:
+    """:func:`request_policy` when nothing about the request changes the route's policy or its
+    decision (no group limits, per-request callables, quota, login or permissions): then it is
+    the memoised route policy itself, found without looking at the uploader (no query, nothing
+    that blocks: what ExpectMiddleware may compute on an event loop). None otherwise."""
+    match = request.resolver_match
+    keys = route_keys(match) if match is not None else ()
+    resolved = _route_policy(view, request.method or "GET", keys)
+    policy = resolved.policy
+    if resolved.group_rules or _dynamic(policy) or policy.login_required or policy.permissions:
+        return None
+    return resolved
 
 
 #: Where the uploader's group names are kept on the request (one query per request at most).

@@ -344,25 +344,26 @@ def record_rejection(
     route = route_name(request)
     reason = decision.reason.value
     status = decision.status
-    client = client_address(request)
-    logger.info(
-        "upload %s: route=%s reason=%s status=%d declared_length=%s client=%s",
-        "would be rejected (report-only)" if report_only else "rejected",
-        route,
-        reason,
-        status,
-        "-" if decision.declared_length is None else decision.declared_length,
-        client,
-        extra={
-            "route": route,
-            "reason": reason,
-            "status": status,
-            "declared_length": decision.declared_length,
-            "client": client,
-            "method": request.method,
-            "report_only": report_only,
-        },
-    )
+    if logger.isEnabledFor(logging.INFO):  # the record and its extra only when logged
+        client = client_address(request)
+        logger.info(
+            "upload %s: route=%s reason=%s status=%d declared_length=%s client=%s",
+            "would be rejected (report-only)" if report_only else "rejected",
+            route,
+            reason,
+            status,
+            "-" if decision.declared_length is None else decision.declared_length,
+            client,
+            extra={
+                "route": route,
+                "reason": reason,
+                "status": status,
+                "declared_length": decision.declared_length,
+                "client": client,
+                "method": request.method,
+                "report_only": report_only,
+            },
+        )
     if conf.EXPECT_STATS and app_installed():
         buffer.add(route, reason, status, report_only)
     if decision.declared_length is not None:
