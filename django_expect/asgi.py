@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 import tempfile
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -62,9 +63,12 @@ from django_expect.bodylimit import capped_request_class
 from django_expect.continuation import ASGI_INPUT_KEY, ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
 from django_expect.framing import Framing, asgi_framing
+from django_expect.signals import server_stopping
 from django_expect.streams import swap_request_stream
 
 __all__ = ["INPUT_KEY", "ExpectASGIHandler", "get_asgi_application", "read_ahead"]
+
+logger = logging.getLogger("django_expect")
 
 #: ``request.META`` key under which the request's :class:`ExpectContinueInput` is found (the
 #: ASGI counterpart of ``wsgi.input``; ``ExpectMiddleware`` looks here).
@@ -456,6 +460,12 @@ class ExpectASGIHandler(ASGIHandler):
     #: ``request.body`` here, chunked ones included (django_expect.bodylimit).
     request_class = capped_request_class(ASGIRequest)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":  # Django's handler refuses it (ValueError)
+            await _serve_lifespan(receive, send, type(self))
+            return
+        await super().__call__(scope, receive, send)
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         head = exchange_head(scope)
         if head is None:  # the common GET: Django's own handling, nothing allocated here
@@ -500,6 +510,27 @@ class ExpectASGIHandler(ASGIHandler):
             assert exchange.body is not None
             await exchange.body.wait_until_read(exchange.has_body, exchange.expects_100)
         await super().listen_for_disconnect(receive)
+
+
+async def _serve_lifespan(receive: Receive, send: Send, sender: type) -> None:
+    """The ASGI lifespan protocol: startup is acknowledged; at shutdown ``server_stopping`` is
+    sent (in a worker thread: receivers may use the database) before the shutdown is
+    acknowledged. A receiver that raises is logged and does not fail the shutdown."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            results = await sync_to_async(server_stopping.send_robust, thread_sensitive=False)(
+                sender
+            )
+            for receiver, result in results:
+                if isinstance(result, Exception):
+                    logger.error(
+                        "django-expect: %r failed on server_stopping: %s", receiver, result
+                    )
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 def _calling(match: ResolverMatch, view: Callable[..., Any]) -> ResolverMatch:

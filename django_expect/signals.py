@@ -18,15 +18,24 @@
   it), ``route``. The file is the application's from then on: move it, attach it to a model or
   delete it; ``expect_tus_cleanup`` never touches finished files.
 
-Receivers run in the request's thread: keep them short, and do not read the body in them.
+* ``server_stopping``: the ASGI server announced its shutdown (the ASGI lifespan protocol's
+  ``lifespan.shutdown``, which uvicorn, gunicorn's ASGI worker, granian and hypercorn send
+  before they exit) to :mod:`django_expect.asgi`'s handler. Sender: the handler's class; no
+  keyword arguments. Receivers run in a worker thread, may use the database, and the server
+  waits for them. django-expect's statistics write this process's pending counts on it: uvicorn
+  ends with the ``SIGTERM`` it was sent, so ``atexit`` handlers never run there.
+
+Receivers of the others run in the request's thread: keep them short, and do not read the body
+in them.
 """
 
 from __future__ import annotations
 
 from django.dispatch import Signal
 
-__all__ = ["continue_sent", "upload_completed", "upload_rejected"]
+__all__ = ["continue_sent", "server_stopping", "upload_completed", "upload_rejected"]
 
 upload_rejected = Signal()
 continue_sent = Signal()
 upload_completed = Signal()
+server_stopping = Signal()

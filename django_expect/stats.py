@@ -38,7 +38,7 @@ from django.http import HttpRequest
 from django_expect.conf import conf
 from django_expect.core import SIZE_BUCKETS, Decision
 from django_expect.overrides import app_installed
-from django_expect.signals import upload_rejected
+from django_expect.signals import server_stopping, upload_rejected
 
 __all__ = ["StatsBuffer", "buffer", "record_rejection", "record_size", "route_name"]
 
@@ -312,10 +312,16 @@ def _histogram_values(counts: list[int]) -> dict[str, int]:
 buffer = StatsBuffer()
 
 
-@atexit.register
-def _flush_at_exit() -> None:  # pragma: no cover - runs at interpreter exit
+def flush_before_exit(**_: Any) -> None:
+    """Write this process's pending counts before it exits: at interpreter exit, and when the
+    ASGI server announces its shutdown (``server_stopping``; uvicorn exits through the SIGTERM
+    it was sent, so ``atexit`` does not run there)."""
     if buffer.autoflush and buffer.pending():
         buffer.flush()
+
+
+atexit.register(flush_before_exit)
+server_stopping.connect(flush_before_exit, dispatch_uid="django_expect.stats")
 
 
 def client_address(request: HttpRequest) -> str:

@@ -46,7 +46,7 @@ def _command(kind: str, app: str, port: int) -> list[str]:
     bind = ["--host", "127.0.0.1", "--port", str(port)]
     if kind.startswith("uvicorn-"):
         http = kind.removeprefix("uvicorn-")
-        return [py, "-m", "uvicorn", *bind, "--http", http, "--lifespan", "off", app]
+        return [py, "-m", "uvicorn", *bind, "--http", http, "--lifespan", "auto", app]
     if kind == "gunicorn-asgi":
         return [
             py, "-m", "gunicorn", "-c", "python:harness.stock_gunicorn",

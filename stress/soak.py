@@ -218,8 +218,7 @@ def stats_problems(totals: Counter[str], before: Counter[str], after: Counter[st
 def settled_counts(db: Path, totals: Counter[str], before: Counter[str]) -> Counter[str]:
     """The counts once the server's flush thread has written this run's rejections: polled
     (at most 20 flush intervals) while the server still runs, so what is checked is the
-    periodic flush, not the one at exit (which uvicorn skips: it re-raises SIGTERM after its
-    shutdown, and the interpreter dies without running ``atexit``)."""
+    periodic flush, not the one at shutdown (tests/operations/test_asgi_shutdown_flush.py)."""
     after = counted(db)
     for _ in range(20 * 4):
         if not stats_problems(totals, before, after):
