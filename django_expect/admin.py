@@ -253,10 +253,10 @@ def _with_report_only(request: HttpRequest, extra_context: dict[str, Any] | None
     return {"expect_report_only": value if value in ("0", "1") else "", **(extra_context or {})}
 
 
-@admin.register(RejectionCount)
-class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
-    list_display = ("day", "route", "reason", "status", "report_only", "count")
-    list_filter = ("report_only", "reason", "status", "route")
+class _StatisticsAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The statistics pages: read-only (the server processes write them), each current with
+    this process's pending counts, and linked to each other with the report-only filter."""
+
     date_hierarchy = "day"
     search_fields = ("route",)
 
@@ -273,21 +273,19 @@ class RejectionCountAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return super().changelist_view(request, _with_report_only(request, extra_context))
 
 
+@admin.register(RejectionCount)
+class RejectionCountAdmin(_StatisticsAdmin):
+    list_display = ("day", "route", "reason", "status", "report_only", "count")
+    list_filter = ("report_only", "reason", "status", "route")
+
+
 @admin.register(SizeHistogram)
-class SizeHistogramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SizeHistogramAdmin(_StatisticsAdmin):
     """Declared upload sizes per route and day, in fixed buckets (core.SIZE_BUCKETS): every
     upload (reason "all"), and the refused ones by reason; pick a limit from the data."""
 
     list_display = ("day", "route", "what", "report_only", "count", "mean", "distribution")
     list_filter = ("report_only", "reason", "route")
-    date_hierarchy = "day"
-    search_fields = ("route",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
     @admin.display(description="uploads", ordering="reason")
     def what(self, obj: SizeHistogram) -> str:
@@ -311,9 +309,3 @@ class SizeHistogramAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 ((label, n, round(120 * n / peak)) for label, n in buckets if n),
             ),
         )
-
-    def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
-    ) -> HttpResponse:
-        stats.buffer.flush()  # this process's pending counts, so the page is current
-        return super().changelist_view(request, _with_report_only(request, extra_context))
