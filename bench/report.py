@@ -426,7 +426,7 @@ def asgi_document(r: dict[str, Any]) -> dict[str, Any] | None:
     """The ASGI results the page shows: ``r["asgi"]`` when the caller put them there, else a
     full run's bench/asgi_results.json (never for a smoke page), when it has small requests."""
     doc = r.get("asgi")
-    if doc is None and not r["smoke"] and ASGI_RESULTS.exists():
+    if doc is None and not r.get("smoke") and ASGI_RESULTS.exists():
         doc = json.loads(ASGI_RESULTS.read_text())
     return doc if doc and doc.get("small") else None
 
@@ -486,7 +486,7 @@ def latency_document(r: dict[str, Any]) -> dict[str, Any] | None:
     """The breakdown the page shows: ``r["breakdown"]`` when the caller put it there, else a
     full run's bench/latency_results.json (never for a smoke page)."""
     doc = r.get("breakdown")
-    if doc is None and not r["smoke"] and LATENCY_RESULTS.exists():
+    if doc is None and not r.get("smoke") and LATENCY_RESULTS.exists():
         doc = json.loads(LATENCY_RESULTS.read_text())
     return doc if doc and doc.get("rows") else None
 
@@ -514,7 +514,7 @@ def latency_targets(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 def other_stacks(r: dict[str, Any]) -> list[str]:
     """The targets of the runs on other Django series (``make bench BENCH_DJANGO=5.2``: its
     results in bench/django-5.2/), each as its own table, on the main run's page."""
-    if r["smoke"]:
+    if r.get("smoke"):
         return []
     out = []
     for source in sorted(Path(__file__).parent.glob("django-*/results.json")):
