@@ -86,15 +86,57 @@ class Process:
 
 
 def stop_process(process: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
-    """Stop a process this harness started, by its PID: SIGTERM, then SIGKILL if it lingers."""
+    """Stop a process this harness started, by its PID: SIGTERM, then SIGKILL if it lingers;
+    then any of its descendants that outlived it, by theirs (hypercorn's worker, started with
+    multiprocessing's spawn, stays behind when its parent is stopped)."""
     if process is None or process.poll() is not None:
         return
+    descendants = _descendants(process.pid)
     process.send_signal(signal.SIGTERM)
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=timeout)
+    for pid in descendants:
+        _stop_pid(pid, timeout)
+
+
+def _descendants(pid: int) -> list[int]:
+    """The PIDs of ``pid``'s children, their children and so on (Linux's /proc)."""
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{parent}/task/{task}/children") as children:
+                    kids = [int(child) for child in children.read().split()]
+            except OSError:
+                continue
+            found.extend(kids)
+            todo.extend(kids)
+    return found
+
+
+def _stop_pid(pid: int, timeout: float) -> None:
+    """SIGTERM ``pid`` if it still runs, SIGKILL if it is still there after ``timeout``."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 def accepts(address: tuple[str, int]) -> bool:
