@@ -73,7 +73,7 @@ from django_expect.resolution import EffectivePolicy, request_policy, static_req
 from django_expect.responses import rejection_response
 from django_expect.signals import continue_sent
 from django_expect.stats import record_rejection, record_size, route_name
-from django_expect.streams import CappedStream, swap_request_stream
+from django_expect.streams import CappedStream, declare_length, swap_request_stream
 
 __all__ = ["ExpectMiddleware"]
 
@@ -235,6 +235,8 @@ class ExpectMiddleware:
             return self._reject(request, state, decision)
         if not decision.has_body:
             return None
+        if decision.declared_length is not None:
+            declare_length(request, decision.declared_length)
         limit_body(request, limit)
 
         if check is not None:

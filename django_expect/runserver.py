@@ -59,11 +59,14 @@ class _ServerHandler(basehttp.ServerHandler):
     ) -> None:
         self.sock = cast(socket.socket, request_handler.connection)
         reader = _BoundedReader(stdin, self.sock)
+        framing = wsgi_framing(environ)
+        length = framing.length
+        if length is not None:
+            # One value for Django's int(): "42, 42" frames 42 bytes (RFC 9110 8.6).
+            environ["CONTENT_LENGTH"] = str(length)
         super().__init__(reader, stdout, stderr, environ)
         self.request_handler = request_handler
         self.receive_timeout = SocketReceiveTimeout(self.sock)
-        framing = wsgi_framing(environ)
-        length = framing.length
         # A chunked body is decoded here (wsgiref reads none); any other body is Django's
         # LimitedStream of the request's Content-Length. A framing error (chunked and a
         # Content-Length, another final coding) is refused by the middleware (400, close).

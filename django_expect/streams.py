@@ -18,6 +18,10 @@ Plain Django reads a body of undeclared length (``Transfer-Encoding: chunked``) 
 whole body; reading past ``max_size`` raises :class:`UploadTooLarge` and the middleware answers
 413 and closes the connection.
 
+A ``Content-Length`` that arrives as a list of identical values (``42, 42``) frames the body
+by that one value (RFC 9110 8.6), and Django must see the one value too:
+:func:`declare_length` rewrites it (Django parses the field with ``int()``).
+
 Django's private ``HttpRequest._stream`` is touched in :func:`swap_request_stream` only.
 """
 
@@ -27,6 +31,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.core.exceptions import RequestDataTooBig
+from django.core.handlers.wsgi import LimitedStream, WSGIRequest
 from django.http import HttpRequest
 
 from django_expect.fileobj import ReadOnlyStream
@@ -34,6 +39,7 @@ from django_expect.fileobj import ReadOnlyStream
 __all__ = [
     "CappedStream",
     "UploadTooLarge",
+    "declare_length",
     "swap_request_stream",
 ]
 
@@ -129,3 +135,17 @@ def swap_request_stream(request: HttpRequest, stream: Any = None) -> Any:
     if stream is not None:
         request._stream = stream
     return previous
+
+
+def declare_length(request: HttpRequest, length: int) -> None:
+    """Make ``length`` the body's ``Content-Length`` for Django when the field arrived as a list
+    of identical values (``42, 42``, or repeated fields a server joined): Django reads it with
+    ``int()``, so a WSGI request's body would read as empty (``WSGIRequest`` frames the stream
+    by 0) and Django 5.2 and 6.0's ``HttpRequest.body`` would raise ``ValueError`` (a 500).
+    The server framed the body by the same value (or it would have refused the head)."""
+    value = request.META.get("CONTENT_LENGTH")
+    if value is None or "," not in value:
+        return  # one value: what Django parses already
+    request.META["CONTENT_LENGTH"] = str(length)
+    if isinstance(request, WSGIRequest):
+        swap_request_stream(request, LimitedStream(request.environ["wsgi.input"], length))

@@ -27,7 +27,7 @@ from django_expect.asgi import ASGIBody, _SpooledBody
 from django_expect.bodylimit import capped_request_class, limit_body
 from django_expect.continuation import ExpectContinueInput
 from django_expect.fileobj import ReadOnlyStream
-from django_expect.streams import CappedStream, swap_request_stream
+from django_expect.streams import CappedStream, declare_length, swap_request_stream
 
 BODY = b"first line\nsecond line\n" + b"x" * 70_000 + b"\nlast"
 
@@ -284,3 +284,28 @@ def test_the_view_limit_reaches_the_61_parser() -> None:
     assert len(parse(10 * 1024 * 1024).POST["a"]) == 3_000_000
     with pytest.raises(RequestDataTooBig):
         parse(1_000_000).POST  # noqa: B018
+
+
+@pytest.mark.parametrize("value", ["5, 5", "5,5", " 5 ,5 "])
+def test_a_content_length_list_of_one_value_reads_the_whole_body(value: str) -> None:
+    """Django frames a WSGI body by ``int(CONTENT_LENGTH)``, 0 when that fails: the list the
+    core reads as 5 (RFC 9110 8.6) would read as empty, and Django 5.2's ``body`` raises."""
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "CONTENT_LENGTH": value,
+        "wsgi.input": io.BytesIO(b"hello, and what is not the body"),
+    }
+    request = WSGIRequest(environ)
+    declare_length(request, 5)
+    assert request.META["CONTENT_LENGTH"] == "5"
+    assert request.body == b"hello"
+
+
+def test_declare_length_keeps_a_single_value_and_its_stream() -> None:
+    environ = {"REQUEST_METHOD": "POST", "PATH_INFO": "/", "CONTENT_LENGTH": "5"}
+    environ["wsgi.input"] = io.BytesIO(b"hello")
+    request = WSGIRequest(environ)
+    stream = swap_request_stream(request)
+    declare_length(request, 5)
+    assert swap_request_stream(request) is stream

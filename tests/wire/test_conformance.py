@@ -345,6 +345,28 @@ def test_a_refused_body_sent_after_the_answer_is_never_parsed_as_a_request(
         assert conn.buffer == b""
 
 
+def test_a_content_length_list_of_one_value_frames_the_body_by_it(
+    wire_server: WireServer,
+) -> None:
+    """``Content-Length: 800, 800`` is 800 (RFC 9110 8.6): the view reads the whole body, or the
+    server refuses the list itself (400) -- never a 500, never an empty body with 800 bytes
+    left on the connection."""
+    with Exchange(wire_server.address) as conn:
+        conn.request_head(
+            "POST",
+            "/lab/body",
+            {
+                "Content-Type": "application/octet-stream",
+                "Content-Length": f"{len(BODY)}, {len(BODY)}",
+            },
+        )
+        conn.send_body(BODY)
+        final = conn.read_final()[1]
+        assert final.status in (200, 400), final.status
+        if final.status == 200:
+            assert final.json() == {"size": len(BODY), "sha256": SHA}
+
+
 # -- bodies of undeclared length, stalls, short bodies -------------------------------------------
 
 
