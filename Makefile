@@ -97,9 +97,11 @@ docs: setup
 	@echo "built site/index.html"
 
 # Every supported (Python, Django) cell but the newest (make test's): Django 5.2 on 3.11-3.13,
-# 6.0 and 6.1 on 3.12-3.13; unit, wire core under gunicorn 25-27, runserver, ASGI (noxfile.py).
+# 6.0 and 6.1 on 3.12-3.13; unit, wire core under gunicorn 25-27, runserver, ASGI (noxfile.py),
+# in two lanes side by side (MATRIX_LANES=1: one after another). One cell: nox -r -s "matrix(3.12-6.0)".
+MATRIX_LANES ?= 2
 matrix: setup
-	$(BIN)/nox -r -s matrix
+	$(BIN)/python noxfile.py $(MATRIX_LANES)
 
 # The newest Django pre-release on PyPI, if any (CI reports it and does not fail on it).
 prerelease: setup

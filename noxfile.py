@@ -1,17 +1,17 @@
 """The supported-versions matrix and the built-artifact check (`make matrix`, `make wheel-check`).
 
 * ``matrix``: one session per supported (Python, Django) cell (``CELLS``: Django 5.2 on Python
-  3.11-3.13, 6.0 and 6.1 on 3.12-3.13), one virtualenv each. On each Django's newest Python the
-  wire suite on gunicorn (sync, gthread, gevent, with and without the hooks), the gunicorn
-  adapter's units and the demo run under gunicorn 25, 26 and 27 in turn (installed over the
-  previous one; 25 and 26 run the shared wire cases and the adapter's units, 27 all of it); on
-  the other Pythons under gunicorn 27. tests/unit runs with a quarter of the property examples
-  (``make test`` runs them all). Then, once per cell: tests/unit (no server), the ``manage.py
-  runserver`` wire cases (django-expect's command relies on Django's private code) and the wire
-  suite on the ASGI servers with the ASGI operations: every ASGI server on each Django's newest
-  Python, uvicorn h11 and gunicorn ``-k asgi`` on the others. The API frameworks over the wire
-  (their dependence is on Django's version) run on each Django's newest Python. Python 3.13 x
-  Django 6.1 (what a fresh install picks) runs the whole suite through ``make test`` instead.
+  3.11-3.13, 6.0 and 6.1 on 3.12-3.13), one virtualenv each. Every cell runs, under gunicorn
+  27: the wire suite on gunicorn (sync, gthread, gevent, with and without the hooks), the
+  gunicorn adapter's units and the demo; tests/unit (no server) with a quarter of the property
+  examples (``make test`` runs them all); the ``manage.py runserver`` wire cases
+  (django-expect's command relies on Django's private code); the wire suite on the ASGI
+  servers with the ASGI operations. Python 3.13 x Django 5.2 also runs gunicorn 25 and 26 (the
+  shared wire cases and the adapter's units, each installed over the previous one). On each
+  Django's newest Python every ASGI server runs, and the API frameworks over the wire (their
+  dependence is on Django's version); on the other Pythons, uvicorn h11 and gunicorn ``-k
+  asgi``. Python 3.13 x Django 6.1 (what a fresh install picks) runs the whole suite through
+  ``make test`` instead, so it is 6.1's newest Python.
 * ``prerelease``: the newest Django pre-release on PyPI, when one is newer than the newest
   release; CI prints its result and does not fail on it.
 * ``wheel``: builds the sdist and wheel, ``twine check``s them, fails if a file the repository
@@ -19,12 +19,16 @@
   into a clean virtualenv and runs the end-to-end smoke and the demo's setup against that install.
 
 Cells install requirements-matrix.txt (the servers these slices start; no clients, browsers,
-uWSGI or Go). Virtualenvs live in ``.nox/``; ``nox -r`` reuses them between runs. One cell:
-``nox -r -s "matrix(3.12-6.0)"``; extra pytest arguments go to every run after ``--``.
+uWSGI or Go), with uv when it is installed (requirements-dev.txt has it). Virtualenvs live in
+``.nox/``; ``nox -r`` reuses them between runs. One cell: ``nox -r -s "matrix(3.12-6.0)"``;
+extra pytest arguments go to every run after ``--``. ``make matrix`` runs ``python noxfile.py
+2``: the cells in two nox processes side by side (``lanes``: about equal minutes each), every
+line prefixed with its lane.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import tempfile
@@ -34,7 +38,12 @@ from pathlib import Path
 import nox
 
 nox.options.sessions = ["matrix"]
-nox.options.default_venv_backend = "venv"
+#: uv makes each cell's virtualenv and installs in seconds (pip took about 90 s a cell); plain
+#: venv + pip where uv is missing.
+nox.options.default_venv_backend = "uv|venv"
+#: uv does not compile bytecode by default (pip does): with PYTHONDONTWRITEBYTECODE set, every
+#: server a test starts would compile Django from source again.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
 
 ROOT = Path(__file__).parent
 #: The supported set: the Django series upstream supports today, on the Pythons each supports
@@ -48,9 +57,16 @@ CELLS = [
     ("3.13", "6.0"),
     ("3.12", "6.1"),
 ]
-#: gunicorn 25-27 run on each Django's newest Python; the other Pythons run the newest gunicorn.
+#: The pair ``make test`` runs the whole suite on.
+MAKE_TEST_CELL = ("3.13", "6.1")
+#: gunicorn 25-27 in one cell (what gunicorn's version changes is gunicorn's, whatever the
+#: Django: the LTS on the newest Python); every other cell runs the newest gunicorn.
 GUNICORN = ["25", "26", "27"]
-NEWEST_PYTHON = {django: max(p for p, d in CELLS if d == django) for _, django in CELLS}
+OLDER_GUNICORNS_CELL = ("3.13", "5.2")
+#: Each Django's newest Python (6.1's is make test's): every ASGI server and the frameworks.
+NEWEST_PYTHON = {
+    django: max(p for p, d in [*CELLS, MAKE_TEST_CELL] if d == django) for _, django in CELLS
+}
 #: The wire suite's servers are test ids (tests/servers.py): ``-k`` selects them.
 WIRE = ["tests/wire/test_conformance.py", "tests/wire/test_bodylimit_wire.py"]
 #: What gunicorn's version can change: its servers on the wire, the adapter's units, the demo.
@@ -101,7 +117,7 @@ def _pytest(session: nox.Session, *args: str, quick: bool = False) -> None:
 def matrix(session: nox.Session, django: str) -> None:
     """One (Python, Django) cell: the unit and wire slices, gunicorn 25-27 where it is due."""
     python = str(session.python)
-    gunicorns = GUNICORN if NEWEST_PYTHON[django] == python else GUNICORN[-1:]
+    gunicorns = GUNICORN if (python, django) == OLDER_GUNICORNS_CELL else GUNICORN[-1:]
     _install(session, django, gunicorns[0], "-e", ".")
     for gunicorn in gunicorns:
         if gunicorn != gunicorns[0]:
@@ -198,3 +214,72 @@ def _check_wheel_contents(session: nox.Session, wheel_path: Path) -> None:
     if missing:
         session.error(f"files tracked under django_expect/ are missing from the wheel: {missing}")
     session.log(f"{wheel_path.name}: all {len(tracked)} tracked package files are in the wheel")
+
+
+# -- make matrix: the cells in lanes side by side ---------------------------------------------
+
+
+def _cell_cost(cell: tuple[str, str]) -> int:
+    """A cell's rough minutes under uv (measured 2026-12-07: an other-Python cell takes 4)."""
+    python, django = cell
+    return 4 + 2 * (cell == OLDER_GUNICORNS_CELL) + 2 * (NEWEST_PYTHON[django] == python)
+
+
+def lanes(count: int) -> list[list[str]]:
+    """``CELLS`` as ``count`` lists of session names of about equal cost (longest first)."""
+    plan: list[list[str]] = [[] for _ in range(count)]
+    load = [0] * count
+    for cell in sorted(CELLS, key=_cell_cost, reverse=True):
+        lane = load.index(min(load))
+        plan[lane].append(f"matrix({cell[0]}-{cell[1]})")
+        load[lane] += _cell_cost(cell)
+    return plan
+
+
+def run_lanes(count: int, posargs: list[str]) -> int:
+    """Run the matrix in ``count`` nox processes at once, each line prefixed with its lane;
+    each lane's pytest runs get their own ``--basetemp``. The exit status is the worst lane's."""
+    import sys
+    import threading
+
+    temp = Path(tempfile.mkdtemp(prefix="django-expect-matrix-"))
+    processes: list[tuple[int, subprocess.Popen[str]]] = []
+    for number, sessions in enumerate(lanes(count), 1):
+        print(f"[lane {number}] {' '.join(sessions)}", flush=True)
+        addopts = f"{os.environ.get('PYTEST_ADDOPTS', '')} --basetemp={temp / f'lane-{number}'}"
+        command = [sys.executable, "-m", "nox", "-r", "-s", *sessions]
+        process = subprocess.Popen(
+            [*command, "--", *posargs] if posargs else command,
+            cwd=ROOT,
+            env={**os.environ, "PYTEST_ADDOPTS": addopts.strip()},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        processes.append((number, process))
+
+    def relay(number: int, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(f"[lane {number}] {line}", end="", flush=True)
+
+    relays = [threading.Thread(target=relay, args=pair) for pair in processes]
+    for thread in relays:
+        thread.start()
+    for thread in relays:
+        thread.join()
+    codes = [process.wait() for _, process in processes]
+    shutil.rmtree(temp, ignore_errors=True)
+    for (number, _), code in zip(processes, codes, strict=True):
+        print(f"[lane {number}] {'passed' if code == 0 else f'FAILED (exit {code})'}")
+    return max(codes)
+
+
+if __name__ == "__main__":
+    # make matrix: python noxfile.py [LANES] [-- pytest arguments]
+    import sys
+
+    arguments = sys.argv[1:]
+    extra = arguments[arguments.index("--") + 1 :] if "--" in arguments else []
+    given = arguments[: arguments.index("--")] if "--" in arguments else arguments
+    raise SystemExit(run_lanes(int(given[0]) if given else 2, extra))
