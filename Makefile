@@ -67,7 +67,7 @@ demo-asgi: setup
 test: setup lint
 	@$(BIN)/python -c "import sys, django, gunicorn; print('make test: Python', sys.version.split()[0], 'x Django', django.get_version(), 'x gunicorn', gunicorn.__version__)"
 	rm -f .coverage .coverage.*
-	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage run -m pytest --durations=25
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 

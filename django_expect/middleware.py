@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -160,11 +160,11 @@ class ExpectMiddleware:
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
-        meta = request.META
-        if _bodyless(meta) and "HTTP_EXPECT" not in meta:
-            if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
-                return self._discover(request, view_func)
-            return None  # no body: nothing to decide (the common GET)
+        shortcut = _without_body(request)
+        if shortcut == "nothing":
+            return None
+        if shortcut == "discovery":
+            return self._discover(request, view_func)
         return self._apply(request, view_func, request_policy(request, view_func))
 
     async def _aprocess_view(
@@ -180,14 +180,13 @@ class ExpectMiddleware:
         login, permissions, per-request callables or quota), with no check and no early 100
         (one memoised look-up and the core's decision). Everything else runs ``process_view``
         in Django's sync thread, as Django would have run it."""
-        meta = request.META
-        if _bodyless(meta) and "HTTP_EXPECT" not in meta:
-            if not (request.method == "OPTIONS" and conf.EXPECT_DISCOVERY):
-                return None  # no body: nothing to decide (the common GET)
-        elif not app_installed() or _overrides.registry.settled():
+        shortcut = _without_body(request)
+        if shortcut == "nothing":
+            return None
+        if shortcut is None and (not app_installed() or _overrides.registry.settled()):
             resolution = static_request_policy(request, view_func)
             if resolution is not None and resolution.body_policy.check is None:
-                decision = resolution.decide_head(RequestHead.from_wsgi(meta))
+                decision = resolution.decide_head(RequestHead.from_wsgi(request.META))
                 if decision.proceed and decision.continue_timing is not ContinueTiming.NOW:
                     return self._apply(request, view_func, resolution, decision)
         return await sync_to_async(ExpectMiddleware.process_view, thread_sensitive=True)(
@@ -388,8 +387,7 @@ class ExpectMiddleware:
                 discovery := getattr(request, _DISCOVERY_ATTRIBUTE, None)
             ):
                 add_discovery_headers(response, discovery)
-            meta = request.META
-            if _bodyless(meta) and "HTTP_EXPECT" not in meta:
+            if _no_body_and_no_expect(request.META):
                 return response  # the common GET: nothing was decided, nothing to seal
         body = state.body if state is not None else self._input_of(request)
         if body is not None and body.failure is not None and not (state and state.rejected):
@@ -436,9 +434,23 @@ def _listened(signal: Signal) -> bool:
     return bool(signal.receivers) and signal.has_listeners()
 
 
-def _bodyless(meta: Mapping[str, Any]) -> bool:
-    """No body: no Transfer-Encoding, and Content-Length absent, empty or 0."""
-    return meta.get("CONTENT_LENGTH", "0") in _NO_LENGTH and "HTTP_TRANSFER_ENCODING" not in meta
+def _without_body(request: HttpRequest) -> Literal["nothing", "discovery"] | None:
+    """What a request without a body and without an ``Expect`` needs: nothing (the common
+    GET), or OPTIONS discovery when it is on; None for any other request."""
+    if not _no_body_and_no_expect(request.META):
+        return None
+    if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
+        return "discovery"
+    return "nothing"
+
+
+def _no_body_and_no_expect(meta: Mapping[str, Any]) -> bool:
+    """No body (no Transfer-Encoding; Content-Length absent, empty or 0) and no ``Expect``."""
+    return (
+        meta.get("CONTENT_LENGTH", "0") in _NO_LENGTH
+        and "HTTP_TRANSFER_ENCODING" not in meta
+        and "HTTP_EXPECT" not in meta
+    )
 
 
 _NO_LENGTH = frozenset(("", "0"))
