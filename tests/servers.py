@@ -121,14 +121,16 @@ PROFILES = {
     ]
 }
 #: Where a server fails a shared case today: (server pattern, test, parameter id part, why).
-#: Each is an xfail(strict=True) -- the day the server passes, the row must go.
+#: Each is an xfail(strict=True) -- the day the server passes, the row must go -- except a
+#: race (``RACES``), which is not strict.
 KNOWN_FAILURES = [
     (
         "gunicorn-asgi",
         "test_a_refused_body_sent_after_the_answer_is_never_parsed_as_a_request",
         "",
         "gunicorn -k asgi reads on after a response that says Connection: close: the request "
-        "hidden in the refused body is answered (Django's 400 for its Host: x)",
+        "hidden in the refused body is answered (Django's 400 for its Host: x); a race "
+        "(it closes first now and then, more often on a loaded machine), so not strict",
     ),
     (
         "uwsgi-*",
@@ -156,6 +158,18 @@ KNOWN_FAILURES = [
         "a body cut short under mod_wsgi's embedded mode is a 500 (Django's read raises), not 400",
     ),
 ]
+
+
+#: Known failures that depend on timing (the server's race, not the package's): non-strict
+#: xfails, since a run where the server happens to win the race passes.
+RACES = {
+    ("gunicorn-asgi", "test_a_refused_body_sent_after_the_answer_is_never_parsed_as_a_request")
+}
+
+
+def racy(server: str, test: str) -> bool:
+    """``test``'s known failure on ``server`` is a race (``RACES``)."""
+    return any(fnmatch(server, pattern) and name == test for pattern, name in RACES)
 
 
 def known_failure(server: str, test: str, item_id: str) -> str | None:
