@@ -31,7 +31,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
@@ -239,8 +241,6 @@ def lanes(count: int) -> list[list[str]]:
 def run_lanes(count: int, posargs: list[str]) -> int:
     """Run the matrix in ``count`` nox processes at once, each line prefixed with its lane;
     each lane's pytest runs get their own ``--basetemp``. The exit status is the worst lane's."""
-    import sys
-    import threading
 
     temp = Path(tempfile.mkdtemp(prefix="django-expect-matrix-"))
     processes: list[tuple[int, subprocess.Popen[str]]] = []
@@ -277,8 +277,6 @@ def run_lanes(count: int, posargs: list[str]) -> int:
 
 if __name__ == "__main__":
     # make matrix: python noxfile.py [LANES] [-- pytest arguments]
-    import sys
-
     arguments = sys.argv[1:]
     extra = arguments[arguments.index("--") + 1 :] if "--" in arguments else []
     given = arguments[: arguments.index("--")] if "--" in arguments else arguments

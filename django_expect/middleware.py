@@ -36,7 +36,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
@@ -160,11 +160,10 @@ class ExpectMiddleware:
         view_args: tuple[Any, ...],
         view_kwargs: dict[str, Any],
     ) -> HttpResponseBase | None:
-        shortcut = _without_body(request)
-        if shortcut == "nothing":
+        if _no_body_and_no_expect(request.META):  # the common GET: nothing to decide
+            if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
+                return self._discover(request, view_func)
             return None
-        if shortcut == "discovery":
-            return self._discover(request, view_func)
         return self._apply(request, view_func, request_policy(request, view_func))
 
     async def _aprocess_view(
@@ -180,10 +179,10 @@ class ExpectMiddleware:
         login, permissions, per-request callables or quota), with no check and no early 100
         (one memoised look-up and the core's decision). Everything else runs ``process_view``
         in Django's sync thread, as Django would have run it."""
-        shortcut = _without_body(request)
-        if shortcut == "nothing":
-            return None
-        if shortcut is None and (not app_installed() or _overrides.registry.settled()):
+        if _no_body_and_no_expect(request.META):  # the common GET: nothing to decide
+            if not (request.method == "OPTIONS" and conf.EXPECT_DISCOVERY):
+                return None
+        elif not app_installed() or _overrides.registry.settled():
             resolution = static_request_policy(request, view_func)
             if resolution is not None and resolution.body_policy.check is None:
                 decision = resolution.decide_head(RequestHead.from_wsgi(request.META))
@@ -432,16 +431,6 @@ def _listened(signal: Signal) -> bool:
     ``Signal.receivers``, the list ``connect()`` appends to, listed among the internal
     attributes in ``django/dispatch/dispatcher.py``), else ``has_listeners()``."""
     return bool(signal.receivers) and signal.has_listeners()
-
-
-def _without_body(request: HttpRequest) -> Literal["nothing", "discovery"] | None:
-    """What a request without a body and without an ``Expect`` needs: nothing (the common
-    GET), or OPTIONS discovery when it is on; None for any other request."""
-    if not _no_body_and_no_expect(request.META):
-        return None
-    if request.method == "OPTIONS" and conf.EXPECT_DISCOVERY:
-        return "discovery"
-    return "nothing"
 
 
 def _no_body_and_no_expect(meta: Mapping[str, Any]) -> bool:

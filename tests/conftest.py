@@ -20,7 +20,7 @@ from harness.asgi_servers import ASGIServerPool
 from harness.process import prepare_database, project_env
 from harness.server import WORKERS, Server
 from harness.wsgi_servers import WSGIServerPool
-from tests.servers import PROFILES, WireServer, known_failure, racy, select
+from tests.servers import PROFILES, WireServer, known_failure, select
 
 TESTS = Path(__file__).resolve().parent
 #: The test groups: a folder of tests/ each, and the marker that selects it.
@@ -37,10 +37,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             if parts[0] != "unit":
                 item.add_marker("e2e")
         server = getattr(item, "callspec", None) and item.callspec.params.get("wire_server")
-        why = server and known_failure(server, item.originalname, item.name)
-        if why:
-            strict = not racy(server, item.originalname)
-            item.add_marker(pytest.mark.xfail(strict=strict, reason=why))
+        xfail = server and known_failure(server, item.originalname, item.name)
+        if xfail:
+            item.add_marker(xfail)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -120,38 +120,50 @@ PROFILES = {
         _wsgi("uwsgi-http-manage-expect", lazy=False, clients=False),
     ]
 }
-#: Where a server fails a shared case today: (server pattern, test, parameter id part, why).
-#: Each is an xfail(strict=True) -- the day the server passes, the row must go -- except a
-#: race (``RACES``), which is not strict.
+
+
+@dataclass(frozen=True)
+class KnownFailure:
+    """Where a server fails a shared case today: an xfail(strict=True) -- the day the server
+    passes, the row must go -- unless the failure is the server's race (``race``), which a run
+    where the server wins passes: then the xfail is not strict."""
+
+    server: str  # a pattern (fnmatch)
+    test: str
+    part: str  # a part of the parameter id ("" for every parameter)
+    why: str
+    race: bool = False
+
+
 KNOWN_FAILURES = [
-    (
+    KnownFailure(
         "gunicorn-asgi",
         "test_a_refused_body_sent_after_the_answer_is_never_parsed_as_a_request",
         "",
         "gunicorn -k asgi reads on after a response that says Connection: close: the request "
-        "hidden in the refused body is answered (Django's 400 for its Host: x); a race "
-        "(it closes first now and then, more often on a loaded machine), so not strict",
+        "hidden in the refused body is answered (Django's 400 for its Host: x)",
+        race=True,  # it closes first now and then, more often on a loaded machine
     ),
-    (
+    KnownFailure(
         "uwsgi-*",
         "test_accepted_upload_gets_one_100_then_the_final_status",
         "/lab/async",
         "an async view under uWSGI (threads) answers 400 to an Expect upload",
     ),
-    (
+    KnownFailure(
         "mod_wsgi",
         "test_a_body_the_view_never_reads_closes_the_connection",
         "False",
         "without Expect, Apache reads and discards the unread body and keeps the connection "
         "(deploy/apache-expect.conf closes after Expect requests only)",
     ),
-    (
+    KnownFailure(
         "mod_wsgi",
         "test_an_unknown_expectation_gets_417",
         "",
         "Apache does not answer an unknown expectation within the client's wait",
     ),
-    (
+    KnownFailure(
         "mod_wsgi",
         "test_a_body_cut_short_by_a_disconnect_does_not_hang_the_server",
         "",
@@ -160,23 +172,11 @@ KNOWN_FAILURES = [
 ]
 
 
-#: Known failures that depend on timing (the server's race, not the package's): non-strict
-#: xfails, since a run where the server happens to win the race passes.
-RACES = {
-    ("gunicorn-asgi", "test_a_refused_body_sent_after_the_answer_is_never_parsed_as_a_request")
-}
-
-
-def racy(server: str, test: str) -> bool:
-    """``test``'s known failure on ``server`` is a race (``RACES``)."""
-    return any(fnmatch(server, pattern) and name == test for pattern, name in RACES)
-
-
-def known_failure(server: str, test: str, item_id: str) -> str | None:
-    """Why ``test`` fails on ``server`` today (``KNOWN_FAILURES``), or None."""
-    for pattern, name, part, why in KNOWN_FAILURES:
-        if fnmatch(server, pattern) and name == test and part in item_id:
-            return why
+def known_failure(server: str, test: str, item_id: str) -> pytest.MarkDecorator | None:
+    """The xfail ``test`` on ``server`` carries today (``KNOWN_FAILURES``), or None."""
+    for row in KNOWN_FAILURES:
+        if fnmatch(server, row.server) and row.test == test and row.part in item_id:
+            return pytest.mark.xfail(strict=not row.race, reason=row.why)
     return None
 
 
